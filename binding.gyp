@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "bpfkit",
+      "sources": ["<!@(node scripts/build-config.js sources)"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node scripts/build-config.js include)"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "BPFKIT_SOURCE_HASH=\"<!(node scripts/build-config.js hash)\""
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "libraries": ["<!@(node scripts/build-config.js libs)"]
+    }
+  ]
+}

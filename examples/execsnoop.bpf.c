@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* execsnoop: one ring buffer record per execve() with the caller's pid, ppid, uid, comm and filename. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#define TASK_COMM_LEN 16
+#define MAX_FILENAME_LEN 256
+
+struct event {
+	int pid;
+	int ppid;
+	unsigned int uid;
+	char comm[TASK_COMM_LEN];
+	char filename[MAX_FILENAME_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int tracepoint__syscalls__sys_enter_execve(struct trace_event_raw_sys_enter *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return 0;
+
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	/* CO-RE: these offsets are relocated against the running kernel's BTF at load time. */
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->uid = BPF_CORE_READ(task, cred, uid.val);
+	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	bpf_probe_read_user_str(e->filename, sizeof(e->filename), (const char *)ctx->args[0]);
+
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

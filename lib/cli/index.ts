@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// The bpfkit command line.
+import { Command } from 'commander'
+import { libbpfVersion, version } from '../version'
+
+export function createProgram(): Command {
+  return new Command('bpfkit')
+    .description('Load, attach and inspect eBPF programs from Node.js')
+    .version(`${version} (libbpf ${libbpfVersion})`, '-v, --version', 'print the bpfkit and libbpf versions')
+    .showHelpAfterError()
+}
+
+if (require.main === module) {
+  createProgram().parse(process.argv)
+}

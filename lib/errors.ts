@@ -1,0 +1,101 @@
+// BpfError and VerifierError: the errors every bpfkit call throws, created by native code too.
+import * as fs from 'node:fs'
+
+export interface BpfErrorOptions {
+  /** errno name such as `EPERM`, a libbpf error (`EFORMAT`, `ERELOC`…) or bpfkit's own (`ECLOSED`, `EBADSTATE`). */
+  code: string
+  /** Positive errno (or libbpf's LIBBPF_ERRNO__* value) when the kernel or libbpf reported one. */
+  errno?: number
+  /** The libbpf call (or bpfkit method) that failed, e.g. `bpf_object__load`. */
+  op: string
+  hint?: string
+  cause?: unknown
+}
+
+/** Any failure of a bpfkit call: a libbpf or kernel error, a bad argument, or a call in the wrong state. */
+export class BpfError extends Error {
+  readonly code: string
+  readonly errno: number | undefined
+  readonly op: string
+  /** What to do about it, when bpfkit can tell (privileges, tracefs, BTF…). */
+  readonly hint: string | undefined
+
+  constructor(message: string, options: BpfErrorOptions) {
+    const hint = options.hint ?? hintFor(options.code, options.op)
+    super(hint ? `${message}\n  hint: ${hint}` : message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = options.code
+    this.errno = options.errno
+    this.op = options.op
+    this.hint = hint
+  }
+}
+
+export interface VerifierErrorOptions extends BpfErrorOptions {
+  /** The program the verifier rejected. */
+  program: string
+  /** The whole verifier log. */
+  log: string
+}
+
+/** The kernel's verifier rejected a program: `.log` has its whole log, the message its last lines. */
+export class VerifierError extends BpfError {
+  readonly program: string
+  readonly log: string
+
+  constructor(message: string, options: VerifierErrorOptions) {
+    super(`${message}\n${lastLines(options.log, 6)}`, options)
+    this.program = options.program
+    this.log = options.log
+  }
+}
+
+/** An argument error raised by bpfkit before any syscall. */
+export function invalidArgument(op: string, message: string): BpfError {
+  return new BpfError(`${op}: ${message}`, { code: 'EINVAL', op })
+}
+
+function lastLines(log: string, count: number): string {
+  const lines = log.split('\n').filter((line) => line.trim() !== '')
+  return lines.slice(-count).map((line) => `  | ${line}`).join('\n')
+}
+
+const PRIVILEGES =
+  'run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8; CAP_NET_ADMIN for networking programs)'
+
+function tracefsMounted(): boolean {
+  return ['/sys/kernel/tracing/events', '/sys/kernel/debug/tracing/events'].some((dir) => fs.existsSync(dir))
+}
+
+function hintFor(code: string, op: string): string | undefined {
+  switch (code) {
+    case 'EPERM':
+    case 'EACCES':
+      if (op.includes('pin')) return 'pin paths must be on a bpffs mount (mount -t bpf bpf /sys/fs/bpf)'
+      return PRIVILEGES
+    case 'ENOENT':
+      if (op.includes('tracepoint')) {
+        return tracefsMounted()
+          ? 'no such tracepoint: the available ones are listed under /sys/kernel/tracing/events/<category>/'
+          : 'tracefs is not mounted: mount -t tracefs tracefs /sys/kernel/tracing'
+      }
+      return undefined
+    case 'EFORMAT':
+    case 'ELIBELF':
+      return 'not a BPF ELF object: compile it with clang -g -O2 -target bpf'
+    case 'ESRCH':
+      if (op === 'bpf_object__load') {
+        return fs.existsSync('/sys/kernel/btf/vmlinux')
+          ? undefined
+          : 'this kernel has no BTF (/sys/kernel/btf/vmlinux): use a kernel built with CONFIG_DEBUG_INFO_BTF or pass btfCustomPath'
+      }
+      return undefined
+    case 'EOPNOTSUPP':
+      if (op === 'bpf_program__attach') return "the program's SEC() name has no auto-attach target: use an explicit attach method"
+      return undefined
+    case 'E2BIG':
+      return 'raise maxEntries or the map size before load(), or check the value sizes'
+    default:
+      return undefined
+  }
+}

@@ -1,0 +1,196 @@
+// BpfObject: a compiled BPF ELF object from open to close: its programs, maps, links and readers.
+import { addon, type LinkHandle, type ObjectHandle } from './native'
+import { BpfError, invalidArgument } from './errors'
+import { levelNumber, nativeLogger, type Logger, type LogLevel } from './log'
+import { BpfProgram } from './program'
+import { BpfMap } from './map'
+import { Link } from './link'
+import { RingBuffer, ensureRingBufferMap, type RingBufferOptions } from './events/ring-buffer'
+
+export interface OpenOptions {
+  /** Overrides the object's name (by default the file name without `.bpf.o`/`.o`). */
+  objectName?: string
+  /** BTF to relocate against instead of the running kernel's /sys/kernel/btf/vmlinux. */
+  btfCustomPath?: string
+  /** Verifier log level for every program (1 = basic, 2 = verbose, 4 = stats); 0 logs only on failure. */
+  kernelLogLevel?: number
+  /** Receives libbpf's messages for this object instead of the process-wide logger. */
+  logger?: Logger
+  /** The most detailed level passed to the logger (default: the process-wide level, 'warn'). */
+  logLevel?: LogLevel
+}
+
+export type ObjectState = 'opened' | 'loading' | 'loaded' | 'failed' | 'closed'
+
+type Closable = { close(): void }
+
+function checkOptions(options: unknown): OpenOptions {
+  if (options === undefined) return {}
+  if (options === null || typeof options !== 'object') throw invalidArgument('BpfObject.open', 'options must be an object')
+  const o = options as OpenOptions
+  for (const key of ['objectName', 'btfCustomPath'] as const) {
+    if (o[key] !== undefined && typeof o[key] !== 'string') throw invalidArgument('BpfObject.open', `${key} must be a string`)
+  }
+  if (o.kernelLogLevel !== undefined && (!Number.isInteger(o.kernelLogLevel) || o.kernelLogLevel < 0)) {
+    throw invalidArgument('BpfObject.open', 'kernelLogLevel must be a non-negative integer')
+  }
+  if (o.logger !== undefined && typeof o.logger !== 'function') throw invalidArgument('BpfObject.open', 'logger must be a function')
+  return o
+}
+
+/**
+ * A BPF object (`*.bpf.o`): open it, adjust it (autoload, maxEntries), load it into the kernel,
+ * attach its programs and read its maps and ring buffers. close() releases everything it made.
+ */
+export class BpfObject implements Disposable, AsyncDisposable {
+  readonly #handle: ObjectHandle
+  readonly #children = new Set<Closable>()
+  #programs: readonly BpfProgram[] | undefined
+  #maps: readonly BpfMap[] | undefined
+
+  private constructor(handle: ObjectHandle) {
+    this.#handle = handle
+  }
+
+  /** Opens an object from a path or from its bytes. Nothing reaches the kernel until load(). */
+  static open(pathOrBytes: string | Uint8Array, options?: OpenOptions): BpfObject {
+    if (typeof pathOrBytes !== 'string' && !(pathOrBytes instanceof Uint8Array)) {
+      throw invalidArgument('BpfObject.open', 'expected a file path or the object bytes (Uint8Array)')
+    }
+    if (pathOrBytes.length === 0) throw invalidArgument('BpfObject.open', 'the path or bytes are empty')
+    const o = checkOptions(options)
+    const handle = new addon.BpfObject(pathOrBytes, {
+      objectName: o.objectName,
+      btfCustomPath: o.btfCustomPath,
+      kernelLogLevel: o.kernelLogLevel,
+      logLevel: levelNumber(o.logLevel, 'BpfObject.open'),
+      logger: o.logger === undefined ? undefined : nativeLogger(o.logger),
+    })
+    return new BpfObject(handle)
+  }
+
+  get name(): string {
+    return this.#handle.name
+  }
+
+  get state(): ObjectState {
+    return this.#handle.state
+  }
+
+  /** Every program of the object, in ELF order. */
+  get programs(): readonly BpfProgram[] {
+    this.#programs ??= Object.freeze(this.#handle.programs().map((p) => new BpfProgram(p, (link) => this.#track(link))))
+    return this.#programs
+  }
+
+  /** Every map of the object, including libbpf's internal ones for global data (`.rodata`, `.bss`…). */
+  get maps(): readonly BpfMap[] {
+    this.#maps ??= Object.freeze(this.#handle.maps().map((m) => new BpfMap(m)))
+    return this.#maps
+  }
+
+  /** The program named `name` (its C function name). */
+  program(name: string): BpfProgram {
+    return this.#find(this.programs, 'program', name)
+  }
+
+  /** The map named `name`. */
+  map(name: string): BpfMap {
+    return this.#find(this.maps, 'map', name)
+  }
+
+  /**
+   * Creates the maps and loads the programs into the kernel (relocated against its BTF). Runs off
+   * the JS thread; a program the verifier rejects makes it reject with a VerifierError.
+   */
+  async load(): Promise<void> {
+    const caller = new Error()
+    try {
+      await this.#handle.load()
+    } catch (error) {
+      // The error was made on the event loop after the worker finished: give it the caller's stack.
+      if (error instanceof Error && caller.stack !== undefined) {
+        error.stack = `${error.name}: ${error.message}\n${caller.stack.split('\n').slice(1).join('\n')}`
+      }
+      throw error
+    }
+  }
+
+  /**
+   * Attaches every loaded program whose SEC() name says where (libbpf's auto-attach) and returns
+   * the links. Programs whose section names no target (e.g. `xdp`) are skipped.
+   */
+  attach(): Link[] {
+    const links: Link[] = []
+    try {
+      for (const program of this.programs) {
+        if (!program.autoload) continue
+        try {
+          links.push(program.attach())
+        } catch (error) {
+          if (error instanceof BpfError && error.code === 'EOPNOTSUPP') continue
+          throw error
+        }
+      }
+    } catch (error) {
+      for (const link of links) link.close()
+      throw error
+    }
+    return links
+  }
+
+  /**
+   * Reads one ring buffer map, or several through one reader. Events are Buffers unless
+   * `options.decoder` decodes them.
+   */
+  ringBuffer<T = Buffer>(nameOrNames: string | readonly string[], options: RingBufferOptions<T> = {}): RingBuffer<T> {
+    const names = typeof nameOrNames === 'string' ? [nameOrNames] : nameOrNames
+    if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string')) {
+      throw invalidArgument('ringBuffer', 'expected a map name or a non-empty array of map names')
+    }
+    if (options === null || typeof options !== 'object') throw invalidArgument('ringBuffer', 'options must be an object')
+    const maps = names.map((name) => {
+      const map = this.map(name)
+      ensureRingBufferMap(map.type, name)
+      return map.handle
+    })
+    const handle = new addon.RingBuffer(maps, RingBuffer.nativeOptions(options))
+    let reader: RingBuffer<T> | undefined
+    reader = new RingBuffer<T>(handle, [...names], options, () => this.#children.delete(reader as RingBuffer<T>))
+    this.#children.add(reader)
+    return reader
+  }
+
+  /** Destroys the object's links and readers, then the object. Idempotent. */
+  close(): void {
+    for (const child of [...this.#children]) child.close()
+    this.#children.clear()
+    this.#handle.close()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close()
+  }
+
+  #track(handle: LinkHandle): Link {
+    let link: Link | undefined
+    link = new Link(handle, () => this.#children.delete(link as Link))
+    this.#children.add(link)
+    return link
+  }
+
+  #find<T extends { name: string }>(items: readonly T[], kind: string, name: string): T {
+    if (typeof name !== 'string') throw invalidArgument(`BpfObject.${kind}`, 'name must be a string')
+    const found = items.find((item) => item.name === name)
+    if (found !== undefined) return found
+    const available = items.map((item) => item.name).join(', ') || 'none'
+    throw new BpfError(`BpfObject.${kind}: no ${kind} named '${name}' in '${this.name}' (available: ${available})`, {
+      code: 'ENOENT',
+      op: `BpfObject.${kind}`,
+    })
+  }
+}

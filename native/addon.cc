@@ -1,0 +1,113 @@
+// Addon entry: per-environment state, libbpf print routing, error classes and the cleanup hook.
+#include "addon.h"
+
+#include <bpf/libbpf.h>
+
+#include <cstdarg>
+#include <cstdio>
+
+#include "link.h"
+#include "map.h"
+#include "object.h"
+#include "program.h"
+#include "ring_buffer.h"
+
+#ifndef BPFKIT_SOURCE_HASH
+#define BPFKIT_SOURCE_HASH "unknown"
+#endif
+
+namespace bpfkit {
+
+namespace {
+
+thread_local LogCapture* currentCapture = nullptr;
+
+int Print(enum libbpf_print_level level, const char* format, va_list args) {
+  LogCapture* capture = currentCapture;
+  if (capture == nullptr) {
+    // Printed outside any bpfkit call, so there is no environment to route to: keep warnings visible.
+    if (level == LIBBPF_WARN) vfprintf(stderr, format, args);
+    return 0;
+  }
+  if (static_cast<int>(level) > capture->minLevel) return 0;
+  va_list sizing;
+  va_copy(sizing, args);
+  int length = vsnprintf(nullptr, 0, format, sizing);
+  va_end(sizing);
+  if (length <= 0) return 0;
+  std::string text(static_cast<size_t>(length), '\0');
+  vsnprintf(text.data(), text.size() + 1, format, args);
+  capture->lines.push_back({static_cast<int>(level), std::move(text)});
+  return 0;
+}
+
+}  // namespace
+
+LogCapture::LogCapture(int minLevel) : minLevel(minLevel), previous_(currentCapture) {
+  currentCapture = this;
+}
+
+LogCapture::~LogCapture() { currentCapture = previous_; }
+
+Addon::Addon(Napi::Env env, Napi::Object exports) {
+  libbpf_set_print(Print);
+  DefineAddon(exports, {
+      InstanceMethod("setErrorClasses", &Addon::SetErrorClasses),
+      InstanceMethod("setLogger", &Addon::SetLogger),
+      InstanceMethod("liveResources", &Addon::LiveResources),
+      InstanceValue("libbpfVersion", Napi::String::New(env, libbpf_version_string())),
+      InstanceValue("sourceHash", Napi::String::New(env, BPFKIT_SOURCE_HASH)),
+  });
+  objectClass = Napi::Persistent(ObjectHandle::Init(env));
+  programClass = Napi::Persistent(ProgramHandle::Init(env));
+  mapClass = Napi::Persistent(MapHandle::Init(env));
+  linkClass = Napi::Persistent(LinkHandle::Init(env));
+  ringBufferClass = Napi::Persistent(RingBufferHandle::Init(env));
+  exports.Set("BpfObject", objectClass.Value());
+  exports.Set("RingBuffer", ringBufferClass.Value());
+  // A worker that exits (or a process that ends) without close() still detaches everything it made.
+  env.AddCleanupHook([this] { ReleaseAll(); });
+}
+
+Addon::~Addon() { ReleaseAll(); }
+
+void Addon::ReleaseAll() {
+  // Release() may untrack; iterate over a copy.
+  std::vector<Resource*> resources(live_.begin(), live_.end());
+  for (Resource* resource : resources) resource->Release();
+  live_.clear();
+}
+
+void Addon::Deliver(Napi::Env env, const std::vector<LogLine>& lines, const Napi::FunctionReference& sink) {
+  const Napi::FunctionReference& target = sink.IsEmpty() ? logger_ : sink;
+  if (target.IsEmpty()) return;
+  for (const LogLine& line : lines) {
+    target.Call({Napi::Number::New(env, line.level), Napi::String::New(env, line.text)});
+  }
+}
+
+Napi::Value Addon::SetErrorClasses(const Napi::CallbackInfo& info) {
+  bpfError = Napi::Persistent(info[0].As<Napi::Function>());
+  verifierError = Napi::Persistent(info[1].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Value Addon::SetLogger(const Napi::CallbackInfo& info) {
+  if (info[0].IsFunction()) {
+    logger_ = Napi::Persistent(info[0].As<Napi::Function>());
+  } else {
+    logger_.Reset();
+  }
+  logLevel = info[1].As<Napi::Number>().Int32Value();
+  return info.Env().Undefined();
+}
+
+// How many kernel resources this environment holds open: the leak tests read it.
+Napi::Value Addon::LiveResources(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(live_.size()));
+}
+
+}  // namespace bpfkit
+
+using BpfkitAddon = bpfkit::Addon;
+NODE_API_ADDON(BpfkitAddon)

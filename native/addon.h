@@ -1,0 +1,74 @@
+// Per-environment state of the addon: constructors, error classes, libbpf log routing, live resources.
+#pragma once
+
+#include <napi.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace bpfkit {
+
+// A native object that owns a kernel resource. Release() is idempotent and never calls into JS, so it
+// can run from close(), a finalizer or the environment's cleanup hook alike.
+class Resource {
+ public:
+  virtual ~Resource() = default;
+  virtual void Release() = 0;
+};
+
+struct LogLine {
+  int level;  // libbpf_print_level: 0 warn, 1 info, 2 debug
+  std::string text;
+};
+
+// While alive, collects what libbpf prints on this thread (up to minLevel). libbpf's print callback is
+// process-global; a thread-local capture routes each message to the environment and object that made
+// the call, whichever thread (JS or worker pool) the call runs on.
+class LogCapture {
+ public:
+  explicit LogCapture(int minLevel);
+  ~LogCapture();
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  const int minLevel;
+  std::vector<LogLine> lines;
+
+ private:
+  LogCapture* previous_;
+};
+
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports);
+  ~Addon();
+
+  static Addon* Of(Napi::Env env) { return env.GetInstanceData<Addon>(); }
+
+  void Track(Resource* resource) { live_.insert(resource); }
+  void Untrack(Resource* resource) { live_.erase(resource); }
+
+  // Hands captured libbpf messages to `sink` (an object's logger) or, when empty, to the global logger.
+  void Deliver(Napi::Env env, const std::vector<LogLine>& lines, const Napi::FunctionReference& sink);
+
+  Napi::FunctionReference bpfError;
+  Napi::FunctionReference verifierError;
+  Napi::FunctionReference objectClass;
+  Napi::FunctionReference programClass;
+  Napi::FunctionReference mapClass;
+  Napi::FunctionReference linkClass;
+  Napi::FunctionReference ringBufferClass;
+  int logLevel = 0;
+
+ private:
+  Napi::Value SetErrorClasses(const Napi::CallbackInfo& info);
+  Napi::Value SetLogger(const Napi::CallbackInfo& info);
+  Napi::Value LiveResources(const Napi::CallbackInfo& info);
+  void ReleaseAll();
+
+  Napi::FunctionReference logger_;
+  std::set<Resource*> live_;
+};
+
+}  // namespace bpfkit

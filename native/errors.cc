@@ -1,0 +1,79 @@
+// Creates BpfError / VerifierError instances (classes defined in lib/errors.ts) from libbpf results.
+#include "errors.h"
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "addon.h"
+
+namespace bpfkit {
+
+namespace {
+
+const char* CodeOf(int err) {
+  switch (err) {
+    case LIBBPF_ERRNO__LIBELF: return "ELIBELF";
+    case LIBBPF_ERRNO__FORMAT: return "EFORMAT";
+    case LIBBPF_ERRNO__KVERSION: return "EKVERSION";
+    case LIBBPF_ERRNO__ENDIAN: return "EENDIAN";
+    case LIBBPF_ERRNO__INTERNAL: return "EINTERNAL";
+    case LIBBPF_ERRNO__RELOC: return "ERELOC";
+    case LIBBPF_ERRNO__LOAD: return "ELOAD";
+    case LIBBPF_ERRNO__VERIFY: return "EVERIFY";
+    case LIBBPF_ERRNO__PROG2BIG: return "EPROG2BIG";
+    case LIBBPF_ERRNO__KVER: return "EKVER";
+    case LIBBPF_ERRNO__PROGTYPE: return "EPROGTYPE";
+    case LIBBPF_ERRNO__WRNGPID: return "EWRNGPID";
+    case LIBBPF_ERRNO__INVSEQ: return "EINVSEQ";
+    case LIBBPF_ERRNO__NLPARSE: return "ENLPARSE";
+    default: break;
+  }
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : "EUNKNOWN";
+}
+
+Napi::Error Make(Napi::Env env, const Napi::FunctionReference& cls, const std::string& message,
+                 Napi::Object props) {
+  if (cls.IsEmpty()) return Napi::Error::New(env, message);
+  Napi::Value error = cls.New({Napi::String::New(env, message), props});
+  return Napi::Error(env, error);
+}
+
+Napi::Object Props(Napi::Env env, const char* op, const char* code, int err) {
+  Napi::Object props = Napi::Object::New(env);
+  props.Set("code", code);
+  if (err != 0) props.Set("errno", err);
+  props.Set("op", op);
+  return props;
+}
+
+std::string Describe(int err) {
+  char text[128];
+  libbpf_strerror(err, text, sizeof(text));
+  return text;
+}
+
+}  // namespace
+
+Napi::Error BpfError(Napi::Env env, const char* op, int err, const std::string& detail) {
+  std::string message = std::string(op) + ": " + (detail.empty() ? "" : detail + ": ") + Describe(err);
+  return Make(env, Addon::Of(env)->bpfError, message, Props(env, op, CodeOf(err), err));
+}
+
+Napi::Error BpfError(Napi::Env env, const char* op, const char* code, const std::string& message) {
+  return Make(env, Addon::Of(env)->bpfError, std::string(op) + ": " + message, Props(env, op, code, 0));
+}
+
+Napi::Error VerifierError(Napi::Env env, const char* op, int err, const std::string& program,
+                          const std::string& log) {
+  Napi::Object props = Props(env, op, CodeOf(err), err);
+  props.Set("program", program);
+  props.Set("log", log);
+  std::string message = std::string(op) + ": program '" + program + "' rejected by the verifier: " +
+                        Describe(err);
+  return Make(env, Addon::Of(env)->verifierError, message, props);
+}
+
+}  // namespace bpfkit

@@ -1,0 +1,240 @@
+// BpfObject: one libbpf bpf_object from open to close, with load() off the JS thread.
+#include "object.h"
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "errors.h"
+
+namespace bpfkit {
+
+namespace {
+
+// libbpf prints a rejected program's verifier log as one message between these markers.
+constexpr const char kLogBegin[] = "': -- BEGIN PROG LOAD LOG --\n";
+constexpr const char kLogEnd[] = "-- END PROG LOAD LOG --";
+constexpr const char kProgPrefix[] = "prog '";
+
+struct VerifierLog {
+  std::string program;
+  std::string log;
+};
+
+bool FindVerifierLog(const LogLine& line, VerifierLog* out) {
+  size_t begin = line.text.find(kLogBegin);
+  size_t prefix = line.text.rfind(kProgPrefix, begin);
+  if (begin == std::string::npos || prefix == std::string::npos) return false;
+  size_t start = begin + sizeof(kLogBegin) - 1;
+  size_t end = line.text.find(kLogEnd, start);
+  out->program = line.text.substr(prefix + sizeof(kProgPrefix) - 1, begin - prefix - (sizeof(kProgPrefix) - 1));
+  out->log = line.text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  return true;
+}
+
+struct bpf_object* Open(const std::string& path, const std::vector<uint8_t>& bytes, const std::string& objectName,
+                        const std::string& btfCustomPath, uint32_t kernelLogLevel, int* err) {
+  LIBBPF_OPTS(bpf_object_open_opts, opts);
+  if (!objectName.empty()) opts.object_name = objectName.c_str();
+  if (!btfCustomPath.empty()) opts.btf_custom_path = btfCustomPath.c_str();
+  opts.kernel_log_level = kernelLogLevel;
+  struct bpf_object* object = path.empty() ? bpf_object__open_mem(bytes.data(), bytes.size(), &opts)
+                                           : bpf_object__open_file(path.c_str(), &opts);
+  *err = object == nullptr ? errno : 0;
+  return object;
+}
+
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, ObjectHandle* handle)
+      : Napi::AsyncWorker(env, "bpfkit:load"), handle_(handle), deferred_(Napi::Promise::Deferred::New(env)) {
+    keepAlive_ = Napi::Persistent(handle->Value());
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    LogCapture capture(handle_->LogLevel());
+    err_ = -bpf_object__load(handle_->Get());
+    lines_ = std::move(capture.lines);
+  }
+
+  void OnOK() override { handle_->FinishLoad(Env(), err_, lines_, deferred_); }
+
+ private:
+  ObjectHandle* handle_;
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference keepAlive_;
+  int err_ = 0;
+  std::vector<LogLine> lines_;
+};
+
+}  // namespace
+
+Napi::Function ObjectHandle::Init(Napi::Env env) {
+  return DefineClass(env, "BpfObjectHandle", {
+      InstanceAccessor<&ObjectHandle::Name>("name"),
+      InstanceAccessor<&ObjectHandle::GetState>("state"),
+      InstanceMethod<&ObjectHandle::Programs>("programs"),
+      InstanceMethod<&ObjectHandle::Maps>("maps"),
+      InstanceMethod<&ObjectHandle::Load>("load"),
+      InstanceMethod<&ObjectHandle::Close>("close"),
+  });
+}
+
+// new BpfObjectHandle(pathOrBytes, { objectName, btfCustomPath, kernelLogLevel, logLevel, logger })
+ObjectHandle::ObjectHandle(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<ObjectHandle>(info), addon_(Addon::Of(info.Env())), logLevel_(addon_->logLevel) {
+  Napi::Env env = info.Env();
+  std::string path;
+  if (info[0].IsString()) {
+    path = info[0].As<Napi::String>().Utf8Value();
+  } else if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    auto data = info[0].As<Napi::Uint8Array>();
+    bytes_.assign(data.Data(), data.Data() + data.ElementLength());
+  } else {
+    throw BpfError(env, "bpf_object__open", "EINVAL", "expected a path or a Uint8Array");
+  }
+  Napi::Object options = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  auto text = [&](const char* key) {
+    Napi::Value value = options.Get(key);
+    return value.IsString() ? value.As<Napi::String>().Utf8Value() : std::string();
+  };
+  Napi::Value kernelLogLevel = options.Get("kernelLogLevel");
+  Napi::Value logLevel = options.Get("logLevel");
+  Napi::Value logger = options.Get("logger");
+  if (logLevel.IsNumber()) logLevel_ = logLevel.As<Napi::Number>().Int32Value();
+  if (logger.IsFunction()) logger_ = Napi::Persistent(logger.As<Napi::Function>());
+
+  int err = 0;
+  {
+    LogCapture capture(logLevel_);
+    object_ = Open(path, bytes_, text("objectName"), text("btfCustomPath"),
+                   kernelLogLevel.IsNumber() ? kernelLogLevel.As<Napi::Number>().Uint32Value() : 0, &err);
+    addon_->Deliver(env, capture.lines, logger_);
+  }
+  if (object_ == nullptr) {
+    throw BpfError(env, path.empty() ? "bpf_object__open_mem" : "bpf_object__open_file", err,
+                   path.empty() ? std::string() : path);
+  }
+  addon_->Track(this);
+}
+
+ObjectHandle::~ObjectHandle() {
+  Release();
+}
+
+void ObjectHandle::Release() {
+  if (object_ != nullptr && state_ != State::Loading) {
+    bpf_object__close(object_);
+    object_ = nullptr;
+    bytes_.clear();
+    addon_->Untrack(this);
+  }
+  if (state_ == State::Loading) {
+    closeAfterLoad_ = true;
+  } else {
+    state_ = State::Closed;
+  }
+}
+
+void ObjectHandle::Require(Napi::Env env, const char* op, Need need) const {
+  switch (state_) {
+    case State::Closed:
+      throw BpfError(env, op, "ECLOSED", "the object is closed");
+    case State::Loading:
+      if (closeAfterLoad_) throw BpfError(env, op, "ECLOSED", "the object is closed");
+      throw BpfError(env, op, "EBUSY", "the object is being loaded");
+    case State::Failed:
+      throw BpfError(env, op, "EBADSTATE", "load() failed; close() the object and open it again");
+    case State::Opened:
+      if (need == Need::Loaded) throw BpfError(env, op, "EBADSTATE", "the object is not loaded yet: call load() first");
+      return;
+    case State::Loaded:
+      if (need == Need::BeforeLoad) throw BpfError(env, op, "EBADSTATE", "only possible before load()");
+      return;
+  }
+}
+
+Napi::Value ObjectHandle::Name(const Napi::CallbackInfo& info) {
+  Require(info.Env(), "bpf_object__name", Need::Open);
+  return Napi::String::New(info.Env(), bpf_object__name(object_));
+}
+
+Napi::Value ObjectHandle::GetState(const Napi::CallbackInfo& info) {
+  static const char* const names[] = {"opened", "loading", "loaded", "failed", "closed"};
+  State state = state_ == State::Loading && closeAfterLoad_ ? State::Closed : state_;
+  return Napi::String::New(info.Env(), names[static_cast<int>(state)]);
+}
+
+Napi::Value ObjectHandle::Programs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Require(env, "bpf_object__for_each_program", Need::Open);
+  Napi::Array result = Napi::Array::New(env);
+  struct bpf_program* program;
+  uint32_t i = 0;
+  bpf_object__for_each_program(program, object_) {
+    result.Set(i++, addon_->programClass.New({Value(), Napi::External<struct bpf_program>::New(env, program)}));
+  }
+  return result;
+}
+
+Napi::Value ObjectHandle::Maps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Require(env, "bpf_object__for_each_map", Need::Open);
+  Napi::Array result = Napi::Array::New(env);
+  struct bpf_map* map;
+  uint32_t i = 0;
+  bpf_object__for_each_map(map, object_) {
+    result.Set(i++, addon_->mapClass.New({Value(), Napi::External<struct bpf_map>::New(env, map)}));
+  }
+  return result;
+}
+
+Napi::Value ObjectHandle::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Require(env, "bpf_object__load", Need::BeforeLoad);
+  state_ = State::Loading;
+  auto* worker = new LoadWorker(env, this);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+void ObjectHandle::FinishLoad(Napi::Env env, int err, const std::vector<LogLine>& lines,
+                              Napi::Promise::Deferred deferred) {
+  state_ = err == 0 ? State::Loaded : State::Failed;
+  VerifierLog verifier;
+  bool rejected = false;
+  std::vector<LogLine> rest;
+  for (const LogLine& line : lines) {
+    // The verifier log travels on the VerifierError; the logger gets everything else.
+    if (err != 0 && !rejected && FindVerifierLog(line, &verifier)) {
+      rejected = true;
+    } else {
+      rest.push_back(line);
+    }
+  }
+  if (closeAfterLoad_) Release();
+  try {
+    addon_->Deliver(env, rest, logger_);
+  } catch (const Napi::Error& e) {
+    deferred.Reject(e.Value());
+    return;
+  }
+  if (err == 0) {
+    deferred.Resolve(env.Undefined());
+  } else if (rejected) {
+    deferred.Reject(VerifierError(env, "bpf_object__load", err, verifier.program, verifier.log).Value());
+  } else {
+    deferred.Reject(BpfError(env, "bpf_object__load", err).Value());
+  }
+}
+
+Napi::Value ObjectHandle::Close(const Napi::CallbackInfo& info) {
+  Release();
+  return info.Env().Undefined();
+}
+
+}  // namespace bpfkit

@@ -1,0 +1,54 @@
+// BpfObject: one libbpf bpf_object from open to close, with load() off the JS thread.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "addon.h"
+
+struct bpf_object;
+
+namespace bpfkit {
+
+class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
+ public:
+  enum class State { Opened, Loading, Loaded, Failed, Closed };
+  enum class Need { Open, BeforeLoad, Loaded };
+
+  static Napi::Function Init(Napi::Env env);
+  explicit ObjectHandle(const Napi::CallbackInfo& info);
+  ~ObjectHandle() override;
+
+  void Release() override;
+
+  // Throws a BpfError (ECLOSED, EBUSY or EBADSTATE) unless the object's state allows `op`.
+  void Require(Napi::Env env, const char* op, Need need) const;
+
+  struct bpf_object* Get() const { return object_; }
+  int LogLevel() const { return logLevel_; }
+  // Hands what libbpf printed during a call to this object's logger (or the global one).
+  void Deliver(Napi::Env env, const std::vector<LogLine>& lines) { addon_->Deliver(env, lines, logger_); }
+
+  void FinishLoad(Napi::Env env, int err, const std::vector<LogLine>& lines, Napi::Promise::Deferred deferred);
+
+ private:
+  Napi::Value Name(const Napi::CallbackInfo& info);
+  Napi::Value GetState(const Napi::CallbackInfo& info);
+  Napi::Value Programs(const Napi::CallbackInfo& info);
+  Napi::Value Maps(const Napi::CallbackInfo& info);
+  Napi::Value Load(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  Addon* addon_;
+  struct bpf_object* object_ = nullptr;
+  State state_ = State::Opened;
+  bool closeAfterLoad_ = false;
+  std::vector<uint8_t> bytes_;  // bpf_object__open_mem's input must outlive the object
+  int logLevel_;
+  Napi::FunctionReference logger_;
+};
+
+}  // namespace bpfkit

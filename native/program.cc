@@ -1,0 +1,118 @@
+// BpfProgram: one bpf_program of an object: its identity, autoload, and attach calls that make links.
+#include "program.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <string>
+
+#include "errors.h"
+
+namespace bpfkit {
+
+using Need = ObjectHandle::Need;
+
+Napi::Function ProgramHandle::Init(Napi::Env env) {
+  return DefineClass(env, "BpfProgramHandle", {
+      InstanceAccessor<&ProgramHandle::Name>("name"),
+      InstanceAccessor<&ProgramHandle::Section>("section"),
+      InstanceAccessor<&ProgramHandle::Type>("type"),
+      InstanceAccessor<&ProgramHandle::Autoload, &ProgramHandle::SetAutoload>("autoload"),
+      InstanceAccessor<&ProgramHandle::Fd>("fd"),
+      InstanceAccessor<&ProgramHandle::Id>("id"),
+      InstanceMethod<&ProgramHandle::Attach>("attach"),
+      InstanceMethod<&ProgramHandle::AttachTracepoint>("attachTracepoint"),
+  });
+}
+
+// Made by BpfObjectHandle.programs(): new BpfProgramHandle(objectHandle, External<bpf_program>)
+ProgramHandle::ProgramHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProgramHandle>(info) {
+  if (info.Length() < 2 || !info[1].IsExternal() || !info[0].IsObject()) {
+    throw BpfError(info.Env(), "BpfProgram", "EINVAL", "programs come from BpfObject.programs");
+  }
+  owner_ = ObjectHandle::Unwrap(info[0].As<Napi::Object>());
+  ownerRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+  program_ = info[1].As<Napi::External<struct bpf_program>>().Data();
+}
+
+Napi::Value ProgramHandle::Name(const Napi::CallbackInfo& info) {
+  owner_->Require(info.Env(), "bpf_program__name", Need::Open);
+  return Napi::String::New(info.Env(), bpf_program__name(program_));
+}
+
+Napi::Value ProgramHandle::Section(const Napi::CallbackInfo& info) {
+  owner_->Require(info.Env(), "bpf_program__section_name", Need::Open);
+  return Napi::String::New(info.Env(), bpf_program__section_name(program_));
+}
+
+Napi::Value ProgramHandle::Type(const Napi::CallbackInfo& info) {
+  owner_->Require(info.Env(), "bpf_program__type", Need::Open);
+  const char* name = libbpf_bpf_prog_type_str(bpf_program__type(program_));
+  return Napi::String::New(info.Env(), name != nullptr ? name : "unknown");
+}
+
+Napi::Value ProgramHandle::Autoload(const Napi::CallbackInfo& info) {
+  owner_->Require(info.Env(), "bpf_program__autoload", Need::Open);
+  return Napi::Boolean::New(info.Env(), bpf_program__autoload(program_));
+}
+
+void ProgramHandle::SetAutoload(const Napi::CallbackInfo& info, const Napi::Value& value) {
+  owner_->Require(info.Env(), "bpf_program__set_autoload", Need::BeforeLoad);
+  int err = -bpf_program__set_autoload(program_, value.ToBoolean().Value());
+  if (err != 0) throw BpfError(info.Env(), "bpf_program__set_autoload", err);
+}
+
+Napi::Value ProgramHandle::Fd(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), LoadedFd(info.Env(), "bpf_program__fd"));
+}
+
+Napi::Value ProgramHandle::Id(const Napi::CallbackInfo& info) {
+  int fd = LoadedFd(info.Env(), "bpf_prog_get_info_by_fd");
+  struct bpf_prog_info prog_info = {};
+  uint32_t length = sizeof(prog_info);
+  int err = -bpf_obj_get_info_by_fd(fd, &prog_info, &length);
+  if (err != 0) throw BpfError(info.Env(), "bpf_prog_get_info_by_fd", err);
+  return Napi::Number::New(info.Env(), prog_info.id);
+}
+
+int ProgramHandle::LoadedFd(Napi::Env env, const char* op) const {
+  owner_->Require(env, op, Need::Loaded);
+  int fd = bpf_program__fd(program_);
+  if (fd < 0) {
+    throw BpfError(env, op, "EBADSTATE",
+                   std::string("program '") + bpf_program__name(program_) + "' was not loaded (autoload is off)");
+  }
+  return fd;
+}
+
+Napi::Value ProgramHandle::Wrap(Napi::Env env, const char* op, struct bpf_link* link, int err, LogCapture& capture) {
+  owner_->Deliver(env, capture.lines);
+  if (link == nullptr) throw BpfError(env, op, err, std::string("program '") + bpf_program__name(program_) + "'");
+  return Addon::Of(env)->linkClass.New({Napi::External<struct bpf_link>::New(env, link)});
+}
+
+// attach(): libbpf's auto-attach from the SEC() name. EOPNOTSUPP means the section names no target.
+Napi::Value ProgramHandle::Attach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LoadedFd(env, "bpf_program__attach");
+  LogCapture capture(owner_->LogLevel());
+  struct bpf_link* link = bpf_program__attach(program_);
+  return Wrap(env, "bpf_program__attach", link, link == nullptr ? errno : 0, capture);
+}
+
+// attachTracepoint(category, name)
+Napi::Value ProgramHandle::AttachTracepoint(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LoadedFd(env, "bpf_program__attach_tracepoint");
+  if (!info[0].IsString() || !info[1].IsString()) {
+    throw BpfError(env, "bpf_program__attach_tracepoint", "EINVAL", "expected (category, name) strings");
+  }
+  std::string category = info[0].As<Napi::String>().Utf8Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  LogCapture capture(owner_->LogLevel());
+  struct bpf_link* link = bpf_program__attach_tracepoint(program_, category.c_str(), name.c_str());
+  return Wrap(env, "bpf_program__attach_tracepoint", link, link == nullptr ? errno : 0, capture);
+}
+
+}  // namespace bpfkit

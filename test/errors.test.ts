@@ -1,0 +1,149 @@
+// Bad input and wrong states: each a BpfError with the right code, never a crash.
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { BpfError, BpfObject, VerifierError } from 'bpfkit'
+import { fixture, openSequence } from './helpers'
+
+function thrown(fn: () => unknown): BpfError {
+  try {
+    fn()
+  } catch (error) {
+    expect(error).toBeInstanceOf(BpfError)
+    return error as BpfError
+  }
+  throw new Error('expected a BpfError')
+}
+
+async function rejected(promise: Promise<unknown>): Promise<BpfError> {
+  try {
+    await promise
+  } catch (error) {
+    expect(error).toBeInstanceOf(BpfError)
+    return error as BpfError
+  }
+  throw new Error('expected a BpfError')
+}
+
+describe('errors', () => {
+  it('a missing file is ENOENT', () => {
+    const error = thrown(() => BpfObject.open('/nonexistent/thing.bpf.o'))
+    expect(error).toMatchObject({ code: 'ENOENT', errno: 2, op: 'bpf_object__open_file' })
+    expect(error.message).toContain('/nonexistent/thing.bpf.o')
+  })
+
+  it('a file that is not ELF is EFORMAT with a hint', () => {
+    const file = path.join(os.tmpdir(), `bpfkit-not-elf-${process.pid}.o`)
+    fs.writeFileSync(file, 'this is not an ELF file\n')
+    try {
+      const error = thrown(() => BpfObject.open(file))
+      expect(error).toMatchObject({ code: 'EFORMAT', op: 'bpf_object__open_file' })
+      expect(error.hint).toMatch(/clang/)
+    } finally {
+      fs.rmSync(file)
+    }
+  })
+
+  it('a truncated object is refused', () => {
+    const bytes = fs.readFileSync(fixture('sequence.bpf.o'))
+    const error = thrown(() => BpfObject.open(bytes.subarray(0, bytes.length >> 1)))
+    expect(error.op).toBe('bpf_object__open_mem')
+    expect(['EFORMAT', 'ELIBELF', 'EINVAL']).toContain(error.code)
+  })
+
+  it('unknown program and map names list the available ones', () => {
+    using obj = BpfObject.open(fixture('sequence.bpf.o'))
+    const program = thrown(() => obj.program('nope'))
+    expect(program).toMatchObject({ code: 'ENOENT', op: 'BpfObject.program' })
+    expect(program.message).toContain('available: emit')
+    const map = thrown(() => obj.map('nope'))
+    expect(map.code).toBe('ENOENT')
+    expect(map.message).toMatch(/available: .*settings.*counters.*events.*other/)
+  })
+
+  it('raw map access checks key and value sizes before the syscall', async () => {
+    await using obj = await openSequence()
+    const settings = obj.map('settings')
+    expect(thrown(() => settings.raw.lookup(Buffer.alloc(3)))).toMatchObject({ code: 'EINVAL', op: 'bpf_map_lookup_elem' })
+    expect(thrown(() => settings.raw.update(Buffer.alloc(4), Buffer.alloc(15)))).toMatchObject({ code: 'EINVAL' })
+    expect(thrown(() => settings.raw.delete(Buffer.alloc(8))).message).toContain('key is 8 bytes, expected 4')
+    expect(thrown(() => settings.raw.lookup('key' as unknown as Buffer)).code).toBe('EINVAL')
+    expect(settings.raw.lookup(Buffer.alloc(4))).toHaveLength(16)
+  })
+
+  it('every call after close() is ECLOSED', async () => {
+    const obj = await openSequence()
+    const program = obj.program('emit')
+    const map = obj.map('settings')
+    obj.close()
+    obj.close()
+    for (const call of [
+      () => obj.name,
+      () => program.fd,
+      () => program.attach(),
+      () => map.fd,
+      () => map.raw.lookup(Buffer.alloc(4)),
+      () => obj.ringBuffer('events'),
+    ]) {
+      expect(thrown(call).code).toBe('ECLOSED')
+    }
+    expect((await rejected(obj.load())).code).toBe('ECLOSED')
+  })
+
+  it('calls in the wrong state are EBADSTATE', async () => {
+    const obj = BpfObject.open(fixture('sequence.bpf.o'))
+    expect(thrown(() => obj.map('settings').raw.lookup(Buffer.alloc(4))).code).toBe('EBADSTATE')
+    await obj.load()
+    expect((await rejected(obj.load())).code).toBe('EBADSTATE')
+    expect(thrown(() => (obj.map('events').maxEntries = 4096)).code).toBe('EBADSTATE')
+    expect(thrown(() => (obj.program('emit').autoload = false)).code).toBe('EBADSTATE')
+    expect(thrown(() => obj.ringBuffer('settings')).code).toBe('EINVAL')
+    obj.close()
+  })
+
+  it('arguments are checked', () => {
+    expect(thrown(() => BpfObject.open(42 as unknown as string)).code).toBe('EINVAL')
+    expect(thrown(() => BpfObject.open('x', { kernelLogLevel: -1 })).code).toBe('EINVAL')
+    expect(thrown(() => BpfObject.open('x', { logLevel: 'loud' as 'debug' })).code).toBe('EINVAL')
+    using obj = BpfObject.open(fixture('sequence.bpf.o'))
+    expect(thrown(() => (obj.map('events').maxEntries = 1.5)).code).toBe('EINVAL')
+    expect(thrown(() => obj.program('emit').attachTracepoint('', 'x')).code).toBe('EINVAL')
+  })
+
+  it('a program the verifier rejects is a VerifierError carrying the log', async () => {
+    const obj = BpfObject.open(fixture('rejected.bpf.o'), { logger: () => {} })
+    const error = await rejected(obj.load())
+    expect(error).toBeInstanceOf(VerifierError)
+    const verifier = error as VerifierError
+    expect(verifier.program).toBe('unchecked_lookup')
+    expect(verifier.op).toBe('bpf_object__load')
+    expect(verifier.log).toMatch(/invalid mem access 'map_value_or_null'/)
+    expect(verifier.message).toMatch(/rejected by the verifier[\s\S]*invalid mem access/)
+    // The stack points at the caller, not at the worker that ran the load.
+    expect(verifier.stack).toContain('errors.test.ts')
+    expect(obj.state).toBe('failed')
+    expect(thrown(() => obj.program('unchecked_lookup').fd).code).toBe('EBADSTATE')
+    obj.close()
+  })
+
+  it('a missing tracepoint is ENOENT with a hint', async () => {
+    await using obj = BpfObject.open(fixture('sequence.bpf.o'))
+    await obj.load()
+    const error = thrown(() => obj.program('emit').attachTracepoint('syscalls', 'sys_enter_no_such_call'))
+    expect(error).toMatchObject({ code: 'ENOENT', op: 'bpf_program__attach_tracepoint' })
+    expect(error.hint).toMatch(/tracepoint|tracefs/)
+  })
+
+  it('routes libbpf messages to the logger with their level', async () => {
+    const messages: [string, string][] = []
+    const obj = BpfObject.open(fixture('rejected.bpf.o'), {
+      logger: (level, message) => messages.push([level, message]),
+      logLevel: 'debug',
+    })
+    await rejected(obj.load())
+    obj.close()
+    expect(messages.some(([level]) => level === 'debug')).toBe(true)
+    expect(messages.some(([level, message]) => level === 'warn' && message.includes('failed to load'))).toBe(true)
+  })
+})

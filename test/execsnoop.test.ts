@@ -1,0 +1,84 @@
+// execsnoop end to end: execs the test causes arrive with the right pid, ppid, uid, comm and filename.
+import { spawn } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BpfObject, type Decoder } from 'bpfkit'
+import { bpfFds, example, programExists, waitFor } from './helpers'
+
+interface ExecEvent {
+  pid: number
+  ppid: number
+  uid: number
+  comm: string
+  filename: string
+}
+
+const cString = (view: DataView, offset: number, length: number): string => {
+  const bytes = Buffer.from(view.buffer, offset, length)
+  const end = bytes.indexOf(0)
+  return bytes.toString('utf8', 0, end < 0 ? length : end)
+}
+
+const decoder: Decoder<ExecEvent> = {
+  decode: (view, offset) => ({
+    pid: view.getInt32(offset, true),
+    ppid: view.getInt32(offset + 4, true),
+    uid: view.getUint32(offset + 8, true),
+    comm: cString(view, offset + 12, 16),
+    filename: cString(view, offset + 28, 256),
+  }),
+}
+
+describe('execsnoop', () => {
+  let dir: string
+  let binary: string
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpfkit-exec-'))
+    binary = path.join(dir, `bpfkit-true-${process.pid}`)
+    fs.copyFileSync('/bin/true', binary)
+    fs.chmodSync(binary, 0o755)
+  })
+
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+  it('reports every exec with pid, ppid, uid, comm and filename, and leaves nothing behind', async () => {
+    const before = bpfFds()
+    const obj = BpfObject.open(example('execsnoop.bpf.o'))
+    expect(obj.programs.map((p) => p.section)).toEqual(['tracepoint/syscalls/sys_enter_execve'])
+    await obj.load()
+    const programId = obj.programs[0].id
+    const links = obj.attach()
+    expect(links).toHaveLength(1)
+
+    const seen: ExecEvent[] = []
+    const reader = obj.ringBuffer('events', { decoder })
+    reader.on('data', (event) => {
+      if (event.filename === binary) seen.push(event)
+    })
+
+    const pids: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const child = spawn(binary, [], { stdio: 'ignore' })
+      pids.push(child.pid as number)
+      await new Promise((resolve) => child.on('exit', resolve))
+    }
+    await waitFor(() => seen.length >= 5, 5000, 'five exec events')
+
+    const comm = fs.readFileSync('/proc/self/comm', 'utf8').trim()
+    expect(seen.map((e) => e.pid)).toEqual(pids)
+    for (const event of seen) {
+      expect(event).toEqual({ pid: event.pid, ppid: process.pid, uid: process.getuid?.(), comm, filename: binary })
+    }
+    expect(reader.stats().events).toBeGreaterThanOrEqual(5)
+
+    obj.close()
+    expect(obj.state).toBe('closed')
+    expect(links.every((l) => l.closed)).toBe(true)
+    expect(reader.closed).toBe(true)
+    expect(bpfFds()).toEqual(before)
+    await waitFor(() => !programExists(programId), 5000, `program ${programId} to leave the kernel`)
+  })
+})

@@ -1,0 +1,97 @@
+// Shared test helpers: fixture paths, kernel object checks, descriptor counts, waiting.
+import { execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { BpfObject } from 'bpfkit'
+
+export const root = path.resolve(__dirname, '..')
+
+export function fixture(name: string): string {
+  return path.join(root, 'test/fixtures', name)
+}
+
+export function example(name: string): string {
+  return path.join(root, 'examples', name)
+}
+
+export function openFds(): number {
+  return fs.readdirSync('/proc/self/fd').length
+}
+
+/** BPF programs, maps and links this process holds open, from /proc/self/fdinfo. */
+export function bpfFds(): { progs: number[]; links: number[]; maps: number[] } {
+  const found = { progs: [] as number[], links: [] as number[], maps: [] as number[] }
+  for (const fd of fs.readdirSync('/proc/self/fdinfo')) {
+    let info: string
+    try {
+      info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8')
+    } catch {
+      continue
+    }
+    const link = /^link_id:\s+(\d+)/m.exec(info)
+    const prog = /^prog_id:\s+(\d+)/m.exec(info)
+    const map = /^map_id:\s+(\d+)/m.exec(info)
+    if (link) found.links.push(Number(link[1]))
+    else if (prog) found.progs.push(Number(prog[1]))
+    else if (map) found.maps.push(Number(map[1]))
+  }
+  return found
+}
+
+/** Whether the kernel still has a program with this id (bpftool prog show id N). */
+export function programExists(id: number): boolean {
+  try {
+    execFileSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The sequence fixture: getegid() from this process emits `burst` numbered events into its ring buffers. */
+export async function openSequence(): Promise<BpfObject> {
+  const obj = BpfObject.open(fixture('sequence.bpf.o'))
+  await obj.load()
+  obj.attach()
+  return obj
+}
+
+export function configureSequence(obj: BpfObject, burst: number, targets: 1 | 2 = 1): void {
+  const value = Buffer.alloc(16)
+  value.writeUInt32LE(process.pid, 0)
+  value.writeUInt32LE(burst, 4)
+  value.writeUInt32LE(targets, 8)
+  obj.map('settings').raw.update(Buffer.alloc(4), value)
+}
+
+export function sequenceCounters(obj: BpfObject): { next: bigint; dropped: bigint } {
+  const value = obj.map('counters').raw.lookup(Buffer.alloc(4)) as Buffer
+  return { next: value.readBigUInt64LE(0), dropped: value.readBigUInt64LE(8) }
+}
+
+/** Makes the getegid() syscall the sequence fixture listens to (Node does not make it on its own). */
+export function trigger(times = 1): void {
+  for (let i = 0; i < times; i++) process.getegid?.()
+}
+
+export interface SeqEvent {
+  seq: bigint
+  source: number
+}
+
+export const seqDecoder = {
+  decode: (view: DataView, offset: number): SeqEvent => ({
+    seq: view.getBigUint64(offset, true),
+    source: view.getUint32(offset + 8, true),
+  }),
+}

@@ -1,0 +1,120 @@
+// Lifetime: nothing leaks across many objects, worker threads, or an unprivileged process.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { Worker } from 'node:worker_threads'
+import * as path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { BpfObject } from 'bpfkit'
+import { bpfFds, example, fixture, openFds, programExists, root, waitFor } from './helpers'
+
+const dist = path.join(root, 'dist/index.js')
+
+function runWorker(source: string): Promise<{ messages: unknown[]; code: number }> {
+  const worker = new Worker(source, { eval: true, workerData: { dist, fixture: fixture('sequence.bpf.o') } })
+  const messages: unknown[] = []
+  worker.on('message', (message) => messages.push(message))
+  return new Promise((resolve, reject) => {
+    worker.on('error', reject)
+    worker.on('exit', (code) => resolve({ messages, code }))
+  })
+}
+
+describe('lifecycle', () => {
+  it('opening, loading and closing 1,000 times leaves the descriptor count unchanged', async () => {
+    const fds = openFds()
+    for (let i = 0; i < 1000; i++) {
+      const obj = BpfObject.open(fixture('sequence.bpf.o'))
+      await obj.load()
+      if (i % 100 === 0) obj.attach()
+      obj.close()
+    }
+    expect(openFds()).toBe(fds)
+  })
+
+  it('close() cascades to links and ring buffers', async () => {
+    const before = bpfFds()
+    const obj = BpfObject.open(example('execsnoop.bpf.o'))
+    await obj.load()
+    const links = obj.attach()
+    const reader = obj.ringBuffer('events')
+    reader.resume()
+    expect(bpfFds().links.length).toBe(before.links.length + 1)
+    obj.close()
+    expect(links[0].closed && reader.closed).toBe(true)
+    expect(bpfFds()).toEqual(before)
+  })
+
+  it('loads and closes in a worker thread', async () => {
+    const { messages, code } = await runWorker(`
+      const { parentPort, workerData } = require('node:worker_threads')
+      const { BpfObject } = require(workerData.dist)
+      ;(async () => {
+        const obj = BpfObject.open(workerData.fixture)
+        await obj.load()
+        obj.attach()
+        parentPort.postMessage(obj.program('emit').id)
+        obj.close()
+        parentPort.postMessage(obj.state)
+      })()
+    `)
+    expect(code).toBe(0)
+    expect(messages[1]).toBe('closed')
+    await waitFor(() => !programExists(messages[0] as number), 5000, 'the program to leave the kernel')
+  })
+
+  it('a worker that exits without closing leaves nothing behind', async () => {
+    const before = bpfFds()
+    const fds = openFds()
+    const { messages } = await runWorker(`
+      const { parentPort, workerData } = require('node:worker_threads')
+      const { BpfObject } = require(workerData.dist)
+      ;(async () => {
+        const obj = BpfObject.open(workerData.fixture)
+        await obj.load()
+        obj.attach()
+        obj.ringBuffer('events').resume()
+        parentPort.postMessage(obj.program('emit').id)
+        process.exit(0)
+      })()
+    `)
+    expect(bpfFds()).toEqual(before)
+    expect(openFds()).toBe(fds)
+    await waitFor(() => !programExists(messages[0] as number), 5000, 'the program to leave the kernel')
+  })
+
+  it('loading without privileges is EPERM with a hint', () => {
+    const script = `
+      const { BpfObject } = require(${JSON.stringify(dist)})
+      const obj = BpfObject.open(${JSON.stringify(fixture('sequence.bpf.o'))}, { logger: () => {} })
+      obj.load().then(
+        () => console.log(JSON.stringify({ loaded: true })),
+        (e) => console.log(JSON.stringify({ name: e.name, code: e.code, op: e.op, hint: e.hint })),
+      )
+    `
+    const result = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, '-e', script],
+      { encoding: 'utf8' },
+    )
+    expect(result.stderr).toBe('')
+    const outcome = JSON.parse(result.stdout)
+    expect(outcome).toMatchObject({ name: 'BpfError', code: 'EPERM' })
+    expect(outcome.hint).toMatch(/root|CAP_BPF/)
+  })
+
+  it('the process exits cleanly with objects, links and readers left open', () => {
+    const script = `
+      const { BpfObject } = require(${JSON.stringify(dist)})
+      ;(async () => {
+        const obj = BpfObject.open(${JSON.stringify(fixture('sequence.bpf.o'))})
+        await obj.load()
+        obj.attach()
+        obj.ringBuffer('events').resume()
+        console.log(obj.program('emit').id)
+        setTimeout(() => process.exit(0), 50)
+      })()
+    `
+    const id = Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim())
+    expect(id).toBeGreaterThan(0)
+    return waitFor(() => !programExists(id), 5000, 'the program to leave the kernel')
+  })
+})

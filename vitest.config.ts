@@ -1,0 +1,18 @@
+import * as path from 'node:path'
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  resolve: {
+    // Tests use the built package exactly as users import it.
+    alias: { bpfkit: path.resolve(__dirname, 'dist/index.mjs') },
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    // Tests share the kernel (tracepoints, program ids): one file at a time.
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    server: { deps: { external: [/\/dist\//] } },
+  },
+})

@@ -34,11 +34,10 @@ async function main(): Promise<void> {
   obj.attach()
   const events = obj.ringBuffer('events', { decoder: execEvent })
 
-  const stop = (): void => {
-    obj.close() // detaches the tracepoint and ends the loop below
-  }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  // Ctrl-C reaches us more than once under npm (from the terminal and relayed by npm and tsx): keep handling it.
+  const stop = (): void => obj.close() // detaches the tracepoint and ends the loop below
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
 
   console.log(`${'PID'.padEnd(8)}${'PPID'.padEnd(8)}${'UID'.padEnd(7)}${'COMM'.padEnd(17)}FILENAME`)
   for await (const e of events) {

@@ -8,6 +8,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    reporters: ['default', './test/summary-reporter.ts'],
     pool: 'forks',
     // Tests share the kernel (tracepoints, program ids): one file at a time.
     fileParallelism: false,

@@ -9,9 +9,9 @@ export type Logger = (level: LogLevel, message: string) => void
 
 export const LOG_LEVELS: readonly LogLevel[] = ['warn', 'info', 'debug']
 
-/** Prints warnings to stderr (prefixed `libbpf: `, as libbpf's own default does); drops the rest. */
+/** Prints warnings to stderr as libbpf's own default does (its messages start with `libbpf: `); drops the rest. */
 export const defaultLogger: Logger = (level, message) => {
-  if (level === 'warn') process.stderr.write(`libbpf: ${message}`)
+  if (level === 'warn') process.stderr.write(message)
 }
 
 export function levelNumber(level: LogLevel | undefined, op: string): number | undefined {

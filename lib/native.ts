@@ -77,5 +77,8 @@ export interface Addon {
   liveResources(): number
 }
 
-export const addon: Addon = nodeGypBuild(path.join(__dirname, '..')) as Addon
+// BPFKIT_ADDON names another build of the addon (e.g. the AddressSanitizer one from CMake).
+export const addon: Addon = (
+  process.env.BPFKIT_ADDON ? require(path.resolve(process.env.BPFKIT_ADDON)) : nodeGypBuild(path.join(__dirname, '..'))
+) as Addon
 addon.setErrorClasses(BpfError, VerifierError)

@@ -2,8 +2,8 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { describe, expect, it } from 'vitest'
-import { BpfError, BpfObject, VerifierError } from 'bpfkit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BpfError, BpfObject, VerifierError, setLogger } from 'bpfkit'
 import { fixture, openSequence } from './helpers'
 
 function thrown(fn: () => unknown): BpfError {
@@ -27,6 +27,10 @@ async function rejected(promise: Promise<unknown>): Promise<BpfError> {
 }
 
 describe('errors', () => {
+  // These calls fail on purpose: keep libbpf's warnings about them out of the test output.
+  beforeAll(() => setLogger(() => {}))
+  afterAll(() => setLogger(null))
+
   it('a missing file is ENOENT', () => {
     const error = thrown(() => BpfObject.open('/nonexistent/thing.bpf.o'))
     expect(error).toMatchObject({ code: 'ENOENT', errno: 2, op: 'bpf_object__open_file' })

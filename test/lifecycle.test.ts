@@ -1,9 +1,10 @@
 // Lifetime: nothing leaks across many objects, worker threads, or an unprivileged process.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { Worker } from 'node:worker_threads'
+import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { BpfObject } from 'bpfkit'
+import { BpfError, BpfObject } from 'bpfkit'
 import { bpfFds, example, fixture, openFds, programExists, root, waitFor } from './helpers'
 
 const dist = path.join(root, 'dist/index.js')
@@ -116,5 +117,57 @@ describe('lifecycle', () => {
     const id = Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim())
     expect(id).toBeGreaterThan(0)
     return waitFor(() => !programExists(id), 5000, 'the program to leave the kernel')
+  })
+})
+
+describe('links', () => {
+  it('pins a link so the program stays attached after close, until the pin is removed', async () => {
+    const pin = `/sys/fs/bpf/bpfkit-test-link-${process.pid}`
+    const obj = BpfObject.open(example('execsnoop.bpf.o'))
+    await obj.load()
+    const programId = obj.programs[0].id
+    const [link] = obj.attach()
+    link.pin(pin)
+    expect(link.pinPath).toBe(pin)
+    expect(fs.existsSync(pin)).toBe(true)
+
+    try {
+      obj.close()
+      // The pin holds the link, and the link the program.
+      expect(programExists(programId)).toBe(true)
+      const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'list'], { encoding: 'utf8' })) as { prog_id: number }[]
+      expect(links.filter((l) => l.prog_id === programId)).toHaveLength(1)
+    } finally {
+      fs.rmSync(pin, { force: true })
+    }
+    await waitFor(() => !programExists(programId), 5000, 'the unpinned program to leave the kernel')
+  })
+
+  it('unpin() removes the pin and keeps the link', async () => {
+    const pin = `/sys/fs/bpf/bpfkit-test-unpin-${process.pid}`
+    await using obj = BpfObject.open(example('execsnoop.bpf.o'))
+    await obj.load()
+    const [link] = obj.attach()
+    link.pin(pin)
+    link.unpin()
+    expect(fs.existsSync(pin)).toBe(false)
+    expect(link.pinPath).toBeNull()
+    expect(link.fd).toBeGreaterThan(0)
+    link.close()
+    expect(() => link.fd).toThrow(expect.objectContaining({ code: 'ECLOSED' }))
+  })
+
+  it('pinning outside bpffs fails with a hint', async () => {
+    await using obj = BpfObject.open(example('execsnoop.bpf.o'))
+    await obj.load()
+    const [link] = obj.attach()
+    let error: BpfError | undefined
+    try {
+      link.pin('/tmp/not-bpffs/link')
+    } catch (e) {
+      error = e as BpfError
+    }
+    expect(error).toBeInstanceOf(BpfError)
+    expect(error?.op).toBe('bpf_link__pin')
   })
 })

@@ -1,32 +1,8 @@
 // execsnoop: prints every execve() on the machine (PID PPID UID COMM FILENAME) until Ctrl-C.
 //   npm run execsnoop        (as root)
 import * as path from 'node:path'
-import { BpfObject, type Decoder } from 'bpfkit'
-
-interface ExecEvent {
-  pid: number
-  ppid: number
-  uid: number
-  comm: string
-  filename: string
-}
-
-// struct event in execsnoop.bpf.c: int pid; int ppid; unsigned uid; char comm[16]; char filename[256]
-const text = (view: DataView, offset: number, length: number): string => {
-  const bytes = new Uint8Array(view.buffer, offset, length)
-  const end = bytes.indexOf(0)
-  return Buffer.from(bytes.buffer, bytes.byteOffset, end < 0 ? length : end).toString()
-}
-
-const execEvent: Decoder<ExecEvent> = {
-  decode: (view, offset) => ({
-    pid: view.getInt32(offset, true),
-    ppid: view.getInt32(offset + 4, true),
-    uid: view.getUint32(offset + 8, true),
-    comm: text(view, offset + 12, 16),
-    filename: text(view, offset + 28, 256),
-  }),
-}
+import { BpfObject } from 'bpfkit'
+import { execEvent } from './execsnoop-event'
 
 async function main(): Promise<void> {
   const obj = BpfObject.open(path.join(__dirname, 'execsnoop.bpf.o'))

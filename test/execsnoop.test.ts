@@ -4,32 +4,9 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BpfObject, type Decoder } from 'bpfkit'
+import { BpfObject } from 'bpfkit'
+import { execEvent as decoder, type ExecEvent } from '../examples/execsnoop-event'
 import { bpfFds, example, programExists, waitFor } from './helpers'
-
-interface ExecEvent {
-  pid: number
-  ppid: number
-  uid: number
-  comm: string
-  filename: string
-}
-
-const cString = (view: DataView, offset: number, length: number): string => {
-  const bytes = Buffer.from(view.buffer, offset, length)
-  const end = bytes.indexOf(0)
-  return bytes.toString('utf8', 0, end < 0 ? length : end)
-}
-
-const decoder: Decoder<ExecEvent> = {
-  decode: (view, offset) => ({
-    pid: view.getInt32(offset, true),
-    ppid: view.getInt32(offset + 4, true),
-    uid: view.getUint32(offset + 8, true),
-    comm: cString(view, offset + 12, 16),
-    filename: cString(view, offset + 28, 256),
-  }),
-}
 
 describe('execsnoop', () => {
   let dir: string

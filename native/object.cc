@@ -54,13 +54,16 @@ class LoadWorker : public Napi::AsyncWorker {
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
-  void Execute() override {
-    LogCapture capture(handle_->LogLevel());
-    err_ = -bpf_object__load(handle_->Get());
-    lines_ = std::move(capture.lines);
-  }
+  void Execute() override { handle_->LoadInBackground(&err_, &lines_); }
 
-  void OnOK() override { handle_->FinishLoad(Env(), err_, lines_, deferred_); }
+  void OnOK() override {
+    try {
+      handle_->FinishLoad(Env(), err_, lines_, deferred_);
+    } catch (const Napi::Error&) {
+      // Only when the environment is being torn down (a worker exiting mid-load): JS can no longer
+      // be called, close() has already run, and nobody is left to tell.
+    }
+  }
 
  private:
   ObjectHandle* handle_;
@@ -126,17 +129,34 @@ ObjectHandle::~ObjectHandle() {
 }
 
 void ObjectHandle::Release() {
-  if (object_ != nullptr && state_ != State::Loading) {
+  if (state_ == State::Loading) {
+    std::unique_lock<std::mutex> lock(loadMutex_);
+    loadCancelled_ = true;
+    loadDone_.wait(lock, [this] { return !loadRunning_; });
+  }
+  if (object_ != nullptr) {
     bpf_object__close(object_);
     object_ = nullptr;
     bytes_.clear();
     addon_->Untrack(this);
   }
-  if (state_ == State::Loading) {
-    closeAfterLoad_ = true;
-  } else {
-    state_ = State::Closed;
+  state_ = State::Closed;
+}
+
+void ObjectHandle::LoadInBackground(int* err, std::vector<LogLine>* lines) {
+  {
+    std::lock_guard<std::mutex> lock(loadMutex_);
+    if (loadCancelled_) return;
+    loadRunning_ = true;
   }
+  {
+    LogCapture capture(logLevel_);
+    *err = -bpf_object__load(object_);
+    *lines = std::move(capture.lines);
+  }
+  std::lock_guard<std::mutex> lock(loadMutex_);
+  loadRunning_ = false;
+  loadDone_.notify_all();
 }
 
 void ObjectHandle::Require(Napi::Env env, const char* op, Need need) const {
@@ -144,7 +164,6 @@ void ObjectHandle::Require(Napi::Env env, const char* op, Need need) const {
     case State::Closed:
       throw BpfError(env, op, "ECLOSED", "the object is closed");
     case State::Loading:
-      if (closeAfterLoad_) throw BpfError(env, op, "ECLOSED", "the object is closed");
       throw BpfError(env, op, "EBUSY", "the object is being loaded");
     case State::Failed:
       throw BpfError(env, op, "EBADSTATE", "load() failed; close() the object and open it again");
@@ -164,8 +183,7 @@ Napi::Value ObjectHandle::Name(const Napi::CallbackInfo& info) {
 
 Napi::Value ObjectHandle::GetState(const Napi::CallbackInfo& info) {
   static const char* const names[] = {"opened", "loading", "loaded", "failed", "closed"};
-  State state = state_ == State::Loading && closeAfterLoad_ ? State::Closed : state_;
-  return Napi::String::New(info.Env(), names[static_cast<int>(state)]);
+  return Napi::String::New(info.Env(), names[static_cast<int>(state_)]);
 }
 
 Napi::Value ObjectHandle::Programs(const Napi::CallbackInfo& info) {
@@ -204,6 +222,10 @@ Napi::Value ObjectHandle::Load(const Napi::CallbackInfo& info) {
 
 void ObjectHandle::FinishLoad(Napi::Env env, int err, const std::vector<LogLine>& lines,
                               Napi::Promise::Deferred deferred) {
+  if (state_ == State::Closed) {
+    deferred.Reject(BpfError(env, "bpf_object__load", "ECLOSED", "the object was closed during load()").Value());
+    return;
+  }
   state_ = err == 0 ? State::Loaded : State::Failed;
   VerifierLog verifier;
   bool rejected = false;
@@ -216,7 +238,6 @@ void ObjectHandle::FinishLoad(Napi::Env env, int err, const std::vector<LogLine>
       rest.push_back(line);
     }
   }
-  if (closeAfterLoad_) Release();
   try {
     addon_->Deliver(env, rest, logger_);
   } catch (const Napi::Error& e) {

@@ -3,7 +3,9 @@
 
 #include <napi.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,8 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   // Hands what libbpf printed during a call to this object's logger (or the global one).
   void Deliver(Napi::Env env, const std::vector<LogLine>& lines) { addon_->Deliver(env, lines, logger_); }
 
+  // Runs on the worker thread: loads unless close() came first.
+  void LoadInBackground(int* err, std::vector<LogLine>* lines);
   void FinishLoad(Napi::Env env, int err, const std::vector<LogLine>& lines, Napi::Promise::Deferred deferred);
 
  private:
@@ -45,7 +49,13 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   Addon* addon_;
   struct bpf_object* object_ = nullptr;
   State state_ = State::Opened;
-  bool closeAfterLoad_ = false;
+  // close() during load(): the worker thread may be inside bpf_object__load. close() cancels a load
+  // that has not started and waits for one that has, so nothing stays in the kernel once it returns
+  // (also when a worker thread exits mid-load).
+  std::mutex loadMutex_;
+  std::condition_variable loadDone_;
+  bool loadRunning_ = false;
+  bool loadCancelled_ = false;
   std::vector<uint8_t> bytes_;  // bpf_object__open_mem's input must outlive the object
   int logLevel_;
   Napi::FunctionReference logger_;

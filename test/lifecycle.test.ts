@@ -171,3 +171,30 @@ describe('links', () => {
     expect(error?.op).toBe('bpf_link__pin')
   })
 })
+
+describe('close during load', () => {
+  it('close() while load() runs rejects the load and leaves nothing in the kernel', async () => {
+    const before = bpfFds()
+    const obj = BpfObject.open(example('execsnoop.bpf.o'))
+    const loading = obj.load()
+    expect(obj.state).toBe('loading')
+    expect(() => obj.programs[0].fd).toThrow(expect.objectContaining({ code: 'EBUSY' }))
+    obj.close()
+    expect(obj.state).toBe('closed')
+    expect(bpfFds()).toEqual(before)
+    await expect(loading).rejects.toMatchObject({ code: 'ECLOSED' })
+  })
+
+  it('a worker that exits during load() leaves nothing behind', async () => {
+    const before = bpfFds()
+    const { code } = await runWorker(`
+      const { workerData } = require('node:worker_threads')
+      const { BpfObject } = require(workerData.dist)
+      const obj = BpfObject.open(workerData.fixture)
+      obj.load()
+      process.exit(0)
+    `)
+    expect(code).toBe(0)
+    expect(bpfFds()).toEqual(before)
+  })
+})

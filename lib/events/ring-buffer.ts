@@ -206,7 +206,7 @@ export class RingBuffer<T = Buffer> extends EventEmitter implements AsyncIterabl
     }
     const view = this.#view as DataView
     const listening = this.listenerCount('data') > 0
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < count && !this.#closed; i++) {
       const event = this.#event(view, i)
       if (listening) this.emit('data', event)
       if (this.#iterators > 0) this.#deliver(event)

@@ -66,7 +66,24 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("BpfObject", objectClass.Value());
   exports.Set("RingBuffer", ringBufferClass.Value());
   // A worker that exits (or a process that ends) without close() still detaches everything it made.
-  env.AddCleanupHook([this] { ReleaseAll(); });
+  napi_add_async_cleanup_hook(env, Cleanup, this, nullptr);
+}
+
+void Addon::Cleanup(napi_async_cleanup_hook_handle handle, void* data) {
+  auto* addon = static_cast<Addon*>(data);
+  addon->ReleaseAll();
+  if (addon->closingHandles_ == 0) {
+    napi_remove_async_cleanup_hook(handle);
+  } else {
+    addon->pendingCleanup_ = handle;
+  }
+}
+
+void Addon::HandleClosed() {
+  if (--closingHandles_ == 0 && pendingCleanup_ != nullptr) {
+    napi_remove_async_cleanup_hook(pendingCleanup_);
+    pendingCleanup_ = nullptr;
+  }
 }
 
 Addon::~Addon() { ReleaseAll(); }

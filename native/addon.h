@@ -39,6 +39,15 @@ class LogCapture {
   LogCapture* previous_;
 };
 
+// Runs `call` (libbpf work) with libbpf's messages captured, and returns them. Deliver them only after
+// the call's result is owned by something (so a throwing logger cannot leak it) and outside the capture.
+template <typename F>
+std::vector<LogLine> Captured(int minLevel, F&& call) {
+  LogCapture capture(minLevel);
+  call();
+  return std::move(capture.lines);
+}
+
 class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports);
@@ -48,6 +57,11 @@ class Addon : public Napi::Addon<Addon> {
 
   void Track(Resource* resource) { live_.insert(resource); }
   void Untrack(Resource* resource) { live_.erase(resource); }
+
+  // libuv handles being closed. Their close callbacks live in this library, which Node unloads after
+  // teardown: the environment's cleanup waits until every one has run.
+  void HandleClosing() { closingHandles_++; }
+  void HandleClosed();
 
   // Hands captured libbpf messages to `sink` (an object's logger) or, when empty, to the global logger.
   void Deliver(Napi::Env env, const std::vector<LogLine>& lines, const Napi::FunctionReference& sink);
@@ -66,9 +80,12 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value SetLogger(const Napi::CallbackInfo& info);
   Napi::Value LiveResources(const Napi::CallbackInfo& info);
   void ReleaseAll();
+  static void Cleanup(napi_async_cleanup_hook_handle handle, void* data);
 
   Napi::FunctionReference logger_;
   std::set<Resource*> live_;
+  size_t closingHandles_ = 0;
+  napi_async_cleanup_hook_handle pendingCleanup_ = nullptr;
 };
 
 }  // namespace bpfkit

@@ -58,9 +58,9 @@ Napi::Value LinkHandle::Pin(const Napi::CallbackInfo& info) {
   struct bpf_link* link = Require(env, "bpf_link__pin");
   if (!info[0].IsString()) throw BpfError(env, "bpf_link__pin", "EINVAL", "expected a path on a bpffs mount");
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  LogCapture capture(addon_->logLevel);
-  int err = -bpf_link__pin(link, path.c_str());
-  addon_->Deliver(env, capture.lines, Napi::FunctionReference());
+  int err = 0;
+  std::vector<LogLine> lines = Captured(addon_->logLevel, [&] { err = -bpf_link__pin(link, path.c_str()); });
+  addon_->Deliver(env, lines, Napi::FunctionReference());
   if (err != 0) throw BpfError(env, "bpf_link__pin", err, path);
   return env.Undefined();
 }
@@ -68,9 +68,9 @@ Napi::Value LinkHandle::Pin(const Napi::CallbackInfo& info) {
 Napi::Value LinkHandle::Unpin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   struct bpf_link* link = Require(env, "bpf_link__unpin");
-  LogCapture capture(addon_->logLevel);
-  int err = -bpf_link__unpin(link);
-  addon_->Deliver(env, capture.lines, Napi::FunctionReference());
+  int err = 0;
+  std::vector<LogLine> lines = Captured(addon_->logLevel, [&] { err = -bpf_link__unpin(link); });
+  addon_->Deliver(env, lines, Napi::FunctionReference());
   if (err != 0) throw BpfError(env, "bpf_link__unpin", err);
   return env.Undefined();
 }

@@ -20,6 +20,8 @@ bool IsPerCpu(enum bpf_map_type type) {
          type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
 }
 
+constexpr napi_type_tag kMapTag = {0x6270666b69746d61ULL, 0x7048616e646c6531ULL};
+
 uint64_t Flags(const Napi::Value& value) {
   return value.IsNumber() ? static_cast<uint64_t>(value.As<Napi::Number>().Int64Value()) : 0;
 }
@@ -52,6 +54,15 @@ MapHandle::MapHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MapHandl
   owner_ = ObjectHandle::Unwrap(info[0].As<Napi::Object>());
   ownerRef_ = Napi::Persistent(info[0].As<Napi::Object>());
   map_ = info[1].As<Napi::External<struct bpf_map>>().Data();
+  napi_type_tag_object(info.Env(), Value(), &kMapTag);
+}
+
+MapHandle* MapHandle::From(Napi::Env env, Napi::Value value) {
+  bool tagged = false;
+  if (!value.IsObject() || napi_check_object_type_tag(env, value, &kMapTag, &tagged) != napi_ok || !tagged) {
+    return nullptr;
+  }
+  return Unwrap(value.As<Napi::Object>());
 }
 
 size_t MapHandle::ValueBytes() const {

@@ -16,6 +16,9 @@ class MapHandle : public Napi::ObjectWrap<MapHandle> {
   static Napi::Function Init(Napi::Env env);
   explicit MapHandle(const Napi::CallbackInfo& info);
 
+  // The MapHandle behind `value`, or nullptr: checked by type tag, not by prototype, which JS can forge.
+  static MapHandle* From(Napi::Env env, Napi::Value value);
+
   // The map's fd once loaded; throws otherwise. Ring buffers are built from these.
   int LoadedFd(Napi::Env env, const char* op) const;
 

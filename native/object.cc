@@ -59,9 +59,13 @@ class LoadWorker : public Napi::AsyncWorker {
   void OnOK() override {
     try {
       handle_->FinishLoad(Env(), err_, lines_, deferred_);
-    } catch (const Napi::Error&) {
-      // Only when the environment is being torn down (a worker exiting mid-load): JS can no longer
-      // be called, close() has already run, and nobody is left to tell.
+    } catch (const Napi::Error& e) {
+      try {
+        deferred_.Reject(e.Value());
+      } catch (const Napi::Error&) {
+        // The environment is being torn down (a worker exiting mid-load): JS cannot run any more,
+        // close() has already released the object, and nobody is left to tell.
+      }
     }
   }
 
@@ -111,17 +115,22 @@ ObjectHandle::ObjectHandle(const Napi::CallbackInfo& info)
   if (logger.IsFunction()) logger_ = Napi::Persistent(logger.As<Napi::Function>());
 
   int err = 0;
-  {
-    LogCapture capture(logLevel_);
+  std::vector<LogLine> lines = Captured(logLevel_, [&] {
     object_ = Open(path, bytes_, text("objectName"), text("btfCustomPath"),
                    kernelLogLevel.IsNumber() ? kernelLogLevel.As<Napi::Number>().Uint32Value() : 0, &err);
-    addon_->Deliver(env, capture.lines, logger_);
-  }
+  });
   if (object_ == nullptr) {
+    Deliver(env, lines);
     throw BpfError(env, path.empty() ? "bpf_object__open_mem" : "bpf_object__open_file", err,
                    path.empty() ? std::string() : path);
   }
   addon_->Track(this);
+  try {
+    Deliver(env, lines);
+  } catch (...) {
+    Release();
+    throw;
+  }
 }
 
 ObjectHandle::~ObjectHandle() {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "errors.h"
+#include "link.h"
 
 namespace bpfkit {
 
@@ -86,33 +87,44 @@ int ProgramHandle::LoadedFd(Napi::Env env, const char* op) const {
   return fd;
 }
 
-Napi::Value ProgramHandle::Wrap(Napi::Env env, const char* op, struct bpf_link* link, int err, LogCapture& capture) {
-  owner_->Deliver(env, capture.lines);
-  if (link == nullptr) throw BpfError(env, op, err, std::string("program '") + bpf_program__name(program_) + "'");
-  return Addon::Of(env)->linkClass.New({Napi::External<struct bpf_link>::New(env, link)});
+template <typename F>
+Napi::Value ProgramHandle::AttachWith(Napi::Env env, const char* op, F attach) {
+  LoadedFd(env, op);
+  struct bpf_link* link = nullptr;
+  int err = 0;
+  std::vector<LogLine> lines = Captured(owner_->LogLevel(), [&] {
+    link = attach();
+    err = link == nullptr ? errno : 0;
+  });
+  if (link == nullptr) {
+    owner_->Deliver(env, lines);
+    throw BpfError(env, op, err, std::string("program '") + bpf_program__name(program_) + "'");
+  }
+  Napi::Object wrapped = Addon::Of(env)->linkClass.New({Napi::External<struct bpf_link>::New(env, link)});
+  try {
+    owner_->Deliver(env, lines);
+  } catch (...) {
+    LinkHandle::Unwrap(wrapped)->Release();
+    throw;
+  }
+  return wrapped;
 }
 
 // attach(): libbpf's auto-attach from the SEC() name. EOPNOTSUPP means the section names no target.
 Napi::Value ProgramHandle::Attach(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  LoadedFd(env, "bpf_program__attach");
-  LogCapture capture(owner_->LogLevel());
-  struct bpf_link* link = bpf_program__attach(program_);
-  return Wrap(env, "bpf_program__attach", link, link == nullptr ? errno : 0, capture);
+  return AttachWith(info.Env(), "bpf_program__attach", [this] { return bpf_program__attach(program_); });
 }
 
 // attachTracepoint(category, name)
 Napi::Value ProgramHandle::AttachTracepoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  LoadedFd(env, "bpf_program__attach_tracepoint");
   if (!info[0].IsString() || !info[1].IsString()) {
     throw BpfError(env, "bpf_program__attach_tracepoint", "EINVAL", "expected (category, name) strings");
   }
   std::string category = info[0].As<Napi::String>().Utf8Value();
   std::string name = info[1].As<Napi::String>().Utf8Value();
-  LogCapture capture(owner_->LogLevel());
-  struct bpf_link* link = bpf_program__attach_tracepoint(program_, category.c_str(), name.c_str());
-  return Wrap(env, "bpf_program__attach_tracepoint", link, link == nullptr ? errno : 0, capture);
+  return AttachWith(env, "bpf_program__attach_tracepoint",
+                    [&] { return bpf_program__attach_tracepoint(program_, category.c_str(), name.c_str()); });
 }
 
 }  // namespace bpfkit

@@ -26,8 +26,10 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
   Napi::Value Attach(const Napi::CallbackInfo& info);
   Napi::Value AttachTracepoint(const Napi::CallbackInfo& info);
 
-  // Wraps a new bpf_link (or throws for a NULL one) after delivering libbpf's messages.
-  Napi::Value Wrap(Napi::Env env, const char* op, struct bpf_link* link, int err, LogCapture& capture);
+  // Runs an attach call and wraps the bpf_link it makes (or throws its error), then delivers libbpf's
+  // messages; a throwing logger destroys the new link rather than leaking it.
+  template <typename F>
+  Napi::Value AttachWith(Napi::Env env, const char* op, F attach);
   int LoadedFd(Napi::Env env, const char* op) const;
 
   ObjectHandle* owner_;

@@ -21,6 +21,10 @@ size_t Align(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 // that returned it is already stored, and the rest stay in the ring for the next readiness.
 constexpr int kBatchFull = -ECANCELED;
 
+// Mirrors the limits lib/events/ring-buffer.ts checks: allocation failures must never abort the process.
+constexpr uint32_t kMaxBatchEvents = 1u << 20;
+constexpr size_t kMaxBatchBytes = 1u << 28;
+
 }  // namespace
 
 Napi::Function RingBufferHandle::Init(Napi::Env env) {
@@ -48,29 +52,33 @@ RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
   Napi::Object options = info[1].As<Napi::Object>();
   batchEvents_ = options.Get("batchEvents").As<Napi::Number>().Uint32Value();
   batchBytes_ = options.Get("batchBytes").As<Napi::Number>().Uint32Value();
-  if (batchEvents_ == 0 || batchBytes_ == 0) throw BpfError(env, op, "EINVAL", "batch sizes must be positive");
+  if (batchEvents_ == 0 || batchEvents_ > kMaxBatchEvents || batchBytes_ == 0 || batchBytes_ > kMaxBatchBytes) {
+    throw BpfError(env, op, "EINVAL", "batch sizes out of range");
+  }
 
   std::vector<int> fds;
   for (uint32_t i = 0; i < maps.Length(); i++) {
-    Napi::Value map = maps.Get(i);
-    if (!map.IsObject() || !map.As<Napi::Object>().InstanceOf(addon_->mapClass.Value())) {
-      throw BpfError(env, op, "EINVAL", "expected BpfMap handles");
-    }
-    fds.push_back(MapHandle::Unwrap(map.As<Napi::Object>())->LoadedFd(env, op));
+    MapHandle* map = MapHandle::From(env, maps.Get(i));
+    if (map == nullptr) throw BpfError(env, op, "EINVAL", "expected BpfMap handles");
+    fds.push_back(map->LoadedFd(env, op));
   }
 
   sources_.reserve(fds.size());  // libbpf keeps pointers into it
   for (uint32_t i = 0; i < fds.size(); i++) sources_.push_back({this, i});
-  LogCapture capture(addon_->logLevel);
-  ring_ = ring_buffer__new(fds[0], OnSample, &sources_[0], nullptr);
-  int err = ring_ == nullptr ? errno : 0;
-  for (size_t i = 1; err == 0 && i < fds.size(); i++) {
-    err = -ring_buffer__add(ring_, fds[i], OnSample, &sources_[i]);
-  }
-  addon_->Deliver(env, capture.lines, Napi::FunctionReference());
+  int err = 0;
+  std::vector<LogLine> lines = Captured(addon_->logLevel, [&] {
+    ring_ = ring_buffer__new(fds[0], OnSample, &sources_[0], nullptr);
+    err = ring_ == nullptr ? errno : 0;
+    for (size_t i = 1; err == 0 && i < fds.size(); i++) {
+      err = -ring_buffer__add(ring_, fds[i], OnSample, &sources_[i]);
+    }
+    if (err != 0 && ring_ != nullptr) {
+      ring_buffer__free(ring_);
+      ring_ = nullptr;
+    }
+  });
   if (err != 0) {
-    if (ring_ != nullptr) ring_buffer__free(ring_);
-    ring_ = nullptr;
+    addon_->Deliver(env, lines, Napi::FunctionReference());
     throw BpfError(env, op, err);
   }
 
@@ -96,19 +104,25 @@ RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
   lengthsData_ = metadata(&lengths_);
   mapIndexData_ = metadata(&mapIndex_);
   addon_->Track(this);
+  try {
+    addon_->Deliver(env, lines, Napi::FunctionReference());
+  } catch (...) {
+    Release();
+    throw;
+  }
 }
 
 RingBufferHandle::~RingBufferHandle() { Release(); }
 
 void RingBufferHandle::Release() {
   if (ring_ == nullptr) return;
-  if (polling_) {
-    uv_poll_stop(poll_);
-    polling_ = false;
-    Unref();
-  }
+  Stop();
+  poll_->data = addon_;
+  addon_->HandleClosing();
   uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* handle) {
+    auto* addon = static_cast<Addon*>(handle->data);
     delete reinterpret_cast<uv_poll_t*>(handle);
+    addon->HandleClosed();
   });
   poll_ = nullptr;
   ring_buffer__free(ring_);
@@ -158,13 +172,7 @@ void RingBufferHandle::Drain() {
     Store(overflowSource_, overflow_.data(), overflow_.size());
   }
   Napi::Env env = Env();
-  if (result < 0 && result != kBatchFull) {
-    Napi::Value onerror = Value().Get("onerror");
-    if (onerror.IsFunction()) {
-      onerror.As<Napi::Function>().MakeCallback(Value(), {BpfError(env, "ring_buffer__consume", -result).Value()},
-                                                *context_);
-    }
-  }
+  if (result < 0 && result != kBatchFull) Report(BpfError(env, "ring_buffer__consume", -result));
   if (count_ == 0) return;
   events_ += count_;
   batches_ += 1;
@@ -175,13 +183,31 @@ void RingBufferHandle::Drain() {
   }
 }
 
+void RingBufferHandle::Report(const Napi::Error& error) {
+  Napi::Value onerror = Value().Get("onerror");
+  if (onerror.IsFunction()) onerror.As<Napi::Function>().MakeCallback(Value(), {error.Value()}, *context_);
+}
+
+void RingBufferHandle::Stop() {
+  if (!polling_) return;
+  uv_poll_stop(poll_);
+  polling_ = false;
+  Unref();
+}
+
 void RingBufferHandle::OnReadable(uv_poll_t* poll, int status, int /*events*/) {
   auto* self = static_cast<RingBufferHandle*>(poll->data);
-  if (self == nullptr || self->ring_ == nullptr || status < 0) return;
+  if (self->ring_ == nullptr) return;
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);
   try {
-    self->Drain();
+    if (status < 0) {
+      // libuv stopped watching the epoll fd: the reader can deliver nothing more, so say so.
+      self->Stop();
+      self->Report(BpfError(env, "uv_poll", -status));
+    } else {
+      self->Drain();
+    }
   } catch (const Napi::Error& e) {
     // A throwing listener is an uncaught exception of the program, as with any Node event.
     napi_fatal_exception(env, e.Value());
@@ -200,11 +226,7 @@ Napi::Value RingBufferHandle::Resume(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RingBufferHandle::Pause(const Napi::CallbackInfo& info) {
-  if (polling_) {
-    uv_poll_stop(poll_);
-    polling_ = false;
-    Unref();
-  }
+  Stop();
   return info.Env().Undefined();
 }
 

@@ -41,6 +41,8 @@ class RingBufferHandle : public Napi::ObjectWrap<RingBufferHandle>, public Resou
   bool Store(uint32_t source, const void* data, size_t size);
   void Drain();
   void Grow(size_t needed);
+  void Stop();
+  void Report(const Napi::Error& error);
 
   Addon* addon_;
   struct ring_buffer* ring_ = nullptr;

@@ -82,6 +82,24 @@ describe('lifecycle', () => {
     await waitFor(() => !programExists(messages[0] as number), 5000, 'the program to leave the kernel')
   })
 
+  it('a worker that exits with a ring buffer open does not crash a process that never loaded bpfkit', () => {
+    // The main thread does not load the addon, so Node unloads it when the worker ends: nothing of
+    // it may run after that (libuv close callbacks included).
+    const script = `
+      const { Worker } = require('node:worker_threads')
+      const worker = new Worker(\`
+        const { BpfObject } = require(${JSON.stringify(dist)})
+        const obj = BpfObject.open(${JSON.stringify(fixture('sequence.bpf.o'))})
+        obj.load().then(() => { obj.ringBuffer('events').resume(); process.exit(0) })
+      \`, { eval: true })
+      worker.on('exit', (code) => setTimeout(() => console.log('worker exited', code), 100))
+    `
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+    expect(result.signal).toBeNull()
+    expect(result.status).toBe(0)
+    expect(result.stdout.trim()).toBe('worker exited 0')
+  })
+
   it('loading without privileges is EPERM with a hint', () => {
     const script = `
       const { BpfObject } = require(${JSON.stringify(dist)})

@@ -11,9 +11,9 @@ export interface Decoder<T> {
 export interface RingBufferOptions<T> {
   /** Decodes each event; without one, each event is a Buffer copy of its bytes. */
   decoder?: Decoder<T>
-  /** Most events handed over per drain, so a fast producer cannot starve the event loop (default 4096). */
+  /** Most events handed over per drain, so a fast producer cannot starve the event loop (default 4096, at most 2^20). */
   batchEvents?: number
-  /** Most bytes per drain (default 1 MiB); larger records still arrive whole. */
+  /** Most bytes per drain (default 1 MiB, at most 256 MiB); larger records still arrive whole. */
   batchBytes?: number
   /** Events the async iterator may hold before reading pauses (default 65536); the kernel then keeps (or drops) the rest. */
   highWaterMark?: number
@@ -29,11 +29,13 @@ export interface RingBufferStats {
 }
 
 const DEFAULTS = { batchEvents: 4096, batchBytes: 1 << 20, highWaterMark: 65536 }
+// The native reader allocates its batch buffers up front from these.
+const LIMITS = { batchEvents: 1 << 20, batchBytes: 1 << 28, highWaterMark: 0x7fffffff }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (!Number.isInteger(value) || value <= 0 || value > 0x7fffffff) {
-    throw invalidArgument('ringBuffer', `${name} must be a positive integer`)
+function positiveInteger(name: keyof typeof LIMITS, value: number | undefined): number {
+  if (value === undefined) return DEFAULTS[name]
+  if (!Number.isInteger(value) || value <= 0 || value > LIMITS[name]) {
+    throw invalidArgument('ringBuffer', `${name} must be an integer from 1 to ${LIMITS[name]}`)
   }
   return value
 }
@@ -72,7 +74,7 @@ export class RingBuffer<T = Buffer> extends EventEmitter implements AsyncIterabl
     this.maps = maps
     this.#handle = handle
     this.#decoder = options.decoder
-    this.#highWaterMark = positiveInteger('highWaterMark', options.highWaterMark, DEFAULTS.highWaterMark)
+    this.#highWaterMark = positiveInteger('highWaterMark', options.highWaterMark)
     this.#offsets = handle.offsets
     this.#lengths = handle.lengths
     this.#onClose = onClose
@@ -89,8 +91,8 @@ export class RingBuffer<T = Buffer> extends EventEmitter implements AsyncIterabl
       throw invalidArgument('ringBuffer', 'decoder must have a decode(view, offset, length) method')
     }
     return {
-      batchEvents: positiveInteger('batchEvents', options.batchEvents, DEFAULTS.batchEvents),
-      batchBytes: positiveInteger('batchBytes', options.batchBytes, DEFAULTS.batchBytes),
+      batchEvents: positiveInteger('batchEvents', options.batchEvents),
+      batchBytes: positiveInteger('batchBytes', options.batchBytes),
     }
   }
 

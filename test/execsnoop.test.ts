@@ -6,7 +6,7 @@ import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BpfObject } from 'bpfkit'
 import { execEvent as decoder, type ExecEvent } from '../examples/execsnoop-event'
-import { bpfFds, example, programExists, waitFor } from './helpers'
+import { bpfFds, example, programExists, root, waitFor } from './helpers'
 
 describe('execsnoop', () => {
   let dir: string
@@ -58,4 +58,22 @@ describe('execsnoop', () => {
     expect(bpfFds()).toEqual(before)
     await waitFor(() => !programExists(programId), 5000, `program ${programId} to leave the kernel`)
   })
+
+  it('npm run execsnoop prints the exec and exits 0 on Ctrl-C', async () => {
+    // detached: its own process group, which gets the SIGINT as a terminal's Ctrl-C would send it.
+    const tool = spawn('npm', ['run', '-s', 'execsnoop'], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    tool.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    tool.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const exited = new Promise<number | null>((resolve) => tool.on('exit', (code) => resolve(code)))
+    await waitFor(() => output.includes('FILENAME'), 20_000, 'the header')
+    const child = spawn(binary, [], { stdio: 'ignore' })
+    await new Promise((resolve) => child.on('exit', resolve))
+    await waitFor(() => output.includes(binary), 5000, 'the exec line')
+    process.kill(-(tool.pid as number), 'SIGINT')
+    expect(await exited).toBe(0)
+    const line = output.split('\n').find((l) => l.endsWith(binary)) as string
+    expect(line.split(/\s+/).slice(0, 3)).toEqual([String(child.pid), String(process.pid), '0'])
+  })
 })
+

@@ -60,7 +60,6 @@ export interface RingBufferHandle {
   onerror?: (error: Error) => void
   readonly offsets: Uint32Array
   readonly lengths: Uint32Array
-  readonly sources: Uint32Array
   resume(): void
   pause(): void
   close(): void

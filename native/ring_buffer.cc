@@ -35,7 +35,6 @@ Napi::Function RingBufferHandle::Init(Napi::Env env) {
       InstanceMethod<&RingBufferHandle::Stats>("stats"),
       InstanceAccessor<&RingBufferHandle::Offsets>("offsets"),
       InstanceAccessor<&RingBufferHandle::Lengths>("lengths"),
-      InstanceAccessor<&RingBufferHandle::Sources>("sources"),
   });
 }
 
@@ -63,14 +62,12 @@ RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
     fds.push_back(map->LoadedFd(env, op));
   }
 
-  sources_.reserve(fds.size());  // libbpf keeps pointers into it
-  for (uint32_t i = 0; i < fds.size(); i++) sources_.push_back({this, i});
   int err = 0;
   std::vector<LogLine> lines = Captured(addon_->logLevel, [&] {
-    ring_ = ring_buffer__new(fds[0], OnSample, &sources_[0], nullptr);
+    ring_ = ring_buffer__new(fds[0], OnSample, this, nullptr);
     err = ring_ == nullptr ? errno : 0;
     for (size_t i = 1; err == 0 && i < fds.size(); i++) {
-      err = -ring_buffer__add(ring_, fds[i], OnSample, &sources_[i]);
+      err = -ring_buffer__add(ring_, fds[i], OnSample, this);
     }
     if (err != 0 && ring_ != nullptr) {
       ring_buffer__free(ring_);
@@ -102,7 +99,6 @@ RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
   };
   offsetsData_ = metadata(&offsets_);
   lengthsData_ = metadata(&lengths_);
-  mapIndexData_ = metadata(&mapIndex_);
   addon_->Track(this);
   try {
     addon_->Deliver(env, lines, Napi::FunctionReference());
@@ -140,26 +136,23 @@ void RingBufferHandle::Grow(size_t needed) {
   capacity_ = capacity;
 }
 
-bool RingBufferHandle::Store(uint32_t source, const void* data, size_t size) {
+bool RingBufferHandle::Store(const void* data, size_t size) {
   size_t offset = Align(used_);
   if (offset + size > capacity_) {
     // No JS allocation inside libbpf's callback: keep the record aside and grow after consume returns.
     overflow_.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + size);
-    overflowSource_ = source;
     return false;
   }
   std::memcpy(data_ + offset, data, size);
   offsetsData_[count_] = static_cast<uint32_t>(offset);
   lengthsData_[count_] = static_cast<uint32_t>(size);
-  mapIndexData_[count_] = source;
   count_++;
   used_ = offset + size;
   return count_ < batchEvents_ && used_ < batchBytes_;
 }
 
 int RingBufferHandle::OnSample(void* context, void* data, size_t size) {
-  auto* source = static_cast<Source*>(context);
-  return source->self->Store(source->index, data, size) ? 0 : kBatchFull;
+  return static_cast<RingBufferHandle*>(context)->Store(data, size) ? 0 : kBatchFull;
 }
 
 void RingBufferHandle::Drain() {
@@ -169,7 +162,7 @@ void RingBufferHandle::Drain() {
   int result = ring_buffer__consume(ring_);
   if (!overflow_.empty()) {
     Grow(Align(used_) + overflow_.size());
-    Store(overflowSource_, overflow_.data(), overflow_.size());
+    Store(overflow_.data(), overflow_.size());
   }
   Napi::Env env = Env();
   if (result < 0 && result != kBatchFull) Report(BpfError(env, "ring_buffer__consume", -result));
@@ -245,6 +238,5 @@ Napi::Value RingBufferHandle::Stats(const Napi::CallbackInfo& info) {
 
 Napi::Value RingBufferHandle::Offsets(const Napi::CallbackInfo& info) { return offsets_.Value(); }
 Napi::Value RingBufferHandle::Lengths(const Napi::CallbackInfo& info) { return lengths_.Value(); }
-Napi::Value RingBufferHandle::Sources(const Napi::CallbackInfo& info) { return mapIndex_.Value(); }
 
 }  // namespace bpfkit

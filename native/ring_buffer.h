@@ -23,22 +23,16 @@ class RingBufferHandle : public Napi::ObjectWrap<RingBufferHandle>, public Resou
   void Release() override;
 
  private:
-  struct Source {
-    RingBufferHandle* self;
-    uint32_t index;
-  };
-
   Napi::Value Resume(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Offsets(const Napi::CallbackInfo& info);
   Napi::Value Lengths(const Napi::CallbackInfo& info);
-  Napi::Value Sources(const Napi::CallbackInfo& info);
 
   static void OnReadable(uv_poll_t* poll, int status, int events);
   static int OnSample(void* context, void* data, size_t size);
-  bool Store(uint32_t source, const void* data, size_t size);
+  bool Store(const void* data, size_t size);
   void Drain();
   void Grow(size_t needed);
   void Stop();
@@ -49,7 +43,6 @@ class RingBufferHandle : public Napi::ObjectWrap<RingBufferHandle>, public Resou
   uv_poll_t* poll_ = nullptr;
   bool polling_ = false;
   std::unique_ptr<Napi::AsyncContext> context_;
-  std::vector<Source> sources_;
 
   // The batch handed to JS: records copied back to back (8-byte aligned) into one reused ArrayBuffer.
   Napi::Reference<Napi::ArrayBuffer> buffer_;
@@ -58,15 +51,12 @@ class RingBufferHandle : public Napi::ObjectWrap<RingBufferHandle>, public Resou
   size_t used_ = 0;
   Napi::Reference<Napi::Uint32Array> offsets_;
   Napi::Reference<Napi::Uint32Array> lengths_;
-  Napi::Reference<Napi::Uint32Array> mapIndex_;
   uint32_t* offsetsData_ = nullptr;
   uint32_t* lengthsData_ = nullptr;
-  uint32_t* mapIndexData_ = nullptr;
   uint32_t count_ = 0;
   uint32_t batchEvents_;
   size_t batchBytes_;
   std::vector<uint8_t> overflow_;  // a record that did not fit, moved into the batch once it has grown
-  uint32_t overflowSource_ = 0;
 
   uint64_t events_ = 0;
   uint64_t bytes_ = 0;

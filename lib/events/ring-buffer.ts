@@ -50,7 +50,7 @@ interface Waiter<T> {
  * iterator starts, or resume() is called. Events are drained on the JS thread, one JS call per batch.
  */
 export class RingBuffer<T = Buffer> extends EventEmitter implements AsyncIterable<T>, Disposable {
-  /** Names of the maps read, in the order `mapIndex` refers to. */
+  /** Names of the maps this reader reads. */
   readonly maps: readonly string[]
   readonly #handle: RingBufferHandle
   readonly #decoder: Decoder<T> | undefined

@@ -1,7 +1,11 @@
 // bpfkit's public API.
 export { BpfObject, type OpenOptions, type ObjectState } from './object'
-export { BpfProgram } from './program'
-export { BpfMap, RawMap, UpdateFlags } from './map'
+export { BpfProgram, type TestRunOptions, type TestRunResult } from './program'
+export { BpfMap, RawMap, UpdateFlags, type UpdateFlag } from './map'
+export type { Globals } from './globals'
+export { Btf } from './btf/btf'
+export type { Codec } from './btf/codec'
+export type * from './btf/types'
 export { Link } from './link'
 export { RingBuffer, type Decoder, type RingBufferOptions, type RingBufferStats } from './events/ring-buffer'
 export { BpfError, VerifierError, type BpfErrorOptions, type VerifierErrorOptions } from './errors'

@@ -1,13 +1,34 @@
-// BpfMap: one map of an object: its definition and raw key/value access.
-import type { MapHandle } from './native'
-import { invalidArgument } from './errors'
+// BpfMap: one BPF map: its definition, typed access through its BTF, and raw byte access.
+import { addon, type MapHandle } from './native'
+import { BpfError, invalidArgument } from './errors'
+import { Btf } from './btf/btf'
+import type { Codec } from './btf/codec'
+import type { BtfType } from './btf/types'
 
 /** Update flags, as in bpf_map_update_elem. */
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2, LOCK: 4 } as const
 
+/** `'any'` creates or replaces, `'noexist'` only creates, `'exist'` only replaces; or UpdateFlags bits. */
+export type UpdateFlag = 'any' | 'noexist' | 'exist' | number
+
+const FLAG_NAMES: Record<string, number> = { any: 0, noexist: 1, exist: 2 }
+
+const PER_CPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage'])
+const KEYLESS = new Set(['queue', 'stack', 'bloom_filter'])
+const ARRAYS = new Set(['array', 'percpu_array'])
+// Batch chunk: entries per bpf_map_lookup_batch call while iterating.
+const CHUNK = 4096
+
 function bytes(op: string, what: string, value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array)) throw invalidArgument(op, `${what} must be a Buffer or Uint8Array`)
   return value
+}
+
+function flagsOf(op: string, flags: UpdateFlag | undefined): number {
+  if (flags === undefined) return 0
+  if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0) return flags
+  if (typeof flags === 'string' && flags in FLAG_NAMES) return FLAG_NAMES[flags] as number
+  throw invalidArgument(op, `flags must be 'any', 'noexist', 'exist' or UpdateFlags bits, got ${String(flags)}`)
 }
 
 /**
@@ -22,19 +43,25 @@ export class RawMap {
     this.#handle = handle
   }
 
-  /** The value bytes for `key`, or undefined when there is none. */
-  lookup(key: Uint8Array, flags = 0): Buffer | undefined {
-    return this.#handle.lookup(bytes('map.lookup', 'key', key), flags)
+  /** The value bytes for `key` (null for queue and stack: peek), or undefined when there is none. */
+  lookup(key: Uint8Array | null, flags = 0): Buffer | undefined {
+    return this.#handle.lookup(key === null ? null : bytes('map.lookup', 'key', key), flags)
   }
 
-  /** Creates or replaces `key`'s value (flags: UpdateFlags). */
-  update(key: Uint8Array, value: Uint8Array, flags = 0): void {
-    this.#handle.update(bytes('map.update', 'key', key), bytes('map.update', 'value', value), flags)
+  /** Creates or replaces `key`'s value (null key: push onto a queue or stack, add to a bloom filter). */
+  update(key: Uint8Array | null, value: Uint8Array, flags: UpdateFlag = 0): void {
+    this.#handle.update(key === null ? null : bytes('map.update', 'key', key), bytes('map.update', 'value', value),
+      flagsOf('map.update', flags))
   }
 
   /** Deletes `key`; false when it was not there. */
   delete(key: Uint8Array): boolean {
     return this.#handle.delete(bytes('map.delete', 'key', key))
+  }
+
+  /** Looks up and deletes `key` (null: pop from a queue or stack). */
+  lookupAndDelete(key: Uint8Array | null, flags = 0): Buffer | undefined {
+    return this.#handle.lookupAndDelete(key === null ? null : bytes('map.lookupAndDelete', 'key', key), flags)
   }
 
   /** The key after `key` (the first key for null), or undefined at the end. */
@@ -48,15 +75,42 @@ export class RawMap {
   }
 }
 
-export class BpfMap {
+/**
+ * A BPF map. Maps declared with BTF key and value types (`__type(key, …)`, `__type(value, …)`) are
+ * used with JS values, like a JS `Map`: `get`, `set`, `delete`, `has`, iteration, plus batch
+ * operations. Per-CPU maps give one value per possible CPU. `raw` always offers byte access.
+ *
+ * `K` and `V` are the key and value types as decoded (for per-CPU maps, `V` is the array of per-CPU
+ * values); generated skeletons fill them in.
+ */
+export class BpfMap<K = any, V = any> {
   readonly #handle: MapHandle
+  readonly #btf: () => Btf | undefined
+  readonly #onClose: (() => void) | undefined
+  #typed: Typed | undefined
   /** Byte-level access to the map's entries. */
   readonly raw: RawMap
 
-  /** @internal Maps come from `BpfObject.maps`. */
-  constructor(handle: MapHandle) {
+  /** @internal Maps come from `BpfObject.maps` or `BpfMap.openPinned`. */
+  constructor(handle: MapHandle, btf: () => Btf | undefined, onClose?: () => void) {
     this.#handle = handle
+    this.#btf = btf
+    this.#onClose = onClose
     this.raw = new RawMap(handle)
+  }
+
+  /**
+   * Opens a map pinned on bpffs (by this or any other program). It is typed when it was created with
+   * BTF, raw otherwise. close() releases it.
+   */
+  static openPinned<K = any, V = any>(path: string): BpfMap<K, V> {
+    if (typeof path !== 'string' || path === '') throw invalidArgument('BpfMap.openPinned', 'expected a path on bpffs')
+    const handle = new addon.BpfMap({ pinned: path })
+    let btf: Btf | undefined | null = null
+    return new BpfMap<K, V>(handle, () => {
+      if (btf === null) btf = handle.btfId === 0 ? undefined : Btf.fromKernel(handle.btfId)
+      return btf
+    })
   }
 
   /** @internal The native handle, for ring buffers over this map. */
@@ -98,6 +152,11 @@ export class BpfMap {
     this.#handle.maxEntries = value
   }
 
+  /** The BPF_F_* flags the map was declared with. */
+  get mapFlags(): number {
+    return this.#handle.mapFlags
+  }
+
   /** Whether libbpf made this map for a global data section (.rodata, .data, .bss…). */
   get isInternal(): boolean {
     return this.#handle.isInternal
@@ -110,5 +169,409 @@ export class BpfMap {
   /** The kernel's id of the map (as bpftool map shows it). */
   get id(): number {
     return this.#handle.id
+  }
+
+  /** Whether the map's values are per CPU (one per possible CPU). */
+  get perCpu(): boolean {
+    return PER_CPU.has(this.type)
+  }
+
+  /** The BTF describing the map's key and value, when it has one. */
+  get btf(): Btf | undefined {
+    return this.#btf()
+  }
+
+  /** The BTF type of the key (undefined for a raw map or a map without keys). */
+  get keyType(): BtfType | undefined {
+    const id = this.#handle.btfKeyTypeId
+    return id === 0 ? undefined : this.#btf()?.type(id)
+  }
+
+  /** The BTF type of the value (undefined for a raw map). */
+  get valueType(): BtfType | undefined {
+    const id = this.#handle.btfValueTypeId
+    return id === 0 ? undefined : this.#btf()?.type(id)
+  }
+
+  /** Whether the map has BTF types, so that get/set take JS values. */
+  get isTyped(): boolean {
+    return this.#handle.btfValueTypeId !== 0 && (this.#handle.btfKeyTypeId !== 0 || this.keySize === 0) &&
+      this.#btf() !== undefined
+  }
+
+  /** The value for `key`, or undefined. For per-CPU maps: an array with one value per possible CPU. */
+  get(key: K, flags = 0): V | undefined {
+    const t = this.#types('map.get')
+    t.encodeKey(key)
+    if (!this.#handle.lookup(t.key, flags, t.value)) return undefined
+    return t.decodeValue(t.value, 0) as V
+  }
+
+  /**
+   * Creates or replaces `key`'s value. Omitted fields are zero. Per-CPU maps take one value (for every
+   * CPU) or an array of exactly one value per possible CPU.
+   */
+  set(key: K, value: V | ElementOf<V>, flags: UpdateFlag = 'any'): this {
+    const t = this.#types('map.set')
+    const f = flagsOf('map.set', flags)
+    t.encodeKey(key)
+    t.encodeValue(value, t.value, 0)
+    this.#handle.update(t.key, t.value, f)
+    return this
+  }
+
+  /** Deletes `key`; false when it was not there. Array maps cannot delete (EINVAL): use set. */
+  delete(key: K): boolean {
+    const t = this.#types('map.delete')
+    t.encodeKey(key)
+    return this.#handle.delete(t.key)
+  }
+
+  /** Whether `key` has a value; for a bloom filter, whether `key` (a value) may have been added. */
+  has(key: K | V): boolean {
+    const t = this.#types('map.has')
+    if (this.type === 'bloom_filter') {
+      t.encodeValue(key, t.value, 0)
+      return this.#handle.lookup(null, 0, t.value)
+    }
+    t.encodeKey(key as K)
+    return this.#handle.lookup(t.key, 0, t.value)
+  }
+
+  /** Every key (batched where the kernel can). */
+  *keys(): IterableIterator<K> {
+    for (const [key] of this.entries()) yield key
+  }
+
+  /** Every value (batched where the kernel can). */
+  *values(): IterableIterator<V> {
+    for (const [, value] of this.entries()) yield value
+  }
+
+  /**
+   * Every entry, read in batches with bpf_map_lookup_batch where the map type has it (one syscall per
+   * few thousand entries), else key by key. Entries changed meanwhile may or may not be seen.
+   */
+  *entries(): IterableIterator<[K, V]> {
+    const t = this.#types('map.entries')
+    this.#iterable('map.entries')
+    for (const chunk of this.#chunks(t, false)) {
+      for (let i = 0; i < chunk.count; i++) {
+        yield [t.keyCodec!.decode(chunk.keys, i * t.keySize) as K, t.decodeValue(chunk.values, i * t.valueBytes) as V]
+      }
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    return this.entries()
+  }
+
+  /** Number of entries (counted by iterating). */
+  count(): number {
+    const t = this.#types('map.count')
+    this.#iterable('map.count')
+    let n = 0
+    for (const chunk of this.#chunks(t, false)) n += chunk.count
+    return n
+  }
+
+  /**
+   * Without keys: every entry, read with the kernel's batch lookup. With keys: the value of each
+   * (undefined where there is none).
+   */
+  getMany(): Array<[K, V]>
+  getMany(keys: Iterable<K>): Array<V | undefined>
+  getMany(keys?: Iterable<K>): Array<[K, V]> | Array<V | undefined> {
+    if (keys === undefined) return [...this.entries()]
+    if (keys === null || typeof (keys as Iterable<K>)[Symbol.iterator] !== 'function') {
+      throw invalidArgument('map.getMany', 'keys must be iterable')
+    }
+    const result: Array<V | undefined> = []
+    for (const key of keys) result.push(this.get(key))
+    return result
+  }
+
+  /**
+   * Sets many entries with one bpf_map_update_batch call where the map type has it (else one update
+   * each). Every key and value is encoded (and checked) before anything is written.
+   */
+  setMany(entries: Iterable<readonly [K, V | ElementOf<V>]>, flags: UpdateFlag = 'any'): void {
+    const t = this.#types('map.setMany')
+    const f = flagsOf('map.setMany', flags)
+    const list = this.#list('map.setMany', entries)
+    const keys = Buffer.alloc(list.length * t.keySize)
+    const values = Buffer.alloc(list.length * t.valueBytes)
+    list.forEach((entry, i) => {
+      if (!Array.isArray(entry) || entry.length !== 2) throw invalidArgument('map.setMany', `entry ${i} must be a [key, value] pair`)
+      t.keyCodec!.encodeInto(entry[0], keys, i * t.keySize, `entries[${i}][0]`)
+      t.encodeValue(entry[1], values, i * t.valueBytes, `entries[${i}][1]`)
+    })
+    if (list.length === 0) return
+    if (this.#handle.updateBatch(keys, values, list.length, f) !== null) return
+    for (let i = 0; i < list.length; i++) {
+      this.#handle.update(keys.subarray(i * t.keySize, (i + 1) * t.keySize),
+        values.subarray(i * t.valueBytes, (i + 1) * t.valueBytes), f)
+    }
+  }
+
+  /**
+   * Deletes many keys with bpf_map_delete_batch where the map type has it (else one by one). Keys that
+   * are not there are skipped. Returns how many were deleted.
+   */
+  deleteMany(keys: Iterable<K>): number {
+    const t = this.#types('map.deleteMany')
+    const list = this.#list('map.deleteMany', keys)
+    const buffer = Buffer.alloc(list.length * t.keySize)
+    list.forEach((key, i) => t.keyCodec!.encodeInto(key, buffer, i * t.keySize, `keys[${i}]`))
+    return this.#deleteKeys(t, buffer, list.length)
+  }
+
+  /**
+   * Empties the map. Hash-like maps delete every entry (drained with bpf_map_lookup_and_delete_batch
+   * where possible); array maps, which cannot delete, set every element to zero.
+   */
+  clear(): void {
+    const t = this.#types('map.clear')
+    this.#iterable('map.clear')
+    if (ARRAYS.has(this.type)) {
+      const n = this.maxEntries
+      const keys = Buffer.alloc(n * 4)
+      for (let i = 0; i < n; i++) keys.writeUInt32LE(i, i * 4)
+      if (this.#handle.updateBatch(keys, Buffer.alloc(n * t.valueBytes), n, 0) !== null) return
+      const zero = Buffer.alloc(t.valueBytes)
+      for (let i = 0; i < n; i++) this.#handle.update(keys.subarray(i * 4, i * 4 + 4), zero, 0)
+      return
+    }
+    for (const chunk of this.#chunks(t, true)) {
+      if (chunk.deleted) continue
+      this.#deleteKeys(t, chunk.keys, chunk.count)
+    }
+  }
+
+  /** Queue or stack: adds `value` (`flags` 'exist' replaces the oldest when full). Bloom filter: see add(). */
+  push(value: V, flags: UpdateFlag = 'any'): void {
+    const t = this.#types('map.push')
+    this.#keyless('map.push')
+    t.encodeValue(value, t.value, 0)
+    this.#handle.update(null, t.value, flagsOf('map.push', flags))
+  }
+
+  /** Queue or stack: removes and returns the next value, or undefined when empty. */
+  pop(): V | undefined {
+    const t = this.#types('map.pop')
+    this.#keyless('map.pop')
+    const value = this.#handle.lookupAndDelete(null)
+    return value === undefined ? undefined : (t.decodeValue(value, 0) as V)
+  }
+
+  /** Queue or stack: the next value without removing it, or undefined when empty. */
+  peek(): V | undefined {
+    const t = this.#types('map.peek')
+    this.#keyless('map.peek')
+    return this.#handle.lookup(null, 0, t.value) ? (t.decodeValue(t.value, 0) as V) : undefined
+  }
+
+  /** Bloom filter: adds `value`; has(value) is then true (and may be true for values never added). */
+  add(value: V): void {
+    const t = this.#types('map.add')
+    if (this.type !== 'bloom_filter') throw invalidArgument('map.add', `'${this.name}' is a ${this.type} map, not a bloom filter`)
+    t.encodeValue(value, t.value, 0)
+    this.#handle.update(null, t.value, 0)
+  }
+
+  /** Pins the map on bpffs, so it outlives this process (BpfMap.openPinned opens it again). */
+  pin(path: string): void {
+    if (typeof path !== 'string' || path === '') throw invalidArgument('map.pin', 'expected a path on bpffs')
+    this.#handle.pin(path)
+  }
+
+  /** Removes the pin made by pin(). */
+  unpin(): void {
+    this.#handle.unpin()
+  }
+
+  /** Where pin() pinned the map, or null. */
+  get pinPath(): string | null {
+    return this.#handle.pinPath
+  }
+
+  /** Makes the map read-only for user space (bpf_map_freeze); BPF programs can still write it. */
+  freeze(): void {
+    this.#handle.freeze()
+  }
+
+  /** Closes a map opened with openPinned (an object's maps close with the object). Idempotent. */
+  close(): void {
+    this.#handle.close()
+    this.#onClose?.()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  #types(op: string): Typed {
+    if (this.#typed !== undefined) return this.#typed
+    const btf = this.#btf()
+    const keyId = this.#handle.btfKeyTypeId
+    const valueId = this.#handle.btfValueTypeId
+    const keyless = this.keySize === 0
+    if (btf === undefined || valueId === 0 || (keyId === 0 && !keyless)) {
+      throw new BpfError(`${op}: map '${this.name}' has no BTF key and value types, so it only takes bytes`, {
+        code: 'ENOBTF',
+        op,
+        hint: 'declare it with __type(key, …) and __type(value, …) and compile with -g, or use map.raw',
+      })
+    }
+    this.#typed = new Typed(btf, keyless ? undefined : btf.codec(keyId), btf.codec(valueId), this)
+    return this.#typed
+  }
+
+  #iterable(op: string): void {
+    if (KEYLESS.has(this.type)) throw invalidArgument(op, `a ${this.type} map has no keys to iterate`)
+  }
+
+  #keyless(op: string): void {
+    if (this.type !== 'queue' && this.type !== 'stack') {
+      throw invalidArgument(op, `'${this.name}' is a ${this.type} map, not a queue or stack`)
+    }
+  }
+
+  #list<T>(op: string, items: Iterable<T>): T[] {
+    if (items === null || typeof (items as Iterable<T>)?.[Symbol.iterator] !== 'function') {
+      throw invalidArgument(op, 'expected an iterable')
+    }
+    return Array.isArray(items) ? items : [...items]
+  }
+
+  #deleteKeys(t: Typed, keys: Buffer, count: number): number {
+    let deleted = 0
+    let start = 0
+    while (start < count) {
+      const result = this.#handle.deleteBatch(keys.subarray(start * t.keySize), count - start)
+      if (result === null) {
+        for (let i = start; i < count; i++) {
+          if (this.#handle.delete(keys.subarray(i * t.keySize, (i + 1) * t.keySize))) deleted++
+        }
+        return deleted
+      }
+      deleted += result.count
+      start += result.count + (result.missing ? 1 : 0)
+    }
+    return deleted
+  }
+
+  /** The map's entries in chunks: batch lookups where possible, else next_key + lookup. */
+  *#chunks(t: Typed, andDelete: boolean): IterableIterator<Chunk> {
+    let size = CHUNK
+    let keys = Buffer.alloc(size * t.keySize)
+    let values = Buffer.alloc(size * t.valueBytes)
+    const token = Buffer.alloc(Math.max(t.keySize, 8))
+    const next = Buffer.alloc(Math.max(t.keySize, 8))
+    let first = true
+    for (;;) {
+      let result: { count: number; done: boolean } | null
+      try {
+        result = this.#handle.lookupBatch(first ? null : token, next, keys, values, size, andDelete)
+      } catch (error) {
+        // A hash bucket holds more entries than the chunk: retry with a bigger one.
+        if (error instanceof BpfError && error.code === 'ENOSPC' && size < 1 << 20) {
+          size *= 4
+          keys = Buffer.alloc(size * t.keySize)
+          values = Buffer.alloc(size * t.valueBytes)
+          continue
+        }
+        throw error
+      }
+      if (result === null) break
+      if (result.count > 0) yield { keys, values, count: result.count, deleted: andDelete }
+      if (result.done) return
+      next.copy(token)
+      first = false
+    }
+    // No batch operations for this map type: key by key.
+    const value = Buffer.alloc(t.valueBytes)
+    let key = this.#handle.nextKey(null)
+    while (key !== undefined) {
+      const following = this.#handle.nextKey(key)
+      if (this.#handle.lookup(key, 0, value)) yield { keys: key, values: value, count: 1, deleted: false }
+      key = following
+    }
+  }
+}
+
+type ElementOf<V> = V extends ReadonlyArray<infer E> ? E : never
+
+interface Chunk {
+  keys: Buffer
+  values: Buffer
+  count: number
+  deleted: boolean
+}
+
+/** A typed map's codecs and scratch buffers (a key and a value, reused by every call). */
+class Typed {
+  readonly keySize: number
+  readonly valueBytes: number
+  readonly key: Buffer
+  readonly value: Buffer
+  readonly #cpus: number
+  readonly #stride: number
+  readonly #valueCodec: Codec
+  readonly #valueIsArray: boolean
+
+  constructor(btf: Btf, readonly keyCodec: Codec | undefined, valueCodec: Codec, map: BpfMap) {
+    this.keySize = map.keySize
+    this.valueBytes = map.valueBytes
+    this.#valueCodec = valueCodec
+    this.#valueIsArray = btf.resolve(valueCodec.typeId).kind === 'array'
+    const check = (what: string, codec: Codec, size: number): void => {
+      if (codec.size !== size) {
+        throw new BpfError(`map '${map.name}': its BTF ${what} type ${btf.typeName(codec.typeId)} is ${codec.size} bytes, the map's ${what}s ${size}`, {
+          code: 'EINVAL',
+          op: 'map.typed',
+        })
+      }
+    }
+    if (keyCodec !== undefined) check('key', keyCodec, map.keySize)
+    check('value', valueCodec, map.valueSize)
+    this.key = Buffer.alloc(this.keySize)
+    this.value = Buffer.alloc(this.valueBytes)
+    this.#cpus = map.perCpu ? addon.possibleCpus : 0
+    this.#stride = (map.valueSize + 7) & ~7
+  }
+
+  encodeKey(key: unknown): void {
+    this.keyCodec!.encodeInto(key, this.key, 0, 'key')
+  }
+
+  decodeValue(bytes: Uint8Array, offset: number): unknown {
+    if (this.#cpus === 0) return this.#valueCodec.decode(bytes, offset)
+    const values = new Array(this.#cpus)
+    for (let cpu = 0; cpu < this.#cpus; cpu++) values[cpu] = this.#valueCodec.decode(bytes, offset + cpu * this.#stride)
+    return values
+  }
+
+  encodeValue(value: unknown, target: Uint8Array, offset: number, path = 'value'): void {
+    if (this.#cpus === 0) {
+      this.#valueCodec.encodeInto(value, target, offset, path)
+      return
+    }
+    target.fill(0, offset, offset + this.valueBytes)
+    // One value per CPU, unless the value type is itself an array and this is one value of it.
+    if (Array.isArray(value) && (!this.#valueIsArray || value.every((v) => Array.isArray(v) || ArrayBuffer.isView(v)))) {
+      if (value.length !== this.#cpus) {
+        throw new BpfError(`${path}: a per-CPU value takes one value or exactly ${this.#cpus} (one per possible CPU), got ${value.length}`, {
+          code: 'EINVAL',
+          op: 'map.set',
+        })
+      }
+      value.forEach((v, cpu) => this.#valueCodec.encodeInto(v, target, offset + cpu * this.#stride, `${path}[${cpu}]`))
+      return
+    }
+    this.#valueCodec.encodeInto(value, target, offset, path)
+    for (let cpu = 1; cpu < this.#cpus; cpu++) {
+      target.copyWithin(offset + cpu * this.#stride, offset, offset + this.#valueCodec.size)
+    }
   }
 }

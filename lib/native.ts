@@ -2,6 +2,7 @@
 import * as path from 'node:path'
 import nodeGypBuild = require('node-gyp-build')
 import { BpfError, VerifierError } from './errors'
+import type { BtfType } from './btf/types'
 
 export interface NativeObjectOptions {
   objectName?: string
@@ -16,6 +17,7 @@ export interface ObjectHandle {
   readonly state: 'opened' | 'loading' | 'loaded' | 'failed' | 'closed'
   programs(): ProgramHandle[]
   maps(): MapHandle[]
+  btf(): BtfHandle | null
   load(): Promise<void>
   close(): void
 }
@@ -29,6 +31,7 @@ export interface ProgramHandle {
   readonly id: number
   attach(): LinkHandle
   attachTracepoint(category: string, name: string): LinkHandle
+  testRun(data: Uint8Array | null, ctx: Uint8Array | null, repeat: number, dataOutSize: number): TestRunResult
 }
 
 export interface MapHandle {
@@ -38,13 +41,44 @@ export interface MapHandle {
   readonly valueSize: number
   readonly valueBytes: number
   maxEntries: number
+  readonly mapFlags: number
   readonly isInternal: boolean
+  readonly btfKeyTypeId: number
+  readonly btfValueTypeId: number
+  readonly btfId: number
   readonly fd: number
   readonly id: number
-  lookup(key: Uint8Array, flags?: number): Buffer | undefined
-  update(key: Uint8Array, value: Uint8Array, flags?: number): void
+  readonly pinPath: string | null
+  lookup(key: Uint8Array | null, flags?: number): Buffer | undefined
+  lookup(key: Uint8Array | null, flags: number, out: Uint8Array): boolean
+  lookupAndDelete(key: Uint8Array | null, flags?: number): Buffer | undefined
+  update(key: Uint8Array | null, value: Uint8Array, flags?: number): void
   delete(key: Uint8Array): boolean
   nextKey(key: Uint8Array | null): Buffer | undefined
+  lookupBatch(inToken: Uint8Array | null, outToken: Uint8Array, keys: Uint8Array, values: Uint8Array, count: number,
+    andDelete?: boolean): { count: number; done: boolean } | null
+  updateBatch(keys: Uint8Array, values: Uint8Array, count: number, flags?: number): true | null
+  deleteBatch(keys: Uint8Array, count: number): { count: number; missing: boolean } | null
+  freeze(): void
+  pin(path: string): void
+  unpin(): void
+  readGlobal(offset: number, target: Uint8Array): void
+  writeGlobal(offset: number, source: Uint8Array): void
+  close(): void
+}
+
+export interface BtfHandle {
+  readonly count: number
+  types(first: number, end: number): BtfType[]
+  find(name: string, kind?: number): number
+  close(): void
+}
+
+export interface TestRunResult {
+  retval: number
+  duration: number
+  data: Buffer | null
+  ctx: Buffer | null
 }
 
 export interface LinkHandle {
@@ -68,9 +102,13 @@ export interface RingBufferHandle {
 
 export interface Addon {
   BpfObject: new (source: string | Uint8Array, options: NativeObjectOptions) => ObjectHandle
+  BpfMap: new (source: { pinned: string }) => MapHandle
+  Btf: new (source: { path: string } | { vmlinux: true } | { id: number }) => BtfHandle
   RingBuffer: new (maps: MapHandle[], options: { batchEvents: number; batchBytes: number }) => RingBufferHandle
   readonly libbpfVersion: string
   readonly sourceHash: string
+  /** libbpf_num_possible_cpus(): the slots of a per-CPU map value. */
+  readonly possibleCpus: number
   setErrorClasses(bpfError: typeof BpfError, verifierError: typeof VerifierError): void
   setLogger(logger: ((level: number, message: string) => void) | null, level: number): void
   liveResources(): number

@@ -6,6 +6,8 @@ import { BpfProgram } from './program'
 import { BpfMap } from './map'
 import { Link } from './link'
 import { RingBuffer, ensureRingBufferMap, type RingBufferOptions } from './events/ring-buffer'
+import { Btf } from './btf/btf'
+import { globalsOf, type Globals } from './globals'
 
 export interface OpenOptions {
   /** Overrides the object's name (by default the file name without `.bpf.o`/`.o`). */
@@ -47,6 +49,8 @@ export class BpfObject implements Disposable, AsyncDisposable {
   readonly #children = new Set<Closable>()
   #programs: readonly BpfProgram[] | undefined
   #maps: readonly BpfMap[] | undefined
+  #btf: Btf | null | undefined
+  readonly #globals = new Map<string, Globals>()
 
   private constructor(handle: ObjectHandle) {
     this.#handle = handle
@@ -85,8 +89,64 @@ export class BpfObject implements Disposable, AsyncDisposable {
 
   /** Every map of the object, including libbpf's internal ones for global data (`.rodata`, `.bss`…). */
   get maps(): readonly BpfMap[] {
-    this.#maps ??= Object.freeze(this.#handle.maps().map((m) => new BpfMap(m)))
+    this.#maps ??= Object.freeze(this.#handle.maps().map((m) => new BpfMap(m, () => this.btf)))
     return this.#maps
+  }
+
+  /** The object's BTF (its types, as compiled with -g), or undefined when it has none. */
+  get btf(): Btf | undefined {
+    if (this.#btf === undefined) {
+      const handle = this.#handle.btf()
+      this.#btf = handle === null ? null : Btf.copyOf(handle)
+    }
+    return this.#btf ?? undefined
+  }
+
+  /**
+   * The global variables of a data section by name, typed by BTF: `.rodata` (`const volatile`),
+   * `.data`, `.bss`, `.kconfig` or a custom `.data.*`/`.rodata.*`/`.bss.*` section. Set them before
+   * load() to give initial values; after load, `.data`/`.bss` read and write the kernel's memory
+   * directly (no syscall) and read-only sections throw on write.
+   */
+  globals(section: string): Globals {
+    if (typeof section !== 'string') throw invalidArgument('BpfObject.globals', 'section must be a string such as ".rodata"')
+    let globals = this.#globals.get(section)
+    if (globals !== undefined) return globals
+    const btf = this.btf
+    const map = btf === undefined ? undefined : this.maps.find((m) => m.isInternal && m.handle.btfValueTypeId !== 0 &&
+      btf.type(m.handle.btfValueTypeId).name === section)
+    if (map === undefined || btf === undefined) {
+      const sections = this.maps.filter((m) => m.isInternal && btf !== undefined && m.handle.btfValueTypeId !== 0)
+        .map((m) => btf?.type(m.handle.btfValueTypeId).name).join(', ') || 'none'
+      throw new BpfError(`BpfObject.globals: '${this.name}' has no ${section} section with BTF (sections: ${sections})`, {
+        code: 'ENOENT',
+        op: 'BpfObject.globals',
+        hint: btf === undefined ? 'compile the object with -g so that it carries BTF' : undefined,
+      })
+    }
+    globals = globalsOf(map.handle, btf, section)
+    this.#globals.set(section, globals)
+    return globals
+  }
+
+  /** `const volatile` globals: settable before load, read-only after. */
+  get rodata(): Globals {
+    return this.globals('.rodata')
+  }
+
+  /** Initialized globals, shared with the programs (reads and writes need no syscall after load). */
+  get data(): Globals {
+    return this.globals('.data')
+  }
+
+  /** Zero-initialized globals, shared with the programs (reads and writes need no syscall after load). */
+  get bss(): Globals {
+    return this.globals('.bss')
+  }
+
+  /** `extern … __kconfig` values libbpf filled in from the kernel's config (read-only). */
+  get kconfig(): Globals {
+    return this.globals('.kconfig')
   }
 
   /** The program named `name` (its C function name). */

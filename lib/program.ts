@@ -63,4 +63,53 @@ export class BpfProgram {
     }
     return this.#track(this.#handle.attachTracepoint(category, name))
   }
+
+  /**
+   * Runs the program once (or `repeat` times) in the kernel on the given input, without attaching it
+   * (BPF_PROG_TEST_RUN): XDP, TC and socket programs take packet `data`; raw tracepoint and `syscall`
+   * programs take `ctx`. Returns the program's return value and what it left in data/ctx.
+   */
+  testRun(options: TestRunOptions = {}): TestRunResult {
+    const op = 'program.testRun'
+    if (options === null || typeof options !== 'object') throw invalidArgument(op, 'options must be an object')
+    for (const key of ['data', 'ctx'] as const) {
+      if (options[key] !== undefined && !(options[key] instanceof Uint8Array)) throw invalidArgument(op, `${key} must be a Uint8Array`)
+    }
+    for (const key of ['repeat', 'dataOutSize'] as const) {
+      const value = options[key]
+      if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 0xffffffff)) {
+        throw invalidArgument(op, `${key} must be a non-negative 32-bit integer`)
+      }
+    }
+    const dataOutSize = options.dataOutSize ?? (options.data === undefined ? 0 : options.data.length + 256)
+    const result = this.#handle.testRun(options.data ?? null, options.ctx ?? null, options.repeat ?? 0, dataOutSize)
+    return {
+      retval: result.retval,
+      duration: result.duration,
+      ...(result.data === null ? {} : { data: result.data }),
+      ...(result.ctx === null ? {} : { ctx: result.ctx }),
+    }
+  }
+}
+
+export interface TestRunOptions {
+  /** Packet data for XDP, TC and socket filter programs. */
+  data?: Uint8Array
+  /** The context: raw tracepoint arguments, a `syscall` program's argument struct, an xdp_md… */
+  ctx?: Uint8Array
+  /** Runs this many times (the duration is then the average); default once. */
+  repeat?: number
+  /** Room for the output packet (default: the input's size + 256). */
+  dataOutSize?: number
+}
+
+export interface TestRunResult {
+  /** The program's return value. */
+  retval: number
+  /** Average run time in nanoseconds. */
+  duration: number
+  /** The packet as the program left it. */
+  data?: Buffer
+  /** The context as the program left it. */
+  ctx?: Buffer
 }

@@ -6,6 +6,7 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "btf.h"
 #include "link.h"
 #include "map.h"
 #include "object.h"
@@ -57,14 +58,18 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
       InstanceMethod("liveResources", &Addon::LiveResources),
       InstanceValue("libbpfVersion", Napi::String::New(env, libbpf_version_string())),
       InstanceValue("sourceHash", Napi::String::New(env, BPFKIT_SOURCE_HASH)),
+      InstanceValue("possibleCpus", Napi::Number::New(env, libbpf_num_possible_cpus())),
   });
   objectClass = Napi::Persistent(ObjectHandle::Init(env));
   programClass = Napi::Persistent(ProgramHandle::Init(env));
   mapClass = Napi::Persistent(MapHandle::Init(env));
+  btfClass = Napi::Persistent(BtfHandle::Init(env));
   linkClass = Napi::Persistent(LinkHandle::Init(env));
   ringBufferClass = Napi::Persistent(RingBufferHandle::Init(env));
   exports.Set("BpfObject", objectClass.Value());
   exports.Set("RingBuffer", ringBufferClass.Value());
+  exports.Set("BpfMap", mapClass.Value());
+  exports.Set("Btf", btfClass.Value());
   // A worker that exits (or a process that ends) without close() still detaches everything it made.
   napi_add_async_cleanup_hook(env, Cleanup, this, nullptr);
 }

@@ -71,6 +71,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::FunctionReference objectClass;
   Napi::FunctionReference programClass;
   Napi::FunctionReference mapClass;
+  Napi::FunctionReference btfClass;
   Napi::FunctionReference linkClass;
   Napi::FunctionReference ringBufferClass;
   int logLevel = 0;

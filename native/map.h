@@ -1,9 +1,12 @@
-// BpfMap: one bpf_map of an object: its definition and raw key/value access, sizes checked before syscalls.
+// BpfMap: one BPF map — of an object (a libbpf bpf_map) or opened from a pin — and byte-level access to
+// its entries, every size checked before the syscall.
 #pragma once
 
+#include <linux/bpf.h>
 #include <napi.h>
 
 #include <cstddef>
+#include <string>
 
 #include "object.h"
 
@@ -11,15 +14,20 @@ struct bpf_map;
 
 namespace bpfkit {
 
-class MapHandle : public Napi::ObjectWrap<MapHandle> {
+class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
  public:
   static Napi::Function Init(Napi::Env env);
+  // new BpfMapHandle(objectHandle, External<bpf_map>) or new BpfMapHandle({ pinned: path })
   explicit MapHandle(const Napi::CallbackInfo& info);
+  ~MapHandle() override;
+
+  // Closes the fd of a map opened from a pin (an object's maps belong to the object).
+  void Release() override;
 
   // The MapHandle behind `value`, or nullptr: checked by type tag, not by prototype, which JS can forge.
   static MapHandle* From(Napi::Env env, Napi::Value value);
 
-  // The map's fd once loaded; throws otherwise. Ring buffers are built from these.
+  // The map's fd once it exists in the kernel; throws otherwise. Ring buffers are built from these.
   int LoadedFd(Napi::Env env, const char* op) const;
 
  private:
@@ -30,23 +38,53 @@ class MapHandle : public Napi::ObjectWrap<MapHandle> {
   Napi::Value ValueBytes(const Napi::CallbackInfo& info);
   Napi::Value MaxEntries(const Napi::CallbackInfo& info);
   void SetMaxEntries(const Napi::CallbackInfo& info, const Napi::Value& value);
+  Napi::Value MapFlags(const Napi::CallbackInfo& info);
   Napi::Value IsInternal(const Napi::CallbackInfo& info);
+  Napi::Value BtfKeyTypeId(const Napi::CallbackInfo& info);
+  Napi::Value BtfValueTypeId(const Napi::CallbackInfo& info);
+  Napi::Value BtfId(const Napi::CallbackInfo& info);
   Napi::Value Fd(const Napi::CallbackInfo& info);
   Napi::Value Id(const Napi::CallbackInfo& info);
+  Napi::Value PinPath(const Napi::CallbackInfo& info);
   Napi::Value Lookup(const Napi::CallbackInfo& info);
+  Napi::Value LookupAndDelete(const Napi::CallbackInfo& info);
   Napi::Value Update(const Napi::CallbackInfo& info);
   Napi::Value Delete(const Napi::CallbackInfo& info);
   Napi::Value NextKey(const Napi::CallbackInfo& info);
+  Napi::Value LookupBatch(const Napi::CallbackInfo& info);
+  Napi::Value UpdateBatch(const Napi::CallbackInfo& info);
+  Napi::Value DeleteBatch(const Napi::CallbackInfo& info);
+  Napi::Value Freeze(const Napi::CallbackInfo& info);
+  Napi::Value Pin(const Napi::CallbackInfo& info);
+  Napi::Value Unpin(const Napi::CallbackInfo& info);
+  Napi::Value ReadGlobal(const Napi::CallbackInfo& info);
+  Napi::Value WriteGlobal(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
 
+  // The map's definition (after load, the kernel's), also for maps that have no bpf_map.
+  enum bpf_map_type TypeOf() const;
+  size_t KeySizeOf() const;
+  size_t ValueSizeOf() const;
   // Size of one value as the syscall sees it: per-CPU maps hold one 8-byte-aligned slot per possible CPU.
   size_t ValueBytes() const;
-  // A Buffer argument of exactly `size` bytes, or a BpfError before any syscall.
-  Napi::Buffer<uint8_t> Sized(Napi::Env env, const char* op, const Napi::Value& value, size_t size,
-                              const char* what) const;
+  std::string NameOf() const;
+  void RequireOpen(Napi::Env env, const char* op) const;
+  // A Uint8Array argument of exactly `size` bytes (at least `size` when `atLeast`), or a BpfError
+  // before any syscall.
+  uint8_t* Sized(Napi::Env env, const char* op, const Napi::Value& value, size_t size, const char* what,
+                 bool atLeast = false) const;
+  // The key argument: a buffer of key size, or nothing for maps without keys (queue, stack, bloom filter).
+  const uint8_t* KeyArg(Napi::Env env, const char* op, const Napi::Value& value) const;
 
-  ObjectHandle* owner_;
+  // An object's map
+  ObjectHandle* owner_ = nullptr;
   Napi::ObjectReference ownerRef_;
-  struct bpf_map* map_;
+  struct bpf_map* map_ = nullptr;
+  // A map opened from a pin
+  Addon* addon_ = nullptr;
+  int fd_ = -1;
+  struct bpf_map_info info_ = {};
+  std::string pinPath_;
 };
 
 }  // namespace bpfkit

@@ -2,6 +2,9 @@
 #include "object.h"
 
 #include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <utility>
@@ -77,6 +80,11 @@ class LoadWorker : public Napi::AsyncWorker {
   std::vector<LogLine> lines_;
 };
 
+size_t MappedSize(size_t size) {
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return (size + page - 1) / page * page;
+}
+
 }  // namespace
 
 Napi::Function ObjectHandle::Init(Napi::Env env) {
@@ -85,6 +93,7 @@ Napi::Function ObjectHandle::Init(Napi::Env env) {
       InstanceAccessor<&ObjectHandle::GetState>("state"),
       InstanceMethod<&ObjectHandle::Programs>("programs"),
       InstanceMethod<&ObjectHandle::Maps>("maps"),
+      InstanceMethod<&ObjectHandle::Btf>("btf"),
       InstanceMethod<&ObjectHandle::Load>("load"),
       InstanceMethod<&ObjectHandle::Close>("close"),
   });
@@ -143,6 +152,10 @@ void ObjectHandle::Release() {
     loadCancelled_ = true;
     loadDone_.wait(lock, [this] { return !loadRunning_; });
   }
+  for (auto& [map, region] : mapped_) {
+    if (region.data != nullptr) munmap(region.data, MappedSize(region.size));
+  }
+  mapped_.clear();
   if (object_ != nullptr) {
     bpf_object__close(object_);
     object_ = nullptr;
@@ -150,6 +163,30 @@ void ObjectHandle::Release() {
     addon_->Untrack(this);
   }
   state_ = State::Closed;
+}
+
+ObjectHandle::Region ObjectHandle::GlobalRegion(Napi::Env env, struct bpf_map* map, const char* op) {
+  Require(env, op, Need::Open);
+  size_t size = bpf_map__value_size(map);
+  if (state_ == State::Opened) {
+    size_t initial = 0;
+    void* data = bpf_map__initial_value(map, &initial);
+    if (data == nullptr) throw BpfError(env, op, "EINVAL", std::string("map '") + bpf_map__name(map) + "' has no data");
+    return {static_cast<uint8_t*>(data), initial, true};
+  }
+  for (auto& [mapped, region] : mapped_) {
+    if (mapped == map) return region;
+  }
+  bool writable = (bpf_map__map_flags(map) & BPF_F_RDONLY_PROG) == 0;
+  Region region = {nullptr, size, writable};
+  if ((bpf_map__map_flags(map) & BPF_F_MMAPABLE) != 0) {
+    void* data = mmap(nullptr, MappedSize(size), writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+                      bpf_map__fd(map), 0);
+    if (data == MAP_FAILED) throw BpfError(env, "mmap", errno, bpf_map__name(map));
+    region.data = static_cast<uint8_t*>(data);
+  }
+  mapped_.emplace_back(map, region);
+  return region;
 }
 
 void ObjectHandle::LoadInBackground(int* err, std::vector<LogLine>* lines) {
@@ -217,6 +254,15 @@ Napi::Value ObjectHandle::Maps(const Napi::CallbackInfo& info) {
     result.Set(i++, addon_->mapClass.New({Value(), Napi::External<struct bpf_map>::New(env, map)}));
   }
   return result;
+}
+
+// btf() → the object's BtfHandle (valid while the object is open), or null when it has no BTF.
+Napi::Value ObjectHandle::Btf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Require(env, "bpf_object__btf", Need::Open);
+  struct btf* btf = bpf_object__btf(object_);
+  if (btf == nullptr) return env.Null();
+  return addon_->btfClass.New({Value(), Napi::External<struct btf>::New(env, btf)});
 }
 
 Napi::Value ObjectHandle::Load(const Napi::CallbackInfo& info) {

@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "addon.h"
 
+struct bpf_map;
 struct bpf_object;
 
 namespace bpfkit {
@@ -34,6 +36,16 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   // Hands what libbpf printed during a call to this object's logger (or the global one).
   void Deliver(Napi::Env env, const std::vector<LogLine>& lines) { addon_->Deliver(env, lines, logger_); }
 
+  // The memory of a global-data map (.data, .bss, .rodata…): before load, libbpf's initial image; after
+  // load, the kernel's map mmap()ed here (read-only for .rodata) until close(). `data` is null when
+  // the kernel cannot mmap() the map: callers then use syscalls.
+  struct Region {
+    uint8_t* data;
+    size_t size;
+    bool writable;
+  };
+  Region GlobalRegion(Napi::Env env, struct bpf_map* map, const char* op);
+
   // Runs on the worker thread: loads unless close() came first.
   void LoadInBackground(int* err, std::vector<LogLine>* lines);
   void FinishLoad(Napi::Env env, int err, const std::vector<LogLine>& lines, Napi::Promise::Deferred deferred);
@@ -43,6 +55,7 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   Napi::Value GetState(const Napi::CallbackInfo& info);
   Napi::Value Programs(const Napi::CallbackInfo& info);
   Napi::Value Maps(const Napi::CallbackInfo& info);
+  Napi::Value Btf(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
@@ -56,6 +69,7 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   std::condition_variable loadDone_;
   bool loadRunning_ = false;
   bool loadCancelled_ = false;
+  std::vector<std::pair<struct bpf_map*, Region>> mapped_;  // munmap()ed by Release()
   std::vector<uint8_t> bytes_;  // bpf_object__open_mem's input must outlive the object
   int logLevel_;
   Napi::FunctionReference logger_;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <string>
+#include <vector>
 
 #include "errors.h"
 #include "link.h"
@@ -24,6 +25,7 @@ Napi::Function ProgramHandle::Init(Napi::Env env) {
       InstanceAccessor<&ProgramHandle::Id>("id"),
       InstanceMethod<&ProgramHandle::Attach>("attach"),
       InstanceMethod<&ProgramHandle::AttachTracepoint>("attachTracepoint"),
+      InstanceMethod<&ProgramHandle::TestRun>("testRun"),
   });
 }
 
@@ -125,6 +127,54 @@ Napi::Value ProgramHandle::AttachTracepoint(const Napi::CallbackInfo& info) {
   std::string name = info[1].As<Napi::String>().Utf8Value();
   return AttachWith(env, "bpf_program__attach_tracepoint",
                     [&] { return bpf_program__attach_tracepoint(program_, category.c_str(), name.c_str()); });
+}
+
+// testRun(data: Uint8Array | null, ctx: Uint8Array | null, repeat, dataOutSize)
+// → { retval, duration, data: Buffer | null, ctx: Buffer | null } (BPF_PROG_TEST_RUN)
+Napi::Value ProgramHandle::TestRun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_prog_test_run_opts";
+  int fd = LoadedFd(env, op);
+  auto bytes = [&](const Napi::Value& value, const char* what) -> Napi::Uint8Array {
+    if (value.IsNull() || value.IsUndefined()) return Napi::Uint8Array();
+    if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw BpfError(env, op, "EINVAL", std::string(what) + " must be a Uint8Array");
+    }
+    return value.As<Napi::Uint8Array>();
+  };
+  Napi::Uint8Array data = bytes(info[0], "data");
+  Napi::Uint8Array ctx = bytes(info[1], "ctx");
+  uint32_t repeat = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
+  uint32_t dataOutSize = info[3].IsNumber() ? info[3].As<Napi::Number>().Uint32Value() : 0;
+  std::vector<uint8_t> dataOut(dataOutSize);
+  std::vector<uint8_t> ctxOut(ctx.IsEmpty() ? 0 : ctx.ElementLength());
+  LIBBPF_OPTS(bpf_test_run_opts, opts);
+  if (!data.IsEmpty()) {
+    opts.data_in = data.Data();
+    opts.data_size_in = static_cast<uint32_t>(data.ElementLength());
+  }
+  if (dataOutSize > 0) {
+    opts.data_out = dataOut.data();
+    opts.data_size_out = dataOutSize;
+  }
+  if (!ctx.IsEmpty()) {
+    opts.ctx_in = ctx.Data();
+    opts.ctx_size_in = static_cast<uint32_t>(ctx.ElementLength());
+    if (!ctxOut.empty()) {
+      opts.ctx_out = ctxOut.data();
+      opts.ctx_size_out = static_cast<uint32_t>(ctxOut.size());
+    }
+  }
+  opts.repeat = repeat;
+  if (bpf_prog_test_run_opts(fd, &opts) != 0) throw BpfError(env, op, errno, bpf_program__name(program_));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("retval", opts.retval);
+  result.Set("duration", opts.duration);
+  result.Set("data", dataOutSize > 0 ? Napi::Buffer<uint8_t>::Copy(env, dataOut.data(), opts.data_size_out).As<Napi::Value>()
+                                     : env.Null());
+  result.Set("ctx", !ctxOut.empty() ? Napi::Buffer<uint8_t>::Copy(env, ctxOut.data(), opts.ctx_size_out).As<Napi::Value>()
+                                    : env.Null());
+  return result;
 }
 
 }  // namespace bpfkit

@@ -25,6 +25,7 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
   Napi::Value Id(const Napi::CallbackInfo& info);
   Napi::Value Attach(const Napi::CallbackInfo& info);
   Napi::Value AttachTracepoint(const Napi::CallbackInfo& info);
+  Napi::Value TestRun(const Napi::CallbackInfo& info);
 
   // Runs an attach call and wraps the bpf_link it makes (or throws its error), then delivers libbpf's
   // messages; a throwing logger destroys the new link rather than leaking it.

@@ -4,17 +4,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BpfError, BpfObject, VerifierError, setLogger } from 'bpfkit'
-import { fixture, openSequence } from './helpers'
-
-function thrown(fn: () => unknown): BpfError {
-  try {
-    fn()
-  } catch (error) {
-    expect(error).toBeInstanceOf(BpfError)
-    return error as BpfError
-  }
-  throw new Error('expected a BpfError')
-}
+import { fixture, openSequence, thrown } from './helpers'
 
 async function rejected(promise: Promise<unknown>): Promise<BpfError> {
   try {

@@ -2,7 +2,8 @@
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { BpfObject } from 'bpfkit'
+import { expect } from 'vitest'
+import { BpfError, BpfObject } from 'bpfkit'
 
 export const root = path.resolve(__dirname, '..')
 
@@ -94,4 +95,15 @@ export const seqDecoder = {
     seq: view.getBigUint64(offset, true),
     source: view.getUint32(offset + 8, true),
   }),
+}
+
+/** The BpfError `fn` throws (failing the test when it throws something else or nothing). */
+export function thrown(fn: () => unknown): BpfError {
+  try {
+    fn()
+  } catch (error) {
+    expect(error).toBeInstanceOf(BpfError)
+    return error as BpfError
+  }
+  throw new Error('expected a BpfError')
 }

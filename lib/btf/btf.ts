@@ -1,0 +1,201 @@
+// Btf: a BTF type table (an object's, the running kernel's or a file's), its lookups and its codecs.
+import { addon, type BtfHandle } from '../native'
+import { BpfError, invalidArgument } from '../errors'
+import { compileCodec, type Codec } from './codec'
+import { KIND_NUMBER, type BtfComposite, type BtfKind, type BtfType } from './types'
+
+const MODIFIERS = new Set<BtfKind>(['typedef', 'const', 'volatile', 'restrict', 'type_tag'])
+const CHUNK = 4096
+
+/**
+ * BTF: the type information of a BPF object or of a kernel. Types are plain objects (`btf.type(id)`);
+ * `btf.codec(id)` compiles (once) the decoder and encoder that maps, globals and events use.
+ */
+export class Btf {
+  readonly #handle: BtfHandle | null
+  readonly #types: (BtfType | undefined)[]
+  readonly #count: number
+  readonly #codecs = new Map<number, Codec>()
+  #byName: Map<string, number[]> | undefined
+
+  private constructor(handle: BtfHandle, eager: boolean) {
+    this.#count = handle.count
+    if (eager) {
+      this.#types = handle.types(0, this.#count)
+      this.#handle = null
+    } else {
+      this.#types = new Array(this.#count)
+      this.#handle = handle
+    }
+  }
+
+  /** The running kernel's BTF (/sys/kernel/btf/vmlinux). Types are read from it as they are used. */
+  static vmlinux(): Btf {
+    return new Btf(new addon.Btf({ vmlinux: true }), false)
+  }
+
+  /** BTF from a file: raw BTF (`/sys/kernel/btf/*`, `pahole --btf_encode_detached`) or an ELF with a .BTF section. */
+  static parse(path: string): Btf {
+    if (typeof path !== 'string' || path === '') throw invalidArgument('Btf.parse', 'expected a file path')
+    return new Btf(new addon.Btf({ path }), false)
+  }
+
+  /** The BTF the kernel holds under `id` (as `bpftool btf list` shows it). */
+  static fromKernel(id: number): Btf {
+    if (!Number.isInteger(id) || id <= 0) throw invalidArgument('Btf.fromKernel', 'expected a positive BTF id')
+    return new Btf(new addon.Btf({ id }), false)
+  }
+
+  /** @internal A copy of an object's BTF, which stays usable after the object is closed. */
+  static copyOf(handle: BtfHandle): Btf {
+    return new Btf(handle, true)
+  }
+
+  /** Number of type ids, including 0 (void). */
+  get count(): number {
+    return this.#count
+  }
+
+  /** The type with this id. */
+  type(id: number): BtfType {
+    if (!Number.isInteger(id) || id < 0 || id >= this.#count) {
+      throw invalidArgument('btf.type', `no type with id ${id} (this BTF has ids 0…${this.#count - 1})`)
+    }
+    let type = this.#types[id]
+    if (type === undefined) {
+      const first = id - (id % CHUNK)
+      const chunk = (this.#handle as BtfHandle).types(first, Math.min(first + CHUNK, this.#count))
+      for (let i = 0; i < chunk.length; i++) this.#types[first + i] ??= chunk[i]
+      type = this.#types[id] as BtfType
+    }
+    return type
+  }
+
+  /** Every type, in id order (starting with void). */
+  *types(): IterableIterator<BtfType> {
+    for (let id = 0; id < this.#count; id++) yield this.type(id)
+  }
+
+  /** The first type named `name` (of `kind`, when given), e.g. `find('event', 'struct')`. */
+  find(name: string, kind?: BtfKind): BtfType | undefined {
+    if (typeof name !== 'string') throw invalidArgument('btf.find', 'name must be a string')
+    if (kind !== undefined && !(kind in KIND_NUMBER)) throw invalidArgument('btf.find', `unknown kind '${String(kind)}'`)
+    if (this.#handle !== null) {
+      const id = this.#handle.find(name, kind === undefined ? undefined : KIND_NUMBER[kind])
+      return id === 0 ? undefined : this.type(id)
+    }
+    if (this.#byName === undefined) {
+      this.#byName = new Map()
+      for (const type of this.#types as BtfType[]) {
+        if (type.name === '') continue
+        const ids = this.#byName.get(type.name)
+        if (ids === undefined) this.#byName.set(type.name, [type.id])
+        else ids.push(type.id)
+      }
+    }
+    const id = this.#byName.get(name)?.find((i) => kind === undefined || this.type(i).kind === kind)
+    return id === undefined ? undefined : this.type(id)
+  }
+
+  /** The type behind typedefs and const/volatile/restrict modifiers. */
+  resolve(id: number): BtfType {
+    let type = this.type(id)
+    while (MODIFIERS.has(type.kind)) type = this.type((type as { type: number }).type)
+    return type
+  }
+
+  /** Bytes a value of the type occupies (as C's sizeof). */
+  sizeOf(id: number): number {
+    const type = this.resolve(id)
+    switch (type.kind) {
+      case 'int':
+      case 'float':
+      case 'struct':
+      case 'union':
+      case 'enum':
+      case 'enum64':
+      case 'datasec':
+        return type.size
+      case 'ptr':
+        return 8
+      case 'array':
+        return type.length * this.sizeOf(type.type)
+      case 'var':
+        return this.sizeOf(type.type)
+      default:
+        throw new BpfError(`btf.sizeOf: ${this.typeName(id)} has no size`, { code: 'EINVAL', op: 'btf.sizeOf' })
+    }
+  }
+
+  /** The type as C spells it: `struct event`, `u16`, `char[16]`, `const int *`. */
+  typeName(id: number): string {
+    const type = this.type(id)
+    switch (type.kind) {
+      case 'void':
+        return 'void'
+      case 'struct':
+      case 'union':
+        return `${type.kind} ${type.name || '(anon)'}`
+      case 'enum':
+      case 'enum64':
+        return `enum ${type.name || '(anon)'}`
+      case 'fwd':
+        return `${type.union ? 'union' : 'struct'} ${type.name}`
+      case 'ptr':
+        return `${this.typeName(type.type)} *`
+      case 'array':
+        return `${this.typeName(type.type)}[${type.length}]`
+      case 'const':
+      case 'volatile':
+      case 'restrict':
+        return `${type.kind} ${this.typeName(type.type)}`
+      case 'type_tag':
+        return this.typeName(type.type)
+      case 'func_proto':
+        return `${this.typeName(type.type)} (*)(${type.params.map((p) => this.typeName(p.type)).join(', ')})`
+      default:
+        return type.name || type.kind
+    }
+  }
+
+  /** The decl tags (`__attribute__((btf_decl_tag("…")))`) on a type, var or func, or on one of its members. */
+  declTags(id: number, componentIndex = -1): string[] {
+    const tags: string[] = []
+    for (const type of this.types()) {
+      if (type.kind === 'decl_tag' && type.type === id && type.componentIndex === componentIndex) tags.push(type.name)
+    }
+    return tags
+  }
+
+  /** The name of an enum's value, or undefined when it has none. */
+  enumName(id: number, value: number | bigint): string | undefined {
+    const type = this.resolve(id)
+    if (type.kind !== 'enum' && type.kind !== 'enum64') throw invalidArgument('btf.enumName', `${this.typeName(id)} is not an enum`)
+    // eslint-disable-next-line eqeqeq -- enum values are numbers or bigints: compare them as values
+    return type.values.find((v) => v.value == value)?.name
+  }
+
+  /**
+   * The compiled decoder and encoder of a type (structs, unions, arrays, integers…). Compiled once
+   * per type and cached.
+   */
+  codec<T = any>(id: number): Codec<T> {
+    let codec = this.#codecs.get(id)
+    if (codec === undefined) {
+      codec = compileCodec(this, id)
+      this.#codecs.set(id, codec)
+    }
+    return codec as Codec<T>
+  }
+
+  /** @internal The members of a struct or union, for codecs and generators. */
+  members(id: number): BtfComposite['members'] {
+    const type = this.resolve(id)
+    return type.kind === 'struct' || type.kind === 'union' ? type.members : []
+  }
+
+  /** Frees the native BTF now instead of at garbage collection. Types already read stay usable. */
+  close(): void {
+    this.#handle?.close()
+  }
+}

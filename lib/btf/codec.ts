@@ -1,0 +1,627 @@
+// Codecs: from a BTF type, a compiled decoder (bytes → JS value) and encoder (JS value → bytes).
+//
+// Each type is compiled once into JavaScript source (one function per struct, union and array) so that
+// decoding is straight-line DataView reads building one object literal per struct: no interpretation
+// and no allocation beyond the result. Encoders check every value and name the field that is wrong.
+import * as os from 'node:os'
+import { BpfError } from '../errors'
+import type { Btf } from './btf'
+import type { BtfType } from './types'
+
+/** Decodes and encodes values of one BTF type. */
+export interface Codec<T = any> {
+  /** The BTF type id the codec was compiled from. */
+  readonly typeId: number
+  /** Bytes of one value (C's sizeof). */
+  readonly size: number
+  /** The value stored at `offset` of `bytes`. */
+  decode(bytes: Uint8Array, offset?: number): T
+  /**
+   * Writes `value` at `offset` of `target`: zeroes the type's bytes, then writes what `value` gives
+   * (omitted fields stay zero, as in a C designated initializer). Throws a BpfError naming the field
+   * (`value.u.b[1]: 70000 does not fit u16`); `target` may then be partly written.
+   */
+  encodeInto(value: T, target: Uint8Array, offset?: number, path?: string): void
+  /** A new Buffer holding `value`. */
+  encode(value: T, path?: string): Buffer
+}
+
+const LITTLE_ENDIAN = os.endianness() === 'LE'
+
+// The DataView and Buffer over the last ArrayBuffer seen: decode and encode calls on the same buffer
+// (the usual case: a reused batch or scratch buffer) allocate nothing.
+let lastArrayBuffer: ArrayBufferLike | undefined
+let lastView: DataView
+let lastBuffer: Buffer
+
+function viewOf(bytes: Uint8Array): void {
+  if (bytes.buffer !== lastArrayBuffer) {
+    lastArrayBuffer = bytes.buffer
+    lastView = new DataView(bytes.buffer)
+    lastBuffer = Buffer.from(bytes.buffer)
+  }
+}
+
+function fieldError(path: string, message: string): BpfError {
+  return new BpfError(`${path}: ${message}`, { code: 'EINVAL', op: 'encode' })
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  if (typeof value === 'bigint') return `${value}n`
+  if (Array.isArray(value)) return `an array of ${value.length}`
+  if (value === null) return 'null'
+  if (typeof value === 'object') return value.constructor?.name === 'Object' ? 'an object' : `a ${value.constructor?.name}`
+  return String(value)
+}
+
+// Helpers the generated code calls (passed in as `h`).
+const helpers = {
+  err: fieldError,
+
+  /** An integer of at most 53 bits, in range, as a number. */
+  num(x: unknown, lo: number, hi: number, p: string, t: string): number {
+    if (typeof x === 'number') {
+      if (Number.isInteger(x) && x >= lo && x <= hi) return x
+    } else if (typeof x === 'bigint') {
+      if (x >= lo && x <= hi) return Number(x)
+    } else {
+      throw fieldError(p, `expected a number (${t}), got ${show(x)}`)
+    }
+    throw fieldError(p, `${show(x)} does not fit ${t}`)
+  },
+
+  /** A 64- or 128-bit integer, in range, as a bigint. */
+  big(x: unknown, lo: bigint, hi: bigint, p: string, t: string): bigint {
+    let v: bigint
+    if (typeof x === 'bigint') v = x
+    else if (typeof x === 'number' && Number.isSafeInteger(x)) v = BigInt(x)
+    else if (typeof x === 'number') throw fieldError(p, `${show(x)} does not fit ${t} (use a bigint beyond 2^53)`)
+    else throw fieldError(p, `expected a bigint or number (${t}), got ${show(x)}`)
+    if (v < lo || v > hi) throw fieldError(p, `${show(x)} does not fit ${t}`)
+    return v
+  },
+
+  flt(x: unknown, p: string, t: string): number {
+    if (typeof x !== 'number') throw fieldError(p, `expected a number (${t}), got ${show(x)}`)
+    return x
+  },
+
+  bool(x: unknown, p: string): number {
+    if (typeof x === 'boolean') return x ? 1 : 0
+    if (x === 0 || x === 1) return x
+    throw fieldError(p, `expected a boolean, got ${show(x)}`)
+  },
+
+  /** A C string in `n` bytes: up to the first NUL. */
+  str(b: Buffer, o: number, n: number): string {
+    let end = o
+    const limit = o + n
+    while (end < limit && b[end] !== 0) end++
+    return b.toString('utf8', o, end)
+  },
+
+  putStr(x: unknown, b: Buffer, o: number, n: number, p: string, t: string): void {
+    if (typeof x === 'string') {
+      if (x.length > n || Buffer.byteLength(x, 'utf8') > n) {
+        throw fieldError(p, `${show(x)} is ${Buffer.byteLength(x, 'utf8')} bytes, more than ${t} holds (${n})`)
+      }
+      b.write(x, o, n, 'utf8')
+    } else if (x instanceof Uint8Array) {
+      if (x.length > n) throw fieldError(p, `${x.length} bytes do not fit ${t}`)
+      b.set(x, o)
+    } else {
+      throw fieldError(p, `expected a string (${t}), got ${show(x)}`)
+    }
+  },
+
+  /** A copy of `n` elements as a typed array. */
+  typed<A>(C: new (buffer: ArrayBuffer) => A, b: Buffer, o: number, bytes: number): A {
+    return new C(b.buffer.slice(b.byteOffset + o, b.byteOffset + o + bytes) as ArrayBuffer)
+  },
+
+  list(x: unknown, n: number, p: string, t: string): ArrayLike<unknown> {
+    if (!Array.isArray(x) && !(ArrayBuffer.isView(x) && !(x instanceof DataView))) {
+      throw fieldError(p, `expected an array (${t}), got ${show(x)}`)
+    }
+    const list = x as ArrayLike<unknown>
+    if (list.length > n) throw fieldError(p, `${list.length} elements do not fit ${t}`)
+    return list
+  },
+
+  object(x: unknown, p: string, t: string): Record<string, unknown> {
+    if (x === null || typeof x !== 'object' || Array.isArray(x)) throw fieldError(p, `expected an object (${t}), got ${show(x)}`)
+    return x as Record<string, unknown>
+  },
+
+  unknown(v: Record<string, unknown>, known: Record<string, true>, p: string, t: string): void {
+    for (const k in v) {
+      if (known[k] !== true && v[k] !== undefined) {
+        throw fieldError(`${p}.${k}`, `${t} has no field '${k}' (fields: ${Object.keys(known).join(', ') || 'none'})`)
+      }
+    }
+  },
+
+  /** A bitfield of up to 53 bits starting `shift` bits into byte `s`. */
+  bits(b: Buffer, s: number, shift: number, bits: number, signed: boolean): number {
+    let x = 0
+    for (let i = Math.ceil((shift + bits) / 8) - 1; i >= 0; i--) x = x * 256 + b[s + i]
+    let v = Math.floor(x / 2 ** shift) % 2 ** bits
+    if (signed && v >= 2 ** (bits - 1)) v -= 2 ** bits
+    return v
+  },
+
+  putBits(b: Buffer, s: number, shift: number, bits: number, v: number): void {
+    const count = Math.ceil((shift + bits) / 8)
+    let x = 0
+    for (let i = count - 1; i >= 0; i--) x = x * 256 + b[s + i]
+    const old = Math.floor(x / 2 ** shift) % 2 ** bits
+    x += ((v < 0 ? v + 2 ** bits : v) - old) * 2 ** shift
+    for (let i = 0; i < count; i++) {
+      b[s + i] = x % 256
+      x = Math.floor(x / 256)
+    }
+  },
+
+  bigBits(b: Buffer, s: number, shift: number, bits: number, signed: boolean): bigint {
+    let x = 0n
+    for (let i = Math.ceil((shift + bits) / 8) - 1; i >= 0; i--) x = (x << 8n) | BigInt(b[s + i])
+    const v = BigInt.asUintN(bits, x >> BigInt(shift))
+    return signed ? BigInt.asIntN(bits, v) : v
+  },
+
+  putBigBits(b: Buffer, s: number, shift: number, bits: number, v: bigint): void {
+    const count = Math.ceil((shift + bits) / 8)
+    let x = 0n
+    for (let i = count - 1; i >= 0; i--) x = (x << 8n) | BigInt(b[s + i])
+    const mask = ((1n << BigInt(bits)) - 1n) << BigInt(shift)
+    x = (x & ~mask) | ((BigInt.asUintN(bits, v) << BigInt(shift)) & mask)
+    for (let i = 0; i < count; i++) {
+      b[s + i] = Number(x & 0xffn)
+      x >>= 8n
+    }
+  },
+
+  /**
+   * Several members of one union were given: they must agree byte for byte with what the first one
+   * wrote (so a decoded value encodes back), else the value is ambiguous.
+   */
+  agree(
+    alt: (v: unknown, dv: DataView, b: Buffer, o: number, p: string) => void,
+    v: unknown, b: Buffer, o: number, size: number, p: string, name: string, first: string,
+  ): void {
+    const scratch = Buffer.alloc(size)
+    alt(v, new DataView(scratch.buffer, scratch.byteOffset, size), scratch, 0, p)
+    if (scratch.compare(b, o, o + size) !== 0) {
+      throw fieldError(p, `union members '${first}' and '${name}' disagree: give one member of a union`)
+    }
+  },
+
+  int128(dv: DataView, o: number, signed: boolean): bigint {
+    const lo = dv.getBigUint64(o, LITTLE_ENDIAN)
+    const hi = dv.getBigUint64(o + 8, LITTLE_ENDIAN)
+    const v = LITTLE_ENDIAN ? (hi << 64n) | lo : (lo << 64n) | hi
+    return signed ? BigInt.asIntN(128, v) : v
+  },
+
+  putInt128(dv: DataView, o: number, v: bigint): void {
+    const u = BigInt.asUintN(128, v)
+    const [first, second] = LITTLE_ENDIAN ? [u & 0xffffffffffffffffn, u >> 64n] : [u >> 64n, u & 0xffffffffffffffffn]
+    dv.setBigUint64(o, first, LITTLE_ENDIAN)
+    dv.setBigUint64(o + 8, second, LITTLE_ENDIAN)
+  },
+}
+
+const TYPED_ARRAYS: Record<string, string> = {
+  u1: 'Uint8Array', s1: 'Int8Array', u2: 'Uint16Array', s2: 'Int16Array', u4: 'Uint32Array', s4: 'Int32Array',
+  u8: 'BigUint64Array', s8: 'BigInt64Array', f4: 'Float32Array', f8: 'Float64Array',
+}
+
+/** One member as its parent's object shows it: anonymous structs and unions flattened in. */
+interface Field {
+  name: string
+  type: number
+  /** Bit offset from the start of the parent composite. */
+  bitOffset: number
+  bitSize: number
+}
+
+function cannot(btf: Btf, id: number, why: string): BpfError {
+  return new BpfError(`btf.codec: cannot decode ${btf.typeName(id)}: ${why}`, { code: 'ENOTSUP', op: 'btf.codec' })
+}
+
+/** Object-literal keys that make own data properties whatever the C name is (`__proto__` too). */
+function key(name: string): string {
+  return name === '__proto__' ? `["__proto__"]` : JSON.stringify(name)
+}
+
+/** Reads field `name` of `v`: own properties only where Object.prototype has the name (`constructor`). */
+function read(v: string, name: string): string {
+  const quoted = JSON.stringify(name)
+  return name in Object.prototype ? `(Object.hasOwn(${v}, ${quoted}) ? ${v}[${quoted}] : undefined)` : `${v}[${quoted}]`
+}
+
+class Compiler {
+  readonly #btf: Btf
+  readonly #functions: string[] = []
+  readonly #decoders = new Map<number, string>()
+  readonly #encoders = new Map<number, string>()
+  readonly #constants: unknown[] = []
+  #next = 0
+
+  constructor(btf: Btf) {
+    this.#btf = btf
+  }
+
+  compile(id: number): Codec {
+    const btf = this.#btf
+    const size = btf.sizeOf(id)
+    const decode = this.#name('decode')
+    const encode = this.#name('encode')
+    this.#functions.push(`function ${decode}(dv, b, o) {\n  return ${this.#decodeExpr(id, 'o', true)};\n}`)
+    this.#functions.push(`function ${encode}(x, dv, b, o, p) {\n${this.#encodeStatements(id, 'x', 'o', 'p', '  ')}\n}`)
+    const source = `"use strict";\n${this.#functions.join('\n')}\nreturn { decode: ${decode}, encode: ${encode} };`
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- compiled once per type, from BTF only
+    const made = new Function('h', 'K', source)(helpers, this.#constants) as {
+      decode: (dv: DataView, b: Buffer, o: number) => unknown
+      encode: (v: unknown, dv: DataView, b: Buffer, o: number, p: string) => void
+    }
+    return {
+      typeId: id,
+      size,
+      decode(bytes: Uint8Array, offset = 0): unknown {
+        if (offset < 0 || offset + size > bytes.length) throw rangeError('decode', size, bytes.length, offset)
+        viewOf(bytes)
+        return made.decode(lastView, lastBuffer, bytes.byteOffset + offset)
+      },
+      encodeInto(value: unknown, target: Uint8Array, offset = 0, path = 'value'): void {
+        if (!(target instanceof Uint8Array)) throw fieldError(path, 'the target must be a Buffer or Uint8Array')
+        if (offset < 0 || offset + size > target.length) throw rangeError('encode', size, target.length, offset)
+        target.fill(0, offset, offset + size)
+        viewOf(target)
+        made.encode(value, lastView, lastBuffer, target.byteOffset + offset, path)
+      },
+      encode(value: unknown, path = 'value'): Buffer {
+        const target = Buffer.alloc(size)
+        this.encodeInto(value, target, 0, path)
+        return target
+      },
+    }
+  }
+
+  #name(prefix: string): string {
+    return `${prefix}${this.#next++}`
+  }
+
+  #constant(value: unknown): string {
+    this.#constants.push(value)
+    return `K[${this.#constants.length - 1}]`
+  }
+
+  /** The fields of a struct or union as its JS object has them. */
+  #fields(id: number, base = 0): Field[] {
+    const type = this.#btf.resolve(id) as Extract<BtfType, { kind: 'struct' | 'union' }>
+    const fields: Field[] = []
+    for (const m of type.members) {
+      const inner = this.#btf.resolve(m.type)
+      if (m.name === '' && (inner.kind === 'struct' || inner.kind === 'union')) {
+        fields.push(...this.#fields(m.type, base + m.bitOffset))
+      } else if (m.name !== '') {
+        fields.push({ name: m.name, type: m.type, bitOffset: base + m.bitOffset, bitSize: m.bitSize })
+      }
+    }
+    return fields
+  }
+
+  /** A name for messages: the declared name (typedef `u16`), else C's spelling. */
+  #label(id: number): string {
+    return this.#btf.typeName(id).replace(/^(const |volatile )+/, '')
+  }
+
+  // ---- decoding ----------------------------------------------------------------------------------
+
+  #decoderFunction(id: number): string {
+    const type = this.#btf.resolve(id)
+    const cached = this.#decoders.get(type.id)
+    if (cached !== undefined) return cached
+    const name = this.#name('d')
+    this.#decoders.set(type.id, name)
+    this.#functions.push(`function ${name}(dv, b, o) {\n  return ${this.#decodeExpr(id, 'o', true)};\n}`)
+    return name
+  }
+
+  /** A JS expression for the value of type `id` at byte offset `o` (an expression). */
+  #decodeExpr(id: number, o: string, inline = false): string {
+    const btf = this.#btf
+    const type = btf.resolve(id)
+    const le = String(LITTLE_ENDIAN)
+    switch (type.kind) {
+      case 'int': {
+        if (type.bits !== type.size * 8 || type.bitOffset !== 0) {
+          return this.#bitfieldExpr(type.size, type.signed, o, type.bitOffset, type.bits)
+        }
+        if (type.bool) return `(b[${o}] !== 0)`
+        const s = type.signed
+        switch (type.size) {
+          case 1: return s ? `dv.getInt8(${o})` : `b[${o}]`
+          case 2: return `dv.get${s ? 'Int' : 'Uint'}16(${o}, ${le})`
+          case 4: return `dv.get${s ? 'Int' : 'Uint'}32(${o}, ${le})`
+          case 8: return `dv.getBig${s ? 'Int' : 'Uint'}64(${o}, ${le})`
+          case 16: return `h.int128(dv, ${o}, ${s})`
+        }
+        throw cannot(btf, id, `${type.size}-byte integers are not supported`)
+      }
+      case 'float':
+        if (type.size === 4) return `dv.getFloat32(${o}, ${le})`
+        if (type.size === 8) return `dv.getFloat64(${o}, ${le})`
+        throw cannot(btf, id, `${type.size}-byte floats are not supported`)
+      case 'enum':
+      case 'enum64': {
+        const s = type.signed
+        switch (type.size) {
+          case 1: return s ? `dv.getInt8(${o})` : `b[${o}]`
+          case 2: return `dv.get${s ? 'Int' : 'Uint'}16(${o}, ${le})`
+          case 4: return `dv.get${s ? 'Int' : 'Uint'}32(${o}, ${le})`
+          case 8: return `dv.getBig${s ? 'Int' : 'Uint'}64(${o}, ${le})`
+        }
+        throw cannot(btf, id, `${type.size}-byte enums are not supported`)
+      }
+      case 'ptr':
+        return `dv.getBigUint64(${o}, ${le})`
+      case 'array':
+        return this.#arrayDecodeExpr(type.id, o)
+      case 'struct':
+      case 'union': {
+        if (!inline) return `${this.#decoderFunction(id)}(dv, b, ${o})`
+        const parts = this.#fields(type.id).map((f) => {
+          const byte = `${o} + ${f.bitOffset >> 3}`
+          const value = f.bitSize === 0
+            ? this.#decodeExpr(f.type, byte)
+            : this.#bitfieldExpr(btf.sizeOf(f.type), this.#signed(f.type), o, f.bitOffset, f.bitSize)
+          return `${key(f.name)}: ${value}`
+        })
+        return parts.length === 0 ? '{}' : `{\n    ${parts.join(',\n    ')}\n  }`
+      }
+      case 'datasec': {
+        const parts = type.vars.map((v) => {
+          const variable = btf.type(v.type)
+          return `${key(variable.name)}: ${this.#decodeExpr((variable as { type: number }).type, `${o} + ${v.offset}`)}`
+        })
+        return `{ ${parts.join(', ')} }`
+      }
+      case 'fwd':
+        throw cannot(btf, id, 'it is only declared (a forward declaration has no layout)')
+      default:
+        throw cannot(btf, id, `a ${type.kind} is not a value`)
+    }
+  }
+
+  #signed(id: number): boolean {
+    const type = this.#btf.resolve(id)
+    return (type.kind === 'int' || type.kind === 'enum' || type.kind === 'enum64') && type.signed
+  }
+
+  #bitfieldExpr(size: number, signed: boolean, o: string, bitOffset: number, bits: number): string {
+    const byte = `${o} + ${bitOffset >> 3}`
+    const shift = bitOffset & 7
+    if (size > 4) return `h.bigBits(b, ${byte}, ${shift}, ${bits}, ${signed})`
+    return `h.bits(b, ${byte}, ${shift}, ${bits}, ${signed})`
+  }
+
+  /** Typed-array class for arrays of plain integers and floats, or undefined. */
+  #typedArray(elementId: number): string | undefined {
+    const e = this.#btf.resolve(elementId)
+    if (e.kind === 'int' && !e.bool && e.bits === e.size * 8 && e.bitOffset === 0) {
+      return TYPED_ARRAYS[`${e.signed ? 's' : 'u'}${e.size}`]
+    }
+    if (e.kind === 'float') return TYPED_ARRAYS[`f${e.size}`]
+    return undefined
+  }
+
+  /** `char[N]` (also through typedefs of char): a string. `unsigned char`/`u8` arrays are bytes. */
+  #isCharArray(id: number): boolean {
+    const type = this.#btf.resolve(id)
+    if (type.kind !== 'array') return false
+    const element = this.#btf.resolve(type.type)
+    return element.kind === 'int' && element.size === 1 && (element.char || element.name === 'char')
+  }
+
+  #arrayDecodeExpr(id: number, o: string): string {
+    const btf = this.#btf
+    const type = btf.resolve(id) as Extract<BtfType, { kind: 'array' }>
+    const n = type.length
+    if (this.#isCharArray(id)) return `h.str(b, ${o}, ${n})`
+    const elementSize = btf.sizeOf(type.type)
+    const typed = this.#typedArray(type.type)
+    if (typed !== undefined) return `h.typed(${typed}, b, ${o}, ${n * elementSize})`
+    const cached = this.#decoders.get(type.id)
+    if (cached !== undefined) return `${cached}(dv, b, ${o})`
+    const name = this.#name('d')
+    this.#decoders.set(type.id, name)
+    this.#functions.push(
+      `function ${name}(dv, b, o) {\n  const r = new Array(${n});\n` +
+        `  for (let i = 0; i < ${n}; i++) r[i] = ${this.#decodeExpr(type.type, `o + i * ${elementSize}`)};\n  return r;\n}`,
+    )
+    return `${name}(dv, b, ${o})`
+  }
+
+  // ---- encoding ----------------------------------------------------------------------------------
+
+  /** Statements writing JS value `x` (a variable) of type `id` at offset `o`, for error path `p`. */
+  #encodeStatements(id: number, x: string, o: string, p: string, indent: string): string {
+    const btf = this.#btf
+    const type = btf.resolve(id)
+    const label = JSON.stringify(this.#label(id))
+    const le = String(LITTLE_ENDIAN)
+    switch (type.kind) {
+      case 'int':
+      case 'enum':
+      case 'enum64': {
+        const bits = type.kind === 'int' ? type.bits : type.size * 8
+        if (type.kind === 'int' && (type.bits !== type.size * 8 || type.bitOffset !== 0)) {
+          return this.#bitfieldStatements(type.size, type.signed, x, o, type.bitOffset, type.bits, p, label, indent)
+        }
+        if (type.kind === 'int' && type.bool) return `${indent}b[${o}] = h.bool(${x}, ${p});`
+        const s = type.signed
+        if (type.size === 16) {
+          const [lo, hi] = range(128, s)
+          return `${indent}h.putInt128(dv, ${o}, h.big(${x}, ${lo}n, ${hi}n, ${p}, ${label}));`
+        }
+        if (type.size === 8) {
+          const [lo, hi] = range(64, s)
+          return `${indent}dv.setBig${s ? 'Int' : 'Uint'}64(${o}, h.big(${x}, ${lo}n, ${hi}n, ${p}, ${label}), ${le});`
+        }
+        const [lo, hi] = range(bits, s)
+        const v = `h.num(${x}, ${lo}, ${hi}, ${p}, ${label})`
+        switch (type.size) {
+          case 1: return `${indent}b[${o}] = ${v};`
+          case 2: return `${indent}dv.set${s ? 'Int' : 'Uint'}16(${o}, ${v}, ${le});`
+          case 4: return `${indent}dv.set${s ? 'Int' : 'Uint'}32(${o}, ${v}, ${le});`
+        }
+        throw cannot(btf, id, `${type.size}-byte integers are not supported`)
+      }
+      case 'float':
+        return `${indent}dv.setFloat${type.size * 8}(${o}, h.flt(${x}, ${p}, ${label}), ${le});`
+      case 'ptr':
+        return `${indent}dv.setBigUint64(${o}, h.big(${x}, 0n, 18446744073709551615n, ${p}, ${label}), ${le});`
+      case 'array':
+        return this.#arrayEncodeStatements(id, x, o, p, indent)
+      case 'struct':
+      case 'union':
+        return `${indent}${this.#compositeEncoder(id)}(${x}, dv, b, ${o}, ${p});`
+      case 'datasec': {
+        const lines = [`${indent}const v = h.object(${x}, ${p}, ${label});`]
+        type.vars.forEach((sv, i) => {
+          const variable = btf.type(sv.type) as { name: string; type: number }
+          lines.push(`${indent}const v${i} = ${read('v', variable.name)};`)
+          lines.push(`${indent}if (v${i} !== undefined) {`)
+          lines.push(this.#encodeStatements(variable.type, `v${i}`, `${o} + ${sv.offset}`, `${p} + ${JSON.stringify(`.${variable.name}`)}`, `${indent}  `))
+          lines.push(`${indent}}`)
+        })
+        return lines.join('\n')
+      }
+      case 'fwd':
+        throw cannot(btf, id, 'it is only declared (a forward declaration has no layout)')
+      default:
+        throw cannot(btf, id, `a ${type.kind} is not a value`)
+    }
+  }
+
+  #bitfieldStatements(size: number, signed: boolean, x: string, o: string, bitOffset: number, bits: number,
+    p: string, label: string, indent: string): string {
+    const byte = `${o} + ${bitOffset >> 3}`
+    const shift = bitOffset & 7
+    const [lo, hi] = range(bits, signed)
+    const what = JSON.stringify(`${JSON.parse(label)}:${bits}`)
+    if (size > 4) {
+      return `${indent}h.putBigBits(b, ${byte}, ${shift}, ${bits}, h.big(${x}, ${lo}n, ${hi}n, ${p}, ${what}));`
+    }
+    return `${indent}h.putBits(b, ${byte}, ${shift}, ${bits}, h.num(${x}, ${lo}, ${hi}, ${p}, ${what}));`
+  }
+
+  #arrayEncodeStatements(id: number, x: string, o: string, p: string, indent: string): string {
+    const btf = this.#btf
+    const type = btf.resolve(id) as Extract<BtfType, { kind: 'array' }>
+    const label = JSON.stringify(this.#label(id))
+    const n = type.length
+    if (this.#isCharArray(id)) return `${indent}h.putStr(${x}, b, ${o}, ${n}, ${p}, ${label});`
+    const cached = this.#encoders.get(type.id)
+    const name = cached ?? this.#name('e')
+    if (cached === undefined) {
+      this.#encoders.set(type.id, name)
+      const elementSize = btf.sizeOf(type.type)
+      const typed = this.#typedArray(type.type)
+      const fast = typed === undefined
+        ? ''
+        : `  if (x instanceof ${typed}) { b.set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), o); return; }\n`
+      this.#functions.push(
+        `function ${name}(x, dv, b, o, p) {\n  const l = h.list(x, ${n}, p, ${label});\n${fast}` +
+          `  for (let i = 0; i < l.length; i++) {\n    const e = l[i];\n    if (e === undefined) continue;\n` +
+          `${this.#encodeStatements(type.type, 'e', `o + i * ${elementSize}`, 'p + "[" + i + "]"', '    ')}\n  }\n}`,
+      )
+    }
+    return `${indent}${name}(${x}, dv, b, ${o}, ${p});`
+  }
+
+  /** The encoder function of a struct or union: checks the object, then writes each field given. */
+  #compositeEncoder(id: number): string {
+    const type = this.#btf.resolve(id)
+    const cached = this.#encoders.get(type.id)
+    if (cached !== undefined) return cached
+    const name = this.#name('e')
+    this.#encoders.set(type.id, name)
+    const label = JSON.stringify(this.#label(id))
+    const known: Record<string, true> = Object.create(null)
+    for (const f of this.#fields(type.id)) known[f.name] = true
+    const body = [
+      `  const v = h.object(x, p, ${label});`,
+      `  h.unknown(v, ${this.#constant(known)}, p, ${label});`,
+      this.#compositeBody(type.id, 'o', '  '),
+    ]
+    this.#functions.push(`function ${name}(x, dv, b, o, p) {\n${body.join('\n')}\n}`)
+    return name
+  }
+
+  /** Statements writing the members of struct or union `id` (which read `v`) at offset `o`. */
+  #compositeBody(id: number, o: string, indent: string): string {
+    const btf = this.#btf
+    const type = btf.resolve(id) as Extract<BtfType, { kind: 'struct' | 'union' }>
+    const members = type.members.filter((m) => m.name !== '' || ['struct', 'union'].includes(btf.resolve(m.type).kind))
+    const write = (m: (typeof members)[number], target: string, indentation: string): string => {
+      const inner = btf.resolve(m.type)
+      if (m.name === '') {
+        // An anonymous struct or union: its fields are the parent's.
+        return this.#compositeBody(inner.id, `${target} + ${m.bitOffset >> 3}`, indentation)
+      }
+      const variable = this.#name('x')
+      const path = `p + ${JSON.stringify(`.${m.name}`)}`
+      const statements = m.bitSize === 0
+        ? this.#encodeStatements(m.type, variable, `${target} + ${m.bitOffset >> 3}`, path, `${indentation}  `)
+        : this.#bitfieldStatements(btf.sizeOf(m.type), this.#signed(m.type), variable, target, m.bitOffset, m.bitSize,
+          path, JSON.stringify(this.#label(m.type)), `${indentation}  `)
+      return `${indentation}const ${variable} = ${read('v', m.name)};\n` +
+        `${indentation}if (${variable} !== undefined) {\n${statements}\n${indentation}}`
+    }
+    if (type.kind === 'struct') return members.map((m) => write(m, o, indent)).join('\n')
+
+    // A union: write the largest member given; any other given member must agree with it.
+    const present = (m: (typeof members)[number]): string => m.name !== ''
+      ? `${read('v', m.name)} !== undefined`
+      : this.#fields(m.type).map((f) => `${read('v', f.name)} !== undefined`).join(' || ') || 'false'
+    const label = (m: (typeof members)[number]): string => m.name || this.#fields(m.type).map((f) => f.name).join('/')
+    const ordered = [...members].sort((a, b) => btf.sizeOf(b.type) - btf.sizeOf(a.type))
+    const w = this.#name('w')
+    const lines = [`${indent}let ${w} = "";`]
+    for (const m of ordered) {
+      const alternative = this.#name('a')
+      this.#functions.push(`function ${alternative}(v, dv, b, o, p) {\n${write(m, 'o', '  ')}\n}`)
+      lines.push(
+        `${indent}if (${present(m)}) {`,
+        `${indent}  if (${w} === "") { ${alternative}(v, dv, b, ${o}, p); ${w} = ${JSON.stringify(label(m))}; }`,
+        `${indent}  else h.agree(${alternative}, v, b, ${o}, ${btf.sizeOf(m.type)}, p, ${JSON.stringify(label(m))}, ${w});`,
+        `${indent}}`,
+      )
+    }
+    return lines.join('\n')
+  }
+}
+
+function range(bits: number, signed: boolean): [string, string] {
+  if (signed) return [(-(2n ** BigInt(bits - 1))).toString(), (2n ** BigInt(bits - 1) - 1n).toString()]
+  return ['0', (2n ** BigInt(bits) - 1n).toString()]
+}
+
+function rangeError(op: string, size: number, length: number, offset: number): BpfError {
+  return new BpfError(`${op}: a ${size}-byte value at offset ${offset} does not fit ${length} bytes`, {
+    code: 'EINVAL',
+    op,
+  })
+}
+
+/** @internal Compiles the codec of BTF type `id` (Btf.codec caches it). */
+export function compileCodec(btf: Btf, id: number): Codec {
+  if (!LITTLE_ENDIAN) {
+    throw new BpfError('btf.codec: big-endian hosts are not supported yet', { code: 'ENOTSUP', op: 'btf.codec' })
+  }
+  return new Compiler(btf).compile(id)
+}

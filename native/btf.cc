@@ -1,0 +1,260 @@
+// Btf: one libbpf struct btf (an object's, the running kernel's, a file's or a loaded one's) and its type table.
+#include "btf.h"
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <string>
+
+#include "errors.h"
+
+namespace bpfkit {
+
+namespace {
+
+const char* KindName(uint16_t kind) {
+  static const char* const names[] = {
+      "void",  "int",     "ptr",      "array",      "struct", "union",   "enum",     "fwd",      "typedef", "volatile",
+      "const", "restrict", "func",    "func_proto", "var",    "datasec", "float",    "decl_tag", "type_tag", "enum64",
+  };
+  return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
+}
+
+const char* Linkage(uint32_t linkage) {
+  switch (linkage) {
+    case 0: return "static";
+    case 1: return "global";
+    case 2: return "extern";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+Napi::Function BtfHandle::Init(Napi::Env env) {
+  return DefineClass(env, "BtfHandle", {
+      InstanceAccessor<&BtfHandle::Count>("count"),
+      InstanceMethod<&BtfHandle::Types>("types"),
+      InstanceMethod<&BtfHandle::Find>("find"),
+      InstanceMethod<&BtfHandle::Close>("close"),
+  });
+}
+
+BtfHandle::BtfHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BtfHandle>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() >= 2 && info[0].IsObject() && info[1].IsExternal()) {
+    owner_ = ObjectHandle::Unwrap(info[0].As<Napi::Object>());
+    ownerRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+    btf_ = info[1].As<Napi::External<struct btf>>().Data();
+    return;
+  }
+  if (!info[0].IsObject()) throw BpfError(env, "btf__parse", "EINVAL", "expected { path }, { vmlinux: true } or { id }");
+  Napi::Object source = info[0].As<Napi::Object>();
+  const char* op;
+  std::string detail;
+  if (source.Get("path").IsString()) {
+    op = "btf__parse";
+    detail = source.Get("path").As<Napi::String>().Utf8Value();
+    btf_ = btf__parse(detail.c_str(), nullptr);
+  } else if (source.Get("vmlinux").ToBoolean()) {
+    op = "btf__load_vmlinux_btf";
+    btf_ = btf__load_vmlinux_btf();
+  } else if (source.Get("id").IsNumber()) {
+    op = "btf__load_from_kernel_by_id";
+    uint32_t id = source.Get("id").As<Napi::Number>().Uint32Value();
+    detail = "BTF id " + std::to_string(id);
+    btf_ = btf__load_from_kernel_by_id(id);
+  } else {
+    throw BpfError(env, "btf__parse", "EINVAL", "expected { path }, { vmlinux: true } or { id }");
+  }
+  if (btf_ == nullptr) throw BpfError(env, op, errno, detail);
+  owned_ = true;
+}
+
+BtfHandle::~BtfHandle() {
+  if (owned_) btf__free(btf_);
+}
+
+const struct btf* BtfHandle::Require(Napi::Env env, const char* op) const {
+  if (owner_ != nullptr) owner_->Require(env, op, ObjectHandle::Need::Open);
+  if (btf_ == nullptr) throw BpfError(env, op, "ECLOSED", "the BTF was closed");
+  return btf_;
+}
+
+Napi::Value BtfHandle::Count(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), btf__type_cnt(Require(info.Env(), "btf__type_cnt")));
+}
+
+// types(first, end) → the type objects with ids first … end-1 (0 is void).
+Napi::Value BtfHandle::Types(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const struct btf* btf = Require(env, "btf__type_by_id");
+  uint32_t count = btf__type_cnt(btf);
+  if (!info[0].IsNumber() || !info[1].IsNumber()) throw BpfError(env, "btf__type_by_id", "EINVAL", "expected two ids");
+  uint32_t first = info[0].As<Napi::Number>().Uint32Value();
+  uint32_t end = info[1].As<Napi::Number>().Uint32Value();
+  if (first > end || end > count) {
+    throw BpfError(env, "btf__type_by_id", "EINVAL", "ids out of range (the BTF has " + std::to_string(count) + " types)");
+  }
+  Napi::Array result = Napi::Array::New(env, end - first);
+  for (uint32_t id = first; id < end; id++) result.Set(id - first, Type(env, btf, id));
+  return result;
+}
+
+// find(name, kind?) → the id of the first type so named (of that kind), or 0.
+Napi::Value BtfHandle::Find(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const struct btf* btf = Require(env, "btf__find_by_name");
+  if (!info[0].IsString()) throw BpfError(env, "btf__find_by_name", "EINVAL", "expected a type name");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int id = info[1].IsNumber() ? btf__find_by_name_kind(btf, name.c_str(), info[1].As<Napi::Number>().Uint32Value())
+                              : btf__find_by_name(btf, name.c_str());
+  return Napi::Number::New(env, id < 0 ? 0 : id);
+}
+
+Napi::Value BtfHandle::Close(const Napi::CallbackInfo& info) {
+  if (owned_) btf__free(btf_);
+  btf_ = nullptr;
+  owned_ = false;
+  return info.Env().Undefined();
+}
+
+Napi::Object BtfHandle::Type(Napi::Env env, const struct btf* btf, uint32_t id) const {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("id", id);
+  if (id == 0) {
+    out.Set("kind", "void");
+    return out;
+  }
+  const struct btf_type* t = btf__type_by_id(btf, id);
+  uint16_t kind = btf_kind(t);
+  uint16_t vlen = btf_vlen(t);
+  out.Set("kind", KindName(kind));
+  out.Set("name", btf__name_by_offset(btf, t->name_off));
+  auto name = [&](uint32_t offset) { return Napi::String::New(env, btf__name_by_offset(btf, offset)); };
+  switch (kind) {
+    case BTF_KIND_INT: {
+      uint32_t encoding = btf_int_encoding(t);
+      out.Set("size", t->size);
+      out.Set("bits", btf_int_bits(t));
+      out.Set("bitOffset", btf_int_offset(t));
+      out.Set("signed", (encoding & BTF_INT_SIGNED) != 0);
+      out.Set("char", (encoding & BTF_INT_CHAR) != 0);
+      out.Set("bool", (encoding & BTF_INT_BOOL) != 0);
+      break;
+    }
+    case BTF_KIND_FLOAT:
+      out.Set("size", t->size);
+      break;
+    case BTF_KIND_PTR:
+    case BTF_KIND_TYPEDEF:
+    case BTF_KIND_VOLATILE:
+    case BTF_KIND_CONST:
+    case BTF_KIND_RESTRICT:
+    case BTF_KIND_TYPE_TAG:
+      out.Set("type", t->type);
+      break;
+    case BTF_KIND_ARRAY: {
+      const struct btf_array* array = btf_array(t);
+      out.Set("type", array->type);
+      out.Set("indexType", array->index_type);
+      out.Set("length", array->nelems);
+      break;
+    }
+    case BTF_KIND_STRUCT:
+    case BTF_KIND_UNION: {
+      out.Set("size", t->size);
+      Napi::Array members = Napi::Array::New(env, vlen);
+      const struct btf_member* m = btf_members(t);
+      for (uint16_t i = 0; i < vlen; i++, m++) {
+        Napi::Object member = Napi::Object::New(env);
+        member.Set("name", name(m->name_off));
+        member.Set("type", m->type);
+        member.Set("bitOffset", btf_member_bit_offset(t, i));
+        member.Set("bitSize", btf_member_bitfield_size(t, i));
+        members.Set(i, member);
+      }
+      out.Set("members", members);
+      break;
+    }
+    case BTF_KIND_ENUM: {
+      bool isSigned = btf_kflag(t);
+      out.Set("size", t->size);
+      out.Set("signed", isSigned);
+      Napi::Array values = Napi::Array::New(env, vlen);
+      const struct btf_enum* e = btf_enum(t);
+      for (uint16_t i = 0; i < vlen; i++, e++) {
+        Napi::Object value = Napi::Object::New(env);
+        value.Set("name", name(e->name_off));
+        value.Set("value", isSigned ? static_cast<double>(e->val) : static_cast<double>(static_cast<uint32_t>(e->val)));
+        values.Set(i, value);
+      }
+      out.Set("values", values);
+      break;
+    }
+    case BTF_KIND_ENUM64: {
+      bool isSigned = btf_kflag(t);
+      out.Set("size", t->size);
+      out.Set("signed", isSigned);
+      Napi::Array values = Napi::Array::New(env, vlen);
+      const struct btf_enum64* e = btf_enum64(t);
+      for (uint16_t i = 0; i < vlen; i++, e++) {
+        uint64_t raw = btf_enum64_value(e);
+        Napi::Object value = Napi::Object::New(env);
+        value.Set("name", name(e->name_off));
+        value.Set("value", isSigned ? Napi::BigInt::New(env, static_cast<int64_t>(raw)) : Napi::BigInt::New(env, raw));
+        values.Set(i, value);
+      }
+      out.Set("values", values);
+      break;
+    }
+    case BTF_KIND_FWD:
+      out.Set("union", btf_kflag(t));
+      break;
+    case BTF_KIND_FUNC:
+      out.Set("type", t->type);
+      out.Set("linkage", Linkage(btf_vlen(t)));
+      break;
+    case BTF_KIND_FUNC_PROTO: {
+      out.Set("type", t->type);
+      Napi::Array params = Napi::Array::New(env, vlen);
+      const struct btf_param* p = btf_params(t);
+      for (uint16_t i = 0; i < vlen; i++, p++) {
+        Napi::Object param = Napi::Object::New(env);
+        param.Set("name", name(p->name_off));
+        param.Set("type", p->type);
+        params.Set(i, param);
+      }
+      out.Set("params", params);
+      break;
+    }
+    case BTF_KIND_VAR:
+      out.Set("type", t->type);
+      out.Set("linkage", Linkage(btf_var(t)->linkage));
+      break;
+    case BTF_KIND_DATASEC: {
+      out.Set("size", t->size);
+      Napi::Array vars = Napi::Array::New(env, vlen);
+      const struct btf_var_secinfo* v = btf_var_secinfos(t);
+      for (uint16_t i = 0; i < vlen; i++, v++) {
+        Napi::Object var = Napi::Object::New(env);
+        var.Set("type", v->type);
+        var.Set("offset", v->offset);
+        var.Set("size", v->size);
+        vars.Set(i, var);
+      }
+      out.Set("vars", vars);
+      break;
+    }
+    case BTF_KIND_DECL_TAG:
+      out.Set("type", t->type);
+      out.Set("componentIndex", btf_decl_tag(t)->component_idx);
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+}  // namespace bpfkit

@@ -1,0 +1,36 @@
+// Btf: one libbpf struct btf (an object's, the running kernel's, a file's or a loaded one's) and its type table.
+#pragma once
+
+#include <napi.h>
+
+#include "object.h"
+
+struct btf;
+
+namespace bpfkit {
+
+class BtfHandle : public Napi::ObjectWrap<BtfHandle> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  // new BtfHandle({ path } | { vmlinux: true } | { id }) owns its btf;
+  // new BtfHandle(objectHandle, External<btf>) borrows the object's, valid while the object is open.
+  explicit BtfHandle(const Napi::CallbackInfo& info);
+  ~BtfHandle() override;
+
+ private:
+  Napi::Value Count(const Napi::CallbackInfo& info);
+  Napi::Value Types(const Napi::CallbackInfo& info);
+  Napi::Value Find(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  // The btf, or a BpfError when it was closed or its object was.
+  const struct btf* Require(Napi::Env env, const char* op) const;
+  Napi::Object Type(Napi::Env env, const struct btf* btf, uint32_t id) const;
+
+  struct btf* btf_ = nullptr;
+  bool owned_ = false;
+  ObjectHandle* owner_ = nullptr;
+  Napi::ObjectReference ownerRef_;
+};
+
+}  // namespace bpfkit

@@ -54,6 +54,8 @@ export class BpfObject implements Disposable, AsyncDisposable {
 
   private constructor(handle: ObjectHandle) {
     this.#handle = handle
+    // Made now: a map's BTF types are read at open (libbpf forgets some at load).
+    void this.maps
   }
 
   /** Opens an object from a path or from its bytes. Nothing reaches the kernel until load(). */

@@ -82,6 +82,8 @@ MapHandle::MapHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MapHandl
     owner_ = ObjectHandle::Unwrap(info[0].As<Napi::Object>());
     ownerRef_ = Napi::Persistent(info[0].As<Napi::Object>());
     map_ = info[1].As<Napi::External<struct bpf_map>>().Data();
+    btfKeyTypeId_ = bpf_map__btf_key_type_id(map_);
+    btfValueTypeId_ = bpf_map__btf_value_type_id(map_);
   } else if (info.Length() == 1 && info[0].IsObject() && info[0].As<Napi::Object>().Get("pinned").IsString()) {
     std::string path = info[0].As<Napi::Object>().Get("pinned").As<Napi::String>().Utf8Value();
     int fd = bpf_obj_get(path.c_str());
@@ -229,12 +231,12 @@ Napi::Value MapHandle::IsInternal(const Napi::CallbackInfo& info) {
 
 Napi::Value MapHandle::BtfKeyTypeId(const Napi::CallbackInfo& info) {
   RequireOpen(info.Env(), "bpf_map__btf_key_type_id");
-  return Napi::Number::New(info.Env(), map_ != nullptr ? bpf_map__btf_key_type_id(map_) : info_.btf_key_type_id);
+  return Napi::Number::New(info.Env(), map_ != nullptr ? btfKeyTypeId_ : info_.btf_key_type_id);
 }
 
 Napi::Value MapHandle::BtfValueTypeId(const Napi::CallbackInfo& info) {
   RequireOpen(info.Env(), "bpf_map__btf_value_type_id");
-  return Napi::Number::New(info.Env(), map_ != nullptr ? bpf_map__btf_value_type_id(map_) : info_.btf_value_type_id);
+  return Napi::Number::New(info.Env(), map_ != nullptr ? btfValueTypeId_ : info_.btf_value_type_id);
 }
 
 // The kernel's id of the BTF a pinned map was created with (0 when none); object maps use the object's BTF.
@@ -440,7 +442,9 @@ Napi::Value MapHandle::Unpin(const Napi::CallbackInfo& info) {
 Napi::Value MapHandle::ReadGlobal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_map__initial_value";
-  if (owner_ == nullptr || !bpf_map__is_internal(map_)) throw BpfError(env, op, "EINVAL", "not a global data map");
+  if (owner_ == nullptr) throw BpfError(env, op, "EINVAL", "not a global data map");
+  owner_->Require(env, op, Need::Open);  // before map_ is touched: close() frees it
+  if (!bpf_map__is_internal(map_)) throw BpfError(env, op, "EINVAL", "not a global data map");
   ObjectHandle::Region region = owner_->GlobalRegion(env, map_, op);
   if (!info[0].IsNumber()) throw BpfError(env, op, "EINVAL", "offset must be a number");
   uint32_t offset = info[0].As<Napi::Number>().Uint32Value();
@@ -463,7 +467,9 @@ Napi::Value MapHandle::ReadGlobal(const Napi::CallbackInfo& info) {
 Napi::Value MapHandle::WriteGlobal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_map__set_initial_value";
-  if (owner_ == nullptr || !bpf_map__is_internal(map_)) throw BpfError(env, op, "EINVAL", "not a global data map");
+  if (owner_ == nullptr) throw BpfError(env, op, "EINVAL", "not a global data map");
+  owner_->Require(env, op, Need::Open);  // before map_ is touched: close() frees it
+  if (!bpf_map__is_internal(map_)) throw BpfError(env, op, "EINVAL", "not a global data map");
   ObjectHandle::Region region = owner_->GlobalRegion(env, map_, op);
   if (!region.writable) {
     throw BpfError(env, op, "EROFS", "'" + NameOf() + "' is read-only once the object is loaded: set it before load()");

@@ -80,6 +80,10 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
   ObjectHandle* owner_ = nullptr;
   Napi::ObjectReference ownerRef_;
   struct bpf_map* map_ = nullptr;
+  // BTF type ids as the object declares them: libbpf zeroes them at load for map types the kernel
+  // takes without BTF (queue, stack…), whose values are still typed by the object's BTF.
+  uint32_t btfKeyTypeId_ = 0;
+  uint32_t btfValueTypeId_ = 0;
   // A map opened from a pin
   Addon* addon_ = nullptr;
   int fd_ = -1;

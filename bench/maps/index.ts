@@ -1,0 +1,177 @@
+// Maps benchmark: bpfkit's typed map operations against a C libbpf baseline measured in the same run.
+//   npm run bench:maps [-- --json] [-- --rounds N]        (as root)
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
+import * as path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { BpfObject, type BpfMap } from 'bpfkit'
+
+/** Single-element operations per measurement. */
+const SINGLE_OPS = 200_000
+/** Entries per batch call; also the number of distinct keys the single operations cycle over. */
+const BATCH_ENTRIES = 100_000
+
+const root = path.resolve(__dirname, '../..')
+const object = path.join(__dirname, 'maps.bpf.o')
+
+type Name = 'update' | 'lookup' | 'updateBatch' | 'lookupBatch' | 'deleteBatch'
+type Rates = Record<Name, number>
+
+const MEASUREMENTS: ReadonlyArray<{ name: Name; label: string; target: number }> = [
+  { name: 'update', label: 'set          ↔ bpf_map_update_elem', target: 0.5 },
+  { name: 'lookup', label: 'get          ↔ bpf_map_lookup_elem', target: 0.5 },
+  { name: 'updateBatch', label: 'setMany      ↔ bpf_map_update_batch', target: 0.8 },
+  { name: 'lookupBatch', label: 'getMany()    ↔ bpf_map_lookup_batch', target: 0.8 },
+  { name: 'deleteBatch', label: 'deleteMany   ↔ bpf_map_delete_batch', target: 0.8 },
+]
+
+interface Value {
+  packets: bigint
+  bytes: bigint
+  flags: number
+  pad: number
+}
+
+/** The value stored under key k: the same bytes baseline.c's value_of(k) builds. */
+function valueOf(k: number): Value {
+  return { packets: BigInt(k), bytes: BigInt(k) * 64n, flags: k & 0xff, pad: 0 }
+}
+
+/** Compiles baseline.c against deps/ (static libbpf, as the addon links it) or the system's libbpf. */
+function buildBaseline(): string {
+  const out = path.join(root, 'build/bench')
+  mkdirSync(out, { recursive: true })
+  const binary = path.join(out, 'maps-baseline')
+  const deps = path.join(root, 'deps')
+  let flags: string[]
+  if (existsSync(path.join(deps, 'lib/libbpf.a')) && existsSync(path.join(deps, 'lib/libelf.a'))) {
+    // libelf.a needs elfutils' internal helpers (libeu.a) since elfutils 0.190.
+    const eu = path.join(deps, 'lib/libeu.a')
+    flags = ['-I', path.join(deps, 'include'), path.join(deps, 'lib/libbpf.a'), path.join(deps, 'lib/libelf.a'),
+      ...(existsSync(eu) ? [eu] : []), '-lz']
+  } else {
+    flags = execFileSync('pkg-config', ['--cflags', '--libs', 'libbpf'], { encoding: 'utf8' }).trim().split(/\s+/)
+  }
+  execFileSync('cc', ['-O2', '-Wall', path.join(__dirname, 'baseline.c'), '-o', binary, ...flags], { stdio: 'inherit' })
+  return binary
+}
+
+function runBaseline(binary: string): Rates {
+  const output = execFileSync(binary, [object, String(SINGLE_OPS), String(BATCH_ENTRIES)], { encoding: 'utf8' })
+  return JSON.parse(output) as Rates
+}
+
+/** Inputs shared by every bpfkit round, built once and outside any timing (baseline.c does the same). */
+interface Inputs {
+  keys: number[]
+  values: Value[]
+  entries: Array<[number, Value]>
+}
+
+function fail(what: string): never {
+  throw new Error(`bpfkit side: ${what}`)
+}
+
+/** One round of the five measurements on `map`, which starts and ends empty, as baseline.c's main(). */
+function runBpfkit(map: BpfMap<number, Value>, { keys, values, entries }: Inputs): Rates {
+  const n = keys.length
+
+  let t = performance.now()
+  for (let i = 0; i < SINGLE_OPS; i++) {
+    const k = i % n
+    map.set(k, values[k] as Value)
+  }
+  const update = SINGLE_OPS / ((performance.now() - t) / 1e3)
+
+  t = performance.now()
+  for (let i = 0; i < SINGLE_OPS; i++) {
+    if (map.get(i % n) === undefined) fail(`get(${i % n}) found nothing`)
+  }
+  const lookup = SINGLE_OPS / ((performance.now() - t) / 1e3)
+
+  map.clear()
+  t = performance.now()
+  map.setMany(entries)
+  const updateBatch = n / ((performance.now() - t) / 1e3)
+
+  t = performance.now()
+  const all = map.getMany()
+  const lookupBatch = n / ((performance.now() - t) / 1e3)
+  if (all.length !== n) fail(`getMany() returned ${all.length} entries, expected ${n}`)
+  const [k, v] = all[all.length - 1] as [number, Value]
+  if (v.bytes !== values[k]?.bytes || v.flags !== values[k]?.flags) fail(`getMany() decoded key ${k} wrongly`)
+
+  t = performance.now()
+  const deleted = map.deleteMany(keys)
+  const deleteBatch = n / ((performance.now() - t) / 1e3)
+  if (deleted !== n) fail(`deleteMany() deleted ${deleted} keys, expected ${n}`)
+
+  return { update, lookup, updateBatch, lookupBatch, deleteBatch }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+}
+
+function parseArgs(argv: string[]): { json: boolean; rounds: number } {
+  let json = false
+  let rounds = 5
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--json') json = true
+    else if (argv[i] === '--rounds' && /^[1-9][0-9]*$/.test(argv[i + 1] ?? '')) rounds = Number(argv[++i])
+    else throw new Error(`usage: npm run bench:maps [-- --json] [-- --rounds N] (unknown argument ${argv[i]})`)
+  }
+  return { json, rounds }
+}
+
+async function main(): Promise<void> {
+  const { json, rounds } = parseArgs(process.argv.slice(2))
+  const baseline = buildBaseline()
+
+  const obj = BpfObject.open(object)
+  await obj.load()
+  const map = obj.map('flows') as BpfMap<number, Value>
+  const keys = Array.from({ length: BATCH_ENTRIES }, (_, k) => k)
+  const values = keys.map(valueOf)
+  const inputs: Inputs = { keys, values, entries: keys.map((k) => [k, values[k] as Value]) }
+
+  const c: Rates[] = []
+  const js: Rates[] = []
+  // Round 0 warms both sides up (JIT, codecs, kernel allocations) and is not counted.
+  for (let round = 0; round <= rounds; round++) {
+    const cRates = runBaseline(baseline)
+    const jsRates = runBpfkit(map, inputs)
+    if (round > 0) {
+      c.push(cRates)
+      js.push(jsRates)
+    }
+  }
+  obj.close()
+
+  const results = MEASUREMENTS.map(({ name, label, target }) => {
+    const cOps = median(c.map((r) => r[name]))
+    const jsOps = median(js.map((r) => r[name]))
+    return { name, label, c: cOps, bpfkit: jsOps, ratio: jsOps / cOps, target, met: jsOps / cOps >= target }
+  })
+
+  if (json) {
+    const config = { map: 'hash __u32 → struct value (24 bytes)', singleOps: SINGLE_OPS, batchEntries: BATCH_ENTRIES, rounds }
+    console.log(JSON.stringify({ config, results, rounds: { c, bpfkit: js } }, null, 2))
+    return
+  }
+  const ops = (x: number): string => Math.round(x).toLocaleString('en-US')
+  console.log(`maps: hash map __u32 → struct value (24 B); ${ops(SINGLE_OPS)} single ops over ${ops(BATCH_ENTRIES)} keys, ` +
+    `${ops(BATCH_ENTRIES)}-entry batches; median of ${rounds} rounds after 1 warm-up`)
+  console.log(`${'measurement'.padEnd(38)}${'C ops/s'.padStart(13)}${'bpfkit ops/s'.padStart(14)}${'ratio'.padStart(8)}  target`)
+  for (const r of results) {
+    console.log(`${r.label.padEnd(38)}${ops(r.c).padStart(13)}${ops(r.bpfkit).padStart(14)}` +
+      `${`${r.ratio.toFixed(2)}×`.padStart(8)}  ≥ ${r.target.toFixed(1)}× ${r.met ? 'met' : 'MISSED'}`)
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error)
+  process.exit(1)
+})

@@ -157,8 +157,8 @@ export class BpfObject implements Disposable, AsyncDisposable {
   }
 
   /** The map named `name`. */
-  map(name: string): BpfMap {
-    return this.#find(this.maps, 'map', name)
+  map<K = any, V = any>(name: string): BpfMap<K, V> {
+    return this.#find(this.maps, 'map', name) as BpfMap<K, V>
   }
 
   /**

@@ -1,0 +1,25 @@
+// The README's examples over the test fixtures run as written.
+import { execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { root } from './helpers'
+
+const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8')
+const examples = [...readme.matchAll(/```ts\n(import [^`]*?)```/g)].map((m) => m[1]).filter((code) => code.includes("'test/fixtures/"))
+
+describe('README', () => {
+  it('has runnable examples', () => expect(examples.length).toBeGreaterThanOrEqual(2))
+
+  it.each(examples.map((code, i) => [i, code]))('example %i runs', (i, code) => {
+    // Inside the repository, so that `import … from 'bpfkit'` resolves to this package.
+    const file = path.join(root, 'build', `readme-example-${i}.mts`)
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    fs.writeFileSync(file, code as string)
+    try {
+      execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, stdio: 'pipe' })
+    } finally {
+      fs.rmSync(file, { force: true })
+    }
+  })
+})

@@ -97,6 +97,13 @@ describe('BTF and codecs', () => {
     expect(obj.program('check').testRun().retval).toBe(28)
   })
 
+  it('reads and writes floats as the compiler stores them', () => {
+    const reals = obj.map('reals')
+    expect(reals.get(0)).toEqual({ f: 1.5, d: -2.25 })
+    const bytes = reals.raw.lookup(key(0)) as Buffer
+    expect(btf.codec((reals.valueType as BtfType).id).encode({ f: 1.5, d: -2.25 }).equals(bytes)).toBe(true)
+  })
+
   it('round-trips every member type on its own', () => {
     const all = btf.find('all', 'struct')
     if (all?.kind !== 'struct') throw new Error('no struct all')

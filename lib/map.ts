@@ -282,7 +282,17 @@ export class BpfMap<K = any, V = any> {
   getMany(): Array<[K, V]>
   getMany(keys: Iterable<K>): Array<V | undefined>
   getMany(keys?: Iterable<K>): Array<[K, V]> | Array<V | undefined> {
-    if (keys === undefined) return [...this.entries()]
+    if (keys === undefined) {
+      const t = this.#types('map.getMany')
+      this.#iterable('map.getMany')
+      const all: Array<[K, V]> = []
+      for (const chunk of this.#chunks(t, false)) {
+        const keys = t.keyCodec!.decodeMany(chunk.keys, 0, t.keySize, chunk.count) as K[]
+        const values = t.decodeValues(chunk.values, chunk.count) as V[]
+        for (let i = 0; i < chunk.count; i++) all.push([keys[i] as K, values[i] as V])
+      }
+      return all
+    }
     if (keys === null || typeof (keys as Iterable<K>)[Symbol.iterator] !== 'function') {
       throw invalidArgument('map.getMany', 'keys must be iterable')
     }
@@ -299,13 +309,17 @@ export class BpfMap<K = any, V = any> {
     const t = this.#types('map.setMany')
     const f = flagsOf('map.setMany', flags)
     const list = this.#list('map.setMany', entries)
-    const keys = Buffer.alloc(list.length * t.keySize)
-    const values = Buffer.alloc(list.length * t.valueBytes)
-    list.forEach((entry, i) => {
+    const [keys, values] = split(list.length * t.keySize, list.length * t.valueBytes)
+    const keyList = new Array(list.length)
+    const valueList = new Array(list.length)
+    for (let i = 0; i < list.length; i++) {
+      const entry = list[i]
       if (!Array.isArray(entry) || entry.length !== 2) throw invalidArgument('map.setMany', `entry ${i} must be a [key, value] pair`)
-      t.keyCodec!.encodeInto(entry[0], keys, i * t.keySize, `entries[${i}][0]`)
-      t.encodeValue(entry[1], values, i * t.valueBytes, `entries[${i}][1]`)
-    })
+      keyList[i] = entry[0]
+      valueList[i] = entry[1]
+    }
+    t.keyCodec!.encodeMany(keyList, keys, 0, t.keySize, (i) => `entries[${i}][0]`)
+    t.encodeValues(valueList, values, (i) => `entries[${i}][1]`)
     if (list.length === 0) return
     if (this.#handle.updateBatch(keys, values, list.length, f) !== null) return
     for (let i = 0; i < list.length; i++) {
@@ -322,7 +336,7 @@ export class BpfMap<K = any, V = any> {
     const t = this.#types('map.deleteMany')
     const list = this.#list('map.deleteMany', keys)
     const buffer = Buffer.alloc(list.length * t.keySize)
-    list.forEach((key, i) => t.keyCodec!.encodeInto(key, buffer, i * t.keySize, `keys[${i}]`))
+    t.keyCodec!.encodeMany(list, buffer, 0, t.keySize, (i) => `keys[${i}]`)
     return this.#deleteKeys(t, buffer, list.length)
   }
 
@@ -464,10 +478,8 @@ export class BpfMap<K = any, V = any> {
   /** The map's entries in chunks: batch lookups where possible, else next_key + lookup. */
   *#chunks(t: Typed, andDelete: boolean): IterableIterator<Chunk> {
     let size = CHUNK
-    let keys = Buffer.alloc(size * t.keySize)
-    let values = Buffer.alloc(size * t.valueBytes)
-    const token = Buffer.alloc(Math.max(t.keySize, 8))
-    const next = Buffer.alloc(Math.max(t.keySize, 8))
+    let [keys, values] = split(size * t.keySize, size * t.valueBytes)
+    const [token, next] = split(Math.max(t.keySize, 8), Math.max(t.keySize, 8))
     let first = true
     for (;;) {
       let result: { count: number; done: boolean } | null
@@ -477,8 +489,7 @@ export class BpfMap<K = any, V = any> {
         // A hash bucket holds more entries than the chunk: retry with a bigger one.
         if (error instanceof BpfError && error.code === 'ENOSPC' && size < 1 << 20) {
           size *= 4
-          keys = Buffer.alloc(size * t.keySize)
-          values = Buffer.alloc(size * t.valueBytes)
+          ;[keys, values] = split(size * t.keySize, size * t.valueBytes)
           continue
         }
         throw error
@@ -498,6 +509,15 @@ export class BpfMap<K = any, V = any> {
       key = following
     }
   }
+}
+
+/**
+ * Two zeroed buffers over one ArrayBuffer: keys and values that codecs then reach through one cached
+ * DataView (codecs keep one view per ArrayBuffer, and alternating between two costs a lookup).
+ */
+function split(first: number, second: number): [Buffer, Buffer] {
+  const whole = Buffer.alloc(first + second)
+  return [whole.subarray(0, first), whole.subarray(first)]
 }
 
 type ElementOf<V> = V extends ReadonlyArray<infer E> ? E : never
@@ -535,8 +555,7 @@ class Typed {
     }
     if (keyCodec !== undefined) check('key', keyCodec, map.keySize)
     check('value', valueCodec, map.valueSize)
-    this.key = Buffer.alloc(this.keySize)
-    this.value = Buffer.alloc(this.valueBytes)
+    ;[this.key, this.value] = split(this.keySize, this.valueBytes)
     this.#cpus = map.perCpu ? addon.possibleCpus : 0
     this.#stride = (map.valueSize + 7) & ~7
   }
@@ -550,6 +569,21 @@ class Typed {
     const values = new Array(this.#cpus)
     for (let cpu = 0; cpu < this.#cpus; cpu++) values[cpu] = this.#valueCodec.decode(bytes, offset + cpu * this.#stride)
     return values
+  }
+
+  /** `count` values laid out one per valueBytes. */
+  decodeValues(bytes: Uint8Array, count: number): unknown[] {
+    if (this.#cpus === 0) return this.#valueCodec.decodeMany(bytes, 0, this.valueBytes, count)
+    return Array.from({ length: count }, (_, i) => this.decodeValue(bytes, i * this.valueBytes))
+  }
+
+  /** Encodes values[i] at i * valueBytes; errors name the element as `name(i)`. */
+  encodeValues(values: unknown[], target: Uint8Array, name: (index: number) => string): void {
+    if (this.#cpus === 0) {
+      this.#valueCodec.encodeMany(values, target, 0, this.valueBytes, name)
+      return
+    }
+    values.forEach((value, i) => this.encodeValue(value, target, i * this.valueBytes, name(i)))
   }
 
   encodeValue(value: unknown, target: Uint8Array, offset: number, path = 'value'): void {

@@ -161,16 +161,20 @@ int MapHandle::LoadedFd(Napi::Env env, const char* op) const {
 
 uint8_t* MapHandle::Sized(Napi::Env env, const char* op, const Napi::Value& value, size_t size, const char* what,
                           bool atLeast) const {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  // One napi call: it fails for anything that is not a typed array. This runs on every map operation.
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array) {
     throw BpfError(env, op, "EINVAL", std::string(what) + " must be a Buffer or Uint8Array");
   }
-  auto buffer = value.As<Napi::Uint8Array>();
-  if (atLeast ? buffer.ElementLength() < size : buffer.ElementLength() != size) {
+  if (atLeast ? length < size : length != size) {
     throw BpfError(env, op, "EINVAL",
-                   "map '" + NameOf() + "': " + what + " is " + std::to_string(buffer.ElementLength()) + " bytes, expected " +
+                   "map '" + NameOf() + "': " + what + " is " + std::to_string(length) + " bytes, expected " +
                        (atLeast ? "at least " : "") + std::to_string(size));
   }
-  return buffer.Data();
+  return static_cast<uint8_t*>(data);
 }
 
 const uint8_t* MapHandle::KeyArg(Napi::Env env, const char* op, const Napi::Value& value) const {

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { BpfMap, BpfObject } from 'bpfkit'
-import { fixture, thrown } from './helpers'
+import { bpfFds, fixture, thrown } from './helpers'
 
 const flow = (saddr: number, port: number, proto: number) => ({ saddr, port, proto })
 const stats = (packets: bigint, bytes: bigint, label = '') => ({ packets, bytes, label })
@@ -159,7 +159,9 @@ describe('typed maps', () => {
     flows.set(flow(7, 7, 7), stats(7n, 7n, 'pinned'))
     flows.pin(path)
     expect(flows.pinPath).toBe(path)
+    const mapsBefore = bpfFds().maps.length
     const again = BpfMap.openPinned(path)
+    expect(bpfFds().maps.length).toBe(mapsBefore + 1)
     try {
       expect(again.type).toBe('hash')
       expect(again.isTyped).toBe(true)
@@ -170,6 +172,7 @@ describe('typed maps', () => {
       again.close()
     }
     expect(thrown(() => again.get(flow(7, 7, 7))).code).toBe('ECLOSED')
+    expect(bpfFds().maps.length).toBe(mapsBefore)
     flows.unpin()
     expect(fs.existsSync(path)).toBe(false)
     expect(thrown(() => BpfMap.openPinned(path)).code).toBe('ENOENT')
@@ -203,6 +206,23 @@ describe('typed maps', () => {
     untyped.raw.update(Buffer.alloc(4), Buffer.alloc(8, 1))
     expect(untyped.raw.lookup(Buffer.alloc(4))).toEqual(Buffer.alloc(8, 1))
     expect(thrown(() => untyped.raw.update(Buffer.alloc(3), Buffer.alloc(8))).message).toContain('key is 3 bytes, expected 4')
+  })
+
+  it('resizes maps and switches programs off before load', async () => {
+    const other = BpfObject.open(fixture('maps.bpf.o'))
+    try {
+      other.map('flows').maxEntries = 2000
+      other.program('route').autoload = false
+      await other.load()
+      const flows = other.map('flows')
+      flows.setMany(Array.from({ length: 2000 }, (_, i) => [flow(i, 1, 1), {}] as const))
+      expect(flows.count()).toBe(2000)
+      expect(thrown(() => flows.set(flow(2000, 1, 1), {})).code).toBe('E2BIG')
+      expect(thrown(() => other.program('route').fd).code).toBe('EBADSTATE')
+      expect(other.program('touch').fd).toBeGreaterThan(0)
+    } finally {
+      other.close()
+    }
   })
 
   it('a frozen map refuses writes from user space', async () => {

@@ -356,6 +356,19 @@ class Compiler {
     return `${prefix}${this.#next++}`
   }
 
+  /**
+   * The name of the function compiled for type `id` in `cache` (decoders or encoders), compiling it
+   * the first time: `body(name)` returns its source. Registered first, so a body may refer to it.
+   */
+  #once(cache: Map<number, string>, id: number, prefix: string, body: (name: string) => string): string {
+    const cached = cache.get(id)
+    if (cached !== undefined) return cached
+    const name = this.#name(prefix)
+    cache.set(id, name)
+    this.#functions.push(body(name))
+    return name
+  }
+
   #constant(value: unknown): string {
     this.#constants.push(value)
     return `K[${this.#constants.length - 1}]`
@@ -384,13 +397,8 @@ class Compiler {
   // ---- decoding ----------------------------------------------------------------------------------
 
   #decoderFunction(id: number): string {
-    const type = this.#btf.resolve(id)
-    const cached = this.#decoders.get(type.id)
-    if (cached !== undefined) return cached
-    const name = this.#name('d')
-    this.#decoders.set(type.id, name)
-    this.#functions.push(`function ${name}(dv, b, o) {\n  return ${this.#decodeExpr(id, 'o', true)};\n}`)
-    return name
+    return this.#once(this.#decoders, this.#btf.resolve(id).id, 'd',
+      (name) => `function ${name}(dv, b, o) {\n  return ${this.#decodeExpr(id, 'o', true)};\n}`)
   }
 
   /** A JS expression for the value of type `id` at byte offset `o` (an expression). */
@@ -497,14 +505,9 @@ class Compiler {
     const elementSize = btf.sizeOf(type.type)
     const typed = this.#typedArray(type.type)
     if (typed !== undefined) return `h.typed(${typed}, b, ${o}, ${n * elementSize})`
-    const cached = this.#decoders.get(type.id)
-    if (cached !== undefined) return `${cached}(dv, b, ${o})`
-    const name = this.#name('d')
-    this.#decoders.set(type.id, name)
-    this.#functions.push(
-      `function ${name}(dv, b, o) {\n  const r = new Array(${n});\n` +
-        `  for (let i = 0; i < ${n}; i++) r[i] = ${this.#decodeExpr(type.type, `o + i * ${elementSize}`)};\n  return r;\n}`,
-    )
+    const name = this.#once(this.#decoders, type.id, 'd', (fn) =>
+      `function ${fn}(dv, b, o) {\n  const r = new Array(${n});\n` +
+        `  for (let i = 0; i < ${n}; i++) r[i] = ${this.#decodeExpr(type.type, `o + i * ${elementSize}`)};\n  return r;\n}`)
     return `${name}(dv, b, ${o})`
   }
 
@@ -591,47 +594,39 @@ class Compiler {
     const label = JSON.stringify(this.#label(id))
     const n = type.length
     if (this.#isCharArray(id)) return `${indent}h.putStr(${x}, b, ${o}, ${n}, ${label});`
-    const cached = this.#encoders.get(type.id)
-    const name = cached ?? this.#name('e')
-    if (cached === undefined) {
-      this.#encoders.set(type.id, name)
+    const name = this.#once(this.#encoders, type.id, 'e', (fn) => {
       const elementSize = btf.sizeOf(type.type)
       const typed = this.#typedArray(type.type)
       const fast = typed === undefined
         ? ''
         : `  if (x instanceof ${typed}) { b.set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), o); return; }\n`
-      this.#functions.push(
-        `function ${name}(x, dv, b, o) {\n  const l = h.list(x, ${n}, ${label});\n${fast}` +
-          `  for (let i = 0; i < l.length; i++) {\n    const e = l[i];\n    if (e === undefined) continue;\n    try {\n` +
-          `${this.#encodeStatements(type.type, 'e', `o + i * ${elementSize}`, '      ')}\n` +
-          `    } catch (error) { throw h.at(error, "[" + i + "]"); }\n  }\n}`,
-      )
-    }
+      return `function ${fn}(x, dv, b, o) {\n  const l = h.list(x, ${n}, ${label});\n${fast}` +
+        `  for (let i = 0; i < l.length; i++) {\n    const e = l[i];\n    if (e === undefined) continue;\n    try {\n` +
+        `${this.#encodeStatements(type.type, 'e', `o + i * ${elementSize}`, '      ')}\n` +
+        `    } catch (error) { throw h.at(error, "[" + i + "]"); }\n  }\n}`
+    })
     return `${indent}${name}(${x}, dv, b, ${o});`
   }
 
   /** The encoder function of a struct or union: checks the object, then writes each field given. */
   #compositeEncoder(id: number): string {
     const type = this.#btf.resolve(id)
-    const cached = this.#encoders.get(type.id)
-    if (cached !== undefined) return cached
-    const name = this.#name('e')
-    this.#encoders.set(type.id, name)
-    const label = JSON.stringify(this.#label(id))
-    const names = this.#fields(type.id).map((f) => f.name)
-    const known: Record<string, true> = Object.create(null)
-    for (const name of names) known[name] = true
-    // Unknown fields: a switch over the field names is much faster than a dictionary lookup per key.
-    const cases = names.map((name) => `case ${JSON.stringify(name)}: `).join('')
-    const body = [
-      `  const v = h.object(x, ${label});`,
-      names.length === 0
-        ? `  h.unknown(v, ${this.#constant(known)}, ${label});`
-        : `  for (const k in v) { switch (k) { ${cases}continue; } h.unknown(v, ${this.#constant(known)}, ${label}); }`,
-      this.#compositeBody(type.id, 'o', '  '),
-    ]
-    this.#functions.push(`function ${name}(x, dv, b, o) {\n${body.join('\n')}\n}`)
-    return name
+    return this.#once(this.#encoders, type.id, 'e', (name) => {
+      const label = JSON.stringify(this.#label(id))
+      const names = this.#fields(type.id).map((f) => f.name)
+      const known: Record<string, true> = Object.create(null)
+      for (const field of names) known[field] = true
+      // Unknown fields: a switch over the field names is much faster than a dictionary lookup per key.
+      const cases = names.map((field) => `case ${JSON.stringify(field)}: `).join('')
+      const body = [
+        `  const v = h.object(x, ${label});`,
+        names.length === 0
+          ? `  h.unknown(v, ${this.#constant(known)}, ${label});`
+          : `  for (const k in v) { switch (k) { ${cases}continue; } h.unknown(v, ${this.#constant(known)}, ${label}); }`,
+        this.#compositeBody(type.id, 'o', '  '),
+      ]
+      return `function ${name}(x, dv, b, o) {\n${body.join('\n')}\n}`
+    })
   }
 
   /** Statements writing the members of struct or union `id` (which read `v`) at offset `o`. */

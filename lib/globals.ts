@@ -51,6 +51,12 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
     return v.codec.decode(v.scratch, 0)
   }
   const write = (name: string, v: Variable, value: unknown): void => {
+    if (section === '.kconfig') {
+      throw new BpfError(`.kconfig.${name}: libbpf fills .kconfig from the kernel's configuration at load`, {
+        code: 'EROFS',
+        op: 'globals.set',
+      })
+    }
     const bytes = Buffer.alloc(v.scratch.length)
     v.codec.encodeInto(value, bytes, 0, `${section}.${name}`)
     map.writeGlobal(v.offset, bytes)

@@ -201,7 +201,7 @@ export class BpfMap<K = any, V = any> {
 
   /** The value for `key`, or undefined. For per-CPU maps: an array with one value per possible CPU. */
   get(key: K, flags = 0): V | undefined {
-    const t = this.#types('map.get')
+    const t = this.#keyed('map.get')
     t.encodeKey(key)
     if (!this.#handle.lookup(t.key, flags, t.value)) return undefined
     return t.decodeValue(t.value, 0) as V
@@ -212,7 +212,7 @@ export class BpfMap<K = any, V = any> {
    * CPU) or an array of exactly one value per possible CPU.
    */
   set(key: K, value: V | ElementOf<V>, flags: UpdateFlag = 'any'): this {
-    const t = this.#types('map.set')
+    const t = this.#keyed('map.set')
     const f = flagsOf('map.set', flags)
     t.encodeKey(key)
     t.encodeValue(value, t.value, 0)
@@ -222,7 +222,7 @@ export class BpfMap<K = any, V = any> {
 
   /** Deletes `key`; false when it was not there. Array maps cannot delete (EINVAL): use set. */
   delete(key: K): boolean {
-    const t = this.#types('map.delete')
+    const t = this.#keyed('map.delete')
     t.encodeKey(key)
     return this.#handle.delete(t.key)
   }
@@ -234,7 +234,7 @@ export class BpfMap<K = any, V = any> {
       t.encodeValue(key, t.value, 0)
       return this.#handle.lookup(null, 0, t.value)
     }
-    t.encodeKey(key as K)
+    this.#keyed('map.has').encodeKey(key as K)
     return this.#handle.lookup(t.key, 0, t.value)
   }
 
@@ -253,11 +253,11 @@ export class BpfMap<K = any, V = any> {
    * few thousand entries), else key by key. Entries changed meanwhile may or may not be seen.
    */
   *entries(): IterableIterator<[K, V]> {
-    const t = this.#types('map.entries')
+    const t = this.#keyed('map.entries')
     this.#iterable('map.entries')
     for (const chunk of this.#chunks(t, false)) {
       for (let i = 0; i < chunk.count; i++) {
-        yield [t.keyCodec!.decode(chunk.keys, i * t.keySize) as K, t.decodeValue(chunk.values, i * t.valueBytes) as V]
+        yield [t.keyCodec.decode(chunk.keys, i * t.keySize) as K, t.decodeValue(chunk.values, i * t.valueBytes) as V]
       }
     }
   }
@@ -268,7 +268,7 @@ export class BpfMap<K = any, V = any> {
 
   /** Number of entries (counted by iterating). */
   count(): number {
-    const t = this.#types('map.count')
+    const t = this.#keyed('map.count')
     this.#iterable('map.count')
     let n = 0
     for (const chunk of this.#chunks(t, false)) n += chunk.count
@@ -283,11 +283,11 @@ export class BpfMap<K = any, V = any> {
   getMany(keys: Iterable<K>): Array<V | undefined>
   getMany(keys?: Iterable<K>): Array<[K, V]> | Array<V | undefined> {
     if (keys === undefined) {
-      const t = this.#types('map.getMany')
+      const t = this.#keyed('map.getMany')
       this.#iterable('map.getMany')
       const all: Array<[K, V]> = []
       for (const chunk of this.#chunks(t, false)) {
-        const keys = t.keyCodec!.decodeMany(chunk.keys, 0, t.keySize, chunk.count) as K[]
+        const keys = t.keyCodec.decodeMany(chunk.keys, 0, t.keySize, chunk.count) as K[]
         const values = t.decodeValues(chunk.values, chunk.count) as V[]
         for (let i = 0; i < chunk.count; i++) all.push([keys[i] as K, values[i] as V])
       }
@@ -306,7 +306,7 @@ export class BpfMap<K = any, V = any> {
    * each). Every key and value is encoded (and checked) before anything is written.
    */
   setMany(entries: Iterable<readonly [K, V | ElementOf<V>]>, flags: UpdateFlag = 'any'): void {
-    const t = this.#types('map.setMany')
+    const t = this.#keyed('map.setMany')
     const f = flagsOf('map.setMany', flags)
     const list = this.#list('map.setMany', entries)
     const [keys, values] = split(list.length * t.keySize, list.length * t.valueBytes)
@@ -318,7 +318,7 @@ export class BpfMap<K = any, V = any> {
       keyList[i] = entry[0]
       valueList[i] = entry[1]
     }
-    t.keyCodec!.encodeMany(keyList, keys, 0, t.keySize, (i) => `entries[${i}][0]`)
+    t.keyCodec.encodeMany(keyList, keys, 0, t.keySize, (i) => `entries[${i}][0]`)
     t.encodeValues(valueList, values, (i) => `entries[${i}][1]`)
     if (list.length === 0) return
     if (this.#handle.updateBatch(keys, values, list.length, f) !== null) return
@@ -333,10 +333,10 @@ export class BpfMap<K = any, V = any> {
    * are not there are skipped. Returns how many were deleted.
    */
   deleteMany(keys: Iterable<K>): number {
-    const t = this.#types('map.deleteMany')
+    const t = this.#keyed('map.deleteMany')
     const list = this.#list('map.deleteMany', keys)
     const buffer = Buffer.alloc(list.length * t.keySize)
-    t.keyCodec!.encodeMany(list, buffer, 0, t.keySize, (i) => `keys[${i}]`)
+    t.keyCodec.encodeMany(list, buffer, 0, t.keySize, (i) => `keys[${i}]`)
     return this.#deleteKeys(t, buffer, list.length)
   }
 
@@ -345,15 +345,17 @@ export class BpfMap<K = any, V = any> {
    * where possible); array maps, which cannot delete, set every element to zero.
    */
   clear(): void {
-    const t = this.#types('map.clear')
+    const t = this.#keyed('map.clear')
     this.#iterable('map.clear')
     if (ARRAYS.has(this.type)) {
-      const n = this.maxEntries
-      const keys = Buffer.alloc(n * 4)
-      for (let i = 0; i < n; i++) keys.writeUInt32LE(i, i * 4)
-      if (this.#handle.updateBatch(keys, Buffer.alloc(n * t.valueBytes), n, 0) !== null) return
-      const zero = Buffer.alloc(t.valueBytes)
-      for (let i = 0; i < n; i++) this.#handle.update(keys.subarray(i * 4, i * 4 + 4), zero, 0)
+      // In chunks, so that a big per-CPU array does not need all its zeros at once.
+      const [keys, zeros] = split(CHUNK * 4, CHUNK * t.valueBytes)
+      for (let first = 0; first < this.maxEntries; first += CHUNK) {
+        const n = Math.min(CHUNK, this.maxEntries - first)
+        for (let i = 0; i < n; i++) keys.writeUInt32LE(first + i, i * 4)
+        if (this.#handle.updateBatch(keys, zeros, n, 0) !== null) continue
+        for (let i = 0; i < n; i++) this.#handle.update(keys.subarray(i * 4, i * 4 + 4), zeros.subarray(0, t.valueBytes), 0)
+      }
       return
     }
     for (const chunk of this.#chunks(t, true)) {
@@ -422,6 +424,16 @@ export class BpfMap<K = any, V = any> {
 
   [Symbol.dispose](): void {
     this.close()
+  }
+
+  /** The typed view, for an operation by key: queues, stacks and bloom filters have no keys. */
+  #keyed(op: string): Typed & { keyCodec: Codec } {
+    const t = this.#types(op)
+    if (t.keyCodec === undefined) {
+      const instead = this.type === 'bloom_filter' ? 'add() and has()' : 'push(), pop() and peek()'
+      throw invalidArgument(op, `a ${this.type} map has no keys: use ${instead}`)
+    }
+    return t as Typed & { keyCodec: Codec }
   }
 
   #types(op: string): Typed {
@@ -538,13 +550,16 @@ class Typed {
   readonly #cpus: number
   readonly #stride: number
   readonly #valueCodec: Codec
-  readonly #valueIsArray: boolean
+  readonly #valueKind: 'string' | 'array' | 'other'
 
   constructor(btf: Btf, readonly keyCodec: Codec | undefined, valueCodec: Codec, map: BpfMap) {
     this.keySize = map.keySize
     this.valueBytes = map.valueBytes
     this.#valueCodec = valueCodec
-    this.#valueIsArray = btf.resolve(valueCodec.typeId).kind === 'array'
+    const valueType = btf.resolve(valueCodec.typeId)
+    const element = valueType.kind === 'array' ? btf.resolve(valueType.type) : undefined
+    const isString = element?.kind === 'int' && element.size === 1 && (element.char || element.name === 'char')
+    this.#valueKind = isString ? 'string' : valueType.kind === 'array' ? 'array' : 'other'
     const check = (what: string, codec: Codec, size: number): void => {
       if (codec.size !== size) {
         throw new BpfError(`map '${map.name}': its BTF ${what} type ${btf.typeName(codec.typeId)} is ${codec.size} bytes, the map's ${what}s ${size}`, {
@@ -586,21 +601,32 @@ class Typed {
     values.forEach((value, i) => this.encodeValue(value, target, i * this.valueBytes, name(i)))
   }
 
+  /**
+   * Whether a per-CPU map's value is given per CPU (else one value for every CPU): an array — of
+   * values when the value type is itself an array (or a string, for `char[N]`).
+   */
+  #perCpuList(value: unknown): value is ArrayLike<unknown> {
+    if (this.#valueKind === 'string') return Array.isArray(value)
+    if (this.#valueKind === 'array') return Array.isArray(value) && value.every((v) => Array.isArray(v) || ArrayBuffer.isView(v))
+    return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView))
+  }
+
   encodeValue(value: unknown, target: Uint8Array, offset: number, path = 'value'): void {
     if (this.#cpus === 0) {
       this.#valueCodec.encodeInto(value, target, offset, path)
       return
     }
     target.fill(0, offset, offset + this.valueBytes)
-    // One value per CPU, unless the value type is itself an array and this is one value of it.
-    if (Array.isArray(value) && (!this.#valueIsArray || value.every((v) => Array.isArray(v) || ArrayBuffer.isView(v)))) {
+    if (this.#perCpuList(value)) {
       if (value.length !== this.#cpus) {
         throw new BpfError(`${path}: a per-CPU value takes one value or exactly ${this.#cpus} (one per possible CPU), got ${value.length}`, {
           code: 'EINVAL',
           op: 'map.set',
         })
       }
-      value.forEach((v, cpu) => this.#valueCodec.encodeInto(v, target, offset + cpu * this.#stride, `${path}[${cpu}]`))
+      for (let cpu = 0; cpu < this.#cpus; cpu++) {
+        this.#valueCodec.encodeInto(value[cpu], target, offset + cpu * this.#stride, `${path}[${cpu}]`)
+      }
       return
     }
     this.#valueCodec.encodeInto(value, target, offset, path)

@@ -31,7 +31,7 @@ export interface ProgramHandle {
   readonly id: number
   attach(): LinkHandle
   attachTracepoint(category: string, name: string): LinkHandle
-  testRun(data: Uint8Array | null, ctx: Uint8Array | null, repeat: number, dataOutSize: number): TestRunResult
+  testRun(data: Uint8Array | null, ctx: Uint8Array | null, repeat: number, dataOutSize: number, ctxOutSize: number): TestRunResult
 }
 
 export interface MapHandle {

@@ -66,8 +66,10 @@ export class BpfProgram {
 
   /**
    * Runs the program once (or `repeat` times) in the kernel on the given input, without attaching it
-   * (BPF_PROG_TEST_RUN): XDP, TC and socket programs take packet `data`; raw tracepoint and `syscall`
-   * programs take `ctx`. Returns the program's return value and what it left in data/ctx.
+   * (BPF_PROG_TEST_RUN): XDP, TC and socket programs take packet `data` (and optionally `ctx`); raw
+   * tracepoint and `syscall` programs take only `ctx` and refuse `repeat` — a `syscall` program writes
+   * its results back into the `ctx` buffer itself. Returns the program's return value and what it left
+   * in the packet (and in the context, with `ctxOutSize`).
    */
   testRun(options: TestRunOptions = {}): TestRunResult {
     const op = 'program.testRun'
@@ -75,14 +77,15 @@ export class BpfProgram {
     for (const key of ['data', 'ctx'] as const) {
       if (options[key] !== undefined && !(options[key] instanceof Uint8Array)) throw invalidArgument(op, `${key} must be a Uint8Array`)
     }
-    for (const key of ['repeat', 'dataOutSize'] as const) {
+    for (const key of ['repeat', 'dataOutSize', 'ctxOutSize'] as const) {
       const value = options[key]
       if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 0xffffffff)) {
         throw invalidArgument(op, `${key} must be a non-negative 32-bit integer`)
       }
     }
     const dataOutSize = options.dataOutSize ?? (options.data === undefined ? 0 : options.data.length + 256)
-    const result = this.#handle.testRun(options.data ?? null, options.ctx ?? null, options.repeat ?? 0, dataOutSize)
+    const result = this.#handle.testRun(options.data ?? null, options.ctx ?? null, options.repeat ?? 0, dataOutSize,
+      options.ctxOutSize ?? 0)
     return {
       retval: result.retval,
       duration: result.duration,
@@ -101,10 +104,12 @@ export interface TestRunOptions {
   repeat?: number
   /** Room for the output packet (default: the input's size + 256). */
   dataOutSize?: number
+  /** Room for the output context (XDP, TC…; default none). */
+  ctxOutSize?: number
 }
 
 export interface TestRunResult {
-  /** The program's return value. */
+  /** The program's return value (as a signed 32-bit integer). */
   retval: number
   /** Average run time in nanoseconds. */
   duration: number

@@ -88,15 +88,18 @@ MapHandle::MapHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MapHandl
     std::string path = info[0].As<Napi::Object>().Get("pinned").As<Napi::String>().Utf8Value();
     int fd = bpf_obj_get(path.c_str());
     if (fd < 0) throw BpfError(env, "bpf_obj_get", errno, path);
+    // A pin may hold a program or a link, whose info would read as nonsense map info.
+    char kind[32] = {};
+    std::string link = "/proc/self/fd/" + std::to_string(fd);
+    if (readlink(link.c_str(), kind, sizeof(kind) - 1) < 0 || std::string(kind) != "anon_inode:bpf-map") {
+      close(fd);
+      throw BpfError(env, "bpf_obj_get", "EINVAL", path + " is not a pinned map (" + (kind[0] ? kind : "unknown") + ")");
+    }
     uint32_t length = sizeof(info_);
     if (bpf_obj_get_info_by_fd(fd, &info_, &length) != 0) {
       int err = errno;
       close(fd);
       throw BpfError(env, "bpf_map_get_info_by_fd", err, path);
-    }
-    if (info_.type == 0 && info_.key_size == 0 && info_.value_size == 0) {
-      close(fd);
-      throw BpfError(env, "bpf_obj_get", "EINVAL", path + " is not a pinned map");
     }
     addon_ = Addon::Of(env);
     fd_ = fd;
@@ -145,7 +148,8 @@ std::string MapHandle::NameOf() const { return map_ != nullptr ? bpf_map__name(m
 size_t MapHandle::ValueBytes() const {
   size_t size = ValueSizeOf();
   if (!IsPerCpu(TypeOf())) return size;
-  return ((size + 7) & ~static_cast<size_t>(7)) * static_cast<size_t>(libbpf_num_possible_cpus());
+  int cpus = libbpf_num_possible_cpus();
+  return ((size + 7) & ~static_cast<size_t>(7)) * static_cast<size_t>(cpus > 0 ? cpus : 1);
 }
 
 int MapHandle::LoadedFd(Napi::Env env, const char* op) const {
@@ -428,6 +432,10 @@ Napi::Value MapHandle::Pin(const Napi::CallbackInfo& info) {
   int fd = LoadedFd(env, "bpf_obj_pin");
   if (!info[0].IsString()) throw BpfError(env, "bpf_obj_pin", "EINVAL", "expected a path on a bpffs mount");
   std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (path == pinPath_) return env.Undefined();
+  if (!pinPath_.empty()) {
+    throw BpfError(env, "bpf_obj_pin", "EBUSY", "the map is already pinned at " + pinPath_ + ": unpin() it first");
+  }
   if (bpf_obj_pin(fd, path.c_str()) != 0) throw BpfError(env, "bpf_obj_pin", errno, path);
   pinPath_ = path;
   return env.Undefined();

@@ -129,7 +129,7 @@ Napi::Value ProgramHandle::AttachTracepoint(const Napi::CallbackInfo& info) {
                     [&] { return bpf_program__attach_tracepoint(program_, category.c_str(), name.c_str()); });
 }
 
-// testRun(data: Uint8Array | null, ctx: Uint8Array | null, repeat, dataOutSize)
+// testRun(data: Uint8Array | null, ctx: Uint8Array | null, repeat, dataOutSize, ctxOutSize)
 // → { retval, duration, data: Buffer | null, ctx: Buffer | null } (BPF_PROG_TEST_RUN)
 Napi::Value ProgramHandle::TestRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -146,8 +146,9 @@ Napi::Value ProgramHandle::TestRun(const Napi::CallbackInfo& info) {
   Napi::Uint8Array ctx = bytes(info[1], "ctx");
   uint32_t repeat = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
   uint32_t dataOutSize = info[3].IsNumber() ? info[3].As<Napi::Number>().Uint32Value() : 0;
+  uint32_t ctxOutSize = info[4].IsNumber() ? info[4].As<Napi::Number>().Uint32Value() : 0;
   std::vector<uint8_t> dataOut(dataOutSize);
-  std::vector<uint8_t> ctxOut(ctx.IsEmpty() ? 0 : ctx.ElementLength());
+  std::vector<uint8_t> ctxOut(ctxOutSize);
   LIBBPF_OPTS(bpf_test_run_opts, opts);
   if (!data.IsEmpty()) {
     opts.data_in = data.Data();
@@ -160,20 +161,21 @@ Napi::Value ProgramHandle::TestRun(const Napi::CallbackInfo& info) {
   if (!ctx.IsEmpty()) {
     opts.ctx_in = ctx.Data();
     opts.ctx_size_in = static_cast<uint32_t>(ctx.ElementLength());
-    if (!ctxOut.empty()) {
-      opts.ctx_out = ctxOut.data();
-      opts.ctx_size_out = static_cast<uint32_t>(ctxOut.size());
-    }
+  }
+  // Raw tracepoint and syscall programs refuse ctx_out (a syscall program writes back into ctx_in).
+  if (ctxOutSize > 0) {
+    opts.ctx_out = ctxOut.data();
+    opts.ctx_size_out = ctxOutSize;
   }
   opts.repeat = repeat;
   if (bpf_prog_test_run_opts(fd, &opts) != 0) throw BpfError(env, op, errno, bpf_program__name(program_));
   Napi::Object result = Napi::Object::New(env);
-  result.Set("retval", opts.retval);
+  result.Set("retval", static_cast<int32_t>(opts.retval));
   result.Set("duration", opts.duration);
   result.Set("data", dataOutSize > 0 ? Napi::Buffer<uint8_t>::Copy(env, dataOut.data(), opts.data_size_out).As<Napi::Value>()
                                      : env.Null());
-  result.Set("ctx", !ctxOut.empty() ? Napi::Buffer<uint8_t>::Copy(env, ctxOut.data(), opts.ctx_size_out).As<Napi::Value>()
-                                    : env.Null());
+  result.Set("ctx", ctxOutSize > 0 ? Napi::Buffer<uint8_t>::Copy(env, ctxOut.data(), opts.ctx_size_out).As<Napi::Value>()
+                                   : env.Null());
   return result;
 }
 

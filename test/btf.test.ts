@@ -104,6 +104,26 @@ describe('BTF and codecs', () => {
     expect(btf.codec((reals.valueType as BtfType).id).encode({ f: 1.5, d: -2.25 }).equals(bytes)).toBe(true)
   })
 
+  it('writes back decoded unions whose members cover different bytes, and bool bitfields', () => {
+    const quirks = obj.map('quirks')
+    // padded: w = 0x00010203, s.a = 3, a padding byte (2), s.b = 1; named: "ab", NUL, then junk; on, rest = 5.
+    const bytes = Buffer.from([3, 2, 1, 0, 0, 0, 0, 0, 0x61, 0x62, 0, 0x7a, 0x7a, 0x7a, 0x7a, 0x7a, 0x0b, 0, 0, 0, 0, 0, 0, 0])
+    quirks.raw.update(key(0), bytes.subarray(0, quirks.valueSize))
+    const value = quirks.get(0)
+    expect(value).toEqual({
+      padded: { w: 0x00010203, s: { a: 3, b: 1 } },
+      named: { x: 0x7a7a7a7a7a006261n, name: 'ab' },
+      on: true,
+      rest: 5,
+    })
+    quirks.set(0, value)
+    expect(quirks.raw.lookup(key(0))).toEqual(bytes.subarray(0, quirks.valueSize))
+    quirks.set(0, { on: true })
+    expect(quirks.get(0)).toMatchObject({ on: true, rest: 0 })
+    expect(thrown(() => quirks.set(0, { padded: { w: 1, s: { a: 2 } } })).message)
+      .toContain("value.padded: union members 'w' and 's' disagree")
+  })
+
   it('round-trips every member type on its own', () => {
     const all = btf.find('all', 'struct')
     if (all?.kind !== 'struct') throw new Error('no struct all')

@@ -44,6 +44,15 @@ describe('globals', () => {
     expect(obj.rodata.threshold).toBe(42)
   })
 
+  it('runs a syscall program, which writes its results back into the context', async () => {
+    obj = BpfObject.open(fixture('globals.bpf.o'))
+    await obj.load()
+    const args = Buffer.from(new Uint32Array([40, 2, 0]).buffer)
+    expect(obj.program('add').testRun({ ctx: args }).retval).toBe(-42)
+    expect(args.readUInt32LE(8)).toBe(42)
+    expect(thrown(() => obj!.program('add').testRun({ ctx: args, repeat: 2 })).code).toBe('EINVAL')
+  })
+
   it('refuses rodata writes after load, unknown names and bad values, with nothing written', async () => {
     obj = BpfObject.open(fixture('globals.bpf.o'))
     const unknown = thrown(() => {

@@ -1,5 +1,6 @@
 // Typed maps on the real kernel: every map type this kernel supports, batch operations, pins, freeze,
 // and bad input that must write nothing.
+import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { BpfMap, BpfObject } from 'bpfkit'
@@ -80,6 +81,14 @@ describe('typed maps', () => {
     const slots = obj.map('percpu_slots')
     slots.set(0, { packets: 3n, label: 'cpu' })
     expect(slots.get(0)).toEqual(new Array(cpus()).fill(stats(3n, 0n, 'cpu')))
+    const names = obj.map('percpu_names')
+    names.set(0, 'all')
+    expect(names.get(0)).toEqual(new Array(cpus()).fill('all'))
+    const perCpu = Array.from({ length: cpus() }, (_, i) => `cpu${i}`)
+    names.set(1, perCpu)
+    expect(names.get(1)).toEqual(perCpu)
+    counts.set(4, new BigUint64Array(cpus()).fill(3n))
+    expect(counts.get(4)).toEqual(new Array(cpus()).fill(3n))
     const lru = obj.map('recent_percpu')
     lru.set(4, 9)
     expect(lru.get(4)).toEqual(new Array(cpus()).fill(9))
@@ -94,6 +103,7 @@ describe('typed maps', () => {
 
   it('LPM trie: prefix-length keys, longest match seen by the program', () => {
     const routes = obj.map('routes')
+    expect(obj.program('route').testRun().retval).toBe(-1)
     routes.set({ prefixlen: 8, addr: [10, 0, 0, 0] }, 1)
     routes.set({ prefixlen: 16, addr: [10, 1, 0, 0] }, 2)
     routes.set({ prefixlen: 24, addr: [10, 2, 0, 0] }, 3)
@@ -116,6 +126,8 @@ describe('typed maps', () => {
     lifo.push(2)
     expect([lifo.peek(), lifo.pop(), lifo.pop(), lifo.pop()]).toEqual([2, 2, 1, undefined])
     expect(thrown(() => [...fifo.entries()]).message).toContain('a queue map has no keys')
+    expect(thrown(() => fifo.get(0)).message).toContain('a queue map has no keys: use push(), pop() and peek()')
+    expect(thrown(() => obj.map('seen').set(0, 1)).message).toContain('use add() and has()')
     expect(thrown(() => obj.map('flows').push({})).message).toContain('not a queue or stack')
   })
 
@@ -173,9 +185,29 @@ describe('typed maps', () => {
     }
     expect(thrown(() => again.get(flow(7, 7, 7))).code).toBe('ECLOSED')
     expect(bpfFds().maps.length).toBe(mapsBefore)
+    flows.pin(path)
+    expect(thrown(() => flows.pin(`${path}-2`)).code).toBe('EBUSY')
     flows.unpin()
     expect(fs.existsSync(path)).toBe(false)
     expect(thrown(() => BpfMap.openPinned(path)).code).toBe('ENOENT')
+  })
+
+  it('refuses to open a pinned program as a map', () => {
+    const path = '/sys/fs/bpf/bpfkit-test-prog'
+    fs.rmSync(path, { force: true })
+    execFileSync('bpftool', ['prog', 'pin', 'id', String(obj.program('route').id), path])
+    try {
+      const e = thrown(() => BpfMap.openPinned(path))
+      expect(e.code).toBe('EINVAL')
+      expect(e.message).toContain('is not a pinned map (anon_inode:bpf-prog)')
+    } finally {
+      fs.rmSync(path, { force: true })
+    }
+  })
+
+  it('runs raw tracepoint programs on a given context', () => {
+    const args = Buffer.from(new BigUint64Array([40n, 2n]).buffer)
+    expect(obj.program('sum_args').testRun({ ctx: args }).retval).toBe(42)
   })
 
   it('refuses bad input before writing anything', () => {

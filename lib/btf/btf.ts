@@ -100,7 +100,13 @@ export class Btf {
   /** The type behind typedefs and const/volatile/restrict modifiers. */
   resolve(id: number): BtfType {
     let type = this.type(id)
-    while (MODIFIERS.has(type.kind)) type = this.type((type as { type: number }).type)
+    for (let depth = 0; MODIFIERS.has(type.kind); depth++) {
+      // As libbpf's MAX_RESOLVE_DEPTH: a longer chain is a cycle in a malformed BTF.
+      if (depth === 32) {
+        throw new BpfError(`btf.resolve: the typedef/modifier chain of type ${id} does not end`, { code: 'EFORMAT', op: 'btf.resolve' })
+      }
+      type = this.type((type as { type: number }).type)
+    }
     return type
   }
 
@@ -188,7 +194,7 @@ export class Btf {
     return codec as Codec<T>
   }
 
-  /** @internal The members of a struct or union, for codecs and generators. */
+  /** The members of a struct or union (through typedefs); none for other types. */
   members(id: number): BtfComposite['members'] {
     const type = this.resolve(id)
     return type.kind === 'struct' || type.kind === 'union' ? type.members : []

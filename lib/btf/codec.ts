@@ -164,7 +164,9 @@ const helpers = {
   },
 
   object(x: unknown, t: string): Record<string, unknown> {
-    if (x === null || typeof x !== 'object' || Array.isArray(x)) throw fault(`expected an object (${t}), got ${show(x)}`)
+    if (x === null || typeof x !== 'object' || Array.isArray(x) || x instanceof Map || ArrayBuffer.isView(x)) {
+      throw fault(`expected an object (${t}), got ${show(x)}`)
+    }
     return x as Record<string, unknown>
   },
 
@@ -217,17 +219,33 @@ const helpers = {
   },
 
   /**
-   * Several members of one union were given: they must agree byte for byte with what the first one
-   * wrote (so a decoded value encodes back), else the value is ambiguous.
+   * Several members of one union were given (as a decoded value has them all): writes each, and
+   * fails when two of them set the same bit differently. Which bits a member sets is found by
+   * encoding it over zeros and over ones: the bits it leaves alone differ.
    */
-  agree(
-    alt: (v: unknown, dv: DataView, b: Buffer, o: number) => void,
-    v: unknown, b: Buffer, o: number, size: number, name: string, first: string,
+  merge(
+    given: boolean[], alternatives: Array<(v: unknown, dv: DataView, b: Buffer, o: number) => void>, names: string[],
+    v: unknown, b: Buffer, o: number, size: number,
   ): void {
-    const scratch = Buffer.alloc(size)
-    alt(v, new DataView(scratch.buffer, scratch.byteOffset, size), scratch, 0)
-    if (scratch.compare(b, o, o + size) !== 0) {
-      throw fault(`union members '${first}' and '${name}' disagree: give one member of a union`)
+    const set = new Uint8Array(size)
+    const writer = new Array<string>(size)
+    for (let k = 0; k < alternatives.length; k++) {
+      if (!given[k]) continue
+      const zeros = Buffer.alloc(size)
+      const ones = Buffer.alloc(size, 0xff)
+      ;(alternatives[k] as (v: unknown, dv: DataView, b: Buffer, o: number) => void)(v, new DataView(zeros.buffer, zeros.byteOffset, size), zeros, 0)
+      ;(alternatives[k] as (v: unknown, dv: DataView, b: Buffer, o: number) => void)(v, new DataView(ones.buffer, ones.byteOffset, size), ones, 0)
+      for (let i = 0; i < size; i++) {
+        const mask = ~((zeros[i] as number) ^ (ones[i] as number)) & 0xff
+        if (mask === 0) continue
+        const old = b[o + i] as number
+        if (((old ^ (zeros[i] as number)) & mask & (set[i] as number)) !== 0) {
+          throw fault(`union members '${writer[i]}' and '${names[k]}' disagree: give one member of a union`)
+        }
+        b[o + i] = (old & ~mask) | ((zeros[i] as number) & mask)
+        set[i] = (set[i] as number) | mask
+        writer[i] = names[k] as string
+      }
     }
   },
 
@@ -383,10 +401,24 @@ class Compiler {
       if (m.name === '' && (inner.kind === 'struct' || inner.kind === 'union')) {
         fields.push(...this.#fields(m.type, base + m.bitOffset))
       } else if (m.name !== '') {
-        fields.push({ name: m.name, type: m.type, bitOffset: base + m.bitOffset, bitSize: m.bitSize })
+        const { bitOffset, bitSize } = this.#placement(m)
+        fields.push({ name: m.name, type: m.type, bitOffset: base + bitOffset, bitSize })
       }
     }
     return fields
+  }
+
+  /**
+   * A member's bit position and bitfield width. Old-style BTF (kflag 0: pahole before 1.13, hand-made)
+   * marks a bitfield by an int type of fewer bits than its size instead of a member bit size.
+   */
+  #placement(m: { type: number; bitOffset: number; bitSize: number }): { bitOffset: number; bitSize: number } {
+    if (m.bitSize !== 0) return m
+    const type = this.#btf.resolve(m.type)
+    if (type.kind === 'int' && (type.bits !== type.size * 8 || type.bitOffset !== 0)) {
+      return { bitOffset: m.bitOffset + type.bitOffset, bitSize: type.bits }
+    }
+    return { bitOffset: m.bitOffset, bitSize: 0 }
   }
 
   /** A name for messages: the declared name (typedef `u16`), else C's spelling. */
@@ -409,7 +441,7 @@ class Compiler {
     switch (type.kind) {
       case 'int': {
         if (type.bits !== type.size * 8 || type.bitOffset !== 0) {
-          return this.#bitfieldExpr(type.size, type.signed, o, type.bitOffset, type.bits)
+          return this.#bitfieldExpr(type.id, o, type.bitOffset, type.bits)
         }
         if (type.bool) return `(b[${o}] !== 0)`
         const s = type.signed
@@ -448,7 +480,7 @@ class Compiler {
           const byte = `${o} + ${f.bitOffset >> 3}`
           const value = f.bitSize === 0
             ? this.#decodeExpr(f.type, byte)
-            : this.#bitfieldExpr(btf.sizeOf(f.type), this.#signed(f.type), o, f.bitOffset, f.bitSize)
+            : this.#bitfieldExpr(f.type, o, f.bitOffset, f.bitSize)
           return `${key(f.name)}: ${value}`
         })
         return parts.length === 0 ? '{}' : `{\n    ${parts.join(',\n    ')}\n  }`
@@ -472,11 +504,19 @@ class Compiler {
     return (type.kind === 'int' || type.kind === 'enum' || type.kind === 'enum64') && type.signed
   }
 
-  #bitfieldExpr(size: number, signed: boolean, o: string, bitOffset: number, bits: number): string {
+  #isBool(id: number): boolean {
+    const type = this.#btf.resolve(id)
+    return type.kind === 'int' && type.bool
+  }
+
+  /** A bitfield of type `id`, `bits` wide, `bitOffset` bits from offset `o`. */
+  #bitfieldExpr(id: number, o: string, bitOffset: number, bits: number): string {
     const byte = `${o} + ${bitOffset >> 3}`
     const shift = bitOffset & 7
-    if (size > 4) return `h.bigBits(b, ${byte}, ${shift}, ${bits}, ${signed})`
-    return `h.bits(b, ${byte}, ${shift}, ${bits}, ${signed})`
+    const signed = this.#signed(id)
+    if (this.#btf.sizeOf(id) > 4) return `h.bigBits(b, ${byte}, ${shift}, ${bits}, ${signed})`
+    const value = `h.bits(b, ${byte}, ${shift}, ${bits}, ${signed})`
+    return this.#isBool(id) ? `(${value} !== 0)` : value
   }
 
   /** Typed-array class for arrays of plain integers and floats, or undefined. */
@@ -525,7 +565,7 @@ class Compiler {
       case 'enum64': {
         const bits = type.kind === 'int' ? type.bits : type.size * 8
         if (type.kind === 'int' && (type.bits !== type.size * 8 || type.bitOffset !== 0)) {
-          return this.#bitfieldStatements(type.size, type.signed, x, o, type.bitOffset, type.bits, label, indent)
+          return this.#bitfieldStatements(type.id, x, o, type.bitOffset, type.bits, indent)
         }
         if (type.kind === 'int' && type.bool) return `${indent}b[${o}] = h.bool(${x});`
         const s = type.signed
@@ -539,7 +579,9 @@ class Compiler {
           const fast = `(typeof ${x} === "bigint" && BigInt.as${s ? 'Int' : 'Uint'}N(64, ${x}) === ${x} ? ${x} : h.big(${x}, ${lo}n, ${hi}n, ${label}))`
           return `${indent}dv.setBig${s ? 'Int' : 'Uint'}64(${o}, ${fast}, ${le});`
         }
-        const [lo, hi] = range(bits, s)
+        let [lo, hi] = range(bits, s)
+        // An enum not marked signed may come from clang < 15, which marks none: take signed values too.
+        if (type.kind !== 'int' && !s) lo = range(bits, true)[0]
         // Inline fast path for an in-range integer number; anything else goes through h.num.
         const v = `(typeof ${x} === "number" && ${x} >= ${lo} && ${x} <= ${hi} && Math.floor(${x}) === ${x} ? ${x} : h.num(${x}, ${lo}, ${hi}, ${label}))`
         switch (type.size) {
@@ -576,13 +618,13 @@ class Compiler {
     }
   }
 
-  #bitfieldStatements(size: number, signed: boolean, x: string, o: string, bitOffset: number, bits: number,
-    label: string, indent: string): string {
+  #bitfieldStatements(id: number, x: string, o: string, bitOffset: number, bits: number, indent: string): string {
     const byte = `${o} + ${bitOffset >> 3}`
     const shift = bitOffset & 7
-    const [lo, hi] = range(bits, signed)
-    const what = JSON.stringify(`${JSON.parse(label)}:${bits}`)
-    if (size > 4) {
+    const [lo, hi] = range(bits, this.#signed(id))
+    const what = JSON.stringify(`${this.#label(id)}:${bits}`)
+    if (this.#isBool(id)) return `${indent}h.putBits(b, ${byte}, ${shift}, ${bits}, h.bool(${x}));`
+    if (this.#btf.sizeOf(id) > 4) {
       return `${indent}h.putBigBits(b, ${byte}, ${shift}, ${bits}, h.big(${x}, ${lo}n, ${hi}n, ${what}));`
     }
     return `${indent}h.putBits(b, ${byte}, ${shift}, ${bits}, h.num(${x}, ${lo}, ${hi}, ${what}));`
@@ -641,10 +683,10 @@ class Compiler {
         return this.#compositeBody(inner.id, `${target} + ${m.bitOffset >> 3}`, indentation)
       }
       const variable = this.#name('x')
-      const statements = m.bitSize === 0
-        ? this.#encodeStatements(m.type, variable, `${target} + ${m.bitOffset >> 3}`, `${indentation}  `)
-        : this.#bitfieldStatements(btf.sizeOf(m.type), this.#signed(m.type), variable, target, m.bitOffset, m.bitSize,
-          JSON.stringify(this.#label(m.type)), `${indentation}  `)
+      const { bitOffset, bitSize } = this.#placement(m)
+      const statements = bitSize === 0
+        ? this.#encodeStatements(m.type, variable, `${target} + ${bitOffset >> 3}`, `${indentation}  `)
+        : this.#bitfieldStatements(m.type, variable, target, bitOffset, bitSize, `${indentation}  `)
       // The path of a failing member is added as the error unwinds: nothing is built when all is well.
       return `${indentation}const ${variable} = ${read('v', m.name)};\n` +
         `${indentation}if (${variable} !== undefined) try {\n${statements}\n` +
@@ -652,24 +694,27 @@ class Compiler {
     }
     if (type.kind === 'struct') return members.map((m) => write(m, o, indent)).join('\n')
 
-    // A union: write the largest member given; any other given member must agree with it.
+    // A union: one member given is written as it is. Several (a decoded value holds them all) are
+    // merged: each must agree, bit for bit, with what the others wrote where both write.
     const present = (m: (typeof members)[number]): string => m.name !== ''
       ? `${read('v', m.name)} !== undefined`
       : this.#fields(m.type).map((f) => `${read('v', f.name)} !== undefined`).join(' || ') || 'false'
     const label = (m: (typeof members)[number]): string => m.name || this.#fields(m.type).map((f) => f.name).join('/')
-    const ordered = [...members].sort((a, b) => btf.sizeOf(b.type) - btf.sizeOf(a.type))
-    const w = this.#name('w')
-    const lines = [`${indent}let ${w} = "";`]
-    for (const m of ordered) {
-      const alternative = this.#name('a')
-      this.#functions.push(`function ${alternative}(v, dv, b, o) {\n${write(m, 'o', '  ')}\n}`)
-      lines.push(
-        `${indent}if (${present(m)}) {`,
-        `${indent}  if (${w} === "") { ${alternative}(v, dv, b, ${o}); ${w} = ${JSON.stringify(label(m))}; }`,
-        `${indent}  else h.agree(${alternative}, v, b, ${o}, ${btf.sizeOf(m.type)}, ${JSON.stringify(label(m))}, ${w});`,
-        `${indent}}`,
-      )
-    }
+    const alternatives = members.map((m) => {
+      const name = this.#name('a')
+      this.#functions.push(`function ${name}(v, dv, b, o) {\n${write(m, 'o', '  ')}\n}`)
+      return name
+    })
+    const given = this.#name('g')
+    const lines = [`${indent}const ${given} = [${members.map((m) => `${present(m)}`).join(', ')}];`]
+    const count = members.map((_, k) => `${given}[${k}]`).join(' + ')
+    lines.push(`${indent}switch (${members.length === 0 ? 0 : count}) {`, `${indent}  case 0: break;`, `${indent}  case 1:`)
+    members.forEach((_, k) => lines.push(`${indent}    if (${given}[${k}]) ${alternatives[k]}(v, dv, b, ${o});`))
+    lines.push(
+      `${indent}    break;`,
+      `${indent}  default: h.merge(${given}, [${alternatives.join(', ')}], ${JSON.stringify(members.map(label))}, v, b, ${o}, ${type.size});`,
+      `${indent}}`,
+    )
     return lines.join('\n')
   }
 }

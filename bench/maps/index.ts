@@ -39,7 +39,7 @@ function valueOf(k: number): Value {
 
 /** Compiles baseline.c against deps/ (static libbpf, as the addon links it) or the system's libbpf. */
 function buildBaseline(): string {
-  const out = path.join(root, 'build/bench')
+  const out = path.join(root, 'cmake-build/bench')
   mkdirSync(out, { recursive: true })
   const binary = path.join(out, 'maps-baseline')
   const deps = path.join(root, 'deps')

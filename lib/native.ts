@@ -92,10 +92,10 @@ export interface LinkHandle {
 export interface RingBufferHandle {
   onbatch?: (buffer: ArrayBuffer, count: number) => void
   onerror?: (error: Error) => void
-  readonly offsets: Uint32Array
-  readonly lengths: Uint32Array
+  readonly views: { buffer: ArrayBuffer; offsets: Uint32Array; lengths: Uint32Array; sources: Uint16Array }
   resume(): void
   pause(): void
+  setLatency(ms: number): void
   close(): void
   stats(): { events: number; bytes: number; batches: number }
 }

@@ -6,6 +6,8 @@ import { BpfProgram } from './program'
 import { BpfMap } from './map'
 import { Link } from './link'
 import { RingBuffer, ensureRingBufferMap, type RingBufferOptions } from './events/ring-buffer'
+import { readerOptions, type ReaderOptions, type Tagged } from './events/reader'
+import { customRecord, eventType, rawRecord, typedRecord, type RecordDecoder } from './events/decode'
 import { Btf } from './btf/btf'
 import { globalsOf, type Globals } from './globals'
 
@@ -202,23 +204,37 @@ export class BpfObject implements Disposable, AsyncDisposable {
   }
 
   /**
-   * Reads one ring buffer map, or several through one reader. Events are Buffers unless
-   * `options.decoder` decodes them.
+   * Reads one ring buffer map, or several through one reader (each event then says which map it
+   * came from: `{ map, event }`). Events are decoded by their BTF type — declared with
+   * BPFKIT_RINGBUF, or named with `options.type` — else by `options.decoder`, else they are Buffers.
    */
-  ringBuffer<T = Buffer>(nameOrNames: string | readonly string[], options: RingBufferOptions<T> = {}): RingBuffer<T> {
+  ringBuffer<T = any>(name: string, options?: RingBufferOptions<T>): RingBuffer<T>
+  ringBuffer<T = any>(names: readonly string[], options?: RingBufferOptions<T>): RingBuffer<Tagged<T>>
+  ringBuffer<T = any>(nameOrNames: string | readonly string[], options: RingBufferOptions<T> = {}): RingBuffer<T | Tagged<T>> {
+    const op = 'ringBuffer'
     const names = typeof nameOrNames === 'string' ? [nameOrNames] : nameOrNames
     if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string')) {
-      throw invalidArgument('ringBuffer', 'expected a map name or a non-empty array of map names')
+      throw invalidArgument(op, 'expected a map name or a non-empty array of map names')
     }
-    if (options === null || typeof options !== 'object') throw invalidArgument('ringBuffer', 'options must be an object')
-    const maps = names.map((name) => {
+    const sizes = readerOptions(op, options)
+    const rings = names.map((name) => {
       const map = this.map(name)
       ensureRingBufferMap(map.type, name)
-      return map.handle
+      return map
     })
-    const handle = new addon.RingBuffer(maps, RingBuffer.nativeOptions(options))
-    let reader: RingBuffer<T> | undefined
-    reader = new RingBuffer<T>(handle, [...names], options, () => this.#children.delete(reader as RingBuffer<T>))
+    const decoders = rings.map((ring) => this.#recordDecoder(ring.name, options, op))
+    const companions = {
+      config: this.maps.find((m) => m.name === 'bpfkit_ringbuf_config'),
+      dropped: this.maps.find((m) => m.name === 'bpfkit_ringbuf_dropped'),
+    }
+    const handle = new addon.RingBuffer(rings.map((r) => r.handle), sizes)
+    let reader: RingBuffer<T | Tagged<T>> | undefined
+    try {
+      reader = new RingBuffer(handle, rings, decoders, options, companions, () => this.#children.delete(reader!))
+    } catch (error) {
+      handle.close()
+      throw error
+    }
     this.#children.add(reader)
     return reader
   }
@@ -236,6 +252,13 @@ export class BpfObject implements Disposable, AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.close()
+  }
+
+  /** How a reader decodes the records of map `name`. */
+  #recordDecoder(name: string, options: ReaderOptions<unknown>, op: string): RecordDecoder<unknown> {
+    if (options.decoder !== undefined) return customRecord(options.decoder)
+    const type = eventType(this.btf, name, options.type, op)
+    return type === undefined ? rawRecord : typedRecord(this.btf!, type)
   }
 
   #track(handle: LinkHandle): Link {

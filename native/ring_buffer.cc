@@ -2,28 +2,28 @@
 #include "ring_buffer.h"
 
 #include <bpf/libbpf.h>
+#include <bpf/libbpf_version.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "errors.h"
 #include "map.h"
+
+// Per-ring consumption (fair across maps) needs libbpf 1.3; older ones drain the rings in order.
+#define BPFKIT_HAVE_RING_CONSUME (LIBBPF_MAJOR_VERSION > 1 || (LIBBPF_MAJOR_VERSION == 1 && LIBBPF_MINOR_VERSION >= 3))
 
 namespace bpfkit {
 
 namespace {
 
-constexpr size_t kAlign = 8;
-
-size_t Align(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
-
-// Returned from the sample callback to stop ring_buffer__consume once a batch is full; the record
-// that returned it is already stored, and the rest stay in the ring for the next readiness.
+// Returned from the sample callback to stop consuming once a batch is full; the record that returned
+// it is already stored, and the rest stay in the ring for the next readiness.
 constexpr int kBatchFull = -ECANCELED;
 
-// Mirrors the limits lib/events/ring-buffer.ts checks: allocation failures must never abort the process.
+// Mirrors the limits lib/events/reader.ts checks: allocation failures must never abort the process.
 constexpr uint32_t kMaxBatchEvents = 1u << 20;
 constexpr size_t kMaxBatchBytes = 1u << 28;
+constexpr size_t kMaxMaps = 1024;
 
 }  // namespace
 
@@ -31,10 +31,10 @@ Napi::Function RingBufferHandle::Init(Napi::Env env) {
   return DefineClass(env, "RingBufferHandle", {
       InstanceMethod<&RingBufferHandle::Resume>("resume"),
       InstanceMethod<&RingBufferHandle::Pause>("pause"),
+      InstanceMethod<&RingBufferHandle::SetLatency>("setLatency"),
       InstanceMethod<&RingBufferHandle::Close>("close"),
       InstanceMethod<&RingBufferHandle::Stats>("stats"),
-      InstanceAccessor<&RingBufferHandle::Offsets>("offsets"),
-      InstanceAccessor<&RingBufferHandle::Lengths>("lengths"),
+      InstanceAccessor<&RingBufferHandle::Views>("views"),
   });
 }
 
@@ -44,14 +44,15 @@ RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<RingBufferHandle>(info), addon_(Addon::Of(info.Env())) {
   Napi::Env env = info.Env();
   const char* op = "ring_buffer__new";
-  if (!info[0].IsArray() || info[0].As<Napi::Array>().Length() == 0 || !info[1].IsObject()) {
+  if (!info[0].IsArray() || info[0].As<Napi::Array>().Length() == 0 ||
+      info[0].As<Napi::Array>().Length() > kMaxMaps || !info[1].IsObject()) {
     throw BpfError(env, op, "EINVAL", "expected (maps[], options)");
   }
   Napi::Array maps = info[0].As<Napi::Array>();
   Napi::Object options = info[1].As<Napi::Object>();
-  batchEvents_ = options.Get("batchEvents").As<Napi::Number>().Uint32Value();
-  batchBytes_ = options.Get("batchBytes").As<Napi::Number>().Uint32Value();
-  if (batchEvents_ == 0 || batchEvents_ > kMaxBatchEvents || batchBytes_ == 0 || batchBytes_ > kMaxBatchBytes) {
+  uint32_t batchEvents = options.Get("batchEvents").ToNumber().Uint32Value();
+  uint32_t batchBytes = options.Get("batchBytes").ToNumber().Uint32Value();
+  if (batchEvents == 0 || batchEvents > kMaxBatchEvents || batchBytes == 0 || batchBytes > kMaxBatchBytes) {
     throw BpfError(env, op, "EINVAL", "batch sizes out of range");
   }
 
@@ -60,14 +61,15 @@ RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
     MapHandle* map = MapHandle::From(env, maps.Get(i));
     if (map == nullptr) throw BpfError(env, op, "EINVAL", "expected BpfMap handles");
     fds.push_back(map->LoadedFd(env, op));
+    sources_.push_back(std::make_unique<Source>(Source{this, static_cast<uint16_t>(i)}));
   }
 
   int err = 0;
   std::vector<LogLine> lines = Captured(addon_->logLevel, [&] {
-    ring_ = ring_buffer__new(fds[0], OnSample, this, nullptr);
+    ring_ = ring_buffer__new(fds[0], OnSample, sources_[0].get(), nullptr);
     err = ring_ == nullptr ? errno : 0;
     for (size_t i = 1; err == 0 && i < fds.size(); i++) {
-      err = -ring_buffer__add(ring_, fds[i], OnSample, this);
+      err = -ring_buffer__add(ring_, fds[i], OnSample, sources_[i].get());
     }
     if (err != 0 && ring_ != nullptr) {
       ring_buffer__free(ring_);
@@ -83,22 +85,17 @@ RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
   napi_get_uv_event_loop(env, &loop);
   poll_ = new uv_poll_t;
   poll_->data = this;
+  timer_ = new uv_timer_t;
+  timer_->data = this;
+  uv_timer_init(loop, timer_);
   if (int uvErr = uv_poll_init(loop, poll_, ring_buffer__epoll_fd(ring_)); uvErr != 0) {
     delete poll_;
     poll_ = nullptr;
-    ring_buffer__free(ring_);
-    ring_ = nullptr;
+    Release();
     throw BpfError(env, "uv_poll_init", -uvErr);
   }
   context_ = std::make_unique<Napi::AsyncContext>(env, "bpfkit:RingBuffer", Value());
-  Grow(2 * batchBytes_);
-  auto metadata = [&](Napi::Reference<Napi::Uint32Array>* ref) {
-    Napi::Uint32Array array = Napi::Uint32Array::New(env, batchEvents_);
-    *ref = Napi::Persistent(array);
-    return array.Data();
-  };
-  offsetsData_ = metadata(&offsets_);
-  lengthsData_ = metadata(&lengths_);
+  batch_.emplace(env, batchEvents, batchBytes);
   addon_->Track(this);
   try {
     addon_->Deliver(env, lines, Napi::FunctionReference());
@@ -110,69 +107,67 @@ RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
 
 RingBufferHandle::~RingBufferHandle() { Release(); }
 
+void RingBufferHandle::CloseHandle(uv_handle_t* handle) {
+  handle->data = addon_;
+  addon_->HandleClosing();
+  uv_close(handle, [](uv_handle_t* closed) {
+    auto* addon = static_cast<Addon*>(closed->data);
+    if (closed->type == UV_POLL) {
+      delete reinterpret_cast<uv_poll_t*>(closed);
+    } else {
+      delete reinterpret_cast<uv_timer_t*>(closed);
+    }
+    addon->HandleClosed();
+  });
+}
+
 void RingBufferHandle::Release() {
   if (ring_ == nullptr) return;
   Stop();
-  poll_->data = addon_;
-  addon_->HandleClosing();
-  uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* handle) {
-    auto* addon = static_cast<Addon*>(handle->data);
-    delete reinterpret_cast<uv_poll_t*>(handle);
-    addon->HandleClosed();
-  });
+  if (poll_ != nullptr) CloseHandle(reinterpret_cast<uv_handle_t*>(poll_));
+  if (timer_ != nullptr) CloseHandle(reinterpret_cast<uv_handle_t*>(timer_));
   poll_ = nullptr;
+  timer_ = nullptr;
   ring_buffer__free(ring_);
   ring_ = nullptr;
   addon_->Untrack(this);
 }
 
-void RingBufferHandle::Grow(size_t needed) {
-  size_t capacity = capacity_ == 0 ? needed : capacity_;
-  while (capacity < needed) capacity *= 2;
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(Env(), capacity);
-  if (used_ > 0) std::memcpy(buffer.Data(), data_, used_);
-  buffer_ = Napi::Persistent(buffer);
-  data_ = static_cast<uint8_t*>(buffer.Data());
-  capacity_ = capacity;
-}
-
-bool RingBufferHandle::Store(const void* data, size_t size) {
-  size_t offset = Align(used_);
-  if (offset + size > capacity_) {
-    // No JS allocation inside libbpf's callback: keep the record aside and grow after consume returns.
-    overflow_.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + size);
-    return false;
-  }
-  std::memcpy(data_ + offset, data, size);
-  offsetsData_[count_] = static_cast<uint32_t>(offset);
-  lengthsData_[count_] = static_cast<uint32_t>(size);
-  count_++;
-  used_ = offset + size;
-  return count_ < batchEvents_ && used_ < batchBytes_;
-}
-
 int RingBufferHandle::OnSample(void* context, void* data, size_t size) {
-  return static_cast<RingBufferHandle*>(context)->Store(data, size) ? 0 : kBatchFull;
+  auto* source = static_cast<Source*>(context);
+  return source->self->batch_->Store(data, size, source->index) ? 0 : kBatchFull;
+}
+
+int RingBufferHandle::Consume() {
+#if BPFKIT_HAVE_RING_CONSUME
+  size_t rings = sources_.size();
+  size_t first = nextRing_;
+  nextRing_ = (nextRing_ + 1) % rings;
+  for (size_t k = 0; k < rings; k++) {
+    int result = ring__consume(ring_buffer__ring(ring_, static_cast<unsigned int>((first + k) % rings)));
+    if (result < 0) return result;
+  }
+  return 0;
+#else
+  return ring_buffer__consume(ring_);
+#endif
 }
 
 void RingBufferHandle::Drain() {
-  count_ = 0;
-  used_ = 0;
-  overflow_.clear();
-  int result = ring_buffer__consume(ring_);
-  if (!overflow_.empty()) {
-    Grow(Align(used_) + overflow_.size());
-    Store(overflow_.data(), overflow_.size());
-  }
   Napi::Env env = Env();
+  batch_->Clear();
+  int result = Consume();
+  batch_->Settle(env);
   if (result < 0 && result != kBatchFull) Report(BpfError(env, "ring_buffer__consume", -result));
-  if (count_ == 0) return;
-  events_ += count_;
+  uint32_t count = batch_->Count();
+  if (count == 0) return;
+  events_ += count;
   batches_ += 1;
-  for (uint32_t i = 0; i < count_; i++) bytes_ += lengthsData_[i];
+  bytes_ += batch_->Bytes();
   Napi::Value onbatch = Value().Get("onbatch");
   if (onbatch.IsFunction()) {
-    onbatch.As<Napi::Function>().MakeCallback(Value(), {buffer_.Value(), Napi::Number::New(env, count_)}, *context_);
+    Napi::Value buffer = batch_->Views(env).Get("buffer");
+    onbatch.As<Napi::Function>().MakeCallback(Value(), {buffer, Napi::Number::New(env, count)}, *context_);
   }
 }
 
@@ -184,6 +179,7 @@ void RingBufferHandle::Report(const Napi::Error& error) {
 void RingBufferHandle::Stop() {
   if (!polling_) return;
   uv_poll_stop(poll_);
+  uv_timer_stop(timer_);
   polling_ = false;
   Unref();
 }
@@ -207,11 +203,25 @@ void RingBufferHandle::OnReadable(uv_poll_t* poll, int status, int /*events*/) {
   }
 }
 
+// The latency bound of the threshold wakeup policy: drains even when the kernel was told not to wake us.
+void RingBufferHandle::OnTimer(uv_timer_t* timer) {
+  auto* self = static_cast<RingBufferHandle*>(timer->data);
+  if (self->ring_ == nullptr || !self->polling_) return;
+  Napi::Env env = self->Env();
+  Napi::HandleScope scope(env);
+  try {
+    self->Drain();
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
 Napi::Value RingBufferHandle::Resume(const Napi::CallbackInfo& info) {
   if (ring_ == nullptr) throw BpfError(info.Env(), "ring_buffer__poll", "ECLOSED", "the ring buffer is closed");
   if (!polling_) {
     int err = uv_poll_start(poll_, UV_READABLE, OnReadable);
     if (err != 0) throw BpfError(info.Env(), "uv_poll_start", -err);
+    if (latencyMs_ > 0) uv_timer_start(timer_, OnTimer, latencyMs_, latencyMs_);
     polling_ = true;
     Ref();  // an active reader stays alive while the kernel can still hand it events
   }
@@ -221,6 +231,17 @@ Napi::Value RingBufferHandle::Resume(const Napi::CallbackInfo& info) {
 Napi::Value RingBufferHandle::Pause(const Napi::CallbackInfo& info) {
   Stop();
   return info.Env().Undefined();
+}
+
+// setLatency(ms): drain at least every ms milliseconds while reading (0: only when the kernel wakes us).
+Napi::Value RingBufferHandle::SetLatency(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ring_ == nullptr) throw BpfError(env, "uv_timer_start", "ECLOSED", "the ring buffer is closed");
+  if (!info[0].IsNumber()) throw BpfError(env, "uv_timer_start", "EINVAL", "expected milliseconds");
+  latencyMs_ = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  uv_timer_stop(timer_);
+  if (polling_ && latencyMs_ > 0) uv_timer_start(timer_, OnTimer, latencyMs_, latencyMs_);
+  return env.Undefined();
 }
 
 Napi::Value RingBufferHandle::Close(const Napi::CallbackInfo& info) {
@@ -236,7 +257,11 @@ Napi::Value RingBufferHandle::Stats(const Napi::CallbackInfo& info) {
   return stats;
 }
 
-Napi::Value RingBufferHandle::Offsets(const Napi::CallbackInfo& info) { return offsets_.Value(); }
-Napi::Value RingBufferHandle::Lengths(const Napi::CallbackInfo& info) { return lengths_.Value(); }
+// { buffer, offsets, lengths, sources }: the batch arrays, reused by every drain (the buffer is
+// replaced when a record needs more room; onbatch passes the current one).
+Napi::Value RingBufferHandle::Views(const Napi::CallbackInfo& info) {
+  if (!batch_) throw BpfError(info.Env(), "ring_buffer", "ECLOSED", "the ring buffer is closed");
+  return batch_->Views(info.Env());
+}
 
 }  // namespace bpfkit

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "addon.h"
+#include "batch.h"
 
 struct ring_buffer;
 
@@ -23,40 +25,41 @@ class RingBufferHandle : public Napi::ObjectWrap<RingBufferHandle>, public Resou
   void Release() override;
 
  private:
+  // What libbpf's sample callback gets: the reader and which of its maps the record came from.
+  struct Source {
+    RingBufferHandle* self;
+    uint16_t index;
+  };
+
   Napi::Value Resume(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value SetLatency(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
-  Napi::Value Offsets(const Napi::CallbackInfo& info);
-  Napi::Value Lengths(const Napi::CallbackInfo& info);
+  Napi::Value Views(const Napi::CallbackInfo& info);
 
   static void OnReadable(uv_poll_t* poll, int status, int events);
+  static void OnTimer(uv_timer_t* timer);
   static int OnSample(void* context, void* data, size_t size);
-  bool Store(const void* data, size_t size);
+  // Drains what is waiting into one batch and hands it to this.onbatch.
   void Drain();
-  void Grow(size_t needed);
+  // One pass over the rings, starting after the one the last drain started with, so that a busy ring
+  // cannot keep the others waiting. Returns libbpf's result.
+  int Consume();
   void Stop();
   void Report(const Napi::Error& error);
+  void CloseHandle(uv_handle_t* handle);
 
   Addon* addon_;
   struct ring_buffer* ring_ = nullptr;
+  std::vector<std::unique_ptr<Source>> sources_;
+  size_t nextRing_ = 0;
   uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  uint64_t latencyMs_ = 0;
   bool polling_ = false;
   std::unique_ptr<Napi::AsyncContext> context_;
-
-  // The batch handed to JS: records copied back to back (8-byte aligned) into one reused ArrayBuffer.
-  Napi::Reference<Napi::ArrayBuffer> buffer_;
-  uint8_t* data_ = nullptr;
-  size_t capacity_ = 0;
-  size_t used_ = 0;
-  Napi::Reference<Napi::Uint32Array> offsets_;
-  Napi::Reference<Napi::Uint32Array> lengths_;
-  uint32_t* offsetsData_ = nullptr;
-  uint32_t* lengthsData_ = nullptr;
-  uint32_t count_ = 0;
-  uint32_t batchEvents_;
-  size_t batchBytes_;
-  std::vector<uint8_t> overflow_;  // a record that did not fit, moved into the batch once it has grown
+  std::optional<EventBatch> batch_;
 
   uint64_t events_ = 0;
   uint64_t bytes_ = 0;

@@ -68,16 +68,12 @@ export async function openSequence(): Promise<BpfObject> {
 }
 
 export function configureSequence(obj: BpfObject, burst: number, targets: 1 | 2 = 1): void {
-  const value = Buffer.alloc(16)
-  value.writeUInt32LE(process.pid, 0)
-  value.writeUInt32LE(burst, 4)
-  value.writeUInt32LE(targets, 8)
-  obj.map('settings').raw.update(Buffer.alloc(4), value)
+  obj.map('settings').set(0, { pid: process.pid, burst, targets })
 }
 
+/** The fixture's own counters: the next sequence number, and the reservations that failed. */
 export function sequenceCounters(obj: BpfObject): { next: bigint; dropped: bigint } {
-  const value = obj.map('counters').raw.lookup(Buffer.alloc(4)) as Buffer
-  return { next: value.readBigUInt64LE(0), dropped: value.readBigUInt64LE(8) }
+  return obj.map('counters').get(0)
 }
 
 /** Makes the getegid() syscall the sequence fixture listens to (Node does not make it on its own). */
@@ -85,16 +81,11 @@ export function trigger(times = 1): void {
   for (let i = 0; i < times; i++) process.getegid?.()
 }
 
+/** An event of the sequence fixture, as its BTF type decodes it. */
 export interface SeqEvent {
   seq: bigint
   source: number
-}
-
-export const seqDecoder = {
-  decode: (view: DataView, offset: number): SeqEvent => ({
-    seq: view.getBigUint64(offset, true),
-    source: view.getUint32(offset + 8, true),
-  }),
+  cpu: number
 }
 
 /** The BpfError `fn` throws (failing the test when it throws something else or nothing). */

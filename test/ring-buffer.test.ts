@@ -1,17 +1,23 @@
-// Ring buffer reader: ordering across batches, pause/resume, several maps, iterators, close.
+// Ring buffer reader on the real kernel: every surface delivers a known sequence exactly once and in
+// order, several maps share a reader, drops are counted exactly, the threshold wakeup policy keeps its
+// latency bound, typed events decode as the BPF side wrote them, and closing leaks nothing.
+import { Writable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { BpfObject } from 'bpfkit'
+import { BpfObject, type EventBatch, type Tagged } from 'bpfkit'
 import {
   configureSequence,
+  fixture,
   openFds,
   openSequence,
-  seqDecoder,
   sequenceCounters,
   sleep,
+  thrown,
   trigger,
   waitFor,
   type SeqEvent,
 } from './helpers'
+
+const sequence = (n: number, from = 0): bigint[] => Array.from({ length: n }, (_, i) => BigInt(from + i))
 
 describe('RingBuffer', () => {
   let obj: BpfObject | undefined
@@ -21,10 +27,10 @@ describe('RingBuffer', () => {
     obj = undefined
   })
 
-  it('delivers every event exactly once and in order across many batches', async () => {
+  it("'data': every event exactly once and in order across many batches, typed by BPFKIT_RINGBUF", async () => {
     obj = await openSequence()
     configureSequence(obj, 1000)
-    const reader = obj.ringBuffer('events', { decoder: seqDecoder, batchEvents: 64 })
+    const reader = obj.ringBuffer<SeqEvent>('events', { batchEvents: 64 })
     const seqs: bigint[] = []
     reader.on('data', (event) => seqs.push(event.seq))
     for (let i = 0; i < 20; i++) {
@@ -32,73 +38,202 @@ describe('RingBuffer', () => {
       await waitFor(() => seqs.length === (i + 1) * 1000, 5000, `burst ${i}`)
     }
     expect(sequenceCounters(obj).dropped).toBe(0n)
-    expect(seqs).toEqual(Array.from({ length: 20_000 }, (_, i) => BigInt(i)))
-    const stats = reader.stats()
-    expect(stats.events).toBe(20_000)
-    expect(stats.bytes).toBe(20_000 * 16)
-    expect(stats.batches).toBeGreaterThanOrEqual(20_000 / 64)
+    expect(seqs).toEqual(sequence(20_000))
+    expect(reader.stats()).toMatchObject({ events: 20_000, bytes: 20_000 * 16, dropped: 0 })
+    expect(reader.stats().batches).toBeGreaterThanOrEqual(20_000 / 64)
   })
 
-  it('gives raw Buffers when no decoder is set', async () => {
+  it("'batch': the records of each drain, with offsets, lengths, decode(i) and map(i)", async () => {
+    obj = await openSequence()
+    configureSequence(obj, 1000)
+    const reader = obj.ringBuffer<SeqEvent>('events', { batchEvents: 100 })
+    const seqs: bigint[] = []
+    let batches = 0
+    reader.on('batch', (batch: EventBatch<SeqEvent>) => {
+      batches++
+      const view = new DataView(batch.bytes.buffer, batch.bytes.byteOffset)
+      for (let i = 0; i < batch.count; i++) {
+        expect(batch.lengths[i]).toBe(16)
+        seqs.push(view.getBigUint64(batch.offsets[i] as number, true))
+        expect(batch.decode(i).seq).toBe(seqs[seqs.length - 1])
+        expect(batch.map(i)).toBe('events')
+      }
+      expect(() => batch.decode(batch.count)).toThrow(expect.objectContaining({ code: 'EINVAL' }))
+    })
+    for (let i = 0; i < 5; i++) {
+      trigger()
+      await waitFor(() => seqs.length === (i + 1) * 1000)
+    }
+    expect(seqs).toEqual(sequence(5000))
+    expect(batches).toBeGreaterThanOrEqual(50)
+  })
+
+  it('gives raw Buffers with { decoder: none } semantics when the type is unknown, and decodes by options.type', async () => {
     obj = await openSequence()
     configureSequence(obj, 3)
-    const reader = obj.ringBuffer('events')
-    const events: Buffer[] = []
-    reader.on('data', (event) => events.push(event))
+    const raw = obj.ringBuffer('events', { decoder: { decode: (view, offset, length) => Buffer.from(view.buffer, offset, length) } })
+    const buffers: Buffer[] = []
+    raw.on('data', (event: Buffer) => buffers.push(Buffer.from(event)))
+    trigger()
+    await waitFor(() => buffers.length === 3)
+    expect(buffers.map((e) => e.readBigUInt64LE(0))).toEqual([0n, 1n, 2n])
+    raw.close()
+    const named = obj.ringBuffer<SeqEvent>('events', { type: 'seq_event' })
+    const events: SeqEvent[] = []
+    named.on('data', (event) => events.push(event))
     trigger()
     await waitFor(() => events.length === 3)
-    expect(events.every((e) => Buffer.isBuffer(e) && e.length === 16)).toBe(true)
-    expect(events.map((e) => e.readBigUInt64LE(0))).toEqual([0n, 1n, 2n])
+    expect(events.map((e) => e.seq)).toEqual([3n, 4n, 5n])
+    expect(events[0]).toEqual({ seq: 3n, source: 0, cpu: expect.any(Number) })
+    expect(thrown(() => obj!.ringBuffer('events', { type: 'no_such_struct' })).code).toBe('ENOENT')
   })
 
-  it('stops delivering on pause() and continues on resume()', async () => {
+  it('async iterator and stream(): in order; leaving the loop or destroying the stream closes the reader', async () => {
     obj = await openSequence()
-    configureSequence(obj, 100)
-    const reader = obj.ringBuffer('events', { decoder: seqDecoder })
+    configureSequence(obj, 500)
+    const reader = obj.ringBuffer<SeqEvent>('events')
+    setTimeout(() => trigger(2), 10)
+    const seqs: bigint[] = []
+    for await (const event of reader) {
+      seqs.push(event.seq)
+      if (seqs.length === 1000) break
+    }
+    expect(seqs).toEqual(sequence(1000))
+    expect(reader.closed).toBe(true)
+
+    const streamed = obj.ringBuffer<SeqEvent>('events')
+    const stream = streamed.stream()
+    const fromStream: bigint[] = []
+    setTimeout(() => trigger(2), 10)
+    for await (const event of stream) {
+      fromStream.push((event as SeqEvent).seq)
+      if (fromStream.length === 1000) break
+    }
+    expect(fromStream).toEqual(sequence(1000, 1000))
+    expect(streamed.closed).toBe(true)
+  })
+
+  it('a slow stream consumer applies backpressure: the kernel drops, the count is exact, nothing is duplicated', async () => {
+    obj = await openSequence()
+    configureSequence(obj, 20_000) // 320 kB per trigger into a 256 kB ring
+    const reader = obj.ringBuffer<SeqEvent>('events', { highWaterMark: 1000 })
+    const seen: bigint[] = []
+    let slow = true
+    const sink = new Writable({
+      objectMode: true,
+      highWaterMark: 16,
+      write(event: SeqEvent, _encoding, done) {
+        seen.push(event.seq)
+        if (slow) setTimeout(done, 1)
+        else setImmediate(done)
+      },
+    })
+    reader.stream().pipe(sink)
+    trigger()
+    await sleep(50)
+    trigger(3) // while the consumer is still busy with the first burst
+    slow = false
+    const all = (): boolean => {
+      const { next, dropped } = sequenceCounters(obj!)
+      return BigInt(seen.length) + dropped === next
+    }
+    await waitFor(all, 20_000, 'every event delivered or counted as dropped')
+    const counters = sequenceCounters(obj)
+    expect(counters.next).toBe(80_000n)
+    expect(counters.dropped).toBeGreaterThan(0n)
+    expect(reader.stats().dropped).toBe(Number(counters.dropped))
+    expect(new Set(seen).size).toBe(seen.length)
+    expect(seen).toEqual([...seen].sort((a, b) => (a < b ? -1 : 1)))
+    reader.close()
+  })
+
+  it('paused: the producer goes on, drops are counted exactly, memory stays bounded, resume loses nothing more', async () => {
+    obj = await openSequence()
+    configureSequence(obj, 1000)
+    const reader = obj.ringBuffer<SeqEvent>('events')
     const seqs: bigint[] = []
     reader.on('data', (event) => seqs.push(event.seq))
     trigger()
-    await waitFor(() => seqs.length === 100)
-
+    await waitFor(() => seqs.length === 1000)
     reader.pause()
-    expect(reader.paused).toBe(true)
-    trigger(3)
-    await sleep(200)
-    expect(seqs).toHaveLength(100)
-
+    const rss = process.memoryUsage().rss
+    trigger(500) // 500k events, 8 MB, into a 256 kB ring
+    await sleep(100)
+    expect(seqs).toHaveLength(1000)
+    expect(process.memoryUsage().rss - rss).toBeLessThan(32 * 1024 * 1024)
+    const { dropped } = sequenceCounters(obj)
+    expect(dropped).toBeGreaterThan(400_000n)
+    expect(reader.stats().dropped).toBe(Number(dropped))
     reader.resume()
-    await waitFor(() => seqs.length === 400)
-    expect(seqs).toEqual(Array.from({ length: 400 }, (_, i) => BigInt(i)))
+    await waitFor(() => BigInt(seqs.length) + dropped === 501_000n, 5000, 'the kept events')
+    expect(new Set(seqs).size).toBe(seqs.length)
+    expect(seqs).toEqual([...seqs].sort((a, b) => (a < b ? -1 : 1)))
+    trigger()
+    await waitFor(() => BigInt(seqs.length) + dropped === 502_000n)
+    expect(sequenceCounters(obj).dropped).toBe(dropped)
   })
 
-  it('reads several maps through one reader', async () => {
+  it('several maps in one reader: every event tagged with its map, in order per map', async () => {
     obj = await openSequence()
     configureSequence(obj, 1000, 2)
-    const reader = obj.ringBuffer(['events', 'other'], { decoder: seqDecoder })
+    const reader = obj.ringBuffer<SeqEvent>(['events', 'other'])
     expect(reader.maps).toEqual(['events', 'other'])
-    const events: SeqEvent[] = []
+    const events: Tagged<SeqEvent>[] = []
     reader.on('data', (event) => events.push(event))
     for (let i = 0; i < 4; i++) {
       trigger()
       await waitFor(() => events.length === (i + 1) * 1000)
     }
-    for (const source of [0, 1]) {
-      const seqs = events.filter((e) => e.source === source).map((e) => e.seq)
+    for (const [source, map] of ['events', 'other'].entries()) {
+      const seqs = events.filter((e) => e.map === map).map((e) => e.event.seq)
       expect(seqs).toEqual(Array.from({ length: 2000 }, (_, i) => BigInt(2 * i + source)))
+      expect(events.filter((e) => e.map === map).every((e) => e.event.source === source)).toBe(true)
     }
   })
 
-  it('works as an async iterator; leaving the loop closes the reader', async () => {
+  it('threshold wakeups: no wakeup below the threshold, yet no event waits longer than maxLatencyMs', async () => {
     obj = await openSequence()
-    configureSequence(obj, 50)
-    const reader = obj.ringBuffer('events', { decoder: seqDecoder })
-    setTimeout(() => trigger(), 10)
-    const seqs: bigint[] = []
-    for await (const event of reader) {
-      seqs.push(event.seq)
-      if (seqs.length === 50) break
+    configureSequence(obj, 10) // 160 bytes: far below the threshold
+    const reader = obj.ringBuffer<SeqEvent>('events', { wakeup: { bytes: 64 * 1024, maxLatencyMs: 50 } })
+    expect(reader.wakeup).toEqual({ bytes: 64 * 1024, maxLatencyMs: 50 })
+    const arrivals: number[] = []
+    reader.on('data', () => arrivals.push(performance.now()))
+    await sleep(20)
+    for (let round = 0; round < 5; round++) {
+      const sent = performance.now()
+      trigger()
+      await waitFor(() => arrivals.length === (round + 1) * 10, 2000)
+      const waited = (arrivals[arrivals.length - 1] as number) - sent
+      expect(waited).toBeLessThan(50 + 100) // the bound plus scheduling slack
+      if (round === 0) expect(waited).toBeGreaterThan(1) // held back: not delivered by a wakeup
     }
-    expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => BigInt(i)))
+    reader.wakeup = undefined
+    expect(obj.map('bpfkit_ringbuf_config').count()).toBe(0)
+    expect(thrown(() => (reader.wakeup = { bytes: 1 << 30, maxLatencyMs: 5 })).message).toContain("bytes must be an integer from 1 to the ring's size")
+  })
+
+  it('typed events: a struct with strings, arrays, unions and nested structs decodes as the BPF side wrote it', async () => {
+    obj = BpfObject.open(fixture('types.bpf.o'))
+    await obj.load()
+    obj.program('fill').testRun()
+    const expected = obj.map('values').get(0)
+    const reader = obj.ringBuffer('all_events')
+    const events: unknown[] = []
+    reader.on('data', (event) => events.push(event))
+    expect(obj.program('emit_all').testRun().retval).toBe(0)
+    await waitFor(() => events.length === 1)
+    expect(events[0]).toEqual(expected)
+    expect(reader.stats().dropped).toBe(0)
+  })
+
+  it('AbortSignal: aborting closes the reader and fails its iterators with the reason', async () => {
+    obj = await openSequence()
+    const controller = new AbortController()
+    const reader = obj.ringBuffer<SeqEvent>('events', { signal: controller.signal })
+    setTimeout(() => controller.abort(), 20)
+    await expect((async () => {
+      for await (const _ of reader) { /* nothing comes */ }
+    })()).rejects.toMatchObject({ name: 'AbortError' })
     expect(reader.closed).toBe(true)
   })
 
@@ -106,7 +241,7 @@ describe('RingBuffer', () => {
     const fds = openFds()
     obj = await openSequence()
     configureSequence(obj, 10)
-    const reader = obj.ringBuffer('events', { decoder: seqDecoder })
+    const reader = obj.ringBuffer<SeqEvent>('events')
     setTimeout(() => trigger(), 10)
     let count = 0
     for await (const _ of reader) {
@@ -123,7 +258,7 @@ describe('RingBuffer', () => {
   it('keeps the event loop responsive with a per-callback budget', async () => {
     obj = await openSequence()
     configureSequence(obj, 4000)
-    const reader = obj.ringBuffer('events', { decoder: seqDecoder, batchEvents: 100 })
+    const reader = obj.ringBuffer('events', { batchEvents: 100 })
     let received = 0
     let timerRanMidway = false
     reader.on('data', () => {

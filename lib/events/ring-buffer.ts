@@ -1,22 +1,24 @@
-// RingBuffer: events from one or more BPF ring buffer maps as batches, 'data' events or an async iterator.
-import { EventEmitter } from 'node:events'
+// RingBuffer: events from one or more BPF ring buffer maps, with the wakeup policy and drop count
+// of bpfkit.bpf.h.
 import type { RingBufferHandle } from '../native'
+import type { BpfMap } from '../map'
 import { BpfError, invalidArgument } from '../errors'
+import { EventReader, type ReaderOptions } from './reader'
+import type { RecordDecoder } from './decode'
 
-/** Turns one event's bytes into a value. `view` covers the whole batch: read from `offset`. */
-export interface Decoder<T> {
-  decode(view: DataView, offset: number, length: number): T
+/**
+ * The threshold wakeup policy (needs the program to submit with bpfkit.bpf.h): the kernel wakes the
+ * reader only once `bytes` wait in the ring, and the reader drains at least every `maxLatencyMs`.
+ * Far fewer wakeups at high rates; no event waits longer than `maxLatencyMs`.
+ */
+export interface WakeupPolicy {
+  bytes: number
+  maxLatencyMs: number
 }
 
-export interface RingBufferOptions<T> {
-  /** Decodes each event; without one, each event is a Buffer copy of its bytes. */
-  decoder?: Decoder<T>
-  /** Most events handed over per drain, so a fast producer cannot starve the event loop (default 4096, at most 2^20). */
-  batchEvents?: number
-  /** Most bytes per drain (default 1 MiB, at most 256 MiB); larger records still arrive whole. */
-  batchBytes?: number
-  /** Events the async iterator may hold before reading pauses (default 65536); the kernel then keeps (or drops) the rest. */
-  highWaterMark?: number
+export interface RingBufferOptions<T> extends ReaderOptions<T> {
+  /** The wakeup policy (default: the kernel's, a wakeup whenever the reader has caught up). */
+  wakeup?: WakeupPolicy
 }
 
 export interface RingBufferStats {
@@ -26,216 +28,91 @@ export interface RingBufferStats {
   bytes: number
   /** Drains that handed events to JS (one JS call each). */
   batches: number
+  /**
+   * Events the BPF side could not reserve or output because the ring was full, counted exactly by
+   * bpfkit.bpf.h; undefined when the program does not use it (the kernel itself does not count).
+   */
+  dropped: number | undefined
 }
 
-const DEFAULTS = { batchEvents: 4096, batchBytes: 1 << 20, highWaterMark: 65536 }
-// The native reader allocates its batch buffers up front from these.
-const LIMITS = { batchEvents: 1 << 20, batchBytes: 1 << 28, highWaterMark: 0x7fffffff }
-
-function positiveInteger(name: keyof typeof LIMITS, value: number | undefined): number {
-  if (value === undefined) return DEFAULTS[name]
-  if (!Number.isInteger(value) || value <= 0 || value > LIMITS[name]) {
-    throw invalidArgument('ringBuffer', `${name} must be an integer from 1 to ${LIMITS[name]}`)
-  }
-  return value
-}
-
-interface Waiter<T> {
-  resolve(result: IteratorResult<T>): void
-  reject(error: unknown): void
+/** @internal The maps of bpfkit.bpf.h that go with the object's ring buffers. */
+export interface RingCompanions {
+  config: BpfMap<number, { wakeup_bytes: bigint }> | undefined
+  dropped: BpfMap<number, bigint[]> | undefined
 }
 
 /**
- * Reads a BPF ring buffer. Created paused; it starts reading when a 'data' listener is added, an
- * iterator starts, or resume() is called. Events are drained on the JS thread, one JS call per batch.
+ * Reads BPF ring buffers. Created paused; reading starts with a 'data' or 'batch' listener, an
+ * iterator, `stream()` or resume(). See EventReader for the surfaces.
  */
-export class RingBuffer<T = Buffer> extends EventEmitter implements AsyncIterable<T>, Disposable {
-  /** Names of the maps this reader reads. */
-  readonly maps: readonly string[]
+export class RingBuffer<T = any> extends EventReader<T> {
   readonly #handle: RingBufferHandle
-  readonly #decoder: Decoder<T> | undefined
-  readonly #highWaterMark: number
-  readonly #offsets: Uint32Array
-  readonly #lengths: Uint32Array
-  #buffer: ArrayBuffer | undefined
-  #view: DataView | undefined
-  #onClose: (() => void) | undefined
-  #closed = false
-  #paused = false
-  #flowing = false
-  #queue: T[] = []
-  #waiters: Waiter<T>[] = []
-  #iterators = 0
-  #error: unknown
+  readonly #rings: readonly BpfMap[]
+  readonly #companions: RingCompanions
+  #wakeup: WakeupPolicy | undefined
+  #dropped: number | undefined
 
   /** @internal Ring buffers come from `BpfObject.ringBuffer()`. */
-  constructor(handle: RingBufferHandle, maps: readonly string[], options: RingBufferOptions<T>, onClose?: () => void) {
-    super()
-    this.maps = maps
+  constructor(handle: RingBufferHandle, rings: readonly BpfMap[], decoders: readonly RecordDecoder<unknown>[],
+    options: RingBufferOptions<unknown>, companions: RingCompanions, onClose?: () => void) {
+    super('ringBuffer', handle, rings.map((r) => r.name), decoders, options, onClose)
     this.#handle = handle
-    this.#decoder = options.decoder
-    this.#highWaterMark = positiveInteger('highWaterMark', options.highWaterMark)
-    this.#offsets = handle.offsets
-    this.#lengths = handle.lengths
-    this.#onClose = onClose
-    handle.onbatch = (buffer, count) => this.#onBatch(buffer, count)
-    handle.onerror = (error) => this.#fail(error)
-    this.on('newListener', (event) => {
-      if (event === 'data') queueMicrotask(() => this.#update())
-    })
+    this.#rings = rings
+    this.#companions = companions
+    if (companions.dropped !== undefined) this.#dropped = 0
+    if (options.wakeup !== undefined) this.wakeup = options.wakeup
   }
 
-  /** @internal Validates options and fills in defaults for the native reader. */
-  static nativeOptions(options: RingBufferOptions<unknown>): { batchEvents: number; batchBytes: number } {
-    if (options.decoder !== undefined && typeof options.decoder?.decode !== 'function') {
-      throw invalidArgument('ringBuffer', 'decoder must have a decode(view, offset, length) method')
+  /** The wakeup policy in force; undefined for the kernel's default. Settable at any time. */
+  get wakeup(): WakeupPolicy | undefined {
+    return this.#wakeup
+  }
+
+  set wakeup(policy: WakeupPolicy | undefined) {
+    const op = 'ringBuffer.wakeup'
+    if (this.closed) throw new BpfError(`${op}: the reader is closed`, { code: 'ECLOSED', op })
+    if (policy !== undefined) {
+      if (policy === null || typeof policy !== 'object') throw invalidArgument(op, 'expected { bytes, maxLatencyMs } or undefined')
+      const smallest = Math.min(...this.#rings.map((r) => r.maxEntries))
+      if (!Number.isInteger(policy.bytes) || policy.bytes <= 0 || policy.bytes > smallest) {
+        throw invalidArgument(op, `bytes must be an integer from 1 to the ring's size (${smallest})`)
+      }
+      if (!Number.isInteger(policy.maxLatencyMs) || policy.maxLatencyMs <= 0 || policy.maxLatencyMs > 60_000) {
+        throw invalidArgument(op, 'maxLatencyMs must be an integer from 1 to 60000')
+      }
     }
-    return {
-      batchEvents: positiveInteger('batchEvents', options.batchEvents),
-      batchBytes: positiveInteger('batchBytes', options.batchBytes),
+    const config = this.#companions.config
+    if (policy !== undefined && config === undefined) {
+      throw new BpfError(`${op}: the program does not submit through bpfkit.bpf.h, so it cannot hold back wakeups`, {
+        code: 'ENOTSUP',
+        op,
+        hint: 'declare the ring with BPFKIT_RINGBUF and submit with bpfkit_ringbuf_submit/bpfkit_ringbuf_output',
+      })
     }
-  }
-
-  get closed(): boolean {
-    return this.#closed
-  }
-
-  get paused(): boolean {
-    return this.#paused
-  }
-
-  /** Stops reading: events wait in the kernel's ring (which drops new ones once full). */
-  pause(): this {
-    this.#ensureOpen('pause')
-    this.#paused = true
-    this.#update()
-    return this
-  }
-
-  /** Reads again after pause(). */
-  resume(): this {
-    this.#ensureOpen('resume')
-    this.#paused = false
-    this.#flowing = true
-    this.#update()
-    return this
+    for (const ring of this.#rings) {
+      if (policy === undefined) config?.delete(ring.id)
+      else config?.set(ring.id, { wakeup_bytes: BigInt(policy.bytes) })
+    }
+    this.#handle.setLatency(policy?.maxLatencyMs ?? 0)
+    this.#wakeup = policy === undefined ? undefined : { bytes: policy.bytes, maxLatencyMs: policy.maxLatencyMs }
   }
 
   stats(): RingBufferStats {
-    return this.#handle.stats()
-  }
-
-  /** Stops reading and frees the reader; iterators finish after the events they already hold. Idempotent. */
-  close(): void {
-    if (this.#closed) return
-    this.#closed = true
-    this.#handle.close()
-    this.#handle.onbatch = undefined
-    this.#handle.onerror = undefined
-    this.#settle()
-    const onClose = this.#onClose
-    this.#onClose = undefined
-    onClose?.()
-    this.emit('close')
-  }
-
-  [Symbol.dispose](): void {
-    this.close()
-  }
-
-  /** Yields events in order; leaving the loop early (break, throw) closes the reader, as with a stream. */
-  [Symbol.asyncIterator](): AsyncIterator<T> {
-    this.#iterators++
-    this.#update()
-    let done = false
-    const finish = (): IteratorResult<T> => {
-      if (!done) {
-        done = true
-        this.#iterators--
+    const { events, bytes, batches } = this.#handle.stats()
+    const counts = this.#companions.dropped
+    if (counts !== undefined) {
+      try {
+        let dropped = 0
+        for (const ring of this.#rings) {
+          for (const perCpu of counts.get(ring.id) ?? []) dropped += Number(perCpu)
+        }
+        this.#dropped = dropped
+      } catch (error) {
+        // The object is closed: the last count read stands.
+        if (!(error instanceof BpfError && error.code === 'ECLOSED')) throw error
       }
-      return { done: true, value: undefined }
     }
-    return {
-      next: () => {
-        if (done) return Promise.resolve({ done: true, value: undefined })
-        if (this.#queue.length > 0) {
-          const value = this.#queue.shift() as T
-          this.#update()
-          return Promise.resolve({ done: false, value })
-        }
-        if (this.#error !== undefined) {
-          finish()
-          return Promise.reject(this.#error)
-        }
-        if (this.#closed) return Promise.resolve(finish())
-        return new Promise<IteratorResult<T>>((resolve, reject) => this.#waiters.push({ resolve, reject }))
-      },
-      return: () => {
-        finish()
-        this.close()
-        return Promise.resolve({ done: true, value: undefined })
-      },
-    }
-  }
-
-  #ensureOpen(method: string): void {
-    if (this.#closed) throw new BpfError(`ringBuffer.${method}: the ring buffer is closed`, { code: 'ECLOSED', op: `ringBuffer.${method}` })
-  }
-
-  #wanted(): boolean {
-    if (this.#closed || this.#paused) return false
-    if (this.#iterators > 0) return this.#queue.length < this.#highWaterMark
-    return this.#flowing || this.listenerCount('data') > 0
-  }
-
-  #update(): void {
-    if (this.#closed) return
-    if (this.#wanted()) this.#handle.resume()
-    else this.#handle.pause()
-  }
-
-  #event(view: DataView, index: number): T {
-    const offset = this.#offsets[index]
-    const length = this.#lengths[index]
-    if (this.#decoder !== undefined) return this.#decoder.decode(view, offset, length)
-    return Buffer.from(new Uint8Array(view.buffer, offset, length)) as T
-  }
-
-  #onBatch(buffer: ArrayBuffer, count: number): void {
-    if (buffer !== this.#buffer) {
-      this.#buffer = buffer
-      this.#view = new DataView(buffer)
-    }
-    const view = this.#view as DataView
-    const listening = this.listenerCount('data') > 0
-    for (let i = 0; i < count && !this.#closed; i++) {
-      const event = this.#event(view, i)
-      if (listening) this.emit('data', event)
-      if (this.#iterators > 0) this.#deliver(event)
-    }
-    if (this.#iterators > 0 && this.#queue.length >= this.#highWaterMark) this.#update()
-  }
-
-  #deliver(event: T): void {
-    const waiter = this.#waiters.shift()
-    if (waiter !== undefined) waiter.resolve({ done: false, value: event })
-    else this.#queue.push(event)
-  }
-
-  #fail(error: Error): void {
-    this.#error = error
-    this.#settle()
-    if (this.listenerCount('error') > 0) this.emit('error', error)
-  }
-
-  // Wakes iterators waiting for an event that will not come.
-  #settle(): void {
-    const waiters = this.#waiters
-    this.#waiters = []
-    for (const waiter of waiters) {
-      if (this.#error !== undefined) waiter.reject(this.#error)
-      else waiter.resolve({ done: true, value: undefined })
-    }
+    return { events, bytes, batches, dropped: this.#dropped }
   }
 }
 

@@ -1,0 +1,84 @@
+// EventBatch: the records one drain of a ring or perf buffer hands to JS, copied back to back (8-byte
+// aligned) into one reused ArrayBuffer, with their offsets, lengths and sources in reused arrays.
+#include "batch.h"
+
+#include <cstring>
+
+namespace bpfkit {
+
+namespace {
+
+constexpr size_t kAlign = 8;
+
+size_t Align(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+
+template <typename Array, typename T>
+T* Persist(Napi::Reference<Array>* ref, Array array) {
+  *ref = Napi::Persistent(array);
+  return array.Data();
+}
+
+}  // namespace
+
+EventBatch::EventBatch(Napi::Env env, uint32_t maxEvents, size_t maxBytes) : maxEvents_(maxEvents), maxBytes_(maxBytes) {
+  Grow(env, 2 * maxBytes);
+  offsetsData_ = Persist<Napi::Uint32Array, uint32_t>(&offsets_, Napi::Uint32Array::New(env, maxEvents));
+  lengthsData_ = Persist<Napi::Uint32Array, uint32_t>(&lengths_, Napi::Uint32Array::New(env, maxEvents));
+  sourcesData_ = Persist<Napi::Uint16Array, uint16_t>(&sources_, Napi::Uint16Array::New(env, maxEvents));
+}
+
+void EventBatch::Grow(Napi::Env env, size_t needed) {
+  size_t capacity = capacity_ == 0 ? needed : capacity_;
+  while (capacity < needed) capacity *= 2;
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, capacity);
+  if (used_ > 0) std::memcpy(buffer.Data(), data_, used_);
+  buffer_ = Napi::Persistent(buffer);
+  data_ = static_cast<uint8_t*>(buffer.Data());
+  capacity_ = capacity;
+}
+
+bool EventBatch::Store(const void* data, size_t size, uint16_t source) {
+  size_t offset = Align(used_);
+  if (offset + size > capacity_) {
+    overflow_.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + size);
+    overflowSource_ = source;
+    return false;
+  }
+  std::memcpy(data_ + offset, data, size);
+  offsetsData_[count_] = static_cast<uint32_t>(offset);
+  lengthsData_[count_] = static_cast<uint32_t>(size);
+  sourcesData_[count_] = source;
+  count_++;
+  used_ = offset + size;
+  return count_ < maxEvents_ && used_ < maxBytes_;
+}
+
+void EventBatch::Settle(Napi::Env env) {
+  if (overflow_.empty()) return;
+  Grow(env, Align(used_) + overflow_.size());
+  Store(overflow_.data(), overflow_.size(), overflowSource_);
+  overflow_.clear();
+}
+
+void EventBatch::Clear() {
+  count_ = 0;
+  used_ = 0;
+  overflow_.clear();
+}
+
+size_t EventBatch::Bytes() const {
+  size_t bytes = 0;
+  for (uint32_t i = 0; i < count_; i++) bytes += lengthsData_[i];
+  return bytes;
+}
+
+Napi::Object EventBatch::Views(Napi::Env env) const {
+  Napi::Object views = Napi::Object::New(env);
+  views.Set("buffer", buffer_.Value());
+  views.Set("offsets", offsets_.Value());
+  views.Set("lengths", lengths_.Value());
+  views.Set("sources", sources_.Value());
+  return views;
+}
+
+}  // namespace bpfkit

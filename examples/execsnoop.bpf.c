@@ -3,6 +3,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
+#include "bpfkit.bpf.h"
 
 #define TASK_COMM_LEN 16
 #define MAX_FILENAME_LEN 256
@@ -15,10 +16,8 @@ struct event {
 	char filename[MAX_FILENAME_LEN];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+/* The reader decodes `struct event` by itself: BPFKIT_RINGBUF records the type in BTF. */
+BPFKIT_RINGBUF(events, struct event, 256 * 1024);
 
 SEC("tracepoint/syscalls/sys_enter_execve")
 int tracepoint__syscalls__sys_enter_execve(struct trace_event_raw_sys_enter *ctx)
@@ -26,9 +25,9 @@ int tracepoint__syscalls__sys_enter_execve(struct trace_event_raw_sys_enter *ctx
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct event *e;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = bpfkit_ringbuf_reserve(&events, sizeof(*e));
 	if (!e)
-		return 0;
+		return 0; /* counted: the reader's stats().dropped */
 
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	/* CO-RE: these offsets are relocated against the running kernel's BTF at load time. */
@@ -37,7 +36,7 @@ int tracepoint__syscalls__sys_enter_execve(struct trace_event_raw_sys_enter *ctx
 	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
 	bpf_probe_read_user_str(e->filename, sizeof(e->filename), (const char *)ctx->args[0]);
 
-	bpf_ringbuf_submit(e, 0);
+	bpfkit_ringbuf_submit(&events, e);
 	return 0;
 }
 

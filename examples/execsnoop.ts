@@ -2,13 +2,21 @@
 //   npm run execsnoop        (as root)
 import * as path from 'node:path'
 import { BpfObject } from 'bpfkit'
-import { execEvent } from './execsnoop-event'
+
+/** struct event of execsnoop.bpf.c, as bpfkit decodes it from the object's BTF. */
+export interface ExecEvent {
+  pid: number
+  ppid: number
+  uid: number
+  comm: string
+  filename: string
+}
 
 async function main(): Promise<void> {
   const obj = BpfObject.open(path.join(__dirname, 'execsnoop.bpf.o'))
   await obj.load()
   obj.attach()
-  const events = obj.ringBuffer('events', { decoder: execEvent })
+  const events = obj.ringBuffer<ExecEvent>('events')
 
   // Ctrl-C reaches us more than once under npm (from the terminal and relayed by npm and tsx): keep handling it.
   const stop = (): void => obj.close() // detaches the tracepoint and ends the loop below

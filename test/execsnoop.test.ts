@@ -5,7 +5,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BpfObject } from 'bpfkit'
-import { execEvent as decoder, type ExecEvent } from '../examples/execsnoop-event'
+import type { ExecEvent } from '../examples/execsnoop'
 import { bpfFds, example, programExists, root, waitFor } from './helpers'
 
 describe('execsnoop', () => {
@@ -31,7 +31,7 @@ describe('execsnoop', () => {
     expect(links).toHaveLength(1)
 
     const seen: ExecEvent[] = []
-    const reader = obj.ringBuffer('events', { decoder })
+    const reader = obj.ringBuffer<ExecEvent>('events')
     reader.on('data', (event) => {
       if (event.filename === binary) seen.push(event)
     })

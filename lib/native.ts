@@ -100,11 +100,23 @@ export interface RingBufferHandle {
   stats(): { events: number; bytes: number; batches: number }
 }
 
+export interface PerfBufferHandle {
+  onbatch?: (buffer: ArrayBuffer, count: number) => void
+  onerror?: (error: Error) => void
+  readonly views: { buffer: ArrayBuffer; offsets: Uint32Array; lengths: Uint32Array; sources: Uint16Array }
+  resume(): void
+  pause(): void
+  setLatency(ms: number): void
+  close(): void
+  stats(): { events: number; bytes: number; batches: number; lost: number[] }
+}
+
 export interface Addon {
   BpfObject: new (source: string | Uint8Array, options: NativeObjectOptions) => ObjectHandle
   BpfMap: new (source: { pinned: string }) => MapHandle
   Btf: new (source: { path: string } | { vmlinux: true } | { id: number }) => BtfHandle
   RingBuffer: new (maps: MapHandle[], options: { batchEvents: number; batchBytes: number }) => RingBufferHandle
+  PerfBuffer: new (map: MapHandle, options: { pages: number; batchEvents: number; batchBytes: number }) => PerfBufferHandle
   readonly libbpfVersion: string
   readonly sourceHash: string
   /** libbpf_num_possible_cpus(): the slots of a per-CPU map value. */

@@ -7,6 +7,7 @@ import { BpfMap } from './map'
 import { Link } from './link'
 import { RingBuffer, ensureRingBufferMap, type RingBufferOptions } from './events/ring-buffer'
 import { readerOptions, type ReaderOptions, type Tagged } from './events/reader'
+import { PerfBuffer, ensurePerfEventArray, perfPages, type PerfBufferOptions } from './events/perf-buffer'
 import { customRecord, eventType, rawRecord, typedRecord, type RecordDecoder } from './events/decode'
 import { Btf } from './btf/btf'
 import { globalsOf, type Globals } from './globals'
@@ -235,6 +236,25 @@ export class BpfObject implements Disposable, AsyncDisposable {
       handle.close()
       throw error
     }
+    this.#children.add(reader)
+    return reader
+  }
+
+  /**
+   * Reads a perf event array (`bpf_perf_event_output`). Events are decoded by `options.type` (a BTF
+   * struct name) or `options.decoder`, else they are Buffers; lost samples are counted per CPU.
+   */
+  perfBuffer<T = any>(name: string, options: PerfBufferOptions<T> = {}): PerfBuffer<T> {
+    const op = 'perfBuffer'
+    if (typeof name !== 'string') throw invalidArgument(op, 'expected a map name')
+    const sizes = readerOptions(op, options)
+    const pages = perfPages(options.pages)
+    const map = this.map(name)
+    ensurePerfEventArray(map.type, name)
+    const decoder = this.#recordDecoder(name, options, op)
+    const handle = new addon.PerfBuffer(map.handle, { pages, ...sizes })
+    let reader: PerfBuffer<T> | undefined
+    reader = new PerfBuffer<T>(handle, map, decoder, options, () => this.#children.delete(reader!))
     this.#children.add(reader)
     return reader
   }

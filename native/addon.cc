@@ -10,6 +10,7 @@
 #include "link.h"
 #include "map.h"
 #include "object.h"
+#include "perf_buffer.h"
 #include "program.h"
 #include "ring_buffer.h"
 
@@ -66,8 +67,10 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   btfClass = Napi::Persistent(BtfHandle::Init(env));
   linkClass = Napi::Persistent(LinkHandle::Init(env));
   ringBufferClass = Napi::Persistent(RingBufferHandle::Init(env));
+  perfBufferClass = Napi::Persistent(PerfBufferHandle::Init(env));
   exports.Set("BpfObject", objectClass.Value());
   exports.Set("RingBuffer", ringBufferClass.Value());
+  exports.Set("PerfBuffer", perfBufferClass.Value());
   exports.Set("BpfMap", mapClass.Value());
   exports.Set("Btf", btfClass.Value());
   // A worker that exits (or a process that ends) without close() still detaches everything it made.

@@ -74,6 +74,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::FunctionReference btfClass;
   Napi::FunctionReference linkClass;
   Napi::FunctionReference ringBufferClass;
+  Napi::FunctionReference perfBufferClass;
   int logLevel = 0;
 
  private:

@@ -20,11 +20,16 @@ T* Persist(Napi::Reference<Array>* ref, Array array) {
 
 }  // namespace
 
-EventBatch::EventBatch(Napi::Env env, uint32_t maxEvents, size_t maxBytes) : maxEvents_(maxEvents), maxBytes_(maxBytes) {
+EventBatch::EventBatch(Napi::Env env, uint32_t maxEvents, uint32_t hardEvents, size_t maxBytes)
+    : maxEvents_(maxEvents), hardEvents_(hardEvents), maxBytes_(maxBytes) {
   Grow(env, 2 * maxBytes);
-  offsetsData_ = Persist<Napi::Uint32Array, uint32_t>(&offsets_, Napi::Uint32Array::New(env, maxEvents));
-  lengthsData_ = Persist<Napi::Uint32Array, uint32_t>(&lengths_, Napi::Uint32Array::New(env, maxEvents));
-  sourcesData_ = Persist<Napi::Uint16Array, uint16_t>(&sources_, Napi::Uint16Array::New(env, maxEvents));
+  offsetsData_ = Persist<Napi::Uint32Array, uint32_t>(&offsets_, Napi::Uint32Array::New(env, hardEvents));
+  lengthsData_ = Persist<Napi::Uint32Array, uint32_t>(&lengths_, Napi::Uint32Array::New(env, hardEvents));
+  sourcesData_ = Persist<Napi::Uint16Array, uint16_t>(&sources_, Napi::Uint16Array::New(env, hardEvents));
+}
+
+void EventBatch::Reserve(Napi::Env env, size_t bytes) {
+  if (Align(used_) + bytes > capacity_) Grow(env, Align(used_) + bytes);
 }
 
 void EventBatch::Grow(Napi::Env env, size_t needed) {
@@ -39,6 +44,7 @@ void EventBatch::Grow(Napi::Env env, size_t needed) {
 
 bool EventBatch::Store(const void* data, size_t size, uint16_t source) {
   size_t offset = Align(used_);
+  if (count_ >= hardEvents_ || (offset + size > capacity_ && !overflow_.empty())) return false;  // sized never to happen
   if (offset + size > capacity_) {
     overflow_.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + size);
     overflowSource_ = source;
@@ -50,7 +56,7 @@ bool EventBatch::Store(const void* data, size_t size, uint16_t source) {
   sourcesData_[count_] = source;
   count_++;
   used_ = offset + size;
-  return count_ < maxEvents_ && used_ < maxBytes_;
+  return !Full();
 }
 
 void EventBatch::Settle(Napi::Env env) {

@@ -12,8 +12,10 @@ namespace bpfkit {
 
 class EventBatch {
  public:
-  // Allocates the buffer (2 × maxBytes to start) and the per-event arrays (maxEvents each).
-  EventBatch(Napi::Env env, uint32_t maxEvents, size_t maxBytes);
+  // Allocates the buffer (2 × maxBytes to start) and the per-event arrays (hardEvents each). A batch is
+  // full at maxEvents events or maxBytes bytes; a reader whose library cannot stop mid-drain (perf
+  // buffers) sizes hardEvents for the most a drain can bring.
+  EventBatch(Napi::Env env, uint32_t maxEvents, uint32_t hardEvents, size_t maxBytes);
 
   // Copies a record in; false when the batch is full now (or the record had to wait: see Settle).
   // Runs inside libbpf's callbacks, so it never allocates JS memory.
@@ -21,6 +23,9 @@ class EventBatch {
   // After libbpf returns: grows the buffer for a record that did not fit and stores it.
   void Settle(Napi::Env env);
   void Clear();
+  // Makes room for `bytes` more before a drain that cannot stop to grow the buffer.
+  void Reserve(Napi::Env env, size_t bytes);
+  bool Full() const { return count_ >= maxEvents_ || used_ >= maxBytes_; }
 
   uint32_t Count() const { return count_; }
   size_t Bytes() const;
@@ -42,6 +47,7 @@ class EventBatch {
   uint16_t* sourcesData_;
   uint32_t count_ = 0;
   uint32_t maxEvents_;
+  uint32_t hardEvents_;
   size_t maxBytes_;
   std::vector<uint8_t> overflow_;  // a record that did not fit, stored once the buffer has grown
   uint16_t overflowSource_ = 0;

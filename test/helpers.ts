@@ -67,7 +67,7 @@ export async function openSequence(): Promise<BpfObject> {
   return obj
 }
 
-export function configureSequence(obj: BpfObject, burst: number, targets: 1 | 2 = 1): void {
+export function configureSequence(obj: BpfObject, burst: number, targets: 1 | 2 | 3 = 1): void {
   obj.map('settings').set(0, { pid: process.pid, burst, targets })
 }
 

@@ -1,0 +1,173 @@
+// EventReader: what the ring buffer and perf buffer readers share — watching an epoll fd with
+// uv_poll on the JS thread (plus a latency timer), draining into an EventBatch, handing each batch
+// to JS with one call (this.onbatch), pause/resume, statistics and release.
+#include "reader.h"
+
+#include <string>
+
+#include "errors.h"
+
+namespace bpfkit {
+
+void EventReader::Start(Napi::Env env, int epollFd, uint32_t batchEvents, uint32_t hardEvents, size_t batchBytes) {
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  timer_ = new uv_timer_t;
+  timer_->data = this;
+  uv_timer_init(loop, timer_);
+  poll_ = new uv_poll_t;
+  poll_->data = this;
+  started_ = true;
+  if (int err = uv_poll_init(loop, poll_, epollFd); err != 0) {
+    delete poll_;
+    poll_ = nullptr;
+    Release();
+    throw BpfError(env, "uv_poll_init", -err);
+  }
+  context_ = std::make_unique<Napi::AsyncContext>(env, (std::string("bpfkit:") + name_).c_str(), Self());
+  batch_.emplace(env, batchEvents, hardEvents, batchBytes);
+  addon_->Track(this);
+}
+
+void EventReader::CloseHandle(uv_handle_t* handle) {
+  handle->data = addon_;
+  addon_->HandleClosing();
+  uv_close(handle, [](uv_handle_t* closed) {
+    auto* addon = static_cast<Addon*>(closed->data);
+    if (closed->type == UV_POLL) {
+      delete reinterpret_cast<uv_poll_t*>(closed);
+    } else {
+      delete reinterpret_cast<uv_timer_t*>(closed);
+    }
+    addon->HandleClosed();
+  });
+}
+
+void EventReader::Release() {
+  if (!started_) return;
+  Stop();
+  if (poll_ != nullptr) CloseHandle(reinterpret_cast<uv_handle_t*>(poll_));
+  if (timer_ != nullptr) CloseHandle(reinterpret_cast<uv_handle_t*>(timer_));
+  poll_ = nullptr;
+  timer_ = nullptr;
+  Free();
+  started_ = false;
+  addon_->Untrack(this);
+}
+
+void EventReader::Drain() {
+  Napi::Env env = env_;
+  batch_->Clear();
+  int result = Consume();
+  batch_->Settle(env);
+  if (result < 0) Report(BpfError(env, (std::string(name_) + " consume").c_str(), -result));
+  uint32_t count = batch_->Count();
+  if (count == 0) return;
+  events_ += count;
+  batches_ += 1;
+  bytes_ += batch_->Bytes();
+  Napi::Object self = Self();
+  Napi::Value onbatch = self.Get("onbatch");
+  if (onbatch.IsFunction()) {
+    Napi::Value buffer = batch_->Views(env).Get("buffer");
+    onbatch.As<Napi::Function>().MakeCallback(self, {buffer, Napi::Number::New(env, count)}, *context_);
+  }
+}
+
+void EventReader::Report(const Napi::Error& error) {
+  Napi::Object self = Self();
+  Napi::Value onerror = self.Get("onerror");
+  if (onerror.IsFunction()) onerror.As<Napi::Function>().MakeCallback(self, {error.Value()}, *context_);
+}
+
+void EventReader::Stop() {
+  if (!polling_) return;
+  uv_poll_stop(poll_);
+  uv_timer_stop(timer_);
+  polling_ = false;
+  Hold(false);
+}
+
+template <typename F>
+void EventReader::FromLoop(F work) {
+  Napi::HandleScope scope(env_);
+  try {
+    work();
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env_, e.Value());
+  }
+}
+
+void EventReader::OnReadable(uv_poll_t* poll, int status, int /*events*/) {
+  auto* self = static_cast<EventReader*>(poll->data);
+  if (!self->started_) return;
+  self->FromLoop([&] {
+    if (status < 0) {
+      // libuv stopped watching the epoll fd: the reader can deliver nothing more, so say so.
+      self->Stop();
+      self->Report(BpfError(self->env_, "uv_poll", -status));
+    } else {
+      self->Drain();
+    }
+  });
+}
+
+// The latency bound of the threshold wakeup policy: drains even when the kernel was told not to wake us.
+void EventReader::OnTimer(uv_timer_t* timer) {
+  auto* self = static_cast<EventReader*>(timer->data);
+  if (!self->started_ || !self->polling_) return;
+  self->FromLoop([&] { self->Drain(); });
+}
+
+Napi::Value EventReader::Resume(const Napi::CallbackInfo& info) {
+  if (!started_) throw BpfError(info.Env(), name_, "ECLOSED", "the reader is closed");
+  if (!polling_) {
+    int err = uv_poll_start(poll_, UV_READABLE, OnReadable);
+    if (err != 0) throw BpfError(info.Env(), "uv_poll_start", -err);
+    // Drain once right away: what arrived while paused may not make the fd readable again (perf
+    // buffers report readiness once), then every latencyMs_ when set.
+    uv_timer_start(timer_, OnTimer, 0, latencyMs_);
+    polling_ = true;
+    Hold(true);  // an active reader stays alive while the kernel can still hand it events
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value EventReader::Pause(const Napi::CallbackInfo& info) {
+  Stop();
+  return info.Env().Undefined();
+}
+
+// setLatency(ms): drain at least every ms milliseconds while reading (0: only when the kernel wakes us).
+Napi::Value EventReader::SetLatency(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!started_) throw BpfError(env, "uv_timer_start", "ECLOSED", "the reader is closed");
+  if (!info[0].IsNumber()) throw BpfError(env, "uv_timer_start", "EINVAL", "expected milliseconds");
+  latencyMs_ = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  uv_timer_stop(timer_);
+  if (polling_ && latencyMs_ > 0) uv_timer_start(timer_, OnTimer, latencyMs_, latencyMs_);
+  return env.Undefined();
+}
+
+Napi::Value EventReader::Close(const Napi::CallbackInfo& info) {
+  Release();
+  return info.Env().Undefined();
+}
+
+Napi::Value EventReader::Stats(const Napi::CallbackInfo& info) {
+  Napi::Object stats = Napi::Object::New(info.Env());
+  stats.Set("events", static_cast<double>(events_));
+  stats.Set("bytes", static_cast<double>(bytes_));
+  stats.Set("batches", static_cast<double>(batches_));
+  AddStats(stats);
+  return stats;
+}
+
+// { buffer, offsets, lengths, sources }: the batch arrays, reused by every drain (the buffer is
+// replaced when a record needs more room; onbatch passes the current one).
+Napi::Value EventReader::Views(const Napi::CallbackInfo& info) {
+  if (!batch_) throw BpfError(info.Env(), name_, "ECLOSED", "the reader is closed");
+  return batch_->Views(info.Env());
+}
+
+}  // namespace bpfkit

@@ -1,0 +1,78 @@
+// EventReader: what the ring buffer and perf buffer readers share — watching an epoll fd with
+// uv_poll on the JS thread (plus a latency timer), draining into an EventBatch, handing each batch
+// to JS with one call (this.onbatch), pause/resume, statistics and release.
+#pragma once
+
+#include <napi.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "addon.h"
+#include "batch.h"
+
+namespace bpfkit {
+
+class EventReader : public Resource {
+ public:
+  ~EventReader() override = default;
+
+  // Stops watching and frees the libbpf reader (Free). Idempotent; never calls into JS.
+  void Release() override;
+
+  // The JS methods every reader has (bound by the subclasses' Init).
+  Napi::Value Resume(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value SetLatency(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Views(const Napi::CallbackInfo& info);
+
+ protected:
+  EventReader(Napi::Env env, const char* name) : addon_(Addon::Of(env)), env_(env), name_(name) {}
+
+  // Starts the machinery over the libbpf reader's epoll fd; created paused. On failure it releases
+  // (Free included) and throws.
+  void Start(Napi::Env env, int epollFd, uint32_t batchEvents, uint32_t hardEvents, size_t batchBytes);
+  // Drains what is waiting into batch_ (stopping once it is full, where libbpf lets it).
+  virtual int Consume() = 0;
+  // Frees the libbpf reader.
+  virtual void Free() = 0;
+  // Subclasses add their own figures (lost samples…).
+  virtual void AddStats(Napi::Object stats) {}
+  // The JS wrapper, and keeping it alive while reading (ObjectWrap's Ref/Unref).
+  virtual Napi::Object Self() = 0;
+  virtual void Hold(bool hold) = 0;
+  bool Open() const { return started_; }
+
+  Addon* addon_;
+  std::optional<EventBatch> batch_;
+
+ private:
+  static void OnReadable(uv_poll_t* poll, int status, int events);
+  static void OnTimer(uv_timer_t* timer);
+  void Drain();
+  void Stop();
+  void Report(const Napi::Error& error);
+  void CloseHandle(uv_handle_t* handle);
+  // Runs a drain (or a report) from a libuv callback, turning a throwing listener into an uncaught
+  // exception as with any Node event.
+  template <typename F>
+  void FromLoop(F work);
+
+  Napi::Env env_;
+  const char* name_;
+  bool started_ = false;
+  uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  uint64_t latencyMs_ = 0;
+  bool polling_ = false;
+  std::unique_ptr<Napi::AsyncContext> context_;
+  uint64_t events_ = 0;
+  uint64_t bytes_ = 0;
+  uint64_t batches_ = 0;
+};
+
+}  // namespace bpfkit

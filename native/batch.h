@@ -31,6 +31,8 @@ class EventBatch {
   size_t Bytes() const;
   // The JS side of the batch: buffer (replaced when it grows), offsets, lengths, sources.
   Napi::Object Views(Napi::Env env) const;
+  // The current buffer, handed to JS with each batch.
+  Napi::ArrayBuffer Buffer() const { return buffer_.Value(); }
 
  private:
   void Grow(Napi::Env env, size_t needed);

@@ -69,8 +69,7 @@ void EventReader::Drain() {
   Napi::Object self = Self();
   Napi::Value onbatch = self.Get("onbatch");
   if (onbatch.IsFunction()) {
-    Napi::Value buffer = batch_->Views(env).Get("buffer");
-    onbatch.As<Napi::Function>().MakeCallback(self, {buffer, Napi::Number::New(env, count)}, *context_);
+    onbatch.As<Napi::Function>().MakeCallback(self, {batch_->Buffer(), Napi::Number::New(env, count)}, *context_);
   }
 }
 

@@ -89,7 +89,8 @@ export interface LinkHandle {
   destroy(): void
 }
 
-export interface RingBufferHandle {
+/** What the ring buffer and perf buffer readers have in common (native/reader.cc). */
+export interface EventReaderHandle {
   onbatch?: (buffer: ArrayBuffer, count: number) => void
   onerror?: (error: Error) => void
   readonly views: { buffer: ArrayBuffer; offsets: Uint32Array; lengths: Uint32Array; sources: Uint16Array }
@@ -100,14 +101,9 @@ export interface RingBufferHandle {
   stats(): { events: number; bytes: number; batches: number }
 }
 
-export interface PerfBufferHandle {
-  onbatch?: (buffer: ArrayBuffer, count: number) => void
-  onerror?: (error: Error) => void
-  readonly views: { buffer: ArrayBuffer; offsets: Uint32Array; lengths: Uint32Array; sources: Uint16Array }
-  resume(): void
-  pause(): void
-  setLatency(ms: number): void
-  close(): void
+export type RingBufferHandle = EventReaderHandle
+
+export interface PerfBufferHandle extends EventReaderHandle {
   stats(): { events: number; bytes: number; batches: number; lost: number[] }
 }
 

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
 import { BpfError, invalidArgument } from '../errors'
 import type { RecordDecoder } from './decode'
+import type { EventReaderHandle } from '../native'
 
 /** Turns one event's bytes into a value. `view` covers the whole batch: read from `offset`. */
 export interface Decoder<T> {
@@ -80,22 +81,7 @@ export class EventBatch<T> {
 }
 
 /** @internal The batch arrays the native reader fills. */
-export interface NativeViews {
-  buffer: ArrayBuffer
-  offsets: Uint32Array
-  lengths: Uint32Array
-  sources: Uint16Array
-}
-
-/** @internal What a reader needs from its native handle. */
-export interface ReaderHandle {
-  onbatch?: (buffer: ArrayBuffer, count: number) => void
-  onerror?: (error: Error) => void
-  readonly views: NativeViews
-  resume(): void
-  pause(): void
-  close(): void
-}
+export type NativeViews = EventReaderHandle['views']
 
 const DEFAULTS = { batchEvents: 4096, batchBytes: 1 << 20, highWaterMark: 65536 }
 // The native reader allocates its batch buffers up front from these.
@@ -142,7 +128,7 @@ interface Waiter<T> {
 export abstract class EventReader<T> extends EventEmitter implements AsyncIterable<T>, Disposable {
   /** Names of the maps this reader reads. */
   readonly maps: readonly string[]
-  readonly #handle: ReaderHandle
+  readonly #handle: EventReaderHandle
   readonly #decoders: readonly RecordDecoder<unknown>[]
   readonly #highWaterMark: number
   readonly #batch: EventBatch<unknown>
@@ -164,7 +150,7 @@ export abstract class EventReader<T> extends EventEmitter implements AsyncIterab
   #error: unknown
 
   /** @internal */
-  protected constructor(op: string, handle: ReaderHandle, maps: readonly string[], decoders: readonly RecordDecoder<unknown>[],
+  protected constructor(op: string, handle: EventReaderHandle, maps: readonly string[], decoders: readonly RecordDecoder<unknown>[],
     options: ReaderOptions<unknown>, onClose?: () => void) {
     super()
     this.#op = op

@@ -1,10 +1,10 @@
 // Maps benchmark: bpfkit's typed map operations against a C libbpf baseline measured in the same run.
 //   npm run bench:maps [-- --json] [-- --rounds N]        (as root)
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
 import * as path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { BpfObject, type BpfMap } from 'bpfkit'
+import { buildBaseline } from '../baseline'
 
 /** Single-element operations per measurement. */
 const SINGLE_OPS = 200_000
@@ -37,26 +37,6 @@ function valueOf(k: number): Value {
   return { packets: BigInt(k), bytes: BigInt(k) * 64n, flags: k & 0xff, pad: 0 }
 }
 
-/** Compiles baseline.c against deps/ (static libbpf, as the addon links it) or the system's libbpf. */
-function buildBaseline(): string {
-  const out = path.join(root, 'cmake-build/bench')
-  mkdirSync(out, { recursive: true })
-  const binary = path.join(out, 'maps-baseline')
-  const deps = path.join(root, 'deps')
-  let flags: string[]
-  if (existsSync(path.join(deps, 'lib/libbpf.a')) && existsSync(path.join(deps, 'lib/libelf.a'))) {
-    // libelf.a needs elfutils' internal helpers (libeu.a) since elfutils 0.190.
-    const eu = path.join(deps, 'lib/libeu.a')
-    flags = ['-I', path.join(deps, 'include'), path.join(deps, 'lib/libbpf.a'), path.join(deps, 'lib/libelf.a'),
-      ...(existsSync(eu) ? [eu] : []), '-lz']
-  } else {
-    flags = execFileSync('pkg-config', ['--cflags', '--libs', 'libbpf'], { encoding: 'utf8' }).trim().split(/\s+/)
-  }
-  // Compiler messages go to stderr, so that --json output stays clean.
-  execFileSync('cc', ['-O2', '-Wall', path.join(__dirname, 'baseline.c'), '-o', binary, ...flags],
-    { stdio: ['ignore', process.stderr, 'inherit'] })
-  return binary
-}
 
 function runBaseline(binary: string): Rates {
   const output = execFileSync(binary, [object, String(SINGLE_OPS), String(BATCH_ENTRIES)], { encoding: 'utf8' })
@@ -132,7 +112,7 @@ function parseArgs(argv: string[]): { json: boolean; rounds: number } {
 
 async function main(): Promise<void> {
   const { json, rounds } = parseArgs(process.argv.slice(2))
-  const baseline = buildBaseline()
+  const baseline = buildBaseline('maps')
 
   const obj = BpfObject.open(object)
   await obj.load()

@@ -64,14 +64,21 @@ static __always_inline void bpfkit__ringbuf_dropped(void *ringbuf)
 		__sync_fetch_and_add(dropped, 1);
 }
 
-/* The wakeup flags for a submit: the kernel's choice, or the reader's threshold policy. */
-static __always_inline __u64 bpfkit__ringbuf_wakeup(void *ringbuf)
+/*
+ * The wakeup flags for a record of `size` bytes: the kernel's choice, or the reader's threshold
+ * policy — a forced wakeup only for the record that brings the waiting data to the threshold, none
+ * for the others (the reader's latency timer drains what stays below it). `pending`: the record is
+ * already reserved, so the waiting data includes it.
+ */
+static __always_inline __u64 bpfkit__ringbuf_wakeup(void *ringbuf, __u64 size, int pending)
 {
 	__u32 id = ((struct bpf_map *)ringbuf)->id;
 	struct bpfkit_ringbuf_config *config = bpf_map_lookup_elem(&bpfkit_ringbuf_config, &id);
 	if (!config || !config->wakeup_bytes)
 		return 0;
-	return bpf_ringbuf_query(ringbuf, BPF_RB_AVAIL_DATA) >= config->wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+	__u64 record = (size + 8 + 7) & ~7ULL; /* the 8-byte record header, 8-byte aligned */
+	__u64 after = bpf_ringbuf_query(ringbuf, BPF_RB_AVAIL_DATA) + (pending ? 0 : record);
+	return after >= config->wakeup_bytes && after < config->wakeup_bytes + record ? BPF_RB_FORCE_WAKEUP
 										      : BPF_RB_NO_WAKEUP;
 }
 
@@ -84,11 +91,13 @@ static __always_inline void *bpfkit_ringbuf_reserve(void *ringbuf, __u64 size)
 	return data;
 }
 
-/* bpf_ringbuf_submit with the wakeup policy the reader configured. */
-static __always_inline void bpfkit_ringbuf_submit(void *ringbuf, void *data)
+static __always_inline void bpfkit__ringbuf_submit(void *ringbuf, void *data, __u64 size)
 {
-	bpf_ringbuf_submit(data, bpfkit__ringbuf_wakeup(ringbuf));
+	bpf_ringbuf_submit(data, bpfkit__ringbuf_wakeup(ringbuf, size, 1));
 }
+
+/* bpf_ringbuf_submit with the wakeup policy the reader configured (`data` points to the event type). */
+#define bpfkit_ringbuf_submit(ringbuf, data) bpfkit__ringbuf_submit((ringbuf), (data), sizeof(*(data)))
 
 /* bpf_ringbuf_discard, for symmetry: a discarded record is not a drop. */
 static __always_inline void bpfkit_ringbuf_discard(void *ringbuf, void *data)
@@ -99,7 +108,7 @@ static __always_inline void bpfkit_ringbuf_discard(void *ringbuf, void *data)
 /* bpf_ringbuf_output (a copy of `size` bytes) with the configured wakeups; failures are counted. */
 static __always_inline long bpfkit_ringbuf_output(void *ringbuf, void *data, __u64 size)
 {
-	long err = bpf_ringbuf_output(ringbuf, data, size, bpfkit__ringbuf_wakeup(ringbuf));
+	long err = bpf_ringbuf_output(ringbuf, data, size, bpfkit__ringbuf_wakeup(ringbuf, size, 0));
 	if (err)
 		bpfkit__ringbuf_dropped(ringbuf);
 	return err;

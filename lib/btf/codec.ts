@@ -45,17 +45,20 @@ interface Views {
   buffer: Buffer
 }
 const views = new WeakMap<ArrayBufferLike, Views>()
-let last: ArrayBufferLike | undefined
+let lastBytes: Uint8Array | undefined
 let lastViews: Views
 
 function viewsOf(bytes: Uint8Array): Views {
-  if (bytes.buffer === last) return lastViews
-  let found = views.get(bytes.buffer)
+  // The same array as last time (a reader's batch, a map's scratch value): no .buffer lookup, which
+  // is a call into C++.
+  if (bytes === lastBytes) return lastViews
+  const buffer = bytes.buffer
+  let found = views.get(buffer)
   if (found === undefined) {
-    found = { view: new DataView(bytes.buffer), buffer: Buffer.from(bytes.buffer) }
-    views.set(bytes.buffer, found)
+    found = { view: new DataView(buffer), buffer: Buffer.from(buffer) }
+    views.set(buffer, found)
   }
-  last = bytes.buffer
+  lastBytes = bytes
   lastViews = found
   return found
 }

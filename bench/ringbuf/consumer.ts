@@ -1,0 +1,249 @@
+// The bpfkit side of the ring buffer benchmark: drain, live and soak consumers, each printing one JSON line.
+// index.ts runs it pinned to CPU 0, as it runs baseline.c:
+//   consumer.ts drain SIZE batch|typed EVENTS ROUNDS
+//   consumer.ts live SECONDS BURST GENERATOR [WAKEUP_BYTES LATENCY_MS]
+//   consumer.ts soak SECONDS WARMUP_SECONDS BURST GENERATOR WAKEUP_BYTES LATENCY_MS
+import { spawn } from 'node:child_process'
+import * as path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { BpfObject, type EventBatch, type RingBuffer, type WakeupPolicy } from 'bpfkit'
+
+const object = path.join(__dirname, 'ringbuf.bpf.o')
+
+/** struct settings of ringbuf.bpf.c. */
+interface Settings {
+  fill_events: number
+  fill_ring: number
+  tgid: number
+  burst: number
+}
+
+/** The field every consumer reads: the first of struct ev32 and struct ev256. */
+interface Event {
+  seq: bigint
+}
+
+/** What one drain of N events measured: how long it took and the sum of their seq fields (as a check). */
+interface Drained {
+  seconds: number
+  sum: bigint
+}
+
+/** What a live run (or a soak) measured; `rate` is events consumed per second, from go to the last event. */
+export interface LiveResult {
+  events: number
+  dropped: number
+  produced: number
+  seconds: number
+  rate: number
+  /** The consumer process's CPU time (all its threads) per second of the run: 1 is one core busy. */
+  cpu: number
+}
+
+export interface SoakResult extends LiveResult {
+  /** RSS in bytes once warmed up, at the end, and the largest sample (one a second) in between. */
+  rssStart: number
+  rssEnd: number
+  rssMax: number
+  heapStart: number
+  heapEnd: number
+}
+
+function fail(what: string): never {
+  throw new Error(`bpfkit consumer: ${what}`)
+}
+
+/** seq of the record at `offset`: a u64 read as two u32 halves, exact below 2^53 (bigints would allocate). */
+function seqAt(view: DataView, offset: number): number {
+  return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 0x1_0000_0000
+}
+
+/** The fast path: a DataView over each batch, one field read per record. */
+function drainBatches(rb: RingBuffer<Event>, events: number): Promise<Drained> {
+  return new Promise((resolve) => {
+    let count = 0
+    let sum = 0
+    let bytes: Uint8Array | undefined
+    let view: DataView = new DataView(new ArrayBuffer(0))
+    const start = performance.now()
+    const onBatch = (batch: EventBatch<Event>): void => {
+      // The batch buffer is reused from drain to drain; a new one only when a record needed more room.
+      if (batch.bytes !== bytes) {
+        bytes = batch.bytes
+        view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      }
+      // A local accumulator: a double stored into a closure variable is boxed on every write.
+      const offsets = batch.offsets
+      let batchSum = 0
+      for (let i = 0; i < batch.count; i++) batchSum += seqAt(view, offsets[i] as number)
+      sum += batchSum
+      count += batch.count
+      if (count >= events) {
+        const seconds = (performance.now() - start) / 1e3
+        rb.off('batch', onBatch)
+        resolve({ seconds, sum: BigInt(sum) })
+      }
+    }
+    rb.on('batch', onBatch)
+  })
+}
+
+/** The typed path: each event decoded into an object from BTF. */
+function drainTyped(rb: RingBuffer<Event>, events: number): Promise<Drained> {
+  return new Promise((resolve) => {
+    let count = 0
+    let sum = 0n
+    const start = performance.now()
+    const onData = (event: Event): void => {
+      sum += event.seq
+      if (++count === events) {
+        const seconds = (performance.now() - start) / 1e3
+        rb.off('data', onData)
+        resolve({ seconds, sum })
+      }
+    }
+    rb.on('data', onData)
+  })
+}
+
+/** Pre-fills the ring with `events` events per round (reader created, not reading), then times reading them all. */
+async function drain(size: number, mode: string, events: number, rounds: number): Promise<{ rates: number[] }> {
+  if (size !== 32 && size !== 256) fail(`no ${size}-byte ring`)
+  if (mode !== 'batch' && mode !== 'typed') fail(`no ${mode} path`)
+  const obj = BpfObject.open(object)
+  await obj.load()
+  obj.map<number, Settings>('settings').set(0, { fill_events: events, fill_ring: size === 32 ? 0 : 1, tgid: 0, burst: 0 })
+  const rb = obj.ringBuffer<Event>(size === 32 ? 'rb32' : 'rb256')
+  const fill = obj.program('fill')
+  const expected = (BigInt(events) * BigInt(events - 1)) / 2n
+  const rates: number[] = []
+  // Round 0 warms up (JIT, the ring's consumer pages) and is not counted, as in baseline.c.
+  for (let round = 0; round <= rounds; round++) {
+    const { retval } = fill.testRun()
+    if (retval !== events) fail(`the filler emitted ${retval} events, expected ${events}`)
+    const { seconds, sum } = mode === 'batch' ? await drainBatches(rb, events) : await drainTyped(rb, events)
+    if (sum !== expected) fail(`the events' seq fields summed to ${sum}, expected ${expected}`)
+    if (round > 0) rates.push(events / seconds)
+  }
+  obj.close()
+  return { rates }
+}
+
+/** Starts `GENERATOR generate SECONDS 1` (it pins itself to CPU 1 and waits for a byte on stdin). */
+function startGenerator(generator: string, seconds: number): { pid: number; go(): void; result: Promise<{ calls: number }> } {
+  const child = spawn(generator, ['generate', String(seconds), '1'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  if (child.pid === undefined) fail(`could not start ${generator}`)
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  const result = new Promise<{ calls: number }>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(output) as { calls: number }) : reject(new Error(`generator exited with ${code}`))))
+  })
+  return { pid: child.pid, go: () => child.stdin.end('g'), result }
+}
+
+/**
+ * Consumes the generator's events for its whole run, through the batch path (`typed`: 'data' events),
+ * with the kernel's wakeups or the threshold policy. `sample` runs once a second while the generator runs.
+ */
+async function consumeLive(seconds: number, burst: number, generator: string, wakeup: WakeupPolicy | undefined,
+  typed: boolean, sample?: () => void): Promise<LiveResult> {
+  const obj = BpfObject.open(object)
+  await obj.load()
+  const rb = obj.ringBuffer<Event>('rb32', wakeup === undefined ? {} : { wakeup })
+  const link = obj.program('live').attach()
+  const gen = startGenerator(generator, seconds)
+  obj.map<number, Settings>('settings').set(0, { fill_events: 0, fill_ring: 0, tgid: gen.pid, burst })
+
+  // The sums are the per-event work (one field read), as in baseline.c's callback.
+  let sum = 0
+  let typedSum = 0n
+  let count = 0
+  let last = 0
+  let expected = Infinity
+  let done: (() => void) | undefined
+  if (typed) rb.on('data', (event: Event) => (typedSum += event.seq))
+  let bytes: Uint8Array | undefined
+  let view: DataView = new DataView(new ArrayBuffer(0))
+  // Counting and timing once per batch; 'batch' is emitted before the batch's 'data' events, and `done`
+  // resolves a promise, so the caller resumes only after those too.
+  rb.on('batch', (batch: EventBatch<Event>) => {
+    if (!typed) {
+      if (batch.bytes !== bytes) {
+        bytes = batch.bytes
+        view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      }
+      const offsets = batch.offsets
+      let batchSum = 0
+      for (let i = 0; i < batch.count; i++) batchSum += seqAt(view, offsets[i] as number)
+      sum += batchSum
+    }
+    count += batch.count
+    last = performance.now()
+    if (count >= expected) done?.()
+  })
+  // The reader starts on a microtask after the listener is added: let it, then start the generator.
+  await new Promise((resolve) => setImmediate(resolve))
+  const timer = sample === undefined ? undefined : setInterval(sample, 1000)
+  const start = performance.now()
+  const cpu = process.cpuUsage()
+  gen.go()
+  const { calls } = await gen.result
+  if (timer !== undefined) clearInterval(timer)
+  sample?.()
+  const dropped = rb.stats().dropped ?? fail('no drop count: the program does not use bpfkit.bpf.h')
+  expected = calls * burst - dropped
+  if (count < expected) await new Promise<void>((resolve) => (done = resolve))
+  // The wait after the last event is spent blocked, as in baseline.c.
+  const { user, system } = process.cpuUsage(cpu)
+  if (count !== expected) fail(`consumed ${count} events, expected ${expected}`)
+  link.close()
+  obj.close()
+  const elapsed = (last - start) / 1e3
+  return { events: count, dropped, produced: calls * burst, seconds: elapsed, rate: count / elapsed, cpu: (user + system) / 1e6 / elapsed }
+}
+
+/** The typed consumer at full rate for `seconds` after `warmup` seconds, with RSS sampled once a second. */
+async function soak(seconds: number, warmup: number, burst: number, generator: string, wakeup: WakeupPolicy): Promise<SoakResult> {
+  const began = performance.now()
+  let rssStart = 0
+  let heapStart = 0
+  let rssMax = 0
+  let rssEnd = 0
+  let heapEnd = 0
+  const sample = (): void => {
+    const { rss, heapUsed } = process.memoryUsage()
+    if (performance.now() - began < warmup * 1e3) return
+    if (rssStart === 0) {
+      rssStart = rss
+      heapStart = heapUsed
+    }
+    rssMax = Math.max(rssMax, rss)
+    rssEnd = rss
+    heapEnd = heapUsed
+  }
+  const live = await consumeLive(warmup + seconds, burst, generator, wakeup, true, sample)
+  return { ...live, rssStart, rssEnd, rssMax, heapStart, heapEnd }
+}
+
+function wakeupOf(bytes: string | undefined, latencyMs: string | undefined): WakeupPolicy | undefined {
+  return bytes === undefined ? undefined : { bytes: Number(bytes), maxLatencyMs: Number(latencyMs) }
+}
+
+async function main(): Promise<void> {
+  const [command, ...args] = process.argv.slice(2)
+  const n = (i: number): number => Number(args[i])
+  let result: unknown
+  if (command === 'drain' && args.length === 4) result = await drain(n(0), args[1] as string, n(2), n(3))
+  else if (command === 'live' && (args.length === 3 || args.length === 5)) {
+    result = await consumeLive(n(0), n(1), args[2] as string, wakeupOf(args[3], args[4]), false)
+  } else if (command === 'soak' && args.length === 6) {
+    result = await soak(n(0), n(1), n(2), args[3] as string, wakeupOf(args[4], args[5]) as WakeupPolicy)
+  } else fail(`usage: see the top of ${path.basename(__filename)}`)
+  console.log(JSON.stringify(result))
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error)
+  process.exit(1)
+})

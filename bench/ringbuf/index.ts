@@ -1,0 +1,213 @@
+// Ring buffer benchmark: bpfkit's event throughput against a C libbpf consumer measured in the same run.
+//   npm run bench:ringbuf [-- --json] [-- --quick] [-- --soak SECONDS] [-- --rounds N] [-- --burst N]   (as root, 2+ CPUs)
+// Every consumer (C or bpfkit) runs in its own process pinned to CPU 0; the live load generator runs on CPU 1.
+import { execFileSync } from 'node:child_process'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import type { LiveResult, SoakResult } from './consumer'
+import { buildBaseline } from '../baseline'
+
+const root = path.resolve(__dirname, '../..')
+const object = path.join(__dirname, 'ringbuf.bpf.o')
+const consumer = path.join(__dirname, 'consumer.ts')
+
+/** The threshold policy of the live runs: the kernel wakes the consumer once 256 KiB wait; it drains every 10 ms anyway. */
+const WAKEUP = { bytes: 256 * 1024, maxLatencyMs: 10 }
+
+interface Config {
+  json: boolean
+  /** Events pre-filled per drain, by event size (both fit the 64 MiB rings of ringbuf.bpf.c). */
+  drainEvents: Record<32 | 256, number>
+  drainRounds: number
+  liveSeconds: number
+  liveRounds: number
+  /** Events the live program emits per getegid() call. */
+  burst: number
+  soakSeconds: number
+  soakWarmup: number
+}
+
+function parseArgs(argv: string[]): Config {
+  let json = false
+  let quick = false
+  let rounds: number | undefined
+  let soak: number | undefined
+  let burst = 16
+  const count = (flag: string, value: string | undefined, min: number): number => {
+    if (!/^[0-9]+$/.test(value ?? '') || Number(value) < min) throw new Error(`${flag} needs an integer ≥ ${min}`)
+    return Number(value)
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--json') json = true
+    else if (arg === '--quick') quick = true
+    else if (arg === '--rounds') rounds = count(arg, argv[++i], 1)
+    else if (arg === '--soak') soak = count(arg, argv[++i], 0)
+    else if (arg === '--burst') burst = count(arg, argv[++i], 1)
+    else {
+      throw new Error('usage: npm run bench:ringbuf [-- --json] [-- --quick] [-- --soak SECONDS] [-- --rounds N] ' +
+        `[-- --burst N] (unknown argument ${arg})`)
+    }
+  }
+  return {
+    json,
+    drainEvents: quick ? { 32: 200_000, 256: 50_000 } : { 32: 1_000_000, 256: 200_000 },
+    drainRounds: rounds ?? (quick ? 3 : 7),
+    liveSeconds: quick ? 1 : 5,
+    liveRounds: rounds ?? (quick ? 1 : 3),
+    burst,
+    soakSeconds: soak ?? (quick ? 5 : 60),
+    soakWarmup: quick ? 1 : 5,
+  }
+}
+
+
+/** Runs a consumer on CPU 0 and parses the JSON line it prints. */
+function onCpu0<T>(command: string, args: string[]): T {
+  const output = execFileSync('taskset', ['-c', '0', command, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  return JSON.parse(output) as T
+}
+
+function bpfkit<T>(args: Array<string | number>): T {
+  return onCpu0<T>(process.execPath, ['--import', 'tsx', consumer, ...args.map(String)])
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+}
+
+interface Row {
+  label: string
+  c: number
+  bpfkit: number
+  ratio: number
+  target: number | undefined
+  met: boolean | undefined
+}
+
+function row(label: string, c: number, js: number, target?: number): Row {
+  const ratio = js / c
+  return { label, c, bpfkit: js, ratio, target, met: target === undefined ? undefined : ratio >= target }
+}
+
+/** Drain capacity at one event size: C, the bpfkit batch path and the typed path, each in its own process. */
+function drainRows(config: Config, baseline: string, size: 32 | 256, targets: { batch: number; typed?: number }): Row[] {
+  const events = config.drainEvents[size]
+  const c = onCpu0<{ rates: number[] }>(baseline, ['drain', object, String(size), String(events), String(config.drainRounds)])
+  const batch = bpfkit<{ rates: number[] }>(['drain', size, 'batch', events, config.drainRounds])
+  const typed = bpfkit<{ rates: number[] }>(['drain', size, 'typed', events, config.drainRounds])
+  const cRate = median(c.rates)
+  return [
+    row(`${size} B  batch (DataView over batch.bytes)`, cRate, median(batch.rates), targets.batch),
+    row(`${size} B  typed ('data', ev.seq from BTF)`, cRate, median(typed.rates), targets.typed),
+  ]
+}
+
+type Policy = 'default' | 'threshold'
+type LiveRuns = Record<Policy, { c: LiveResult[]; bpfkit: LiveResult[] }>
+
+/** Live runs go round by round through C and bpfkit under both policies, so that all four see the same machine. */
+function liveRuns(config: Config, baseline: string): LiveRuns {
+  const runs: LiveRuns = { default: { c: [], bpfkit: [] }, threshold: { c: [], bpfkit: [] } }
+  for (let round = 0; round < config.liveRounds; round++) {
+    for (const policy of ['default', 'threshold'] as const) {
+      const wakeup = policy === 'threshold' ? [String(WAKEUP.bytes), String(WAKEUP.maxLatencyMs)] : []
+      runs[policy].c.push(onCpu0<LiveResult>(baseline, ['live', object, String(config.liveSeconds), String(config.burst), ...wakeup]))
+      runs[policy].bpfkit.push(bpfkit<LiveResult>(['live', config.liveSeconds, config.burst, baseline, ...wakeup]))
+    }
+  }
+  return runs
+}
+
+/** Medians over the rounds of a live configuration. */
+function summary(runs: LiveResult[]): { rate: number; dropped: number; produced: number; cpu: number } {
+  return {
+    rate: median(runs.map((r) => r.rate)),
+    dropped: median(runs.map((r) => r.dropped)),
+    produced: median(runs.map((r) => r.produced)),
+    cpu: median(runs.map((r) => r.cpu)),
+  }
+}
+
+async function main(): Promise<void> {
+  const config = parseArgs(process.argv.slice(2))
+  if (os.availableParallelism() < 2) throw new Error('the ring buffer benchmark needs 2 CPUs (consumer on CPU 0, producer on CPU 1)')
+  const baseline = buildBaseline('ringbuf')
+
+  const drain = [
+    ...drainRows(config, baseline, 32, { batch: 0.5, typed: 0.3 }),
+    ...drainRows(config, baseline, 256, { batch: 0.7 }),
+  ]
+  const live = liveRuns(config, baseline)
+  const cDefault = summary(live.default.c)
+  const cThreshold = summary(live.threshold.c)
+  const jsDefault = summary(live.default.bpfkit)
+  const jsThreshold = summary(live.threshold.bpfkit)
+  const liveRows = [
+    row('default (kernel wakeups)', cDefault.rate, jsDefault.rate),
+    row(`threshold (${WAKEUP.bytes / 1024} KiB or ${WAKEUP.maxLatencyMs} ms)`, cThreshold.rate, jsThreshold.rate, 0.9),
+  ]
+  const speedup = jsThreshold.rate / jsDefault.rate
+  const soak = config.soakSeconds === 0 ? undefined
+    : bpfkit<SoakResult>(['soak', config.soakSeconds, config.soakWarmup, config.burst, baseline, WAKEUP.bytes, WAKEUP.maxLatencyMs])
+  const growth = soak === undefined ? undefined : soak.rssEnd / soak.rssStart - 1
+
+  if (config.json) {
+    console.log(JSON.stringify({
+      config: { ...config, wakeup: WAKEUP },
+      drain,
+      live: { rows: liveRows, thresholdOverDefault: { ratio: speedup, target: 5, met: speedup >= 5 }, runs: live },
+      soak: soak === undefined ? null : { ...soak, growth, target: 0.1, met: Math.abs(growth as number) <= 0.1 },
+    }, null, 2))
+    return
+  }
+
+  const num = (x: number): string => Math.round(x).toLocaleString('en-US')
+  const verdict = (r: Row): string => r.target === undefined ? '' : `  ≥ ${r.target.toFixed(1)}× ${r.met ? 'met' : 'MISSED'}`
+  const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`
+
+  console.log(`ringbuf drain capacity: ring pre-filled (${num(config.drainEvents[32])} × 32 B, ${num(config.drainEvents[256])} × 256 B ` +
+    `events), then read to the end, one u64 read per event; median of ${config.drainRounds} rounds after 1 warm-up; consumers on CPU 0`)
+  console.log(`${'measurement'.padEnd(44)}${'C events/s'.padStart(14)}${'bpfkit events/s'.padStart(17)}${'ratio'.padStart(8)}  target`)
+  for (const r of drain) {
+    console.log(`${r.label.padEnd(44)}${num(r.c).padStart(14)}${num(r.bpfkit).padStart(17)}${`${r.ratio.toFixed(2)}×`.padStart(8)}${verdict(r)}`)
+  }
+
+  console.log()
+  console.log(`ringbuf live: getegid() loop on CPU 1, ${config.burst} × 32 B events per call (bpf_loop); consumer on CPU 0 ` +
+    `(bpfkit: batch path); median of ${config.liveRounds} × ${config.liveSeconds} s runs`)
+  console.log(`${'wakeup policy'.padEnd(30)}${'C events/s'.padStart(13)}${'dropped'.padStart(9)}${'CPU'.padStart(6)}` +
+    `${'bpfkit events/s'.padStart(17)}${'dropped'.padStart(9)}${'CPU'.padStart(6)}${'ratio'.padStart(8)}  target`)
+  const pct = (x: number): string => `${Math.round(x * 100)}%`
+  const sides = [[cDefault, jsDefault], [cThreshold, jsThreshold]]
+  liveRows.forEach((r, i) => {
+    const [c, js] = sides[i] as [typeof cDefault, typeof jsDefault]
+    console.log(`${r.label.padEnd(30)}${num(r.c).padStart(13)}${num(c.dropped).padStart(9)}${pct(c.cpu).padStart(6)}` +
+      `${num(r.bpfkit).padStart(17)}${num(js.dropped).padStart(9)}${pct(js.cpu).padStart(6)}${`${r.ratio.toFixed(2)}×`.padStart(8)}${verdict(r)}`)
+  })
+  console.log(`bpfkit threshold ÷ default: ${speedup.toFixed(2)}× (C: ${(cThreshold.rate / cDefault.rate).toFixed(2)}×)  ` +
+    `≥ 5.0× ${speedup >= 5 ? 'met' : 'MISSED'}`)
+  const allRuns = [live.default, live.threshold].flatMap((p) => [...p.c, ...p.bpfkit])
+  if (allRuns.every((r) => r.dropped === 0)) {
+    console.log('(no run dropped an event: every consumer kept up, so events/s is the rate the producer reached under ' +
+      'each policy; CPU is the consumer process\'s CPU time per second, all threads)')
+  }
+
+  console.log()
+  if (soak === undefined || growth === undefined) {
+    console.log('ringbuf soak: skipped (--soak 0)')
+  } else {
+    console.log(`ringbuf soak: bpfkit typed consumer ('data'), threshold policy, full rate for ${config.soakSeconds} s ` +
+      `after ${config.soakWarmup} s warm-up: ${num(soak.rate)} events/s, ${num(soak.dropped)} dropped of ${num(soak.produced)}`)
+    console.log(`RSS ${mib(soak.rssStart)} after warm-up → ${mib(soak.rssEnd)} at end (${growth >= 0 ? '+' : ''}` +
+      `${(growth * 100).toFixed(1)}%; peak ${mib(soak.rssMax)}; JS heap ${mib(soak.heapStart)} → ${mib(soak.heapEnd)})  ` +
+      `within ±10% ${Math.abs(growth) <= 0.1 ? 'met' : 'MISSED'}`)
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error)
+  process.exit(1)
+})

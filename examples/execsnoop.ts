@@ -1,22 +1,13 @@
 // execsnoop: prints every execve() on the machine (PID PPID UID COMM FILENAME) until Ctrl-C.
 //   npm run execsnoop        (as root)
-import * as path from 'node:path'
-import { BpfObject } from 'bpfkit'
-
-/** struct event of execsnoop.bpf.c, as bpfkit decodes it from the object's BTF. */
-export interface ExecEvent {
-  pid: number
-  ppid: number
-  uid: number
-  comm: string
-  filename: string
-}
+import { open } from './execsnoop.skel'
 
 async function main(): Promise<void> {
-  const obj = BpfObject.open(path.join(__dirname, 'execsnoop.bpf.o'))
-  await obj.load()
-  obj.attach()
-  const events = obj.ringBuffer<ExecEvent>('events')
+  // The generated skeleton (npm run build:examples): typed maps, programs and events.
+  const skel = await open().load()
+  skel.attach()
+  const events = skel.maps.events.reader() // RingBuffer<Event>: struct event, decoded
+  const obj = skel.object
 
   // Ctrl-C reaches us more than once under npm (from the terminal and relayed by npm and tsx): keep handling it.
   const stop = (): void => obj.close() // detaches the tracepoint and ends the loop below

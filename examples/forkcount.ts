@@ -1,13 +1,7 @@
 // forkcount: counts fork()s per parent pid and prints the top 10 every second until Ctrl-C.
 //   npm run forkcount [-- --comm bash] [--interval 1000] [--count N]     (as root)
-import * as path from 'node:path'
 import { parseArgs } from 'node:util'
-import { BpfObject } from 'bpfkit'
-
-interface ForkStats {
-  forks: bigint
-  comm: string
-}
+import { open } from './forkcount.skel'
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -25,12 +19,13 @@ async function main(): Promise<void> {
   const interval = Number(values.interval)
   const rounds = values.count === undefined ? Infinity : Number(values.count)
 
-  const obj = BpfObject.open(path.join(__dirname, 'forkcount.bpf.o'))
+  const skel = open()
   // The filter is a `const volatile` global: set before load, the verifier then sees it as a constant.
-  if (values.comm !== undefined) obj.rodata.target_comm = values.comm
-  await obj.load()
-  obj.attach()
-  const forks = obj.map<number, ForkStats>('forks')
+  if (values.comm !== undefined) skel.rodata.target_comm = values.comm
+  const loaded = await skel.load()
+  loaded.attach()
+  const forks = loaded.maps.forks // BpfMap<number, ForkStats>, from the skeleton
+  const obj = loaded.object
 
   let timer: NodeJS.Timeout | undefined
   const stop = (): void => {
@@ -44,7 +39,7 @@ async function main(): Promise<void> {
   let round = 0
   timer = setInterval(() => {
     const top = [...forks.entries()].sort(([, a], [, b]) => Number(b.forks - a.forks)).slice(0, 10)
-    console.log(`\n${new Date().toLocaleTimeString()}  ${obj.bss.total_forks} forks in total`)
+    console.log(`\n${new Date().toLocaleTimeString()}  ${loaded.bss.total_forks} forks in total`)
     console.log(`${'PPID'.padStart(8)}  ${'COMM'.padEnd(16)}  FORKS`)
     for (const [ppid, stats] of top) console.log(`${String(ppid).padStart(8)}  ${stats.comm.padEnd(16)}  ${stats.forks}`)
     if (++round >= rounds) stop()

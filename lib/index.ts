@@ -13,3 +13,14 @@ export { EventReader, EventBatch, type Decoder, type ReaderOptions, type Tagged 
 export { BpfError, VerifierError, type BpfErrorOptions, type VerifierErrorOptions } from './errors'
 export { setLogger, type Logger, type LogLevel } from './log'
 export { libbpfVersion, version } from './version'
+export {
+  openSkeleton,
+  type OpenedSkeleton,
+  type LoadedSkeleton,
+  type RingBufferMap,
+  type PerfBufferMap,
+  type SkeletonSpec,
+  type SkeletonGlobals,
+} from './skeleton/runtime'
+export { generateSkeleton, type GenerateOptions } from './skeleton/generate'
+export type { Init } from './btf/codec'

@@ -2,7 +2,7 @@
 import { addon, type MapHandle } from './native'
 import { BpfError, invalidArgument } from './errors'
 import { Btf } from './btf/btf'
-import type { Codec } from './btf/codec'
+import type { Codec, Init } from './btf/codec'
 import type { BtfType } from './btf/types'
 
 /** Update flags, as in bpf_map_update_elem. */
@@ -200,7 +200,7 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** The value for `key`, or undefined. For per-CPU maps: an array with one value per possible CPU. */
-  get(key: K, flags = 0): V | undefined {
+  get(key: Init<K>, flags = 0): V | undefined {
     const t = this.#keyed('map.get')
     t.encodeKey(key)
     if (!this.#handle.lookup(t.key, flags, t.value)) return undefined
@@ -211,7 +211,7 @@ export class BpfMap<K = any, V = any> {
    * Creates or replaces `key`'s value. Omitted fields are zero. Per-CPU maps take one value (for every
    * CPU) or an array of exactly one value per possible CPU.
    */
-  set(key: K, value: V | ElementOf<V>, flags: UpdateFlag = 'any'): this {
+  set(key: Init<K>, value: Init<V> | Init<ElementOf<V>>, flags: UpdateFlag = 'any'): this {
     const t = this.#keyed('map.set')
     const f = flagsOf('map.set', flags)
     t.encodeKey(key)
@@ -221,14 +221,14 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** Deletes `key`; false when it was not there. Array maps cannot delete (EINVAL): use set. */
-  delete(key: K): boolean {
+  delete(key: Init<K>): boolean {
     const t = this.#keyed('map.delete')
     t.encodeKey(key)
     return this.#handle.delete(t.key)
   }
 
   /** Whether `key` has a value; for a bloom filter, whether `key` (a value) may have been added. */
-  has(key: K | V): boolean {
+  has(key: Init<K> | Init<V>): boolean {
     const t = this.#types('map.has')
     if (this.type === 'bloom_filter') {
       t.encodeValue(key, t.value, 0)
@@ -280,8 +280,8 @@ export class BpfMap<K = any, V = any> {
    * (undefined where there is none).
    */
   getMany(): Array<[K, V]>
-  getMany(keys: Iterable<K>): Array<V | undefined>
-  getMany(keys?: Iterable<K>): Array<[K, V]> | Array<V | undefined> {
+  getMany(keys: Iterable<Init<K>>): Array<V | undefined>
+  getMany(keys?: Iterable<Init<K>>): Array<[K, V]> | Array<V | undefined> {
     if (keys === undefined) {
       const t = this.#keyed('map.getMany')
       this.#iterable('map.getMany')
@@ -305,7 +305,7 @@ export class BpfMap<K = any, V = any> {
    * Sets many entries with one bpf_map_update_batch call where the map type has it (else one update
    * each). Every key and value is encoded (and checked) before anything is written.
    */
-  setMany(entries: Iterable<readonly [K, V | ElementOf<V>]>, flags: UpdateFlag = 'any'): void {
+  setMany(entries: Iterable<readonly [Init<K>, Init<V> | Init<ElementOf<V>>]>, flags: UpdateFlag = 'any'): void {
     const t = this.#keyed('map.setMany')
     const f = flagsOf('map.setMany', flags)
     const list = this.#list('map.setMany', entries)
@@ -332,7 +332,7 @@ export class BpfMap<K = any, V = any> {
    * Deletes many keys with bpf_map_delete_batch where the map type has it (else one by one). Keys that
    * are not there are skipped. Returns how many were deleted.
    */
-  deleteMany(keys: Iterable<K>): number {
+  deleteMany(keys: Iterable<Init<K>>): number {
     const t = this.#keyed('map.deleteMany')
     const list = this.#list('map.deleteMany', keys)
     const buffer = Buffer.alloc(list.length * t.keySize)
@@ -365,7 +365,7 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** Queue or stack: adds `value` (`flags` 'exist' replaces the oldest when full). Bloom filter: see add(). */
-  push(value: V, flags: UpdateFlag = 'any'): void {
+  push(value: Init<V>, flags: UpdateFlag = 'any'): void {
     const t = this.#types('map.push')
     this.#keyless('map.push')
     t.encodeValue(value, t.value, 0)
@@ -388,7 +388,7 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** Bloom filter: adds `value`; has(value) is then true (and may be true for values never added). */
-  add(value: V): void {
+  add(value: Init<V>): void {
     const t = this.#types('map.add')
     if (this.type !== 'bloom_filter') throw invalidArgument('map.add', `'${this.name}' is a ${this.type} map, not a bloom filter`)
     t.encodeValue(value, t.value, 0)

@@ -5,7 +5,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BpfObject } from 'bpfkit'
-import type { ExecEvent } from '../examples/execsnoop'
+import type { Event as ExecEvent } from '../examples/execsnoop.skel'
 import { bpfFds, example, programExists, root, waitFor } from './helpers'
 
 describe('execsnoop', () => {

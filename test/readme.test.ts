@@ -1,4 +1,4 @@
-// The README's examples over the test fixtures run as written.
+// The README's examples over the test fixtures and examples type-check and run as written.
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -6,10 +6,12 @@ import { describe, expect, it } from 'vitest'
 import { root } from './helpers'
 
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8')
-const examples = [...readme.matchAll(/```ts\n(import [^`]*?)```/g)].map((m) => m[1]).filter((code) => code.includes("'test/fixtures/"))
+const examples = [...readme.matchAll(/```ts\n(import [^`]*?)```/g)]
+  .map((m) => (m[1] as string).replace(/from '\.\//g, "from '../"))
+  .filter((code) => code.includes("'test/fixtures/") || code.includes("from '../"))
 
 describe('README', () => {
-  it('has runnable examples', () => expect(examples.length).toBeGreaterThanOrEqual(2))
+  it('has runnable examples', () => expect(examples.length).toBeGreaterThanOrEqual(4))
 
   it.each(examples.map((code, i) => [i, code]))('example %i runs', (i, code) => {
     // Inside the repository, so that `import … from 'bpfkit'` resolves to this package.
@@ -17,6 +19,9 @@ describe('README', () => {
     fs.mkdirSync(path.dirname(file), { recursive: true })
     fs.writeFileSync(file, code as string)
     try {
+      // It type-checks (strict) and runs as written.
+      execFileSync('npx', ['tsc', '--strict', '--noEmit', '--module', 'esnext', '--moduleResolution', 'bundler', '--target', 'es2022',
+        '--types', 'node', '--skipLibCheck', '--lib', 'es2022,esnext.disposable', file], { cwd: root, stdio: 'pipe' })
       execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, stdio: 'pipe' })
     } finally {
       fs.rmSync(file, { force: true })

@@ -8,6 +8,25 @@ import { BpfError } from '../errors'
 import type { Btf } from './btf'
 import type { BtfType } from './types'
 
+/**
+ * What an encoder accepts for a value whose decoded shape is `T`: every field optional (omitted
+ * fields are zero), 64-bit fields also as numbers, strings also as bytes, arrays as any array no
+ * longer than in C.
+ */
+export type Init<T> = 0 extends 1 & T
+  ? any
+  : T extends bigint
+    ? bigint | number
+    : T extends string
+      ? string | Uint8Array
+      : T extends ArrayBufferView
+        ? ArrayLike<number | bigint>
+        : T extends ReadonlyArray<infer E>
+          ? ReadonlyArray<Init<E>>
+          : T extends object
+            ? { [K in keyof T]?: Init<T[K]> }
+            : T
+
 /** Decodes and encodes values of one BTF type. */
 export interface Codec<T = any> {
   /** The BTF type id the codec was compiled from. */

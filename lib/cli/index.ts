@@ -2,12 +2,15 @@
 // The bpfkit command line.
 import { Command } from 'commander'
 import { libbpfVersion, version } from '../version'
+import { addGenCommand } from './gen'
 
 export function createProgram(): Command {
-  return new Command('bpfkit')
+  const program = new Command('bpfkit')
     .description('Load, attach and inspect eBPF programs from Node.js')
     .version(`${version} (libbpf ${libbpfVersion})`, '-v, --version', 'print the bpfkit and libbpf versions')
     .showHelpAfterError()
+  addGenCommand(program)
+  return program
 }
 
 if (require.main === module) {

@@ -1,0 +1,70 @@
+// `bpfkit gen skeleton`: writes (or checks) the typed TypeScript skeleton of a compiled object.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import type { Command } from 'commander'
+import { BpfError } from '../errors'
+import { generateSkeleton } from '../skeleton/generate'
+
+interface SkeletonFlags {
+  output?: string
+  name?: string
+  embed?: boolean
+  path?: boolean
+  type: string[]
+  check?: boolean
+}
+
+function fail(message: string): never {
+  process.stderr.write(`bpfkit ${message.startsWith('gen skeleton: ') ? '' : 'gen skeleton: '}${message}\n`)
+  process.exit(1)
+}
+
+export function addGenCommand(program: Command): void {
+  const gen = program.command('gen').description('generate code from BPF objects')
+  gen
+    .command('skeleton')
+    .description('write a typed TypeScript skeleton (types, maps, programs, globals, open()) of a .bpf.o')
+    .argument('<object>', 'the compiled BPF object (clang -g -target bpf …)')
+    .option('-o, --output <file>', 'where to write it (default: the object\'s path with .skel.ts)')
+    .option('--name <name>', 'the skeleton\'s name (default: the object\'s file name)')
+    .option('--embed', 'embed the object\'s bytes in the module (the default)')
+    .option('--path', 'load the object from its path, relative to the module, at open()')
+    .option('--type <name>', 'also describe this C type (repeatable), e.g. the events of a perf buffer',
+      (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--check', 'exit 1 when the existing output is not what would be generated (stale)')
+    .action((object: string, flags: SkeletonFlags) => {
+      if (flags.embed && flags.path) fail('--embed and --path exclude each other')
+      const output = flags.output ?? object.replace(/(\.bpf)?\.o$/, '') + '.skel.ts'
+      let bytes: Buffer
+      try {
+        bytes = fs.readFileSync(object)
+      } catch (error) {
+        fail(`cannot read ${object}: ${(error as Error).message}`)
+      }
+      const args = [object, ...(flags.output ? ['-o', flags.output] : []), ...(flags.name ? ['--name', flags.name] : []),
+        ...(flags.path ? ['--path'] : []), ...flags.type.flatMap((t) => ['--type', t])]
+      let source: string
+      try {
+        source = generateSkeleton(bytes, {
+          objectPath: object,
+          modulePath: output,
+          name: flags.name,
+          embed: !flags.path,
+          types: flags.type,
+          command: `bpfkit gen skeleton ${args.join(' ')}`,
+        })
+      } catch (error) {
+        if (error instanceof BpfError) fail(`${error.message.split('\n')[0]}${error.hint ? ` (${error.hint})` : ''}`)
+        throw error
+      }
+      if (flags.check) {
+        const existing = fs.existsSync(output) ? fs.readFileSync(output, 'utf8') : undefined
+        if (existing !== source) fail(`${output} is stale: regenerate it with bpfkit gen skeleton ${args.join(' ')}`)
+        process.stdout.write(`${output} is up to date\n`)
+        return
+      }
+      fs.mkdirSync(path.dirname(path.resolve(output)), { recursive: true })
+      fs.writeFileSync(output, source)
+      process.stdout.write(`wrote ${output}\n`)
+    })
+}

@@ -1,0 +1,343 @@
+// The skeleton generator: from a compiled object, one TypeScript module with a type for every struct,
+// union and enum its maps, globals and events use, typed maps, programs and globals, and open().
+//
+// Naming rules (documented in the README):
+// - A C type becomes its name in PascalCase: `struct seq_event` → `SeqEvent`.
+// - A name that would shadow a TypeScript or JavaScript built-in, or a name this module declares
+//   (`struct string`, `struct Map`, `struct Maps`), gets a trailing underscore: `String_`, `Map_`.
+// - Two types with one name (from linked objects) are numbered in BTF order: `Event`, `Event_2`.
+// - An anonymous struct, union or enum is named from where it is used: `<Parent>__anon_<member>`
+//   for a member, `<Map>Key`/`<Map>Value` for a map, `<Section>__anon_<variable>` for a global. So
+//   adding a type or a field elsewhere never renames it.
+import { createHash } from 'node:crypto'
+import * as path from 'node:path'
+import { BpfObject } from '../object'
+import { BpfError } from '../errors'
+import type { Btf } from '../btf/btf'
+import type { BtfType } from '../btf/types'
+
+export interface GenerateOptions {
+  /** Where the object is (for the header and `embed: false`). */
+  objectPath: string
+  /** Where the module will be written (for `embed: false`: the object is found relative to it). */
+  modulePath?: string
+  /** The skeleton's name (default: the object's file name without `.bpf.o`). */
+  name?: string
+  /** Embed the object's bytes (default) or load it from its path next to the module. */
+  embed?: boolean
+  /** More types to describe (their C names), e.g. events of maps that do not declare them. */
+  types?: readonly string[]
+  /** How it was invoked, for the header and the regenerate hint. */
+  command?: string
+}
+
+const RESERVED = new Set([
+  'string', 'number', 'boolean', 'bigint', 'symbol', 'object', 'any', 'unknown', 'never', 'void', 'undefined', 'null',
+  'Array', 'ReadonlyArray', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Object', 'Promise', 'Date', 'Error', 'Function',
+  'String', 'Number', 'Boolean', 'Symbol', 'BigInt', 'RegExp', 'Record', 'Partial', 'Required', 'Readonly', 'Pick',
+  'Omit', 'Exclude', 'Extract', 'Buffer', 'ArrayBuffer', 'DataView', 'Uint8Array', 'Int8Array', 'Uint16Array',
+  'Int16Array', 'Uint32Array', 'Int32Array', 'BigUint64Array', 'BigInt64Array', 'Float32Array', 'Float64Array',
+  'JSON', 'Math', 'Iterable', 'Iterator', 'Disposable', 'AsyncDisposable', 'ArrayLike', 'PropertyKey',
+  // This module's own names.
+  'Maps', 'Progs', 'Globals', 'Rodata', 'Data', 'Bss', 'Kconfig', 'Skeleton', 'LoadedSkeleton', 'BpfMap',
+  'BpfProgram', 'RingBufferMap', 'PerfBufferMap', 'OpenOptions', 'OpenedSkeleton', 'SPEC', 'open',
+])
+
+const TYPED_ARRAYS: Record<string, string> = {
+  u1: 'Uint8Array', s1: 'Int8Array', u2: 'Uint16Array', s2: 'Int16Array', u4: 'Uint32Array', s4: 'Int32Array',
+  u8: 'BigUint64Array', s8: 'BigInt64Array', f4: 'Float32Array', f8: 'Float64Array',
+}
+
+const SECTIONS: Record<string, string> = { '.rodata': 'rodata', '.data': 'data', '.bss': 'bss', '.kconfig': 'kconfig' }
+
+function pascal(name: string): string {
+  const words = name.split(/[^A-Za-z0-9]+/).filter((w) => w !== '')
+  const joined = words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')
+  return /^[0-9]/.test(joined) || joined === '' ? `T${joined}` : joined
+}
+
+/** A C declaration of `name` with type `id`: `char comm[16]`, `const volatile __u32 x`, `void *p`. */
+function cDeclaration(btf: Btf, id: number, name: string): string {
+  let suffix = ''
+  let type = btf.type(id)
+  while (type.kind === 'array') {
+    suffix += `[${type.length}]`
+    type = btf.type(type.type)
+  }
+  const base = btf.typeName(type.id)
+  return `${base}${base.endsWith('*') ? '' : ' '}${name}${suffix}`
+}
+
+function chunks(text: string): string {
+  const lines: string[] = []
+  for (let i = 0; i < text.length; i += 100) lines.push(`  '${text.slice(i, i + 100)}',`)
+  return lines.join('\n')
+}
+
+function property(name: string): string {
+  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) && name !== '__proto__' ? name : JSON.stringify(name)
+}
+
+/** What a skeleton module knows of one object. */
+class Generator {
+  readonly #btf: Btf
+  readonly #names = new Map<number, string>()
+  readonly #taken = new Set<string>(RESERVED)
+  readonly #order: number[] = []
+  readonly #declarations: string[] = []
+
+  constructor(btf: Btf) {
+    this.#btf = btf
+  }
+
+  /** The TypeScript type of values of BTF type `id`, naming (and emitting) composites and enums. */
+  tsType(id: number, hint: string): string {
+    const btf = this.#btf
+    const type = btf.resolve(id)
+    switch (type.kind) {
+      case 'int':
+        if (type.bool) return 'boolean'
+        return type.size <= 4 ? 'number' : 'bigint'
+      case 'float':
+        return 'number'
+      case 'ptr':
+        return 'bigint'
+      case 'enum':
+      case 'enum64':
+        return this.#named(type, hint)
+      case 'array': {
+        const element = btf.resolve(type.type)
+        if (element.kind === 'int' && element.size === 1 && (element.char || element.name === 'char')) return 'string'
+        if (element.kind === 'int' && !element.bool && element.bits === element.size * 8 && element.bitOffset === 0) {
+          return TYPED_ARRAYS[`${element.signed ? 's' : 'u'}${element.size}`] as string
+        }
+        if (element.kind === 'float') return TYPED_ARRAYS[`f${element.size}`] as string
+        const inner = this.tsType(type.type, hint)
+        return /[|&]/.test(inner) ? `Array<${inner}>` : `${inner}[]`
+      }
+      case 'struct':
+      case 'union':
+        return this.#named(type, hint)
+      default:
+        return 'never'
+    }
+  }
+
+  /** The TypeScript type of a bitfield of type `id`. */
+  bitfield(id: number): string {
+    const type = this.#btf.resolve(id)
+    if (type.kind === 'int' && type.bool) return 'boolean'
+    return this.#btf.sizeOf(id) > 4 ? 'bigint' : 'number'
+  }
+
+  get declarations(): string[] {
+    return this.#declarations
+  }
+
+  /** [kind, C name, size, members] of every emitted composite and enum, for the staleness check. */
+  layout(): Array<[string, string, number, Array<[string, number, number]>]> {
+    return this.#order.map((id) => {
+      const type = this.#btf.type(id) as Extract<BtfType, { kind: 'struct' | 'union' | 'enum' | 'enum64' }>
+      const members = type.kind === 'struct' || type.kind === 'union'
+        ? type.members.map((m): [string, number, number] => [m.name, m.bitOffset, m.bitSize])
+        : []
+      return [type.kind, type.name, type.size, members]
+    })
+  }
+
+  #named(type: Extract<BtfType, { kind: 'struct' | 'union' | 'enum' | 'enum64' }>, hint: string): string {
+    const known = this.#names.get(type.id)
+    if (known !== undefined) return known
+    let name = type.name === '' ? hint : pascal(type.name)
+    if (RESERVED.has(name)) name = `${name}_`
+    if (this.#taken.has(name)) {
+      let n = 2
+      while (this.#taken.has(`${name}_${n}`)) n++
+      name = `${name}_${n}`
+    }
+    this.#taken.add(name)
+    this.#names.set(type.id, name)
+    this.#order.push(type.id)
+    if (type.kind === 'struct' || type.kind === 'union') this.#declarations.push(this.#composite(type, name))
+    else this.#declarations.push(this.#enum(type as Extract<BtfType, { kind: 'enum' | 'enum64' }>, name))
+    return name
+  }
+
+  #enum(type: Extract<BtfType, { kind: 'enum' | 'enum64' }>, name: string): string {
+    const values = type.values.map((v) => `  ${property(v.name)}: ${typeof v.value === 'bigint' ? `${v.value}n` : v.value},`)
+    const c = `enum ${type.name || '(anonymous)'}`
+    return [
+      `/** ${c} (${type.size} bytes): its names and values. */`,
+      `export const ${name} = {`,
+      ...values,
+      '} as const',
+      `/** ${c}: one of its values (${type.size > 4 ? 'bigint' : 'number'}). */`,
+      `export type ${name} = ${type.values.length === 0 ? (type.size > 4 ? 'bigint' : 'number') : `(typeof ${name})[keyof typeof ${name}]`}`,
+    ].join('\n')
+  }
+
+  #composite(type: Extract<BtfType, { kind: 'struct' | 'union' }>, name: string): string {
+    const lines = [`/** ${type.kind} ${type.name || '(anonymous)'} (${type.size} bytes)${type.kind === 'union' ? ': every member, decoded from the same bytes' : ''} */`,
+      `export interface ${name} {`]
+    const fields = (id: number, base: number): void => {
+      const composite = this.#btf.resolve(id) as Extract<BtfType, { kind: 'struct' | 'union' }>
+      for (const m of composite.members) {
+        const inner = this.#btf.resolve(m.type)
+        if (m.name === '' && (inner.kind === 'struct' || inner.kind === 'union')) {
+          fields(m.type, base + m.bitOffset) // anonymous: its fields are the parent's, as C reads them
+          continue
+        }
+        if (m.name === '') continue
+        const bits = m.bitSize !== 0 || (inner.kind === 'int' && (inner.bits !== inner.size * 8 || inner.bitOffset !== 0))
+        const width = m.bitSize !== 0 ? m.bitSize : inner.kind === 'int' ? inner.bits : 0
+        const offset = base + m.bitOffset
+        const where = bits ? `bit offset ${offset}, ${width} bits` : `offset ${offset / 8}`
+        const tsType = bits ? this.bitfield(m.type) : this.tsType(m.type, `${name}__anon_${m.name}`)
+        lines.push(`  /** ${cDeclaration(this.#btf, m.type, m.name)}${bits ? `:${width}` : ''}; ${where} */`)
+        lines.push(`  ${property(m.name)}: ${tsType}`)
+      }
+    }
+    fields(type.id, 0)
+    lines.push('}')
+    return lines.join('\n')
+  }
+}
+
+function noBtf(objectPath: string): BpfError {
+  return new BpfError(`gen skeleton: ${objectPath} has no BTF`, {
+    code: 'ENOBTF',
+    op: 'gen skeleton',
+    hint: 'compile with clang -g (and strip with llvm-strip -g, which keeps BTF)',
+  })
+}
+
+/** Generates the skeleton module of the object at `options.objectPath` (its bytes are `bytes`). */
+export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): string {
+  const objectName = path.basename(options.objectPath)
+  const name = options.name ?? objectName.replace(/\.bpf\.o$|\.o$/, '')
+  const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16)
+  const command = options.command ?? `bpfkit gen skeleton ${options.objectPath}`
+  let object: BpfObject
+  try {
+    object = BpfObject.open(bytes, { objectName: name, logger: () => {} })
+  } catch (error) {
+    const elf = Buffer.from(bytes.subarray(0, 4)).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))
+    // An object without a .BTF section cannot even be opened when it declares maps the BTF way.
+    if (error instanceof BpfError && elf && !Buffer.from(bytes).includes('\0.BTF\0')) throw noBtf(options.objectPath)
+    if (error instanceof BpfError && (!elf || error.code === 'ELIBELF' || error.code === 'EFORMAT')) {
+      throw new BpfError(`gen skeleton: ${options.objectPath} is not a BPF ELF object`, {
+        code: error.code,
+        op: 'gen skeleton',
+        hint: 'give it the .bpf.o that clang -g -target bpf wrote',
+      })
+    }
+    throw error
+  }
+  try {
+    const btf = object.btf
+    if (btf === undefined) throw noBtf(options.objectPath)
+    const gen = new Generator(btf)
+    const mapLines: string[] = []
+    const specMaps: Record<string, string> = {}
+    const sections: Record<string, string> = {}
+    const globalsLines: string[] = []
+    for (const map of object.maps) {
+      if (map.isInternal) {
+        const datasec = map.handle.btfValueTypeId === 0 ? undefined : btf.resolve(map.handle.btfValueTypeId)
+        if (datasec?.kind !== 'datasec') continue
+        const key = SECTIONS[datasec.name] ?? null
+        const iface = key === null ? `Section${pascal(datasec.name)}` : pascal(key)
+        const vars = datasec.vars.map((v) => btf.type(v.type)).filter((v): v is Extract<BtfType, { kind: 'var' }> => v.kind === 'var')
+        const members = vars.map((v) => {
+          const sv = datasec.vars.find((s) => s.type === v.id)!
+          return `  /** ${cDeclaration(btf, v.type, v.name)}; offset ${sv.offset} */\n  ${property(v.name)}: ${gen.tsType(v.type, `${iface}__anon_${v.name}`)}`
+        })
+        globalsLines.push(`/** The globals of ${datasec.name}. */\nexport interface ${iface} {\n${members.join('\n')}\n}`)
+        if (key !== null) sections[key] = datasec.name
+        continue
+      }
+      const kind = map.type === 'ringbuf' ? 'ringbuf' : map.type === 'perf_event_array' ? 'perf' : 'map'
+      specMaps[map.name] = kind
+      let type: string
+      if (kind === 'ringbuf') {
+        const declared = btf.find(`${map.name}__bpfkit_event`, 'var')
+        const pointer = declared?.kind === 'var' ? btf.resolve(declared.type) : undefined
+        const event = pointer?.kind === 'ptr' ? gen.tsType(pointer.type, `${pascal(map.name)}Event`) : 'Buffer'
+        type = `RingBufferMap<${event}>`
+      } else if (kind === 'perf') {
+        type = 'PerfBufferMap<Buffer>'
+      } else {
+        const keyId = map.handle.btfKeyTypeId
+        const valueId = map.handle.btfValueTypeId
+        const keyless = map.keySize === 0
+        if (valueId === 0 || (keyId === 0 && !keyless)) {
+          type = 'BpfMap'
+        } else {
+          const key = keyless ? 'never' : gen.tsType(keyId, `${pascal(map.name)}Key`)
+          const value = gen.tsType(valueId, `${pascal(map.name)}Value`)
+          type = `BpfMap<${key}, ${map.perCpu ? `Array<${value}>` : value}>`
+        }
+      }
+      mapLines.push(`  /** ${map.type} map '${map.name}' */\n  ${property(map.name)}: ${type}`)
+    }
+    for (const extra of options.types ?? []) {
+      const found = btf.find(extra, 'struct') ?? btf.find(extra, 'union') ?? btf.find(extra, 'enum') ?? btf.find(extra, 'typedef')
+      if (found === undefined) {
+        throw new BpfError(`gen skeleton: no type named '${extra}' in ${options.objectPath}'s BTF`, { code: 'ENOENT', op: 'gen skeleton' })
+      }
+      gen.tsType(found.id, pascal(extra))
+    }
+    const progs = object.programs.map((p) => p.name)
+    const embed = options.embed ?? true
+    let source: string
+    if (embed) {
+      source = `{ base64: OBJECT }`
+    } else {
+      const relative = path.relative(path.dirname(options.modulePath ?? options.objectPath), options.objectPath)
+      source = `{ path: path.join(__dirname, ${JSON.stringify(relative.split(path.sep).join('/'))}) }`
+    }
+    const globals = ['rodata', 'data', 'bss', 'kconfig'].map((key) => `  ${key}: ${key in sections ? pascal(key) : 'undefined'}`)
+    const spec = {
+      name,
+      command,
+      layout: gen.layout(),
+      sections,
+      maps: specMaps,
+      progs,
+    }
+    const out = [
+      `// Generated by ${command}`,
+      `// from ${objectName} (sha256 ${hash}). Do not edit: regenerate instead.`,
+      '/* eslint-disable */',
+      ...(embed ? [] : ["import * as path from 'node:path'"]),
+      "import { openSkeleton, type BpfMap, type BpfProgram, type LoadedSkeleton, type OpenedSkeleton, type OpenOptions, type PerfBufferMap, type RingBufferMap, type SkeletonSpec } from 'bpfkit'",
+      '',
+      ...gen.declarations.flatMap((d) => [d, '']),
+      ...globalsLines.flatMap((d) => [d, '']),
+      `/** The maps of ${objectName}. */`,
+      `export interface Maps {\n${mapLines.join('\n')}\n}`,
+      '',
+      `/** The programs of ${objectName}. */`,
+      `export interface Progs {\n${progs.map((p) => `  ${property(p)}: BpfProgram`).join('\n')}\n}`,
+      '',
+      `/** The global sections of ${objectName} (undefined: the object has none). */`,
+      `export interface Globals {\n${globals.join('\n')}\n}`,
+      '',
+      `export type Skeleton = OpenedSkeleton<Maps, Progs, Globals>`,
+      `export type Loaded = LoadedSkeleton<Maps, Progs, Globals>`,
+      '',
+      ...(embed ? [`/** ${objectName}, base64. */`, `const OBJECT = [\n${chunks(Buffer.from(bytes).toString('base64'))}\n].join('')`, ''] : []),
+      `const SPEC: SkeletonSpec = ${JSON.stringify({ ...spec, object: '__SOURCE__' }, null, 2).replace(/\n {6,}/g, ' ').replace(/\n {4}\]/g, ' ]')}`
+        .replace('"__SOURCE__"', source),
+      '',
+      `/** Opens ${objectName} (nothing reaches the kernel until load()), checking it matches this skeleton. */`,
+      'export function open(options?: OpenOptions): Skeleton {',
+      '  return openSkeleton<Maps, Progs, Globals>(SPEC, options)',
+      '}',
+      '',
+    ]
+    return out.join('\n')
+  } finally {
+    object.close()
+  }
+}

@@ -1,0 +1,124 @@
+// Typed skeletons: the generated module's types (checked by tsc in `npm test`), its behaviour on the
+// real kernel, stable names, staleness, and the CLI.
+import { execFileSync, spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import { generateSkeleton } from 'bpfkit'
+import { fixture, root, thrown } from './helpers'
+import * as types from './fixtures/types.skel'
+
+const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'dist/cli/index.js'), ...args], { cwd: root, encoding: 'utf8' })
+
+describe('typed skeletons', () => {
+  it('types fields as the codecs decode them', () => {
+    expectTypeOf<types.All['u64v']>().toEqualTypeOf<bigint>()
+    expectTypeOf<types.All['s8v']>().toEqualTypeOf<number>()
+    expectTypeOf<types.All['flag']>().toEqualTypeOf<boolean>()
+    expectTypeOf<types.All['name']>().toEqualTypeOf<string>()
+    expectTypeOf<types.All['names']>().toEqualTypeOf<string[]>()
+    expectTypeOf<types.All['bytes']>().toEqualTypeOf<Uint8Array>()
+    expectTypeOf<types.All['matrix']>().toEqualTypeOf<Uint32Array[]>()
+    expectTypeOf<types.All['items']>().toEqualTypeOf<types.Inner[]>()
+    expectTypeOf<types.All['ptr']>().toEqualTypeOf<bigint>()
+    expectTypeOf<types.All['u128']>().toEqualTypeOf<bigint>()
+    expectTypeOf<types.All['chain']>().toEqualTypeOf<number>()
+    expectTypeOf<types.Bits['neg']>().toEqualTypeOf<number>()
+    expectTypeOf<types.Bits['big']>().toEqualTypeOf<bigint>()
+    expectTypeOf<types.Bits['tail']>().toEqualTypeOf<number>()
+    expectTypeOf<types.Quirks['on']>().toEqualTypeOf<boolean>()
+    expectTypeOf<types.All__anon_u>().toEqualTypeOf<{ word: number; octets: Uint8Array }>()
+    // Members of anonymous structs and unions sit on the parent, as C reads them.
+    expectTypeOf<types.All['lo']>().toEqualTypeOf<number>()
+    expectTypeOf<types.All['whole']>().toEqualTypeOf<bigint>()
+    expectTypeOf<types.Reals>().toEqualTypeOf<{ f: number; d: number }>()
+    expectTypeOf<types.All['color']>().toEqualTypeOf<1 | 2 | -3>()
+    expectTypeOf(types.Wide.WIDE_BIG).toEqualTypeOf<18364758544493064720n>()
+    expectTypeOf<types.Odd>().toEqualTypeOf<{ constructor: number; ['__proto__']: number; delete: number }>()
+    expectTypeOf<types.Maps['values']['get']>().returns.toEqualTypeOf<types.All | undefined>()
+    expectTypeOf<types.Maps['all_events']['reader']>().returns.toMatchTypeOf<AsyncIterable<types.All>>()
+    // Read-only .rodata once loaded is a type error, as a wrong map name is.
+    expectTypeOf<types.Loaded['maps']>().toEqualTypeOf<types.Maps>()
+    // @ts-expect-error: no such map
+    expectTypeOf<types.Maps['nope']>()
+  })
+
+  it('loads the fixture through its skeleton: values written by the program read back exactly, writes echo', async () => {
+    using skel = types.open()
+    const loaded = await skel.load()
+    expect(loaded.progs.fill.testRun().retval).toBe(0)
+    const value = loaded.maps.values.get(0)
+    expect(value?.name).toBe('hello')
+    expect(value?.bits).toEqual({ x: 5, y: 9, cross: 100, mid: 0xabcde, neg: -7, big: 0xfedcba9876n, tail: 1 })
+    expect(value?.odd).toEqual({ constructor: 1, ['__proto__']: 2, delete: 3 })
+    expect(value?.color).toBe(types.Color.NEGATIVE)
+    loaded.maps.values.set(1, value!)
+    expect(loaded.progs.check.testRun().retval).toBe(0)
+    loaded.maps.values.set(1, { u8v: 1 }) // a partial value: the rest is zero
+    expect(loaded.progs.check.testRun().retval).toBe(1)
+  })
+
+  it('names anonymous types from their parent, so that adding a type or a field renames nothing', () => {
+    const names = (object: string): string[] => {
+      const source = generateSkeleton(fs.readFileSync(fixture(object)), { objectPath: fixture(object) })
+      return [...source.matchAll(/^export interface (\w+)/gm)].map((m) => m[1] as string)
+    }
+    const before = names('skel-v1.bpf.o')
+    const after = names('skel-v2.bpf.o')
+    expect(before).toEqual(['SkelSample__anon_u', 'SkelSample__anon_pair', 'SkelSample', 'Maps', 'Progs', 'Globals'])
+    expect(after).toEqual(expect.arrayContaining(before))
+    expect(after).toContain('SkelExtra__anon_first')
+  })
+
+  it('is deterministic, compiles with tsc --strict, and --check finds stale skeletons', () => {
+    const dir = path.join(root, 'cmake-build', 'skel-test')
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.mkdirSync(dir, { recursive: true })
+    const object = path.join(dir, 'sample.bpf.o')
+    fs.copyFileSync(fixture('skel-v1.bpf.o'), object)
+    const module = path.join(dir, 'sample.skel.ts')
+    expect(cli('gen', 'skeleton', object, '-o', module, '--path').status).toBe(0)
+    const first = fs.readFileSync(module, 'utf8')
+    expect(cli('gen', 'skeleton', object, '-o', module, '--path').status).toBe(0)
+    expect(fs.readFileSync(module, 'utf8')).toBe(first)
+    expect(first).toMatch(/^\/\/ Generated by bpfkit gen skeleton .*\n\/\/ from sample\.bpf\.o \(sha256 [0-9a-f]{16}\)/)
+    execFileSync('npx', ['tsc', '--strict', '--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+      '--target', 'es2022', '--types', 'node', '--skipLibCheck', module], { cwd: root, stdio: 'pipe' })
+    expect(cli('gen', 'skeleton', object, '-o', module, '--path', '--check').status).toBe(0)
+
+    // The object changes under the skeleton: --check says so, and open() refuses with the hint.
+    fs.copyFileSync(fixture('skel-v2.bpf.o'), object)
+    const check = cli('gen', 'skeleton', object, '-o', module, '--path', '--check')
+    expect(check.status).toBe(1)
+    expect(check.stderr).toContain('is stale: regenerate it with bpfkit gen skeleton')
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '-e', `require(${JSON.stringify(module)}).open()`], { cwd: root, encoding: 'utf8' })
+    expect(run.status).not.toBe(0)
+    expect(run.stderr).toContain('ESTALE')
+    expect(run.stderr).toContain('struct skel_sample changed its size or members')
+    expect(run.stderr).toContain('regenerate it: bpfkit gen skeleton')
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('has --help and clear errors: not an ELF file, no BTF', () => {
+    expect(cli('gen', 'skeleton', '--help').stdout).toContain('--check')
+    const notElf = cli('gen', 'skeleton', path.join(root, 'package.json'))
+    expect(notElf.status).toBe(1)
+    expect(notElf.stderr.trim()).toBe('bpfkit gen skeleton: package.json is not a BPF ELF object (give it the .bpf.o that clang -g -target bpf wrote)'.replace('package.json', path.join(root, 'package.json')))
+    const dir = fs.mkdtempSync(path.join(root, 'cmake-build', 'nobtf-'))
+    const stripped = path.join(dir, 'nobtf.bpf.o')
+    execFileSync('llvm-objcopy', ['--remove-section', '.BTF', '--remove-section', '.BTF.ext', fixture('skel-v1.bpf.o'), stripped])
+    const noBtf = cli('gen', 'skeleton', stripped)
+    expect(noBtf.status).toBe(1)
+    expect(noBtf.stderr).toContain('has no BTF (compile with clang -g')
+    fs.rmSync(dir, { recursive: true, force: true })
+    expect(thrown(() => generateSkeleton(fs.readFileSync(fixture('skel-v1.bpf.o')), { objectPath: 'x', types: ['nope'] })).code).toBe('ENOENT')
+  })
+
+  it('committed skeletons are up to date', () => {
+    for (const object of ['examples/execsnoop.bpf.o', 'examples/forkcount.bpf.o', 'test/fixtures/types.bpf.o']) {
+      const check = cli('gen', 'skeleton', object, '--check')
+      expect(check.stderr).toBe('')
+      expect(check.status).toBe(0)
+    }
+  })
+})

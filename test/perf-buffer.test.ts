@@ -1,6 +1,7 @@
 // Perf buffer reader on the real kernel: typed events in order, lost samples counted per CPU when a
 // ring overflows, the same surfaces as ring buffers, and no leak on close.
-import { afterEach, describe, expect, it } from 'vitest'
+import { execFileSync } from 'node:child_process'
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
 import type { BpfObject } from 'bpfkit'
 import { configureSequence, openFds, openSequence, sequenceCounters, sleep, thrown, trigger, waitFor, type SeqEvent } from './helpers'
 
@@ -43,6 +44,12 @@ describe('PerfBuffer', () => {
   })
 
   it('counts lost samples per CPU when a ring overflows, exactly as the program saw them fail', async () => {
+    // The kernel reports a CPU's lost samples with that CPU's next sample: keep every trigger on one CPU.
+    const cpus = execFileSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' }).split(':')[1]!.trim()
+    execFileSync('taskset', ['-apc', '0', String(process.pid)], { stdio: 'ignore' })
+    onTestFinished(() => {
+      execFileSync('taskset', ['-apc', cpus, String(process.pid)], { stdio: 'ignore' })
+    })
     obj = await openSequence()
     configureSequence(obj, 1024, 3)
     const reader = obj.perfBuffer<SeqEvent>('perf_events', { type: 'seq_event', pages: 1 })

@@ -70,6 +70,41 @@ describe('typed skeletons', () => {
     expect(after).toContain('SkelExtra__anon_first')
   })
 
+  it('renames C types named like built-ins, numbers clashing names from linked units, types odd members', async () => {
+    const dir = path.join(root, 'cmake-build', 'skel-names')
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.mkdirSync(dir, { recursive: true })
+    for (const name of ['skel-names', 'skel-linked']) {
+      expect(cli('gen', 'skeleton', fixture(`${name}.bpf.o`), '-o', path.join(dir, `${name}.skel.ts`)).status).toBe(0)
+    }
+    const names = fs.readFileSync(path.join(dir, 'skel-names.skel.ts'), 'utf8')
+    const interfaces = [...names.matchAll(/^export interface (\w+)/gm)].map((m) => m[1])
+    expect(interfaces).toEqual(['String_', 'Number_', 'Map_', 'Maps_', 'Empty', 'Nothing', 'OddTypes', 'Maps', 'Progs', 'Globals'])
+    expect(names).toContain('export interface Empty {}')
+    expect(names).toContain('  /** struct only_declared *opaque; offset 16 */\n  opaque: bigint')
+    expect(names).toContain('  /** void (*callback)(int); offset 24 */\n  callback: bigint')
+    const linked = fs.readFileSync(path.join(dir, 'skel-linked.skel.ts'), 'utf8')
+    expect(linked).toContain('events_a: BpfMap<number, Event>')
+    expect(linked).toContain('events_b: BpfMap<number, Event_2>')
+    execFileSync('npx', ['tsc', '--strict', '--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
+      '--types', 'node', '--skipLibCheck', path.join(dir, 'skel-names.skel.ts'), path.join(dir, 'skel-linked.skel.ts')], { cwd: root, stdio: 'pipe' })
+
+    // Through the skeleton on the kernel: empty structs, opaque and function pointers round-trip.
+    const script = `
+      const { open } = require(${JSON.stringify(path.join(dir, 'skel-names.skel.ts'))})
+      ;(async () => {
+        const skel = await open().load()
+        skel.maps.odd.set(0, { map: { key: { text: 'k' }, value: { n: 7 } }, opaque: 0x1000n, callback: 0x2000n, after: 9 })
+        console.log(JSON.stringify(skel.maps.odd.get(0), (_, v) => (typeof v === 'bigint' ? String(v) : v)))
+        skel.close()
+      })()`
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, encoding: 'utf8' })
+    expect(JSON.parse(out)).toEqual({
+      map: { key: { text: 'k' }, value: { n: 7 } }, maps: { x: 0 }, empty: {}, nothing: {}, opaque: '4096', callback: '8192', after: 9,
+    })
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
   it('is deterministic, compiles with tsc --strict, and --check finds stale skeletons', () => {
     const dir = path.join(root, 'cmake-build', 'skel-test')
     fs.rmSync(dir, { recursive: true, force: true })

@@ -60,12 +60,20 @@ function pascal(name: string): string {
 function cDeclaration(btf: Btf, id: number, name: string): string {
   let suffix = ''
   let type = btf.type(id)
+  const target = type.kind === 'ptr' ? btf.type(type.type) : undefined
+  if (target?.kind === 'func_proto') {
+    return `${btf.typeName(target.type)} (*${name})(${target.params.map((p) => btf.typeName(p.type)).join(', ')})`
+  }
   while (type.kind === 'array') {
     suffix += `[${type.length}]`
     type = btf.type(type.type)
   }
   const base = btf.typeName(type.id)
   return `${base}${base.endsWith('*') ? '' : ' '}${name}${suffix}`
+}
+
+function bytesOf(size: number): string {
+  return size === 1 ? '1 byte' : `${size} bytes`
 }
 
 function chunks(text: string): string {
@@ -167,7 +175,7 @@ class Generator {
     const values = type.values.map((v) => `  ${property(v.name)}: ${typeof v.value === 'bigint' ? `${v.value}n` : v.value},`)
     const c = `enum ${type.name || '(anonymous)'}`
     return [
-      `/** ${c} (${type.size} bytes): its names and values. */`,
+      `/** ${c} (${bytesOf(type.size)}): its names and values. */`,
       `export const ${name} = {`,
       ...values,
       '} as const',
@@ -177,7 +185,7 @@ class Generator {
   }
 
   #composite(type: Extract<BtfType, { kind: 'struct' | 'union' }>, name: string): string {
-    const lines = [`/** ${type.kind} ${type.name || '(anonymous)'} (${type.size} bytes)${type.kind === 'union' ? ': every member, decoded from the same bytes' : ''} */`,
+    const lines = [`/** ${type.kind} ${type.name || '(anonymous)'} (${bytesOf(type.size)})${type.kind === 'union' ? ': every member, decoded from the same bytes' : ''} */`,
       `export interface ${name} {`]
     const fields = (id: number, base: number): void => {
       const composite = this.#btf.resolve(id) as Extract<BtfType, { kind: 'struct' | 'union' }>
@@ -198,6 +206,7 @@ class Generator {
       }
     }
     fields(type.id, 0)
+    if (lines.length === 2) return `${lines[0]}\nexport interface ${name} {}`
     lines.push('}')
     return lines.join('\n')
   }
@@ -315,10 +324,10 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
       ...gen.declarations.flatMap((d) => [d, '']),
       ...globalsLines.flatMap((d) => [d, '']),
       `/** The maps of ${objectName}. */`,
-      `export interface Maps {\n${mapLines.join('\n')}\n}`,
+      mapLines.length === 0 ? 'export interface Maps {}' : `export interface Maps {\n${mapLines.join('\n')}\n}`,
       '',
       `/** The programs of ${objectName}. */`,
-      `export interface Progs {\n${progs.map((p) => `  ${property(p)}: BpfProgram`).join('\n')}\n}`,
+      progs.length === 0 ? 'export interface Progs {}' : `export interface Progs {\n${progs.map((p) => `  ${property(p)}: BpfProgram`).join('\n')}\n}`,
       '',
       `/** The global sections of ${objectName} (undefined: the object has none). */`,
       `export interface Globals {\n${globals.join('\n')}\n}`,

@@ -7,6 +7,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest'
 import { generateSkeleton } from 'bpfkit'
 import { fixture, root, thrown } from './helpers'
 import * as types from './fixtures/types.skel'
+import * as globals from './fixtures/globals.skel'
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'dist/cli/index.js'), ...args], { cwd: root, encoding: 'utf8' })
 
@@ -56,6 +57,25 @@ describe('typed skeletons', () => {
     expect(loaded.progs.check.testRun().retval).toBe(0)
     loaded.maps.values.set(1, { u8v: 1 }) // a partial value: the rest is zero
     expect(loaded.progs.check.testRun().retval).toBe(1)
+  })
+
+  it('types globals: .rodata set before load, read-only once loaded, custom sections by name', async () => {
+    using skel = globals.open()
+    skel.rodata.threshold = 42
+    skel.rodata.label = 'hi'
+    skel.rodata.limits = { high: 3 } // partial: the rest is zero
+    const loaded = await skel.load()
+    expect(loaded.progs.bump.testRun().retval).toBe(0)
+    expectTypeOf(loaded.bss.hits).toEqualTypeOf<bigint>()
+    expectTypeOf(loaded.rodata.label).toEqualTypeOf<string>()
+    expect(loaded.bss.seen_threshold).toBe(42)
+    expect(loaded.bss.seen_label).toBe('hi')
+    expect(loaded.bss.seen_limits).toEqual({ low: 0, high: 3 })
+    expect(loaded.section('.data.custom').custom_value).toBe(4)
+    expect(() => {
+      // @ts-expect-error: .rodata is read-only once loaded, in the types too
+      loaded.rodata.threshold = 1
+    }).toThrow(expect.objectContaining({ code: 'EROFS' }))
   })
 
   it('names anonymous types from their parent, so that adding a type or a field renames nothing', () => {

@@ -250,6 +250,7 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
     const specMaps: Record<string, string> = {}
     const sections: Record<string, string> = {}
     const globalsLines: string[] = []
+    const custom: string[] = []
     for (const map of object.maps) {
       if (map.isInternal) {
         const datasec = map.handle.btfValueTypeId === 0 ? undefined : btf.resolve(map.handle.btfValueTypeId)
@@ -259,10 +260,14 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
         const vars = datasec.vars.map((v) => btf.type(v.type)).filter((v): v is Extract<BtfType, { kind: 'var' }> => v.kind === 'var')
         const members = vars.map((v) => {
           const sv = datasec.vars.find((s) => s.type === v.id)!
-          return `  /** ${cDeclaration(btf, v.type, v.name)}; offset ${sv.offset} */\n  ${property(v.name)}: ${gen.tsType(v.type, `${iface}__anon_${v.name}`)}`
+          const type = gen.tsType(v.type, `${iface}__anon_${v.name}`)
+          // Read as decoded; written as any value the encoder takes (omitted fields are zero).
+          return `  /** ${cDeclaration(btf, v.type, v.name)}; offset ${sv.offset} */\n` +
+            `  get ${property(v.name)}(): ${type}\n  set ${property(v.name)}(value: Init<${type}>)`
         })
         globalsLines.push(`/** The globals of ${datasec.name}. */\nexport interface ${iface} {\n${members.join('\n')}\n}`)
         if (key !== null) sections[key] = datasec.name
+        else custom.push(`    ${JSON.stringify(datasec.name)}: ${iface}`)
         continue
       }
       const kind = map.type === 'ringbuf' ? 'ringbuf' : map.type === 'perf_event_array' ? 'perf' : 'map'
@@ -306,6 +311,7 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
       source = `{ path: path.join(__dirname, ${JSON.stringify(relative.split(path.sep).join('/'))}) }`
     }
     const globals = ['rodata', 'data', 'bss', 'kconfig'].map((key) => `  ${key}: ${key in sections ? pascal(key) : 'undefined'}`)
+    globals.push(custom.length === 0 ? '  custom: {}' : `  custom: {\n${custom.join('\n')}\n  }`)
     const spec = {
       name,
       command,
@@ -319,7 +325,7 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
       `// from ${objectName} (sha256 ${hash}). Do not edit: regenerate instead.`,
       '/* eslint-disable */',
       ...(embed ? [] : ["import * as path from 'node:path'"]),
-      "import { openSkeleton, type BpfMap, type BpfProgram, type LoadedSkeleton, type OpenedSkeleton, type OpenOptions, type PerfBufferMap, type RingBufferMap, type SkeletonSpec } from 'bpfkit'",
+      "import { openSkeleton, type BpfMap, type BpfProgram, type LoadedSkeleton, type OpenedSkeleton, type OpenOptions, type PerfBufferMap, type RingBufferMap, type SkeletonSpec, type Init } from 'bpfkit'",
       '',
       ...gen.declarations.flatMap((d) => [d, '']),
       ...globalsLines.flatMap((d) => [d, '']),

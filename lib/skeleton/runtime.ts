@@ -31,6 +31,8 @@ export interface SkeletonGlobals {
   data?: object
   bss?: object
   kconfig?: object
+  /** Custom sections (`.data.*`, `.rodata.*`, `.bss.*`) by their section name. */
+  custom?: Record<string, object>
 }
 
 /** A skeleton between open() and load(): globals and map sizes can still change. */
@@ -44,6 +46,8 @@ export interface OpenedSkeleton<M, P, G extends SkeletonGlobals> extends Disposa
   readonly data: G['data']
   readonly bss: G['bss']
   readonly kconfig: G['kconfig'] extends object ? Readonly<G['kconfig']> : undefined
+  /** The globals of a custom section (`.data.*`, `.rodata.*`, `.bss.*`) by its name. */
+  section<S extends keyof NonNullable<G['custom']>>(name: S): NonNullable<G['custom']>[S]
   /** Loads the object; the same skeleton, typed as loaded (`.rodata` read-only). */
   load(): Promise<LoadedSkeleton<M, P, G>>
   /** Attaches every program by its SEC() name. */
@@ -133,6 +137,7 @@ export function openSkeleton<M, P, G extends SkeletonGlobals>(spec: SkeletonSpec
     get kconfig() {
       return section('kconfig')
     },
+    section: (name: string) => object.globals(name),
     async load() {
       await object.load()
       return skeleton

@@ -538,17 +538,22 @@ const SPEC: SkeletonSpec = {
   "name": "execsnoop",
   "command": "bpfkit gen skeleton examples/execsnoop.bpf.o",
   "layout": [
-    [ "struct", "event", 284, [ [ "pid", 0, 0 ], [ "ppid", 32, 0 ], [ "uid", 64, 0 ], [ "comm", 96, 0 ], [ "filename", 224, 0 ] ] ],
-    [ "struct", "bpfkit_ringbuf_config", 8, [ [ "wakeup_bytes", 0, 0 ] ] ]
+    [ "struct", "event", 284, [ [ "pid", 0, 0, "i4s:32@0" ], [ "ppid", 32, 0, "i4s:32@0" ], [ "uid", 64, 0, "i4u:32@0" ], [ "comm", 96, 0, "i1s:8@0[16]" ], [ "filename", 224, 0, "i1s:8@0[256]" ] ] ],
+    [ "struct", "bpfkit_ringbuf_config", 8, [ [ "wakeup_bytes", 0, 0, "i8u:64@0" ] ] ]
   ],
+  "shapes": {
+    "map bpfkit_ringbuf_config": "i4u:32@0 struct bpfkit_ringbuf_config 8",
+    "map bpfkit_ringbuf_dropped": "i4u:32@0 i8u:64@0",
+    "var .bss.events__bpfkit_event": "0:p"
+  },
   "sections": {
     "bss": ".bss"
   },
-  "maps": {
-    "events": "ringbuf",
-    "bpfkit_ringbuf_config": "map",
-    "bpfkit_ringbuf_dropped": "map"
-  },
+  "maps": [
+    [ "events", "ringbuf" ],
+    [ "bpfkit_ringbuf_config", "map" ],
+    [ "bpfkit_ringbuf_dropped", "map" ]
+  ],
   "progs": [
     "tracepoint__syscalls__sys_enter_execve"
   ],

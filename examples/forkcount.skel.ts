@@ -166,15 +166,20 @@ const SPEC: SkeletonSpec = {
   "name": "forkcount",
   "command": "bpfkit gen skeleton examples/forkcount.bpf.o",
   "layout": [
-    [ "struct", "fork_stats", 24, [ [ "forks", 0, 0 ], [ "comm", 64, 0 ] ] ]
+    [ "struct", "fork_stats", 24, [ [ "forks", 0, 0, "i8u:64@0" ], [ "comm", 64, 0, "i1s:8@0[16]" ] ] ]
   ],
+  "shapes": {
+    "map forks": "i4u:32@0 struct fork_stats 24",
+    "var .rodata.target_comm": "0:i1s:8@0[16]",
+    "var .bss.total_forks": "0:i8u:64@0"
+  },
   "sections": {
     "rodata": ".rodata",
     "bss": ".bss"
   },
-  "maps": {
-    "forks": "map"
-  },
+  "maps": [
+    [ "forks", "map" ]
+  ],
   "progs": [
     "count_fork"
   ],

@@ -26,7 +26,8 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
   const variables = new Map<string, Variable>()
   for (const v of datasec.vars) {
     const variable = btf.type(v.type)
-    if (variable.kind !== 'var') continue
+    // Statics of one name from linked units: the first one.
+    if (variable.kind !== 'var' || variables.has(variable.name)) continue
     variables.set(variable.name, { offset: v.offset, codec: btf.codec(variable.type), scratch: Buffer.alloc(v.size) })
   }
   const names = (): string => [...variables.keys()].join(', ') || 'none'

@@ -28,25 +28,30 @@ export function addGenCommand(program: Command): void {
     .option('-o, --output <file>', 'where to write it (default: the object\'s path with .skel.ts)')
     .option('--name <name>', 'the skeleton\'s name (default: the object\'s file name)')
     .option('--embed', 'embed the object\'s bytes in the module (the default)')
-    .option('--path', 'load the object from its path, relative to the module, at open()')
+    .option('--path', 'load the object from its path, relative to the module (a CommonJS module: __dirname), at open()')
     .option('--type <name>', 'also describe this C type (repeatable), e.g. the events of a perf buffer',
       (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--check', 'exit 1 when the existing output is not what would be generated (stale)')
     .action((object: string, flags: SkeletonFlags) => {
       if (flags.embed && flags.path) fail('--embed and --path exclude each other')
-      const output = flags.output ?? object.replace(/(\.bpf)?\.o$/, '') + '.skel.ts'
+      // Paths as the command records them (header, regenerate hint): relative, with `/`, so that one
+      // skeleton reads the same however the command was spelled and wherever the repository lives.
+      const normal = (file: string): string => path.relative(process.cwd(), path.resolve(file)).split(path.sep).join('/')
+      const defaultOutput = object.replace(/(\.bpf)?\.o$/, '') + '.skel.ts'
+      const output = flags.output ?? defaultOutput
       let bytes: Buffer
       try {
         bytes = fs.readFileSync(object)
       } catch (error) {
         fail(`cannot read ${object}: ${(error as Error).message}`)
       }
-      const args = [object, ...(flags.output ? ['-o', flags.output] : []), ...(flags.name ? ['--name', flags.name] : []),
+      const explicit = flags.output !== undefined && normal(flags.output) !== normal(defaultOutput)
+      const args = [normal(object), ...(explicit ? ['-o', normal(output)] : []), ...(flags.name ? ['--name', flags.name] : []),
         ...(flags.path ? ['--path'] : []), ...flags.type.flatMap((t) => ['--type', t])]
       let source: string
       try {
         source = generateSkeleton(bytes, {
-          objectPath: object,
+          objectPath: normal(object),
           modulePath: output,
           name: flags.name,
           embed: !flags.path,

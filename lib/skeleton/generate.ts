@@ -15,6 +15,7 @@ import { BpfObject } from '../object'
 import { BpfError } from '../errors'
 import type { Btf } from '../btf/btf'
 import type { BtfType } from '../btf/types'
+import { layoutOf, shapesOf, type SkeletonSpec } from './runtime'
 
 export interface GenerateOptions {
   /** Where the object is (for the header and `embed: false`). */
@@ -40,7 +41,8 @@ const RESERVED = new Set([
   'JSON', 'Math', 'Iterable', 'Iterator', 'Disposable', 'AsyncDisposable', 'ArrayLike', 'PropertyKey',
   // This module's own names.
   'Maps', 'Progs', 'Globals', 'Rodata', 'Data', 'Bss', 'Kconfig', 'Skeleton', 'LoadedSkeleton', 'BpfMap',
-  'BpfProgram', 'RingBufferMap', 'PerfBufferMap', 'OpenOptions', 'OpenedSkeleton', 'SPEC', 'open',
+  'BpfProgram', 'RingBufferMap', 'PerfBufferMap', 'OpenOptions', 'OpenedSkeleton', 'SPEC', 'open', 'Init', 'Loaded',
+  'SkeletonSpec', 'OBJECT', 'path',
 ])
 
 const TYPED_ARRAYS: Record<string, string> = {
@@ -48,7 +50,14 @@ const TYPED_ARRAYS: Record<string, string> = {
   u8: 'BigUint64Array', s8: 'BigInt64Array', f4: 'Float32Array', f8: 'Float64Array',
 }
 
+const MODIFIERS = new Set(['typedef', 'const', 'volatile', 'restrict', 'type_tag'])
+
 const SECTIONS: Record<string, string> = { '.rodata': 'rodata', '.data': 'data', '.bss': 'bss', '.kconfig': 'kconfig' }
+
+/** An identifier made of `name` (anonymous-type hints contain variable names such as `f.st.0`). */
+function safe(name: string): string {
+  return name.replace(/[^A-Za-z0-9_$]/g, '_')
+}
 
 function pascal(name: string): string {
   const words = name.split(/[^A-Za-z0-9]+/).filter((w) => w !== '')
@@ -101,6 +110,12 @@ class Generator {
   /** The TypeScript type of values of BTF type `id`, naming (and emitting) composites and enums. */
   tsType(id: number, hint: string): string {
     const btf = this.#btf
+    // An anonymous struct, union or enum behind a typedef takes the typedef's name.
+    let walk = btf.type(id)
+    for (let depth = 0; depth < 32 && MODIFIERS.has(walk.kind); depth++) {
+      if (walk.kind === 'typedef') hint = safe(pascal(walk.name))
+      walk = btf.type((walk as { type: number }).type)
+    }
     const type = btf.resolve(id)
     switch (type.kind) {
       case 'int':
@@ -116,10 +131,11 @@ class Generator {
       case 'array': {
         const element = btf.resolve(type.type)
         if (element.kind === 'int' && element.size === 1 && (element.char || element.name === 'char')) return 'string'
-        if (element.kind === 'int' && !element.bool && element.bits === element.size * 8 && element.bitOffset === 0) {
-          return TYPED_ARRAYS[`${element.signed ? 's' : 'u'}${element.size}`] as string
-        }
-        if (element.kind === 'float') return TYPED_ARRAYS[`f${element.size}`] as string
+        // As the codec: typed arrays for whole 1- to 8-byte integers and 4- or 8-byte floats.
+        const typed = element.kind === 'int' && !element.bool && element.bits === element.size * 8 && element.bitOffset === 0
+          ? TYPED_ARRAYS[`${element.signed ? 's' : 'u'}${element.size}`]
+          : element.kind === 'float' ? TYPED_ARRAYS[`f${element.size}`] : undefined
+        if (typed !== undefined) return typed
         const inner = this.tsType(type.type, hint)
         return /[|&]/.test(inner) ? `Array<${inner}>` : `${inner}[]`
       }
@@ -138,25 +154,31 @@ class Generator {
     return this.#btf.sizeOf(id) > 4 ? 'bigint' : 'number'
   }
 
+  /** A name for a declaration the generator makes itself (section interfaces), kept from clashes. */
+  reserve(wanted: string): string {
+    let name = RESERVED.has(wanted) ? `${wanted}_` : wanted
+    if (this.#taken.has(name)) {
+      let n = 2
+      while (this.#taken.has(`${name}_${n}`)) n++
+      name = `${name}_${n}`
+    }
+    this.#taken.add(name)
+    return name
+  }
+
   get declarations(): string[] {
     return this.#declarations
   }
 
-  /** [kind, C name, size, members] of every emitted composite and enum, for the staleness check. */
-  layout(): Array<[string, string, number, Array<[string, number, number]>]> {
-    return this.#order.map((id) => {
-      const type = this.#btf.type(id) as Extract<BtfType, { kind: 'struct' | 'union' | 'enum' | 'enum64' }>
-      const members = type.kind === 'struct' || type.kind === 'union'
-        ? type.members.map((m): [string, number, number] => [m.name, m.bitOffset, m.bitSize])
-        : []
-      return [type.kind, type.name, type.size, members]
-    })
+  /** The layout of every emitted composite and enum, for the staleness check. */
+  layout(): SkeletonSpec['layout'] {
+    return this.#order.map((id) => layoutOf(this.#btf, this.#btf.type(id)))
   }
 
   #named(type: Extract<BtfType, { kind: 'struct' | 'union' | 'enum' | 'enum64' }>, hint: string): string {
     const known = this.#names.get(type.id)
     if (known !== undefined) return known
-    let name = type.name === '' ? hint : pascal(type.name)
+    let name = type.name === '' ? safe(hint) : pascal(type.name)
     if (RESERVED.has(name)) name = `${name}_`
     if (this.#taken.has(name)) {
       let n = 2
@@ -172,7 +194,8 @@ class Generator {
   }
 
   #enum(type: Extract<BtfType, { kind: 'enum' | 'enum64' }>, name: string): string {
-    const values = type.values.map((v) => `  ${property(v.name)}: ${typeof v.value === 'bigint' ? `${v.value}n` : v.value},`)
+    // A literal's key `"__proto__"` would set the prototype: a computed key makes it a member.
+    const values = type.values.map((v) => `  ${v.name === '__proto__' ? '["__proto__"]' : property(v.name)}: ${typeof v.value === 'bigint' ? `${v.value}n` : v.value},`)
     const c = `enum ${type.name || '(anonymous)'}`
     return [
       `/** ${c} (${bytesOf(type.size)}): its names and values. */`,
@@ -247,7 +270,7 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
     if (btf === undefined) throw noBtf(options.objectPath)
     const gen = new Generator(btf)
     const mapLines: string[] = []
-    const specMaps: Record<string, string> = {}
+    const specMaps: Array<[string, string]> = []
     const sections: Record<string, string> = {}
     const globalsLines: string[] = []
     const custom: string[] = []
@@ -256,8 +279,11 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
         const datasec = map.handle.btfValueTypeId === 0 ? undefined : btf.resolve(map.handle.btfValueTypeId)
         if (datasec?.kind !== 'datasec') continue
         const key = SECTIONS[datasec.name] ?? null
-        const iface = key === null ? `Section${pascal(datasec.name)}` : pascal(key)
-        const vars = datasec.vars.map((v) => btf.type(v.type)).filter((v): v is Extract<BtfType, { kind: 'var' }> => v.kind === 'var')
+        const iface = key === null ? gen.reserve(`Section${pascal(datasec.name)}`) : pascal(key)
+        // Statics of one name from linked units: the first is the one `obj.globals()` gives.
+        const seen = new Set<string>()
+        const vars = datasec.vars.map((v) => btf.type(v.type))
+          .filter((v): v is Extract<BtfType, { kind: 'var' }> => v.kind === 'var' && !seen.has(v.name) && seen.add(v.name) !== undefined)
         const members = vars.map((v) => {
           const sv = datasec.vars.find((s) => s.type === v.id)!
           const type = gen.tsType(v.type, `${iface}__anon_${v.name}`)
@@ -271,7 +297,7 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
         continue
       }
       const kind = map.type === 'ringbuf' ? 'ringbuf' : map.type === 'perf_event_array' ? 'perf' : 'map'
-      specMaps[map.name] = kind
+      specMaps.push([map.name, kind])
       let type: string
       if (kind === 'ringbuf') {
         const declared = btf.find(`${map.name}__bpfkit_event`, 'var')
@@ -295,7 +321,8 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
       mapLines.push(`  /** ${map.type} map '${map.name}' */\n  ${property(map.name)}: ${type}`)
     }
     for (const extra of options.types ?? []) {
-      const found = btf.find(extra, 'struct') ?? btf.find(extra, 'union') ?? btf.find(extra, 'enum') ?? btf.find(extra, 'typedef')
+      const found = btf.find(extra, 'struct') ?? btf.find(extra, 'union') ?? btf.find(extra, 'enum') ?? btf.find(extra, 'enum64') ??
+        btf.find(extra, 'typedef')
       if (found === undefined) {
         throw new BpfError(`gen skeleton: no type named '${extra}' in ${options.objectPath}'s BTF`, { code: 'ENOENT', op: 'gen skeleton' })
       }
@@ -316,6 +343,7 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
       name,
       command,
       layout: gen.layout(),
+      shapes: shapesOf(object),
       sections,
       maps: specMaps,
       progs,

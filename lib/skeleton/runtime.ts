@@ -14,15 +14,15 @@ import type { PerfBuffer, PerfBufferOptions } from '../events/perf-buffer'
 /** A ring buffer map of a skeleton, with the reader typed by its event type. */
 export interface RingBufferMap<T> {
   readonly map: BpfMap
-  /** A reader of this ring buffer (see BpfObject.ringBuffer). */
-  reader(options?: RingBufferOptions<T>): RingBuffer<T>
+  /** A reader of this ring buffer (see BpfObject.ringBuffer); `U` when `options.type` names another type. */
+  reader<U = T>(options?: RingBufferOptions<U>): RingBuffer<U>
 }
 
 /** A perf event array of a skeleton. */
 export interface PerfBufferMap<T> {
   readonly map: BpfMap
-  /** A reader of this perf buffer (see BpfObject.perfBuffer). */
-  reader(options?: PerfBufferOptions<T>): PerfBuffer<T>
+  /** A reader of this perf buffer (see BpfObject.perfBuffer); `U` when `options.type` names the events. */
+  reader<U = T>(options?: PerfBufferOptions<U>): PerfBuffer<U>
 }
 
 /** The global sections of a skeleton, by the name the skeleton gives them. */
@@ -56,8 +56,11 @@ export interface OpenedSkeleton<M, P, G extends SkeletonGlobals> extends Disposa
 }
 
 /** A loaded skeleton: `.rodata` is read-only. */
-export interface LoadedSkeleton<M, P, G extends SkeletonGlobals> extends Omit<OpenedSkeleton<M, P, G>, 'rodata' | 'load'> {
+export interface LoadedSkeleton<M, P, G extends SkeletonGlobals> extends Omit<OpenedSkeleton<M, P, G>, 'rodata' | 'load' | 'section'> {
   readonly rodata: G['rodata'] extends object ? Readonly<G['rodata']> : undefined
+  /** The globals of a custom section; `.rodata.*` ones are read-only once loaded. */
+  section<S extends keyof NonNullable<G['custom']>>(name: S):
+    S extends `.rodata${string}` ? Readonly<NonNullable<G['custom']>[S]> : NonNullable<G['custom']>[S]
 }
 
 /** What a generated skeleton passes to openSkeleton. */
@@ -68,11 +71,16 @@ export interface SkeletonSpec {
   object: { base64: string } | { path: string }
   /** How the skeleton was generated, for the regenerate hint. */
   command: string
-  /** The layout of every type the skeleton describes: [kind, C name, size, [member, bit offset, bit size]…]. */
-  layout: Array<[string, string, number, Array<[string, number, number]>]>
+  /**
+   * The layout of every type the skeleton describes: [kind, C name, size, members], a member being
+   * [name, bit offset, bit size, type signature] (for enums: [name, 0, 0, value]).
+   */
+  layout: Array<[string, string, number, Array<[string, number, number, string]>]>
+  /** The type signatures of map keys and values and of global variables, by `map <name>` / `var <section>.<name>`. */
+  shapes: Record<string, string>
   /** Global sections by the skeleton's property name: `rodata: '.rodata'`. */
   sections: Record<string, string>
-  maps: Record<string, 'map' | 'ringbuf' | 'perf'>
+  maps: Array<[string, 'map' | 'ringbuf' | 'perf']>
   progs: string[]
 }
 
@@ -84,20 +92,90 @@ function stale(spec: SkeletonSpec, what: string): BpfError {
   })
 }
 
-function checkLayout(spec: SkeletonSpec, btf: Btf | undefined): void {
-  if (btf === undefined) throw stale(spec, 'it has no BTF')
-  for (const [kind, name, size, members] of spec.layout) {
-    const candidates: BtfType[] = []
-    for (const type of btf.types()) if (type.kind === kind && type.name === name) candidates.push(type)
-    const matches = candidates.some((type) => {
-      if (type.kind === 'enum' || type.kind === 'enum64') return type.size === size
-      if (type.kind !== 'struct' && type.kind !== 'union') return false
-      return type.size === size && type.members.length === members.length &&
-        type.members.every((m, i) => m.name === members[i]?.[0] && m.bitOffset === members[i]?.[1] && m.bitSize === members[i]?.[2])
-    })
-    if (!matches) {
-      throw stale(spec, candidates.length === 0 ? `${kind} ${name} is gone` : `${kind} ${name} changed its size or members`)
+const MODIFIERS = new Set(['typedef', 'const', 'volatile', 'restrict', 'type_tag'])
+
+/**
+ * @internal What a value of BTF type `id` decodes to, as a short string: two types with one
+ * signature have one TypeScript type. Composites are named (their members have their own entry).
+ */
+export function typeSignature(btf: Btf, id: number, depth = 0): string {
+  let type = btf.type(id)
+  for (let n = 0; n < 32 && MODIFIERS.has(type.kind); n++) type = btf.type((type as { type: number }).type)
+  switch (type.kind) {
+    case 'int':
+      return `i${type.size}${type.signed ? 's' : 'u'}${type.bool ? 'b' : ''}${type.char ? 'c' : ''}:${type.bits}@${type.bitOffset}`
+    case 'float':
+      return `f${type.size}`
+    case 'ptr':
+      return 'p'
+    case 'enum':
+    case 'enum64':
+      return `e${type.size}${type.signed ? 's' : 'u'} ${type.name}`
+    case 'array':
+      return depth > 16 ? '[]' : `${typeSignature(btf, type.type, depth + 1)}[${type.length}]`
+    case 'struct':
+    case 'union':
+      return `${type.kind} ${type.name} ${type.size}`
+    default:
+      return type.kind
+  }
+}
+
+/** The entry of `spec.layout` for a struct, union or enum of the object's BTF. */
+export function layoutOf(btf: Btf, type: BtfType): [string, string, number, Array<[string, number, number, string]>] {
+  if (type.kind === 'enum' || type.kind === 'enum64') {
+    return [type.kind, type.name, type.size, type.values.map((v): [string, number, number, string] => [v.name, 0, 0, String(v.value)])]
+  }
+  if (type.kind === 'struct' || type.kind === 'union') {
+    return [type.kind, type.name, type.size,
+      type.members.map((m): [string, number, number, string] => [m.name, m.bitOffset, m.bitSize, typeSignature(btf, m.type)])]
+  }
+  throw new Error(`no layout for a ${type.kind}`)
+}
+
+/** The `spec.shapes` of an object: what its maps and globals hold. */
+export function shapesOf(object: BpfObject): Record<string, string> {
+  const btf = object.btf
+  const shapes: Record<string, string> = {}
+  if (btf === undefined) return shapes
+  for (const map of object.maps) {
+    const { btfKeyTypeId: key, btfValueTypeId: value } = map.handle
+    if (map.isInternal) {
+      const datasec = value === 0 ? undefined : btf.resolve(value)
+      if (datasec?.kind !== 'datasec') continue
+      for (const v of datasec.vars) {
+        const variable = btf.type(v.type)
+        if (variable.kind !== 'var') continue
+        shapes[`var ${datasec.name}.${variable.name}`] ??= `${v.offset}:${typeSignature(btf, variable.type)}`
+      }
+    } else if (value !== 0) {
+      shapes[`map ${map.name}`] = `${key === 0 ? '-' : typeSignature(btf, key)} ${typeSignature(btf, value)}`
     }
+  }
+  return shapes
+}
+
+function checkLayout(spec: SkeletonSpec, object: BpfObject): void {
+  const btf = object.btf
+  if (btf === undefined) throw stale(spec, 'it has no BTF')
+  const byName = new Map<string, BtfType[]>()
+  for (const type of btf.types()) {
+    const key = `${type.kind} ${type.name}`
+    const list = byName.get(key)
+    if (list === undefined) byName.set(key, [type])
+    else list.push(type)
+  }
+  for (const entry of spec.layout) {
+    const [kind, name] = entry
+    const candidates = byName.get(`${kind} ${name}`) ?? []
+    const wanted = JSON.stringify(entry)
+    if (!candidates.some((type) => JSON.stringify(layoutOf(btf, type)) === wanted)) {
+      throw stale(spec, candidates.length === 0 ? `${kind} ${name || '(anonymous)'} is gone` : `${kind} ${name || '(anonymous)'} changed`)
+    }
+  }
+  const shapes = shapesOf(object)
+  for (const [what, shape] of Object.entries(spec.shapes)) {
+    if (shapes[what] !== shape) throw stale(spec, `${what} changed`)
   }
 }
 
@@ -105,21 +183,29 @@ function checkLayout(spec: SkeletonSpec, btf: Btf | undefined): void {
 export function openSkeleton<M, P, G extends SkeletonGlobals>(spec: SkeletonSpec, options?: OpenOptions): OpenedSkeleton<M, P, G> {
   const source = 'base64' in spec.object ? Buffer.from(spec.object.base64, 'base64') : spec.object.path
   const object = BpfObject.open(source, { objectName: spec.name, ...options })
+  // Null-prototype records: a map or program may be named `__proto__` or `constructor`.
+  const maps: Record<string, unknown> = Object.create(null)
+  const progs: Record<string, BpfProgram> = Object.create(null)
   try {
-    checkLayout(spec, object.btf)
+    checkLayout(spec, object)
+    const names = (items: readonly { name: string }[]): Set<string> => new Set(items.map((item) => item.name))
+    const mapNames = names(object.maps)
+    const progNames = names(object.programs)
+    for (const [name, kind] of spec.maps) {
+      if (!mapNames.has(name)) throw stale(spec, `map '${name}' is gone`)
+      const map = object.map(name)
+      if (kind === 'ringbuf') maps[name] = { map, reader: (o?: RingBufferOptions<unknown>) => object.ringBuffer(name, o) }
+      else if (kind === 'perf') maps[name] = { map, reader: (o?: PerfBufferOptions<unknown>) => object.perfBuffer(name, o) }
+      else maps[name] = map
+    }
+    for (const name of spec.progs) {
+      if (!progNames.has(name)) throw stale(spec, `program '${name}' is gone`)
+      progs[name] = object.program(name)
+    }
   } catch (error) {
     object.close()
     throw error
   }
-  const maps: Record<string, unknown> = {}
-  for (const [name, kind] of Object.entries(spec.maps)) {
-    const map = object.map(name)
-    if (kind === 'ringbuf') maps[name] = { map, reader: (o?: RingBufferOptions<unknown>) => object.ringBuffer(name, o) }
-    else if (kind === 'perf') maps[name] = { map, reader: (o?: PerfBufferOptions<unknown>) => object.perfBuffer(name, o) }
-    else maps[name] = map
-  }
-  const progs: Record<string, BpfProgram> = {}
-  for (const name of spec.progs) progs[name] = object.program(name)
   const section = (key: string): Globals | undefined => (spec.sections[key] === undefined ? undefined : object.globals(spec.sections[key]))
   const skeleton = {
     object,

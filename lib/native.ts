@@ -71,6 +71,7 @@ export interface BtfHandle {
   readonly count: number
   types(first: number, end: number): BtfType[]
   find(name: string, kind?: number): number
+  dumpC(): string
   close(): void
 }
 

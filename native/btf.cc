@@ -5,6 +5,8 @@
 #include <bpf/libbpf.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <string>
 
 #include "errors.h"
@@ -37,6 +39,7 @@ Napi::Function BtfHandle::Init(Napi::Env env) {
       InstanceAccessor<&BtfHandle::Count>("count"),
       InstanceMethod<&BtfHandle::Types>("types"),
       InstanceMethod<&BtfHandle::Find>("find"),
+      InstanceMethod<&BtfHandle::DumpC>("dumpC"),
       InstanceMethod<&BtfHandle::Close>("close"),
   });
 }
@@ -111,6 +114,32 @@ Napi::Value BtfHandle::Find(const Napi::CallbackInfo& info) {
   int id = info[1].IsNumber() ? btf__find_by_name_kind(btf, name.c_str(), info[1].As<Napi::Number>().Uint32Value())
                               : btf__find_by_name(btf, name.c_str());
   return Napi::Number::New(env, id < 0 ? 0 : id);
+}
+
+// dumpC() → every type as C declarations, in id order (libbpf's btf_dump, as bpftool's `format c`).
+Napi::Value BtfHandle::DumpC(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const struct btf* btf = Require(env, "btf_dump__new");
+  std::string out;
+  auto print = [](void* context, const char* format, va_list args) {
+    auto* text = static_cast<std::string*>(context);
+    va_list sizing;
+    va_copy(sizing, args);
+    int length = vsnprintf(nullptr, 0, format, sizing);
+    va_end(sizing);
+    if (length <= 0) return;
+    size_t at = text->size();
+    text->resize(at + static_cast<size_t>(length));
+    vsnprintf(text->data() + at, static_cast<size_t>(length) + 1, format, args);
+  };
+  struct btf_dump* dump = btf_dump__new(btf, print, &out, nullptr);
+  if (dump == nullptr) throw BpfError(env, "btf_dump__new", errno);
+  uint32_t count = btf__type_cnt(btf);
+  int err = 0;
+  for (uint32_t id = 1; id < count && err == 0; id++) err = -btf_dump__dump_type(dump, id);
+  btf_dump__free(dump);
+  if (err != 0) throw BpfError(env, "btf_dump__dump_type", err);
+  return Napi::String::New(env, out);
 }
 
 Napi::Value BtfHandle::Close(const Napi::CallbackInfo& info) {

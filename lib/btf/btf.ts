@@ -200,6 +200,44 @@ export class Btf {
     return type.kind === 'struct' || type.kind === 'union' ? type.members : []
   }
 
+  /**
+   * Every type as C declarations, as a header in the form `bpftool btf dump … format c` writes
+   * (a `vmlinux.h` for the kernel's BTF): include guard, and CO-RE's `preserve_access_index` on
+   * every record unless BPF_NO_PRESERVE_ACCESS_INDEX is defined. (bpftool also lists kfunc
+   * prototypes; this does not.)
+   */
+  toC(): string {
+    if (this.#handle === null) {
+      throw new BpfError('btf.toC: an object\'s BTF copy cannot be dumped: use Btf.parse(path) on the object', {
+        code: 'EINVAL',
+        op: 'btf.toC',
+      })
+    }
+    return [
+      '#ifndef __VMLINUX_H__',
+      '#define __VMLINUX_H__',
+      '',
+      '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX',
+      '#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)',
+      '#endif',
+      '',
+      '#ifndef __ksym',
+      '#define __ksym __attribute__((section(".ksyms")))',
+      '#endif',
+      '',
+      '#ifndef __weak',
+      '#define __weak __attribute__((weak))',
+      '#endif',
+      '',
+      this.#handle.dumpC() + '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX',
+      '#pragma clang attribute pop',
+      '#endif',
+      '',
+      '#endif /* __VMLINUX_H__ */',
+      '',
+    ].join('\n')
+  }
+
   /** Frees the native BTF now instead of at garbage collection. Types already read stay usable. */
   close(): void {
     this.#handle?.close()

@@ -4,6 +4,7 @@ import * as path from 'node:path'
 import type { Command } from 'commander'
 import { BpfError } from '../errors'
 import { generateSkeleton } from '../skeleton/generate'
+import { addVmlinuxCommand } from './btf'
 
 interface SkeletonFlags {
   output?: string
@@ -20,7 +21,8 @@ function fail(message: string): never {
 }
 
 export function addGenCommand(program: Command): void {
-  const gen = program.command('gen').description('generate code from BPF objects')
+  const gen = program.command('gen').description('generate code: typed skeletons, vmlinux.h')
+  addVmlinuxCommand(gen)
   gen
     .command('skeleton')
     .description('write a typed TypeScript skeleton (types, maps, programs, globals, open()) of a .bpf.o')

@@ -3,6 +3,7 @@
 import { Command } from 'commander'
 import { libbpfVersion, version } from '../version'
 import { addGenCommand } from './gen'
+import { addBtfCommand } from './btf'
 
 export function createProgram(): Command {
   const program = new Command('bpfkit')
@@ -10,6 +11,7 @@ export function createProgram(): Command {
     .version(`${version} (libbpf ${libbpfVersion})`, '-v, --version', 'print the bpfkit and libbpf versions')
     .showHelpAfterError()
   addGenCommand(program)
+  addBtfCommand(program)
   return program
 }
 

@@ -1,0 +1,62 @@
+// `bpfkit gen vmlinux` and `bpfkit btf dump`: C headers and JSON from BTF (the kernel's or a file's).
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import type { Command } from 'commander'
+import { Btf } from '../btf/btf'
+import { BpfError } from '../errors'
+
+function fail(command: string, error: unknown): never {
+  const message = error instanceof BpfError ? `${error.message.split('\n')[0]}${error.hint ? ` (${error.hint})` : ''}` : String(error)
+  process.stderr.write(`bpfkit ${command}: ${message}\n`)
+  process.exit(1)
+}
+
+function load(file: string | undefined): Btf {
+  return file === undefined ? Btf.vmlinux() : Btf.parse(file)
+}
+
+export function addVmlinuxCommand(gen: Command): void {
+  gen
+    .command('vmlinux')
+    .description("write vmlinux.h: every type of the running kernel's BTF (or --btf FILE) as C, with CO-RE's preserve_access_index")
+    .option('-o, --output <file>', 'where to write it (default: vmlinux.h; - for standard output)', 'vmlinux.h')
+    .option('--btf <file>', 'BTF to dump instead of /sys/kernel/btf/vmlinux (raw BTF or an ELF file with .BTF)')
+    .action((flags: { output: string; btf?: string }) => {
+      let header: string
+      try {
+        header = load(flags.btf).toC()
+      } catch (error) {
+        fail('gen vmlinux', error)
+      }
+      if (flags.output === '-') {
+        process.stdout.write(header)
+        return
+      }
+      fs.mkdirSync(path.dirname(path.resolve(flags.output)), { recursive: true })
+      fs.writeFileSync(flags.output, header)
+      process.stdout.write(`wrote ${flags.output} (${header.split('\n').length} lines)\n`)
+    })
+}
+
+export function addBtfCommand(program: Command): void {
+  const btf = program.command('btf').description('inspect BTF')
+  btf
+    .command('dump')
+    .description('print the types of a BTF file (raw BTF, or an ELF object with .BTF) as C or as JSON')
+    .argument('<file>', 'the BTF: /sys/kernel/btf/vmlinux, a .btf file, a .bpf.o')
+    .option('--format <format>', 'c or json', 'c')
+    .action((file: string, flags: { format: string }) => {
+      if (flags.format !== 'c' && flags.format !== 'json') fail('btf dump', `--format must be c or json, not '${flags.format}'`)
+      try {
+        const types = load(file)
+        if (flags.format === 'c') {
+          process.stdout.write(types.toC())
+        } else {
+          const all = [...types.types()]
+          process.stdout.write(`${JSON.stringify(all, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2)}\n`)
+        }
+      } catch (error) {
+        fail('btf dump', error)
+      }
+    })
+}

@@ -1,0 +1,49 @@
+// `bpfkit gen vmlinux` and `bpfkit btf dump`: the header compiles real CO-RE programs, which then load.
+import { execFileSync, spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { BpfObject } from 'bpfkit'
+import { example, fixture, root } from './helpers'
+
+const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'dist/cli/index.js'), ...args], { cwd: root, encoding: 'utf8' })
+
+describe('BTF on the command line', () => {
+  it('gen vmlinux writes a vmlinux.h that compiles the examples, which then load on this kernel', async () => {
+    const dir = path.join(root, 'cmake-build', 'gen-vmlinux')
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.mkdirSync(dir, { recursive: true })
+    const header = path.join(dir, 'vmlinux.h')
+    const result = cli('gen', 'vmlinux', '-o', header)
+    expect(result.status).toBe(0)
+    const text = fs.readFileSync(header, 'utf8')
+    expect(text.startsWith('#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n#endif\n')).toBe(true)
+    expect(text.endsWith('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n#endif /* __VMLINUX_H__ */\n')).toBe(true)
+    expect(text).toMatch(/^struct task_struct \{$/m)
+    for (const name of ['execsnoop', 'forkcount']) {
+      const object = path.join(dir, `${name}.bpf.o`)
+      execFileSync('clang', ['-g', '-O2', '-target', 'bpf', '-D__TARGET_ARCH_x86', `-I${dir}`, `-I${path.join(root, 'bpf/include')}`,
+        '-c', example(`${name}.bpf.c`), '-o', object], { stdio: 'pipe' })
+      const obj = BpfObject.open(object)
+      await obj.load()
+      expect(obj.attach().length).toBe(1)
+      obj.close()
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('btf dump prints a file as C or JSON, and says what is wrong with bad input', () => {
+    const c = cli('btf', 'dump', fixture('skel-v1.bpf.o'))
+    expect(c.status).toBe(0)
+    expect(c.stdout).toContain('struct skel_sample {\n\t__u32 id;')
+    const json = cli('btf', 'dump', fixture('skel-v1.bpf.o'), '--format', 'json')
+    const types = JSON.parse(json.stdout) as Array<{ kind: string; name?: string }>
+    expect(types[0]).toEqual({ id: 0, kind: 'void' })
+    expect(types.some((t) => t.kind === 'struct' && t.name === 'skel_sample')).toBe(true)
+    const missing = cli('btf', 'dump', '/nonexistent.btf')
+    expect(missing.status).toBe(1)
+    expect(missing.stderr.trim()).toBe('bpfkit btf dump: btf__parse: /nonexistent.btf: No such file or directory')
+    expect(cli('btf', 'dump', fixture('skel-v1.bpf.o'), '--format', 'yaml').stderr).toContain('--format must be c or json')
+    expect(cli('gen', 'vmlinux', '--help').stdout).toContain('--btf <file>')
+  })
+})

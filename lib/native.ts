@@ -121,6 +121,8 @@ export interface Addon {
   setErrorClasses(bpfError: typeof BpfError, verifierError: typeof VerifierError): void
   setLogger(logger: ((level: number, message: string) => void) | null, level: number): void
   liveResources(): number
+  /** libbpf's probes of the running kernel. */
+  probe(): { programTypes: Record<string, boolean>; mapTypes: Record<string, boolean>; helpers: Record<string, boolean> }
 }
 
 // BPFKIT_ADDON names another build of the addon (e.g. the AddressSanitizer one from CMake).

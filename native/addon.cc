@@ -11,6 +11,7 @@
 #include "map.h"
 #include "object.h"
 #include "perf_buffer.h"
+#include "probe.h"
 #include "program.h"
 #include "ring_buffer.h"
 
@@ -57,6 +58,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
       InstanceMethod("setErrorClasses", &Addon::SetErrorClasses),
       InstanceMethod("setLogger", &Addon::SetLogger),
       InstanceMethod("liveResources", &Addon::LiveResources),
+      InstanceMethod("probe", &Addon::Probe),
       InstanceValue("libbpfVersion", Napi::String::New(env, libbpf_version_string())),
       InstanceValue("sourceHash", Napi::String::New(env, BPFKIT_SOURCE_HASH)),
       InstanceValue("possibleCpus", Napi::Number::New(env, libbpf_num_possible_cpus())),
@@ -126,6 +128,8 @@ Napi::Value Addon::SetLogger(const Napi::CallbackInfo& info) {
   logLevel = info[1].As<Napi::Number>().Int32Value();
   return info.Env().Undefined();
 }
+
+Napi::Value Addon::Probe(const Napi::CallbackInfo& info) { return bpfkit::Probe(info); }
 
 // How many kernel resources this environment holds open: the leak tests read it.
 Napi::Value Addon::LiveResources(const Napi::CallbackInfo& info) {

@@ -81,6 +81,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value SetErrorClasses(const Napi::CallbackInfo& info);
   Napi::Value SetLogger(const Napi::CallbackInfo& info);
   Napi::Value LiveResources(const Napi::CallbackInfo& info);
+  Napi::Value Probe(const Napi::CallbackInfo& info);
   void ReleaseAll();
   static void Cleanup(napi_async_cleanup_hook_handle handle, void* data);
 

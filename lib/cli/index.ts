@@ -4,6 +4,7 @@ import { Command } from 'commander'
 import { libbpfVersion, version } from '../version'
 import { addGenCommand } from './gen'
 import { addBtfCommand } from './btf'
+import { addDoctorCommand } from './doctor'
 
 export function createProgram(): Command {
   const program = new Command('bpfkit')
@@ -12,6 +13,7 @@ export function createProgram(): Command {
     .showHelpAfterError()
   addGenCommand(program)
   addBtfCommand(program)
+  addDoctorCommand(program)
   return program
 }
 

@@ -1,4 +1,5 @@
-// `bpfkit gen vmlinux` and `bpfkit btf dump`: the header compiles real CO-RE programs, which then load.
+// The CLI's kernel tools: `gen vmlinux` (its header compiles real CO-RE programs, which then load),
+// `btf dump`, and `doctor`, checked against what this kernel does.
 import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -8,7 +9,36 @@ import { example, fixture, root } from './helpers'
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'dist/cli/index.js'), ...args], { cwd: root, encoding: 'utf8' })
 
-describe('BTF on the command line', () => {
+describe('bpfkit CLI', () => {
+  it('doctor --json reports this kernel: BTF, tracepoints and ring buffers yes, kprobes and fentry no', () => {
+    const result = cli('doctor', '--json')
+    expect(result.status).toBe(0)
+    const report = JSON.parse(result.stdout) as {
+      kernel: string
+      checks: Array<{ name: string; ok: boolean; fix?: string }>
+      programTypes: Record<string, boolean>
+      mapTypes: Record<string, boolean>
+      helpers: Record<string, boolean>
+      attach: Record<string, boolean>
+    }
+    const check = (name: string) => report.checks.find((c) => c.name === name)
+    expect(report.kernel).toBe(fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim())
+    expect(check('BTF')?.ok).toBe(true)
+    expect(check('tracefs')?.ok).toBe(true)
+    expect(check('root')?.ok).toBe(true)
+    expect(report.programTypes).toMatchObject({ tracepoint: true, raw_tracepoint: true, xdp: true, socket_filter: true, cgroup_skb: true })
+    expect(report.mapTypes).toMatchObject({ ringbuf: true, hash: true, perf_event_array: true, bloom_filter: true })
+    expect(report.helpers).toMatchObject({ ringbuf_reserve: true, ringbuf_query: true, loop: true })
+    // tracefs says independently whether kprobes exist (this kernel has none, nor BPF trampolines).
+    const kprobes = fs.existsSync('/sys/kernel/tracing/kprobe_events')
+    expect(report.attach).toMatchObject({ tracepoint: true, uprobe: true, kprobe: kprobes })
+    if (!kprobes) {
+      expect(check('kprobes')).toMatchObject({ ok: false, fix: expect.stringContaining('CONFIG_KPROBES') })
+      expect(cli('doctor').stdout).toMatch(/^✗ kprobes +not available\n {4}fix: /m)
+    }
+    expect(report.attach.fentry).toBe(report.programTypes.tracing)
+  })
+
   it('gen vmlinux writes a vmlinux.h that compiles the examples, which then load on this kernel', async () => {
     const dir = path.join(root, 'cmake-build', 'gen-vmlinux')
     fs.rmSync(dir, { recursive: true, force: true })

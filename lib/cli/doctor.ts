@@ -1,0 +1,109 @@
+// `bpfkit doctor`: what this machine can do with BPF, each missing piece with its fix.
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import type { Command } from 'commander'
+import { addon } from '../native'
+import { libbpfVersion } from '../version'
+
+/** One finding: what was checked, whether it is fine, and what to do when it is not. */
+export interface Check {
+  name: string
+  ok: boolean
+  detail: string
+  fix?: string
+}
+
+export interface DoctorReport {
+  kernel: string
+  libbpf: string
+  checks: Check[]
+  programTypes: Record<string, boolean>
+  mapTypes: Record<string, boolean>
+  helpers: Record<string, boolean>
+  attach: Record<string, boolean>
+}
+
+function read(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
+function mounted(type: string): string | undefined {
+  return read('/proc/mounts')?.split('\n').map((line) => line.split(' ')).find((f) => f[2] === type)?.[1]
+}
+
+const CAPABILITIES: Array<[string, number]> = [['CAP_BPF', 39], ['CAP_PERFMON', 38], ['CAP_NET_ADMIN', 12], ['CAP_SYS_ADMIN', 21]]
+
+/** Examines the running kernel and this process. */
+export function examine(): DoctorReport {
+  const probes = addon.probe()
+  const checks: Check[] = []
+  const btf = fs.existsSync('/sys/kernel/btf/vmlinux')
+  checks.push({ name: 'BTF', ok: btf, detail: btf ? '/sys/kernel/btf/vmlinux' : 'no /sys/kernel/btf/vmlinux',
+    fix: btf ? undefined : 'a kernel built with CONFIG_DEBUG_INFO_BTF=y (or give BpfObject.open a btfCustomPath)' })
+  const tracefs = mounted('tracefs')
+  checks.push({ name: 'tracefs', ok: tracefs !== undefined, detail: tracefs ?? 'not mounted',
+    fix: tracefs ? undefined : 'mount -t tracefs tracefs /sys/kernel/tracing' })
+  const bpffs = mounted('bpf')
+  checks.push({ name: 'bpffs', ok: bpffs !== undefined, detail: bpffs ?? 'not mounted (needed to pin)',
+    fix: bpffs ? undefined : 'mount -t bpf bpf /sys/fs/bpf' })
+  const effective = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(read('/proc/self/status') ?? '')?.[1] ?? '0'}`)
+  const root = process.geteuid?.() === 0
+  for (const [name, bit] of CAPABILITIES) {
+    const has = (effective >> BigInt(bit)) & 1n
+    checks.push({ name, ok: has === 1n, detail: has === 1n ? 'held' : 'missing',
+      fix: has === 1n ? undefined : `run as root or grant ${name} (setcap, or the container's capabilities)` })
+  }
+  checks.push({ name: 'root', ok: root, detail: root ? 'euid 0' : `euid ${process.geteuid?.()}`, fix: root ? undefined : 'run as root' })
+  const memlock = /^Max locked memory\s+(\S+)/m.exec(read('/proc/self/limits') ?? '')?.[1] ?? 'unknown'
+  // Since Linux 5.11 BPF memory is charged to the cgroup, not to RLIMIT_MEMLOCK.
+  checks.push({ name: 'memlock', ok: true, detail: memlock === 'unlimited' ? 'unlimited' : `${memlock} bytes (cgroup-accounted since Linux 5.11)` })
+  const unprivileged = read('/proc/sys/kernel/unprivileged_bpf_disabled')?.trim() ?? 'unknown'
+  checks.push({ name: 'unprivileged_bpf_disabled', ok: true, detail: unprivileged === '0' ? '0: anyone may load some programs' : `${unprivileged}: BPF needs privileges` })
+  const attach = {
+    tracepoint: probes.programTypes.tracepoint === true && tracefs !== undefined,
+    raw_tracepoint: probes.programTypes.raw_tracepoint === true,
+    kprobe: fs.existsSync('/sys/bus/event_source/devices/kprobe'),
+    uprobe: fs.existsSync('/sys/bus/event_source/devices/uprobe'),
+    fentry: probes.programTypes.tracing === true,
+    lsm: probes.programTypes.lsm === true,
+  }
+  checks.push({ name: 'kprobes', ok: attach.kprobe, detail: attach.kprobe ? 'available' : 'not available',
+    fix: attach.kprobe ? undefined : 'a kernel with CONFIG_KPROBES=y (tracepoints and raw tracepoints work without it)' })
+  checks.push({ name: 'fentry/fexit', ok: attach.fentry, detail: attach.fentry ? 'available' : 'not available',
+    fix: attach.fentry ? undefined : 'a kernel with BPF trampolines (CONFIG_DEBUG_INFO_BTF, x86-64/arm64, 5.5+)' })
+  for (const [name, ok] of Object.entries(probes.helpers)) {
+    if (!ok) checks.push({ name: `helper ${name}`, ok, detail: 'not available to tracepoint programs', fix: 'a newer kernel' })
+  }
+  return { kernel: os.release(), libbpf: libbpfVersion, checks, ...probes, attach }
+}
+
+export function addDoctorCommand(program: Command): void {
+  program
+    .command('doctor')
+    .description('check what this kernel and process can do with BPF (BTF, program and map types, helpers, mounts, privileges)')
+    .option('--json', 'print the report as JSON')
+    .action((flags: { json?: boolean }) => {
+      const report = examine()
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+        return
+      }
+      const lines = [`kernel ${report.kernel}, libbpf ${report.libbpf}`]
+      for (const check of report.checks) {
+        lines.push(`${check.ok ? '✓' : '✗'} ${check.name.padEnd(26)} ${check.detail}${check.fix ? `\n    fix: ${check.fix}` : ''}`)
+      }
+      const list = (title: string, entries: Record<string, boolean>): void => {
+        const missing = Object.entries(entries).filter(([, ok]) => !ok).map(([name]) => name)
+        lines.push(`${missing.length === 0 ? '✓' : '•'} ${title.padEnd(26)} ${Object.keys(entries).length - missing.length} supported` +
+          `${missing.length > 0 ? `; not: ${missing.join(', ')}` : ''}`)
+      }
+      list('program types', report.programTypes)
+      list('map types', report.mapTypes)
+      list('attach', report.attach)
+      process.stdout.write(`${lines.join('\n')}\n`)
+    })
+}

@@ -9,9 +9,12 @@ export type Logger = (level: LogLevel, message: string) => void
 
 export const LOG_LEVELS: readonly LogLevel[] = ['warn', 'info', 'debug']
 
-/** Prints warnings to stderr as libbpf's own default does (its messages start with `libbpf: `); drops the rest. */
-export const defaultLogger: Logger = (level, message) => {
-  if (level === 'warn') process.stderr.write(message)
+/**
+ * Prints to stderr as libbpf's own default does (its messages start with `libbpf: `). It gets what the
+ * process-wide level lets through: warnings, and with `BPFKIT_DEBUG=1` the debug output too.
+ */
+export const defaultLogger: Logger = (_level, message) => {
+  process.stderr.write(message)
 }
 
 export function levelNumber(level: LogLevel | undefined, op: string): number | undefined {

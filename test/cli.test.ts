@@ -62,6 +62,18 @@ describe('bpfkit CLI', () => {
     fs.rmSync(dir, { recursive: true, force: true })
   })
 
+  it("libbpf's debug log shows CO-RE relocation decisions, per object or with BPFKIT_DEBUG=1", async () => {
+    const lines: string[] = []
+    const obj = BpfObject.open(example('execsnoop.bpf.o'), { logger: (_level, message) => lines.push(message), logLevel: 'debug' })
+    await obj.load()
+    obj.close()
+    expect(lines.some((l) => /CO-RE relocating \[\d+\] struct task_struct: found target candidate/.test(l))).toBe(true)
+    expect(lines.some((l) => /relo #\d+: patched insn #\d+/.test(l))).toBe(true)
+    const script = `const { BpfObject } = require(${JSON.stringify(root)}); const o = BpfObject.open(${JSON.stringify(example('execsnoop.bpf.o'))}); o.load().then(() => o.close())`
+    const run = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, BPFKIT_DEBUG: '1' }, encoding: 'utf8' })
+    expect(run.stderr).toMatch(/relo #\d+: patched insn/)
+  })
+
   it('btf dump prints a file as C or JSON, and says what is wrong with bad input', () => {
     const c = cli('btf', 'dump', fixture('skel-v1.bpf.o'))
     expect(c.status).toBe(0)

@@ -72,6 +72,8 @@ export interface BtfHandle {
   types(first: number, end: number): BtfType[]
   find(name: string, kind?: number): number
   dumpC(): string
+  rawData(): Buffer
+  add(other: BtfHandle): number
   close(): void
 }
 
@@ -111,7 +113,7 @@ export interface PerfBufferHandle extends EventReaderHandle {
 export interface Addon {
   BpfObject: new (source: string | Uint8Array, options: NativeObjectOptions) => ObjectHandle
   BpfMap: new (source: { pinned: string }) => MapHandle
-  Btf: new (source: { path: string } | { vmlinux: true } | { id: number }) => BtfHandle
+  Btf: new (source: { path: string } | { vmlinux: true } | { id: number } | { empty: true }) => BtfHandle
   RingBuffer: new (maps: MapHandle[], options: { batchEvents: number; batchBytes: number }) => RingBufferHandle
   PerfBuffer: new (map: MapHandle, options: { pages: number; batchEvents: number; batchBytes: number }) => PerfBufferHandle
   readonly libbpfVersion: string

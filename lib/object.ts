@@ -1,4 +1,8 @@
 // BpfObject: a compiled BPF ELF object from open to close: its programs, maps, links and readers.
+import { randomUUID } from 'node:crypto'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
 import { addon, type LinkHandle, type ObjectHandle } from './native'
 import { BpfError, invalidArgument } from './errors'
 import { levelNumber, nativeLogger, type Logger, type LogLevel } from './log'
@@ -17,6 +21,11 @@ export interface OpenOptions {
   objectName?: string
   /** BTF to relocate against instead of the running kernel's /sys/kernel/btf/vmlinux. */
   btfCustomPath?: string
+  /**
+   * BTF files to merge with the kernel's (or `btfCustomPath`'s) for relocation: a user-space
+   * program's types (`pahole --btf_encode_detached`), so that uprobes read its structs by CO-RE.
+   */
+  extraBtf?: readonly string[]
   /** Verifier log level for every program (1 = basic, 2 = verbose, 4 = stats); 0 logs only on failure. */
   kernelLogLevel?: number
   /** Receives libbpf's messages for this object instead of the process-wide logger. */
@@ -29,6 +38,14 @@ export type ObjectState = 'opened' | 'loading' | 'loaded' | 'failed' | 'closed'
 
 type Closable = { close(): void }
 
+/** Writes the kernel's (or `base`'s) BTF merged with `extras` to a temporary file for libbpf. */
+function mergedBtfFile(base: string | undefined, extras: readonly string[]): string {
+  const merged = Btf.merge(base === undefined ? Btf.vmlinux() : Btf.parse(base), ...extras.map((file) => Btf.parse(file)))
+  const file = path.join(os.tmpdir(), `bpfkit-${process.pid}-${randomUUID()}.btf`)
+  fs.writeFileSync(file, merged.rawData(), { mode: 0o600 })
+  return file
+}
+
 function checkOptions(options: unknown): OpenOptions {
   if (options === undefined) return {}
   if (options === null || typeof options !== 'object') throw invalidArgument('BpfObject.open', 'options must be an object')
@@ -40,6 +57,9 @@ function checkOptions(options: unknown): OpenOptions {
     throw invalidArgument('BpfObject.open', 'kernelLogLevel must be a non-negative integer')
   }
   if (o.logger !== undefined && typeof o.logger !== 'function') throw invalidArgument('BpfObject.open', 'logger must be a function')
+  if (o.extraBtf !== undefined && (!Array.isArray(o.extraBtf) || o.extraBtf.some((p) => typeof p !== 'string' || p === ''))) {
+    throw invalidArgument('BpfObject.open', 'extraBtf must be an array of BTF file paths')
+  }
   return o
 }
 
@@ -54,6 +74,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
   #maps: readonly BpfMap[] | undefined
   #btf: Btf | null | undefined
   readonly #globals = new Map<string, Globals>()
+  #temporary: string | undefined
 
   private constructor(handle: ObjectHandle) {
     this.#handle = handle
@@ -68,14 +89,24 @@ export class BpfObject implements Disposable, AsyncDisposable {
     }
     if (pathOrBytes.length === 0) throw invalidArgument('BpfObject.open', 'the path or bytes are empty')
     const o = checkOptions(options)
-    const handle = new addon.BpfObject(pathOrBytes, {
-      objectName: o.objectName,
-      btfCustomPath: o.btfCustomPath,
+    const merged = o.extraBtf === undefined || o.extraBtf.length === 0 ? undefined : mergedBtfFile(o.btfCustomPath, o.extraBtf)
+    let handle: ObjectHandle
+    try {
+      handle = new addon.BpfObject(pathOrBytes, {
+        objectName: o.objectName,
+        btfCustomPath: merged ?? o.btfCustomPath,
       kernelLogLevel: o.kernelLogLevel,
       logLevel: levelNumber(o.logLevel, 'BpfObject.open'),
-      logger: o.logger === undefined ? undefined : nativeLogger(o.logger),
-    })
-    return new BpfObject(handle)
+        logger: o.logger === undefined ? undefined : nativeLogger(o.logger),
+      })
+    } catch (error) {
+      if (merged !== undefined) fs.rmSync(merged, { force: true })
+      throw error
+    }
+    const object = new BpfObject(handle)
+    // libbpf reads the merged file at load: it goes once the object is loaded or closed.
+    if (merged !== undefined) object.#temporary = merged
+    return object
   }
 
   get name(): string {
@@ -173,12 +204,19 @@ export class BpfObject implements Disposable, AsyncDisposable {
     try {
       await this.#handle.load()
     } catch (error) {
+      this.#removeTemporary()
       // The error was made on the event loop after the worker finished: give it the caller's stack.
       if (error instanceof Error && caller.stack !== undefined) {
         error.stack = `${error.name}: ${error.message}\n${caller.stack.split('\n').slice(1).join('\n')}`
       }
       throw error
     }
+    this.#removeTemporary()
+  }
+
+  #removeTemporary(): void {
+    if (this.#temporary !== undefined) fs.rmSync(this.#temporary, { force: true })
+    this.#temporary = undefined
   }
 
   /**
@@ -264,6 +302,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
     for (const child of [...this.#children]) child.close()
     this.#children.clear()
     this.#handle.close()
+    this.#removeTemporary()
   }
 
   [Symbol.dispose](): void {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 
+#include "addon.h"
 #include "errors.h"
 
 namespace bpfkit {
@@ -40,6 +41,8 @@ Napi::Function BtfHandle::Init(Napi::Env env) {
       InstanceMethod<&BtfHandle::Types>("types"),
       InstanceMethod<&BtfHandle::Find>("find"),
       InstanceMethod<&BtfHandle::DumpC>("dumpC"),
+      InstanceMethod<&BtfHandle::RawData>("rawData"),
+      InstanceMethod<&BtfHandle::Add>("add"),
       InstanceMethod<&BtfHandle::Close>("close"),
   });
 }
@@ -63,6 +66,9 @@ BtfHandle::BtfHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BtfHandl
   } else if (source.Get("vmlinux").ToBoolean()) {
     op = "btf__load_vmlinux_btf";
     btf_ = btf__load_vmlinux_btf();
+  } else if (source.Get("empty").ToBoolean()) {
+    op = "btf__new_empty";
+    btf_ = btf__new_empty();
   } else if (source.Get("id").IsNumber()) {
     op = "btf__load_from_kernel_by_id";
     uint32_t id = source.Get("id").As<Napi::Number>().Uint32Value();
@@ -140,6 +146,31 @@ Napi::Value BtfHandle::DumpC(const Napi::CallbackInfo& info) {
   btf_dump__free(dump);
   if (err != 0) throw BpfError(env, "btf_dump__dump_type", err);
   return Napi::String::New(env, out);
+}
+
+// rawData() → the BTF in its binary form (what btf__parse and btf_custom_path read).
+Napi::Value BtfHandle::RawData(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const struct btf* btf = Require(env, "btf__raw_data");
+  uint32_t size = 0;
+  const void* data = btf__raw_data(btf, &size);
+  if (data == nullptr) throw BpfError(env, "btf__raw_data", errno);
+  return Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(data), size);
+}
+
+// add(other: BtfHandle) → the id the first of other's types got: appends all of other's types
+// (btf__add_btf). Only a BTF this handle owns can grow.
+Napi::Value BtfHandle::Add(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Require(env, "btf__add_btf");
+  if (!owned_) throw BpfError(env, "btf__add_btf", "EINVAL", "an object's BTF cannot grow");
+  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Addon::Of(env)->btfClass.Value())) {
+    throw BpfError(env, "btf__add_btf", "EINVAL", "expected a Btf");
+  }
+  const struct btf* other = Unwrap(info[0].As<Napi::Object>())->Require(env, "btf__add_btf");
+  int first = btf__add_btf(btf_, other);
+  if (first < 0) throw BpfError(env, "btf__add_btf", -first);
+  return Napi::Number::New(env, first);
 }
 
 Napi::Value BtfHandle::Close(const Napi::CallbackInfo& info) {

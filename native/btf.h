@@ -22,6 +22,8 @@ class BtfHandle : public Napi::ObjectWrap<BtfHandle> {
   Napi::Value Types(const Napi::CallbackInfo& info);
   Napi::Value Find(const Napi::CallbackInfo& info);
   Napi::Value DumpC(const Napi::CallbackInfo& info);
+  Napi::Value RawData(const Napi::CallbackInfo& info);
+  Napi::Value Add(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   // The btf, or a BpfError when it was closed or its object was.

@@ -2,9 +2,10 @@
 // `btf dump`, and `doctor`, checked against what this kernel does.
 import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
+import * as os from 'node:os'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { BpfObject } from 'bpfkit'
+import { Btf, BpfObject } from 'bpfkit'
 import { example, fixture, root } from './helpers'
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'dist/cli/index.js'), ...args], { cwd: root, encoding: 'utf8' })
@@ -72,6 +73,31 @@ describe('bpfkit CLI', () => {
     const script = `const { BpfObject } = require(${JSON.stringify(root)}); const o = BpfObject.open(${JSON.stringify(example('execsnoop.bpf.o'))}); o.load().then(() => o.close())`
     const run = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, BPFKIT_DEBUG: '1' }, encoding: 'utf8' })
     expect(run.stderr).toMatch(/relo #\d+: patched insn/)
+  })
+
+  it("btf merge joins the kernel's BTF and a program's; extraBtf does it in memory for open()", async () => {
+    const dir = path.join(root, 'cmake-build', 'btf-merge')
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.mkdirSync(dir, { recursive: true })
+    const merged = path.join(dir, 'merged.btf')
+    const result = cli('btf', 'merge', '/sys/kernel/btf/vmlinux', fixture('skel-v1.bpf.o'), '-o', merged)
+    expect(result.status).toBe(0)
+    const btf = Btf.parse(merged)
+    const kernel = Btf.vmlinux()
+    // The kernel's types keep their ids (relocations against them are unchanged); the program's follow.
+    expect(btf.find('task_struct', 'struct')?.id).toBe(kernel.find('task_struct', 'struct')?.id)
+    expect(btf.find('skel_sample', 'struct')?.id).toBeGreaterThan(kernel.count - 1)
+    expect(btf.count).toBe(kernel.count + Btf.parse(fixture('skel-v1.bpf.o')).count - 1)
+
+    const temporary = (): string[] => fs.readdirSync(os.tmpdir()).filter((f) => f.endsWith('.btf') && f.startsWith(`bpfkit-${process.pid}-`))
+    const obj = BpfObject.open(example('execsnoop.bpf.o'), { extraBtf: [fixture('skel-v1.bpf.o')] })
+    expect(temporary()).toHaveLength(1)
+    await obj.load()
+    expect(temporary()).toHaveLength(0)
+    obj.close()
+    expect(() => BpfObject.open(example('execsnoop.bpf.o'), { extraBtf: ['/nonexistent.btf'] })).toThrow(expect.objectContaining({ code: 'ENOENT' }))
+    expect(temporary()).toHaveLength(0)
+    fs.rmSync(dir, { recursive: true, force: true })
   })
 
   it('btf dump prints a file as C or JSON, and says what is wrong with bad input', () => {

@@ -46,6 +46,30 @@ export class Btf {
     return new Btf(new addon.Btf({ id }), false)
   }
 
+  /**
+   * One BTF holding every type of `btfs`, in order (libbpf's btf__add_btf). The types of the first
+   * keep their ids: merge the kernel's BTF with a program's (`pahole --btf_encode_detached`) to
+   * relocate uprobes against a user-space program's structs (user-space CO-RE).
+   */
+  static merge(...btfs: Btf[]): Btf {
+    if (btfs.length === 0 || btfs.some((b) => !(b instanceof Btf))) throw invalidArgument('Btf.merge', 'expected one or more Btf')
+    const merged = new addon.Btf({ empty: true })
+    for (const btf of btfs) merged.add(btf.#native('Btf.merge'))
+    return new Btf(merged, false)
+  }
+
+  /** The BTF in its binary form, as `.btf` files and `btfCustomPath` hold it. */
+  rawData(): Buffer {
+    return this.#native('btf.rawData').rawData()
+  }
+
+  #native(op: string): BtfHandle {
+    if (this.#handle === null) {
+      throw new BpfError(`${op}: an object's BTF copy has no native form: use Btf.parse(path) on the object`, { code: 'EINVAL', op })
+    }
+    return this.#handle
+  }
+
   /** @internal A copy of an object's BTF, which stays usable after the object is closed. */
   static copyOf(handle: BtfHandle): Btf {
     return new Btf(handle, true)
@@ -207,12 +231,7 @@ export class Btf {
    * prototypes; this does not.)
    */
   toC(): string {
-    if (this.#handle === null) {
-      throw new BpfError('btf.toC: an object\'s BTF copy cannot be dumped: use Btf.parse(path) on the object', {
-        code: 'EINVAL',
-        op: 'btf.toC',
-      })
-    }
+    const handle = this.#native('btf.toC')
     return [
       '#ifndef __VMLINUX_H__',
       '#define __VMLINUX_H__',
@@ -229,7 +248,7 @@ export class Btf {
       '#define __weak __attribute__((weak))',
       '#endif',
       '',
-      this.#handle.dumpC() + '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX',
+      handle.dumpC() + '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX',
       '#pragma clang attribute pop',
       '#endif',
       '',

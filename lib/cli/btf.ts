@@ -41,6 +41,21 @@ export function addVmlinuxCommand(gen: Command): void {
 export function addBtfCommand(program: Command): void {
   const btf = program.command('btf').description('inspect BTF')
   btf
+    .command('merge')
+    .description("write one BTF with every type of <base> then of each <extra> (user-space CO-RE: the kernel's BTF plus a program's)")
+    .argument('<base>', 'the base BTF, e.g. /sys/kernel/btf/vmlinux')
+    .argument('<extra...>', 'more BTF: pahole --btf_encode_detached output, or an ELF file with .BTF')
+    .requiredOption('-o, --output <file>', 'where to write the merged BTF')
+    .action((base: string, extras: string[], flags: { output: string }) => {
+      try {
+        const merged = Btf.merge(Btf.parse(base), ...extras.map((file) => Btf.parse(file)))
+        fs.writeFileSync(flags.output, merged.rawData())
+        process.stdout.write(`wrote ${flags.output} (${merged.count - 1} types)\n`)
+      } catch (error) {
+        fail('btf merge', error)
+      }
+    })
+  btf
     .command('dump')
     .description('print the types of a BTF file (raw BTF, or an ELF object with .BTF) as C or as JSON')
     .argument('<file>', 'the BTF: /sys/kernel/btf/vmlinux, a .btf file, a .bpf.o')

@@ -5,6 +5,7 @@ import { libbpfVersion, version } from '../version'
 import { addGenCommand } from './gen'
 import { addBtfCommand } from './btf'
 import { addDoctorCommand } from './doctor'
+import { addBuildCommand } from './build'
 
 export function createProgram(): Command {
   const program = new Command('bpfkit')
@@ -14,6 +15,7 @@ export function createProgram(): Command {
   addGenCommand(program)
   addBtfCommand(program)
   addDoctorCommand(program)
+  addBuildCommand(program)
   return program
 }
 

@@ -1,0 +1,89 @@
+// `bpfkit build`: compiles BPF C with the CO-RE flags, a cached vmlinux.h of the running kernel and
+// bpfkit.bpf.h on the include path, then strips DWARF (keeping BTF).
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import type { Command } from 'commander'
+import { Btf } from '../btf/btf'
+import { BpfError } from '../errors'
+import { generateSkeleton } from '../skeleton/generate'
+
+const ARCHES: Record<string, string> = { x64: 'x86', arm64: 'arm64', arm: 'arm', s390x: 's390', ppc64: 'powerpc', riscv64: 'riscv', loong64: 'loongarch' }
+
+function fail(message: string): never {
+  process.stderr.write(`bpfkit build: ${message}\n`)
+  process.exit(1)
+}
+
+/** The first of `names` on PATH. */
+function which(names: string[]): string | undefined {
+  for (const name of names) {
+    for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+      const file = path.join(dir, name)
+      if (dir !== '' && fs.existsSync(file)) return file
+    }
+  }
+  return undefined
+}
+
+/** vmlinux.h of the running kernel, regenerated when its BTF changes; returns its directory. */
+function vmlinuxDirectory(): string {
+  const btf = fs.readFileSync('/sys/kernel/btf/vmlinux')
+  const key = createHash('sha256').update(btf).digest('hex').slice(0, 16)
+  const dir = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'bpfkit', `vmlinux-${key}`)
+  const header = path.join(dir, 'vmlinux.h')
+  if (!fs.existsSync(header)) {
+    fs.mkdirSync(dir, { recursive: true })
+    const temporary = `${header}.${process.pid}`
+    fs.writeFileSync(temporary, Btf.vmlinux().toC())
+    fs.renameSync(temporary, header)
+  }
+  return dir
+}
+
+export function addBuildCommand(program: Command): void {
+  program
+    .command('build')
+    .description('compile BPF C (CO-RE flags, vmlinux.h of this kernel, libbpf and bpfkit headers), strip DWARF, keep BTF')
+    .argument('<sources...>', '.bpf.c files; each gives a .bpf.o beside it')
+    .option('-o, --output <file>', 'the object to write (one source only)')
+    .option('--arch <arch>', 'target architecture for __TARGET_ARCH_* (x86, arm64, …)', ARCHES[process.arch] ?? process.arch)
+    .option('--skeleton', 'also write each object\'s .skel.ts (bpfkit gen skeleton)')
+    .action((sources: string[], flags: { output?: string; arch: string; skeleton?: boolean }, command: Command) => {
+      const dash = process.argv.indexOf('--')
+      const extra = dash >= 0 ? process.argv.slice(dash + 1) : []
+      const inputs = dash >= 0 ? sources.filter((s) => !extra.includes(s)) : sources
+      if (flags.output !== undefined && inputs.length !== 1) fail('-o takes one source')
+      const clang = which(['clang', 'clang-18', 'clang-17', 'clang-16', 'clang-15', 'clang-14'])
+      if (clang === undefined) fail('clang is not installed: apt-get install clang llvm (Debian/Ubuntu)')
+      const strip = which(['llvm-strip', 'llvm-strip-18', 'llvm-strip-17', 'llvm-strip-16', 'llvm-strip-15', 'llvm-strip-14'])
+      if (strip === undefined) fail('llvm-strip is not installed: apt-get install llvm')
+      if (!fs.existsSync('/usr/include/bpf/bpf_helpers.h')) fail("libbpf's headers are missing: apt-get install libbpf-dev")
+      let vmlinux: string
+      try {
+        vmlinux = vmlinuxDirectory()
+      } catch (error) {
+        fail(`cannot make vmlinux.h: ${error instanceof BpfError ? error.message.split('\n')[0] : String(error)}`)
+      }
+      const include = path.resolve(__dirname, '../../bpf/include')
+      for (const source of inputs) {
+        const output = flags.output ?? source.replace(/(\.bpf)?\.c$/, '') + '.bpf.o'
+        const args = ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${flags.arch}`, `-I${vmlinux}`, `-I${include}`, ...extra,
+          '-c', source, '-o', output]
+        // clang's diagnostics go to the terminal as clang prints them.
+        const compiled = spawnSync(clang, args, { stdio: 'inherit' })
+        if (compiled.status !== 0) fail(`clang failed on ${source}`)
+        const stripped = spawnSync(strip, ['-g', output], { stdio: 'inherit' })
+        if (stripped.status !== 0) fail(`llvm-strip failed on ${output}`)
+        process.stdout.write(`built ${output}\n`)
+        if (flags.skeleton) {
+          const module = output.replace(/(\.bpf)?\.o$/, '') + '.skel.ts'
+          fs.writeFileSync(module, generateSkeleton(fs.readFileSync(output), { objectPath: output, modulePath: module }))
+          process.stdout.write(`wrote ${module}\n`)
+        }
+      }
+      void command
+    })
+}

@@ -191,7 +191,7 @@ describe('typed skeletons', () => {
   })
 
   it('committed skeletons are up to date', () => {
-    for (const object of ['examples/execsnoop.bpf.o', 'examples/forkcount.bpf.o', 'test/fixtures/types.bpf.o']) {
+    for (const object of ['examples/execsnoop.bpf.o', 'examples/forkcount.bpf.o', 'examples/field-exists.bpf.o', 'test/fixtures/types.bpf.o', 'test/fixtures/globals.bpf.o']) {
       const check = cli('gen', 'skeleton', object, '--check')
       expect(check.stderr).toBe('')
       expect(check.status).toBe(0)

@@ -9,10 +9,12 @@ export type * from './btf/types'
 export { Link } from './link'
 export { RingBuffer, type RingBufferOptions, type RingBufferStats, type WakeupPolicy } from './events/ring-buffer'
 export { PerfBuffer, type PerfBufferOptions, type PerfBufferStats } from './events/perf-buffer'
-export { EventReader, EventBatch, type Decoder, type ReaderOptions, type Tagged } from './events/reader'
+export { EventReader, type Decoder, type ReaderOptions, type Tagged } from './events/reader'
+export { EventBatch } from './events/batch'
 export { BpfError, VerifierError, type BpfErrorOptions, type VerifierErrorOptions } from './errors'
 export { setLogger, type Logger, type LogLevel } from './log'
 export { libbpfVersion, version } from './version'
+export { probeKernel, type KernelSupport } from './probe'
 export {
   openSkeleton,
   type OpenedSkeleton,

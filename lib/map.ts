@@ -2,7 +2,7 @@
 import { addon, type MapHandle } from './native'
 import { BpfError, invalidArgument } from './errors'
 import { Btf } from './btf/btf'
-import type { Codec, Init } from './btf/codec'
+import { isCharArray, type Codec, type Init } from './btf/codec'
 import type { BtfType } from './btf/types'
 
 /** Update flags, as in bpf_map_update_elem. */
@@ -14,7 +14,6 @@ export type UpdateFlag = 'any' | 'noexist' | 'exist' | number
 const FLAG_NAMES: Record<string, number> = { any: 0, noexist: 1, exist: 2 }
 
 const PER_CPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage'])
-const KEYLESS = new Set(['queue', 'stack', 'bloom_filter'])
 const ARRAYS = new Set(['array', 'percpu_array'])
 // Batch chunk: entries per bpf_map_lookup_batch call while iterating.
 const CHUNK = 4096
@@ -254,7 +253,6 @@ export class BpfMap<K = any, V = any> {
    */
   *entries(): IterableIterator<[K, V]> {
     const t = this.#keyed('map.entries')
-    this.#iterable('map.entries')
     for (const chunk of this.#chunks(t, false)) {
       for (let i = 0; i < chunk.count; i++) {
         yield [t.keyCodec.decode(chunk.keys, i * t.keySize) as K, t.decodeValue(chunk.values, i * t.valueBytes) as V]
@@ -269,7 +267,6 @@ export class BpfMap<K = any, V = any> {
   /** Number of entries (counted by iterating). */
   count(): number {
     const t = this.#keyed('map.count')
-    this.#iterable('map.count')
     let n = 0
     for (const chunk of this.#chunks(t, false)) n += chunk.count
     return n
@@ -284,7 +281,6 @@ export class BpfMap<K = any, V = any> {
   getMany(keys?: Iterable<Init<K>>): Array<[K, V]> | Array<V | undefined> {
     if (keys === undefined) {
       const t = this.#keyed('map.getMany')
-      this.#iterable('map.getMany')
       const all: Array<[K, V]> = []
       for (const chunk of this.#chunks(t, false)) {
         const keys = t.keyCodec.decodeMany(chunk.keys, 0, t.keySize, chunk.count) as K[]
@@ -346,7 +342,6 @@ export class BpfMap<K = any, V = any> {
    */
   clear(): void {
     const t = this.#keyed('map.clear')
-    this.#iterable('map.clear')
     if (ARRAYS.has(this.type)) {
       // In chunks, so that a big per-CPU array does not need all its zeros at once.
       const [keys, zeros] = split(CHUNK * 4, CHUNK * t.valueBytes)
@@ -453,10 +448,6 @@ export class BpfMap<K = any, V = any> {
     return this.#typed
   }
 
-  #iterable(op: string): void {
-    if (KEYLESS.has(this.type)) throw invalidArgument(op, `a ${this.type} map has no keys to iterate`)
-  }
-
   #keyless(op: string): void {
     if (this.type !== 'queue' && this.type !== 'stack') {
       throw invalidArgument(op, `'${this.name}' is a ${this.type} map, not a queue or stack`)
@@ -557,9 +548,7 @@ class Typed {
     this.valueBytes = map.valueBytes
     this.#valueCodec = valueCodec
     const valueType = btf.resolve(valueCodec.typeId)
-    const element = valueType.kind === 'array' ? btf.resolve(valueType.type) : undefined
-    const isString = element?.kind === 'int' && element.size === 1 && (element.char || element.name === 'char')
-    this.#valueKind = isString ? 'string' : valueType.kind === 'array' ? 'array' : 'other'
+    this.#valueKind = isCharArray(btf, valueType.id) ? 'string' : valueType.kind === 'array' ? 'array' : 'other'
     const check = (what: string, codec: Codec, size: number): void => {
       if (codec.size !== size) {
         throw new BpfError(`map '${map.name}': its BTF ${what} type ${btf.typeName(codec.typeId)} is ${codec.size} bytes, the map's ${what}s ${size}`, {

@@ -14,8 +14,6 @@ namespace bpfkit {
 
 namespace {
 
-constexpr uint32_t kMaxBatchEvents = 1u << 20;
-constexpr size_t kMaxBatchBytes = 1u << 28;
 constexpr uint32_t kMaxPages = 1u << 16;
 // The smallest perf sample record: an 8-byte header, a 4-byte size and 4 bytes of padded data.
 constexpr size_t kMinRecord = 16;
@@ -23,14 +21,7 @@ constexpr size_t kMinRecord = 16;
 }  // namespace
 
 Napi::Function PerfBufferHandle::Init(Napi::Env env) {
-  return DefineClass(env, "PerfBufferHandle", {
-      InstanceMethod("resume", &PerfBufferHandle::Resume),
-      InstanceMethod("pause", &PerfBufferHandle::Pause),
-      InstanceMethod("setLatency", &PerfBufferHandle::SetLatency),
-      InstanceMethod("close", &PerfBufferHandle::Close),
-      InstanceMethod("stats", &PerfBufferHandle::Stats),
-      InstanceAccessor("views", &PerfBufferHandle::Views, nullptr),
-  });
+  return DefineClass(env, "PerfBufferHandle", Methods<PerfBufferHandle>());
 }
 
 PerfBufferHandle::PerfBufferHandle(const Napi::CallbackInfo& info)
@@ -41,14 +32,10 @@ PerfBufferHandle::PerfBufferHandle(const Napi::CallbackInfo& info)
   if (map == nullptr || !info[1].IsObject()) throw BpfError(env, op, "EINVAL", "expected (map, options)");
   Napi::Object options = info[1].As<Napi::Object>();
   uint32_t pages = options.Get("pages").ToNumber().Uint32Value();
-  uint32_t batchEvents = options.Get("batchEvents").ToNumber().Uint32Value();
-  uint32_t batchBytes = options.Get("batchBytes").ToNumber().Uint32Value();
   if (pages == 0 || (pages & (pages - 1)) != 0 || pages > kMaxPages) {
     throw BpfError(env, op, "EINVAL", "pages must be a power of 2");
   }
-  if (batchEvents == 0 || batchEvents > kMaxBatchEvents || batchBytes == 0 || batchBytes > kMaxBatchBytes) {
-    throw BpfError(env, op, "EINVAL", "batch sizes out of range");
-  }
+  BatchSizes batch = ReadBatchSizes(env, op, options);
   int fd = map->LoadedFd(env, op);
 
   int err = 0;
@@ -64,8 +51,8 @@ PerfBufferHandle::PerfBufferHandle(const Napi::CallbackInfo& info)
   int cpus = libbpf_num_possible_cpus();
   lost_.assign(cpus > 0 ? static_cast<size_t>(cpus) : 1, 0);
   // A whole CPU buffer is drained at once: room for as many records as one can hold past a full batch.
-  Start(env, perf_buffer__epoll_fd(perf_), batchEvents, batchEvents + static_cast<uint32_t>(bufferBytes_ / kMinRecord),
-        batchBytes);
+  Start(env, perf_buffer__epoll_fd(perf_), batch.events, batch.events + static_cast<uint32_t>(bufferBytes_ / kMinRecord),
+        batch.bytes);
   try {
     addon_->Deliver(env, lines, Napi::FunctionReference());
   } catch (...) {

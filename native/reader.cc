@@ -9,6 +9,22 @@
 
 namespace bpfkit {
 
+namespace {
+
+constexpr uint32_t kMaxBatchEvents = 1u << 20;
+constexpr uint32_t kMaxBatchBytes = 1u << 28;
+
+}  // namespace
+
+EventReader::BatchSizes EventReader::ReadBatchSizes(Napi::Env env, const char* op, Napi::Object options) {
+  uint32_t events = options.Get("batchEvents").ToNumber().Uint32Value();
+  uint32_t bytes = options.Get("batchBytes").ToNumber().Uint32Value();
+  if (events == 0 || events > kMaxBatchEvents || bytes == 0 || bytes > kMaxBatchBytes) {
+    throw BpfError(env, op, "EINVAL", "batch sizes out of range");
+  }
+  return {events, bytes};
+}
+
 void EventReader::Start(Napi::Env env, int epollFd, uint32_t batchEvents, uint32_t hardEvents, size_t batchBytes) {
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);

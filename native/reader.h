@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "addon.h"
 #include "batch.h"
@@ -22,7 +23,21 @@ class EventReader : public Resource {
   // Stops watching and frees the libbpf reader (Free). Idempotent; never calls into JS.
   void Release() override;
 
-  // The JS methods every reader has (bound by the subclasses' Init).
+  // The JS methods every reader has, for the subclasses' DefineClass.
+  template <typename T>
+  static std::vector<Napi::ClassPropertyDescriptor<T>> Methods() {
+    using Wrap = Napi::ObjectWrap<T>;
+    return {
+        Wrap::InstanceMethod("resume", &T::Resume),
+        Wrap::InstanceMethod("pause", &T::Pause),
+        Wrap::InstanceMethod("setLatency", &T::SetLatency),
+        Wrap::InstanceMethod("close", &T::Close),
+        Wrap::InstanceMethod("stats", &T::Stats),
+        Wrap::InstanceAccessor("views", &T::Views, nullptr),
+    };
+  }
+
+  // The JS methods every reader has.
   Napi::Value Resume(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value SetLatency(const Napi::CallbackInfo& info);
@@ -32,6 +47,14 @@ class EventReader : public Resource {
 
  protected:
   EventReader(Napi::Env env, const char* name) : addon_(Addon::Of(env)), env_(env), name_(name) {}
+
+  struct BatchSizes {
+    uint32_t events;
+    uint32_t bytes;
+  };
+  // options.batchEvents/batchBytes, within the limits lib/events/reader.ts checks (allocations are
+  // made from them up front: a failure must never abort the process).
+  static BatchSizes ReadBatchSizes(Napi::Env env, const char* op, Napi::Object options);
 
   // Starts the machinery over the libbpf reader's epoll fd; created paused. On failure it releases
   // (Free included) and throws.

@@ -20,22 +20,12 @@ namespace {
 // it is already stored, and the rest stay in the ring for the next readiness.
 constexpr int kBatchFull = -ECANCELED;
 
-// Mirrors the limits lib/events/reader.ts checks: allocation failures must never abort the process.
-constexpr uint32_t kMaxBatchEvents = 1u << 20;
-constexpr size_t kMaxBatchBytes = 1u << 28;
 constexpr size_t kMaxMaps = 1024;
 
 }  // namespace
 
 Napi::Function RingBufferHandle::Init(Napi::Env env) {
-  return DefineClass(env, "RingBufferHandle", {
-      InstanceMethod("resume", &RingBufferHandle::Resume),
-      InstanceMethod("pause", &RingBufferHandle::Pause),
-      InstanceMethod("setLatency", &RingBufferHandle::SetLatency),
-      InstanceMethod("close", &RingBufferHandle::Close),
-      InstanceMethod("stats", &RingBufferHandle::Stats),
-      InstanceAccessor("views", &RingBufferHandle::Views, nullptr),
-  });
+  return DefineClass(env, "RingBufferHandle", Methods<RingBufferHandle>());
 }
 
 RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
@@ -48,11 +38,7 @@ RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
   }
   Napi::Array maps = info[0].As<Napi::Array>();
   Napi::Object options = info[1].As<Napi::Object>();
-  uint32_t batchEvents = options.Get("batchEvents").ToNumber().Uint32Value();
-  uint32_t batchBytes = options.Get("batchBytes").ToNumber().Uint32Value();
-  if (batchEvents == 0 || batchEvents > kMaxBatchEvents || batchBytes == 0 || batchBytes > kMaxBatchBytes) {
-    throw BpfError(env, op, "EINVAL", "batch sizes out of range");
-  }
+  BatchSizes batch = ReadBatchSizes(env, op, options);
 
   std::vector<int> fds;
   for (uint32_t i = 0; i < maps.Length(); i++) {
@@ -78,7 +64,7 @@ RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
     addon_->Deliver(env, lines, Napi::FunctionReference());
     throw BpfError(env, op, err);
   }
-  Start(env, ring_buffer__epoll_fd(ring_), batchEvents, batchEvents, batchBytes);
+  Start(env, ring_buffer__epoll_fd(ring_), batch.events, batch.events, batch.bytes);
   try {
     addon_->Deliver(env, lines, Napi::FunctionReference());
   } catch (...) {

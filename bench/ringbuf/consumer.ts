@@ -58,25 +58,35 @@ function seqAt(view: DataView, offset: number): number {
   return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 0x1_0000_0000
 }
 
+/**
+ * The fast path's per-batch work: the sum of every record's seq, through a DataView made only when
+ * the batch buffer changes (it is reused from drain to drain). A local accumulator: a double stored
+ * into a closure variable is boxed on every write.
+ */
+function batchSummer(): (batch: EventBatch<Event>) => number {
+  let bytes: Uint8Array | undefined
+  let view: DataView = new DataView(new ArrayBuffer(0))
+  return (batch) => {
+    if (batch.bytes !== bytes) {
+      bytes = batch.bytes
+      view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    }
+    const offsets = batch.offsets
+    let sum = 0
+    for (let i = 0; i < batch.count; i++) sum += seqAt(view, offsets[i] as number)
+    return sum
+  }
+}
+
 /** The fast path: a DataView over each batch, one field read per record. */
 function drainBatches(rb: RingBuffer<Event>, events: number): Promise<Drained> {
   return new Promise((resolve) => {
     let count = 0
     let sum = 0
-    let bytes: Uint8Array | undefined
-    let view: DataView = new DataView(new ArrayBuffer(0))
+    const summer = batchSummer()
     const start = performance.now()
     const onBatch = (batch: EventBatch<Event>): void => {
-      // The batch buffer is reused from drain to drain; a new one only when a record needed more room.
-      if (batch.bytes !== bytes) {
-        bytes = batch.bytes
-        view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-      }
-      // A local accumulator: a double stored into a closure variable is boxed on every write.
-      const offsets = batch.offsets
-      let batchSum = 0
-      for (let i = 0; i < batch.count; i++) batchSum += seqAt(view, offsets[i] as number)
-      sum += batchSum
+      sum += summer(batch)
       count += batch.count
       if (count >= events) {
         const seconds = (performance.now() - start) / 1e3
@@ -163,21 +173,11 @@ async function consumeLive(seconds: number, burst: number, generator: string, wa
   let expected = Infinity
   let done: (() => void) | undefined
   if (typed) rb.on('data', (event: Event) => (typedSum += event.seq))
-  let bytes: Uint8Array | undefined
-  let view: DataView = new DataView(new ArrayBuffer(0))
+  const summer = batchSummer()
   // Counting and timing once per batch; 'batch' is emitted before the batch's 'data' events, and `done`
   // resolves a promise, so the caller resumes only after those too.
   rb.on('batch', (batch: EventBatch<Event>) => {
-    if (!typed) {
-      if (batch.bytes !== bytes) {
-        bytes = batch.bytes
-        view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-      }
-      const offsets = batch.offsets
-      let batchSum = 0
-      for (let i = 0; i < batch.count; i++) batchSum += seqAt(view, offsets[i] as number)
-      sum += batchSum
-    }
+    if (!typed) sum += summer(batch)
     count += batch.count
     last = performance.now()
     if (count >= expected) done?.()

@@ -4,7 +4,8 @@ import { BpfError, invalidArgument } from '../errors'
 import { compileCodec, type Codec } from './codec'
 import { KIND_NUMBER, type BtfComposite, type BtfKind, type BtfType } from './types'
 
-const MODIFIERS = new Set<BtfKind>(['typedef', 'const', 'volatile', 'restrict', 'type_tag'])
+/** Kinds that only qualify or rename another type: typedefs and const/volatile/restrict/type tags. */
+export const MODIFIERS: ReadonlySet<BtfKind> = new Set<BtfKind>(['typedef', 'const', 'volatile', 'restrict', 'type_tag'])
 const CHUNK = 4096
 
 /**

@@ -291,6 +291,36 @@ const TYPED_ARRAYS: Record<string, string> = {
   u8: 'BigUint64Array', s8: 'BigInt64Array', f4: 'Float32Array', f8: 'Float64Array',
 }
 
+/**
+ * The typed-array class an array of `elementId` decodes to (whole 1- to 8-byte integers, 4- or
+ * 8-byte floats), or undefined for a plain array. The skeleton generator types arrays by it too.
+ */
+export function typedArrayOf(btf: Btf, elementId: number): string | undefined {
+  const e = btf.resolve(elementId)
+  if (e.kind === 'int' && !e.bool && e.bits === e.size * 8 && e.bitOffset === 0) return TYPED_ARRAYS[`${e.signed ? 's' : 'u'}${e.size}`]
+  if (e.kind === 'float') return TYPED_ARRAYS[`f${e.size}`]
+  return undefined
+}
+
+/** Whether `id` is `char[N]` (also through typedefs of char), which decodes to a string. `u8[N]` is bytes. */
+export function isCharArray(btf: Btf, id: number): boolean {
+  const type = btf.resolve(id)
+  if (type.kind !== 'array') return false
+  const element = btf.resolve(type.type)
+  return element.kind === 'int' && element.size === 1 && (element.char || element.name === 'char')
+}
+
+/** The DataView read of a `size`-byte integer at offset expression `o` (`le`: little-endian). */
+function intRead(size: number, signed: boolean, o: string, le: string): string | undefined {
+  switch (size) {
+    case 1: return signed ? `dv.getInt8(${o})` : `b[${o}]`
+    case 2: return `dv.get${signed ? 'Int' : 'Uint'}16(${o}, ${le})`
+    case 4: return `dv.get${signed ? 'Int' : 'Uint'}32(${o}, ${le})`
+    case 8: return `dv.getBig${signed ? 'Int' : 'Uint'}64(${o}, ${le})`
+    default: return undefined
+  }
+}
+
 /** One member as its parent's object shows it: anonymous structs and unions flattened in. */
 interface Field {
   name: string
@@ -466,15 +496,10 @@ class Compiler {
           return this.#bitfieldExpr(type.id, o, type.bitOffset, type.bits)
         }
         if (type.bool) return `(b[${o}] !== 0)`
-        const s = type.signed
-        switch (type.size) {
-          case 1: return s ? `dv.getInt8(${o})` : `b[${o}]`
-          case 2: return `dv.get${s ? 'Int' : 'Uint'}16(${o}, ${le})`
-          case 4: return `dv.get${s ? 'Int' : 'Uint'}32(${o}, ${le})`
-          case 8: return `dv.getBig${s ? 'Int' : 'Uint'}64(${o}, ${le})`
-          case 16: return `h.int128(dv, ${o}, ${s})`
-        }
-        throw cannot(btf, id, `${type.size}-byte integers are not supported`)
+        if (type.size === 16) return `h.int128(dv, ${o}, ${type.signed})`
+        const read = intRead(type.size, type.signed, o, le)
+        if (read === undefined) throw cannot(btf, id, `${type.size}-byte integers are not supported`)
+        return read
       }
       case 'float':
         if (type.size === 4) return `dv.getFloat32(${o}, ${le})`
@@ -482,14 +507,9 @@ class Compiler {
         throw cannot(btf, id, `${type.size}-byte floats are not supported`)
       case 'enum':
       case 'enum64': {
-        const s = type.signed
-        switch (type.size) {
-          case 1: return s ? `dv.getInt8(${o})` : `b[${o}]`
-          case 2: return `dv.get${s ? 'Int' : 'Uint'}16(${o}, ${le})`
-          case 4: return `dv.get${s ? 'Int' : 'Uint'}32(${o}, ${le})`
-          case 8: return `dv.getBig${s ? 'Int' : 'Uint'}64(${o}, ${le})`
-        }
-        throw cannot(btf, id, `${type.size}-byte enums are not supported`)
+        const read = intRead(type.size, type.signed, o, le)
+        if (read === undefined) throw cannot(btf, id, `${type.size}-byte enums are not supported`)
+        return read
       }
       case 'ptr':
         return `dv.getBigUint64(${o}, ${le})`
@@ -541,31 +561,13 @@ class Compiler {
     return this.#isBool(id) ? `(${value} !== 0)` : value
   }
 
-  /** Typed-array class for arrays of plain integers and floats, or undefined. */
-  #typedArray(elementId: number): string | undefined {
-    const e = this.#btf.resolve(elementId)
-    if (e.kind === 'int' && !e.bool && e.bits === e.size * 8 && e.bitOffset === 0) {
-      return TYPED_ARRAYS[`${e.signed ? 's' : 'u'}${e.size}`]
-    }
-    if (e.kind === 'float') return TYPED_ARRAYS[`f${e.size}`]
-    return undefined
-  }
-
-  /** `char[N]` (also through typedefs of char): a string. `unsigned char`/`u8` arrays are bytes. */
-  #isCharArray(id: number): boolean {
-    const type = this.#btf.resolve(id)
-    if (type.kind !== 'array') return false
-    const element = this.#btf.resolve(type.type)
-    return element.kind === 'int' && element.size === 1 && (element.char || element.name === 'char')
-  }
-
   #arrayDecodeExpr(id: number, o: string): string {
     const btf = this.#btf
     const type = btf.resolve(id) as Extract<BtfType, { kind: 'array' }>
     const n = type.length
-    if (this.#isCharArray(id)) return `h.str(b, ${o}, ${n})`
+    if (isCharArray(this.#btf, id)) return `h.str(b, ${o}, ${n})`
     const elementSize = btf.sizeOf(type.type)
-    const typed = this.#typedArray(type.type)
+    const typed = typedArrayOf(btf, type.type)
     if (typed !== undefined) return `h.typed(${typed}, b, ${o}, ${n * elementSize})`
     const name = this.#once(this.#decoders, type.id, 'd', (fn) =>
       `function ${fn}(dv, b, o) {\n  const r = new Array(${n});\n` +
@@ -657,10 +659,10 @@ class Compiler {
     const type = btf.resolve(id) as Extract<BtfType, { kind: 'array' }>
     const label = JSON.stringify(this.#label(id))
     const n = type.length
-    if (this.#isCharArray(id)) return `${indent}h.putStr(${x}, b, ${o}, ${n}, ${label});`
+    if (isCharArray(this.#btf, id)) return `${indent}h.putStr(${x}, b, ${o}, ${n}, ${label});`
     const name = this.#once(this.#encoders, type.id, 'e', (fn) => {
       const elementSize = btf.sizeOf(type.type)
-      const typed = this.#typedArray(type.type)
+      const typed = typedArrayOf(btf, type.type)
       const fast = typed === undefined
         ? ''
         : `  if (x instanceof ${typed}) { b.set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), o); return; }\n`

@@ -3,13 +3,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { Command } from 'commander'
 import { Btf } from '../btf/btf'
-import { BpfError } from '../errors'
-
-function fail(command: string, error: unknown): never {
-  const message = error instanceof BpfError ? `${error.message.split('\n')[0]}${error.hint ? ` (${error.hint})` : ''}` : String(error)
-  process.stderr.write(`bpfkit ${command}: ${message}\n`)
-  process.exit(1)
-}
+import { fail } from './fail'
 
 function load(file: string | undefined): Btf {
   return file === undefined ? Btf.vmlinux() : Btf.parse(file)

@@ -7,15 +7,10 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import type { Command } from 'commander'
 import { Btf } from '../btf/btf'
-import { BpfError } from '../errors'
+import { fail } from './fail'
 import { generateSkeleton } from '../skeleton/generate'
 
 const ARCHES: Record<string, string> = { x64: 'x86', arm64: 'arm64', arm: 'arm', s390x: 's390', ppc64: 'powerpc', riscv64: 'riscv', loong64: 'loongarch' }
-
-function fail(message: string): never {
-  process.stderr.write(`bpfkit build: ${message}\n`)
-  process.exit(1)
-}
 
 /** The first of `names` on PATH. */
 function which(names: string[]): string | undefined {
@@ -51,21 +46,21 @@ export function addBuildCommand(program: Command): void {
     .option('-o, --output <file>', 'the object to write (one source only)')
     .option('--arch <arch>', 'target architecture for __TARGET_ARCH_* (x86, arm64, …)', ARCHES[process.arch] ?? process.arch)
     .option('--skeleton', 'also write each object\'s .skel.ts (bpfkit gen skeleton)')
-    .action((sources: string[], flags: { output?: string; arch: string; skeleton?: boolean }, command: Command) => {
+    .action((sources: string[], flags: { output?: string; arch: string; skeleton?: boolean }) => {
       const dash = process.argv.indexOf('--')
       const extra = dash >= 0 ? process.argv.slice(dash + 1) : []
       const inputs = dash >= 0 ? sources.filter((s) => !extra.includes(s)) : sources
-      if (flags.output !== undefined && inputs.length !== 1) fail('-o takes one source')
+      if (flags.output !== undefined && inputs.length !== 1) fail('build', '-o takes one source')
       const clang = which(['clang', 'clang-18', 'clang-17', 'clang-16', 'clang-15', 'clang-14'])
-      if (clang === undefined) fail('clang is not installed: apt-get install clang llvm (Debian/Ubuntu)')
+      if (clang === undefined) fail('build', 'clang is not installed: apt-get install clang llvm (Debian/Ubuntu)')
       const strip = which(['llvm-strip', 'llvm-strip-18', 'llvm-strip-17', 'llvm-strip-16', 'llvm-strip-15', 'llvm-strip-14'])
-      if (strip === undefined) fail('llvm-strip is not installed: apt-get install llvm')
-      if (!fs.existsSync('/usr/include/bpf/bpf_helpers.h')) fail("libbpf's headers are missing: apt-get install libbpf-dev")
+      if (strip === undefined) fail('build', 'llvm-strip is not installed: apt-get install llvm')
+      if (!fs.existsSync('/usr/include/bpf/bpf_helpers.h')) fail('build', "libbpf's headers are missing: apt-get install libbpf-dev")
       let vmlinux: string
       try {
         vmlinux = vmlinuxDirectory()
       } catch (error) {
-        fail(`cannot make vmlinux.h: ${error instanceof BpfError ? error.message.split('\n')[0] : String(error)}`)
+        fail('build', `cannot make vmlinux.h: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`)
       }
       const include = path.resolve(__dirname, '../../bpf/include')
       for (const source of inputs) {
@@ -74,9 +69,9 @@ export function addBuildCommand(program: Command): void {
           '-c', source, '-o', output]
         // clang's diagnostics go to the terminal as clang prints them.
         const compiled = spawnSync(clang, args, { stdio: 'inherit' })
-        if (compiled.status !== 0) fail(`clang failed on ${source}`)
+        if (compiled.status !== 0) fail('build', `clang failed on ${source}`)
         const stripped = spawnSync(strip, ['-g', output], { stdio: 'inherit' })
-        if (stripped.status !== 0) fail(`llvm-strip failed on ${output}`)
+        if (stripped.status !== 0) fail('build', `llvm-strip failed on ${output}`)
         process.stdout.write(`built ${output}\n`)
         if (flags.skeleton) {
           const module = output.replace(/(\.bpf)?\.o$/, '') + '.skel.ts'
@@ -84,6 +79,5 @@ export function addBuildCommand(program: Command): void {
           process.stdout.write(`wrote ${module}\n`)
         }
       }
-      void command
     })
 }

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import type { Command } from 'commander'
-import { addon } from '../native'
+import { probeKernel } from '../probe'
 import { libbpfVersion } from '../version'
 
 /** One finding: what was checked, whether it is fine, and what to do when it is not. */
@@ -39,7 +39,7 @@ const CAPABILITIES: Array<[string, number]> = [['CAP_BPF', 39], ['CAP_PERFMON', 
 
 /** Examines the running kernel and this process. */
 export function examine(): DoctorReport {
-  const probes = addon.probe()
+  const probes = probeKernel()
   const checks: Check[] = []
   const btf = fs.existsSync('/sys/kernel/btf/vmlinux')
   checks.push({ name: 'BTF', ok: btf, detail: btf ? '/sys/kernel/btf/vmlinux' : 'no /sys/kernel/btf/vmlinux',

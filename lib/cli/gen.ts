@@ -5,6 +5,7 @@ import type { Command } from 'commander'
 import { BpfError } from '../errors'
 import { generateSkeleton } from '../skeleton/generate'
 import { addVmlinuxCommand } from './btf'
+import { fail } from './fail'
 
 interface SkeletonFlags {
   output?: string
@@ -13,11 +14,6 @@ interface SkeletonFlags {
   path?: boolean
   type: string[]
   check?: boolean
-}
-
-function fail(message: string): never {
-  process.stderr.write(`bpfkit ${message.startsWith('gen skeleton: ') ? '' : 'gen skeleton: '}${message}\n`)
-  process.exit(1)
 }
 
 export function addGenCommand(program: Command): void {
@@ -35,7 +31,7 @@ export function addGenCommand(program: Command): void {
       (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--check', 'exit 1 when the existing output is not what would be generated (stale)')
     .action((object: string, flags: SkeletonFlags) => {
-      if (flags.embed && flags.path) fail('--embed and --path exclude each other')
+      if (flags.embed && flags.path) fail('gen skeleton', '--embed and --path exclude each other')
       // Paths as the command records them (header, regenerate hint): relative, with `/`, so that one
       // skeleton reads the same however the command was spelled and wherever the repository lives.
       const normal = (file: string): string => path.relative(process.cwd(), path.resolve(file)).split(path.sep).join('/')
@@ -45,7 +41,7 @@ export function addGenCommand(program: Command): void {
       try {
         bytes = fs.readFileSync(object)
       } catch (error) {
-        fail(`cannot read ${object}: ${(error as Error).message}`)
+        fail('gen skeleton', `cannot read ${object}: ${(error as Error).message}`)
       }
       const explicit = flags.output !== undefined && normal(flags.output) !== normal(defaultOutput)
       const args = [normal(object), ...(explicit ? ['-o', normal(output)] : []), ...(flags.name ? ['--name', flags.name] : []),
@@ -61,12 +57,12 @@ export function addGenCommand(program: Command): void {
           command: `bpfkit gen skeleton ${args.join(' ')}`,
         })
       } catch (error) {
-        if (error instanceof BpfError) fail(`${error.message.split('\n')[0]}${error.hint ? ` (${error.hint})` : ''}`)
+        if (error instanceof BpfError) fail('gen skeleton', error)
         throw error
       }
       if (flags.check) {
         const existing = fs.existsSync(output) ? fs.readFileSync(output, 'utf8') : undefined
-        if (existing !== source) fail(`${output} is stale: regenerate it with bpfkit gen skeleton ${args.join(' ')}`)
+        if (existing !== source) fail('gen skeleton', `${output} is stale: regenerate it with bpfkit gen skeleton ${args.join(' ')}`)
         process.stdout.write(`${output} is up to date\n`)
         return
       }

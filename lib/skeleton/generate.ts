@@ -13,7 +13,8 @@ import { createHash } from 'node:crypto'
 import * as path from 'node:path'
 import { BpfObject } from '../object'
 import { BpfError } from '../errors'
-import type { Btf } from '../btf/btf'
+import { MODIFIERS, type Btf } from '../btf/btf'
+import { isCharArray, typedArrayOf } from '../btf/codec'
 import type { BtfType } from '../btf/types'
 import { layoutOf, shapesOf, type SkeletonSpec } from './runtime'
 
@@ -44,13 +45,6 @@ const RESERVED = new Set([
   'BpfProgram', 'RingBufferMap', 'PerfBufferMap', 'OpenOptions', 'OpenedSkeleton', 'SPEC', 'open', 'Init', 'Loaded',
   'SkeletonSpec', 'OBJECT', 'path',
 ])
-
-const TYPED_ARRAYS: Record<string, string> = {
-  u1: 'Uint8Array', s1: 'Int8Array', u2: 'Uint16Array', s2: 'Int16Array', u4: 'Uint32Array', s4: 'Int32Array',
-  u8: 'BigUint64Array', s8: 'BigInt64Array', f4: 'Float32Array', f8: 'Float64Array',
-}
-
-const MODIFIERS = new Set(['typedef', 'const', 'volatile', 'restrict', 'type_tag'])
 
 const SECTIONS: Record<string, string> = { '.rodata': 'rodata', '.data': 'data', '.bss': 'bss', '.kconfig': 'kconfig' }
 
@@ -129,12 +123,9 @@ class Generator {
       case 'enum64':
         return this.#named(type, hint)
       case 'array': {
-        const element = btf.resolve(type.type)
-        if (element.kind === 'int' && element.size === 1 && (element.char || element.name === 'char')) return 'string'
-        // As the codec: typed arrays for whole 1- to 8-byte integers and 4- or 8-byte floats.
-        const typed = element.kind === 'int' && !element.bool && element.bits === element.size * 8 && element.bitOffset === 0
-          ? TYPED_ARRAYS[`${element.signed ? 's' : 'u'}${element.size}`]
-          : element.kind === 'float' ? TYPED_ARRAYS[`f${element.size}`] : undefined
+        // As the codec decodes them.
+        if (isCharArray(btf, type.id)) return 'string'
+        const typed = typedArrayOf(btf, type.type)
         if (typed !== undefined) return typed
         const inner = this.tsType(type.type, hint)
         return /[|&]/.test(inner) ? `Array<${inner}>` : `${inner}[]`
@@ -154,7 +145,10 @@ class Generator {
     return this.#btf.sizeOf(id) > 4 ? 'bigint' : 'number'
   }
 
-  /** A name for a declaration the generator makes itself (section interfaces), kept from clashes. */
+  /**
+   * A free name for a declaration: a built-in or one of the module's own names gets a trailing
+   * underscore, a name already given is numbered (`_2`, `_3`…).
+   */
   reserve(wanted: string): string {
     let name = RESERVED.has(wanted) ? `${wanted}_` : wanted
     if (this.#taken.has(name)) {
@@ -178,14 +172,7 @@ class Generator {
   #named(type: Extract<BtfType, { kind: 'struct' | 'union' | 'enum' | 'enum64' }>, hint: string): string {
     const known = this.#names.get(type.id)
     if (known !== undefined) return known
-    let name = type.name === '' ? safe(hint) : pascal(type.name)
-    if (RESERVED.has(name)) name = `${name}_`
-    if (this.#taken.has(name)) {
-      let n = 2
-      while (this.#taken.has(`${name}_${n}`)) n++
-      name = `${name}_${n}`
-    }
-    this.#taken.add(name)
+    const name = this.reserve(type.name === '' ? safe(hint) : pascal(type.name))
     this.#names.set(type.id, name)
     this.#order.push(type.id)
     if (type.kind === 'struct' || type.kind === 'union') this.#declarations.push(this.#composite(type, name))

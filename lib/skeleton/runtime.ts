@@ -92,15 +92,12 @@ function stale(spec: SkeletonSpec, what: string): BpfError {
   })
 }
 
-const MODIFIERS = new Set(['typedef', 'const', 'volatile', 'restrict', 'type_tag'])
-
 /**
  * @internal What a value of BTF type `id` decodes to, as a short string: two types with one
  * signature have one TypeScript type. Composites are named (their members have their own entry).
  */
 export function typeSignature(btf: Btf, id: number, depth = 0): string {
-  let type = btf.type(id)
-  for (let n = 0; n < 32 && MODIFIERS.has(type.kind); n++) type = btf.type((type as { type: number }).type)
+  const type = btf.resolve(id)
   switch (type.kind) {
     case 'int':
       return `i${type.size}${type.signed ? 's' : 'u'}${type.bool ? 'b' : ''}${type.char ? 'c' : ''}:${type.bits}@${type.bitOffset}`

@@ -67,7 +67,16 @@ function tracefsMounted(): boolean {
   return ['/sys/kernel/tracing/events', '/sys/kernel/debug/tracing/events'].some((dir) => fs.existsSync(dir))
 }
 
+/** Whether kprobes can be created: the kprobe PMU, or tracefs's kprobe_events (the legacy interface). */
+function kprobesAvailable(): boolean {
+  return ['/sys/bus/event_source/devices/kprobe', '/sys/kernel/tracing/kprobe_events', '/sys/kernel/debug/tracing/kprobe_events']
+    .some((file) => fs.existsSync(file))
+}
+
 function hintFor(code: string, op: string): string | undefined {
+  if (op.startsWith('bpf_program__attach_kprobe') && !kprobesAvailable()) {
+    return 'this kernel lacks CONFIG_KPROBES (no kprobe PMU and no kprobe_events in tracefs), so kprobes cannot attach here: use a tracepoint, raw tracepoint or fentry program instead'
+  }
   switch (code) {
     case 'EPERM':
     case 'EACCES':
@@ -92,6 +101,9 @@ function hintFor(code: string, op: string): string | undefined {
       return undefined
     case 'EOPNOTSUPP':
       if (op === 'bpf_program__attach') return "the program's SEC() name has no auto-attach target: use an explicit attach method"
+      if (op === 'bpf_link__pin' || op === 'bpf_link__unpin') {
+        return 'only one BPF link can be pinned: socket filters, netlink XDP, clsact filters and perf events on several CPUs cannot (attachPerfEvent with { cpu } makes one link)'
+      }
       return undefined
     case 'E2BIG':
       return 'raise maxEntries or the map size before load(), or check the value sizes'

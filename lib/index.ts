@@ -1,12 +1,29 @@
 // bpfkit's public API.
 export { BpfObject, type OpenOptions, type ObjectState } from './object'
-export { BpfProgram, type TestRunOptions, type TestRunResult } from './program'
+export {
+  BpfProgram,
+  type TestRunOptions,
+  type TestRunResult,
+  type UprobeOptions,
+  type UsdtOptions,
+  type KprobeOptions,
+  type KprobeMultiOptions,
+  type XdpOptions,
+  type XdpMode,
+  type TcOptions,
+  type CgroupOptions,
+  type PerfEventOptions,
+  type PerfEventName,
+  type ProgramInfo,
+  type ProgramStats,
+} from './program'
 export { BpfMap, RawMap, UpdateFlags, type UpdateFlag } from './map'
 export type { Globals } from './globals'
 export { Btf } from './btf/btf'
 export type { Codec } from './btf/codec'
 export type * from './btf/types'
-export { Link } from './link'
+export { Link, Attachments, type LinkInfo, type LinkTarget, type SkippedProgram } from './link'
+export { elfFunctions, resolveBinary, type ElfSymbol } from './elf'
 export { RingBuffer, type RingBufferOptions, type RingBufferStats, type WakeupPolicy } from './events/ring-buffer'
 export { PerfBuffer, type PerfBufferOptions, type PerfBufferStats } from './events/perf-buffer'
 export { EventReader, type Decoder, type ReaderOptions, type Tagged } from './events/reader'

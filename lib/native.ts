@@ -26,11 +26,26 @@ export interface ProgramHandle {
   readonly name: string
   readonly section: string
   readonly type: string
+  readonly expectedAttachType: string
   autoload: boolean
   readonly fd: number
   readonly id: number
   attach(): LinkHandle
   attachTracepoint(category: string, name: string): LinkHandle
+  attachRawTracepoint(name: string): LinkHandle
+  attachUprobe(binary: string, symbol: string | null, offset: number, pid: number, retprobe: boolean, cookie: bigint): LinkHandle
+  attachUsdt(binary: string, provider: string, name: string, pid: number, cookie: bigint): LinkHandle
+  attachKprobe(symbol: string, offset: number, retprobe: boolean, cookie: bigint): LinkHandle
+  attachKprobeMulti(pattern: string | null, symbols: string[] | null, retprobe: boolean, cookies: bigint[] | null): LinkHandle
+  attachPerfEvent(type: number, config: bigint, sample: number, frequency: boolean, cpus: number[], pid: number, cookie: bigint): LinkHandle
+  attachTrace(): LinkHandle
+  attachLsm(): LinkHandle
+  attachIter(mapFd: number): LinkHandle
+  linkCreate(target: number, attachType: string, flags: number): LinkHandle
+  attachSocket(fd: number): LinkHandle
+  attachXdpNetlink(ifindex: number, flags: number): LinkHandle
+  attachTcClsact(ifindex: number, egress: boolean, priority: number, handle: number): LinkHandle
+  info(): ProgramInfo
   testRun(data: Uint8Array | null, ctx: Uint8Array | null, repeat: number, dataOutSize: number, ctxOutSize: number): TestRunResult
 }
 
@@ -84,11 +99,27 @@ export interface TestRunResult {
   ctx: Buffer | null
 }
 
+export interface ProgramInfo {
+  id: number
+  tag: string
+  type: string
+  name: string
+  instructions: number
+  jitedSize: number
+  verifiedInstructions: number
+  runCount: bigint
+  runTimeNs: bigint
+  recursionMisses: bigint
+  loadTime: bigint
+}
+
 export interface LinkHandle {
   readonly fd: number
   readonly pinPath: string | null
+  info(): { id: number; type: string; programId: number } | null
   pin(path: string): void
   unpin(): void
+  detach(): void
   destroy(): void
 }
 
@@ -113,6 +144,7 @@ export interface PerfBufferHandle extends EventReaderHandle {
 export interface Addon {
   BpfObject: new (source: string | Uint8Array, options: NativeObjectOptions) => ObjectHandle
   BpfMap: new (source: { pinned: string }) => MapHandle
+  Link: new (source: { pinned: string }) => LinkHandle
   Btf: new (source: { path: string } | { vmlinux: true } | { id: number } | { empty: true }) => BtfHandle
   RingBuffer: new (maps: MapHandle[], options: { batchEvents: number; batchBytes: number }) => RingBufferHandle
   PerfBuffer: new (map: MapHandle, options: { pages: number; batchEvents: number; batchBytes: number }) => PerfBufferHandle
@@ -123,6 +155,8 @@ export interface Addon {
   setErrorClasses(bpfError: typeof BpfError, verifierError: typeof VerifierError): void
   setLogger(logger: ((level: number, message: string) => void) | null, level: number): void
   liveResources(): number
+  /** if_nametoindex(3) in this process's network namespace; 0 when there is no such interface. */
+  ifNameToIndex(name: string): number
   /** libbpf's probes of the running kernel. */
   probe(): { programTypes: Record<string, boolean>; mapTypes: Record<string, boolean>; helpers: Record<string, boolean> }
 }

@@ -8,7 +8,7 @@ import { BpfError, invalidArgument } from './errors'
 import { levelNumber, nativeLogger, type Logger, type LogLevel } from './log'
 import { BpfProgram } from './program'
 import { BpfMap } from './map'
-import { Link } from './link'
+import { Attachments, Link, type LinkTarget } from './link'
 import { RingBuffer, ensureRingBufferMap, type RingBufferOptions } from './events/ring-buffer'
 import { readerOptions, type ReaderOptions, type Tagged } from './events/reader'
 import { PerfBuffer, ensurePerfEventArray, perfPages, type PerfBufferOptions } from './events/perf-buffer'
@@ -119,7 +119,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
 
   /** Every program of the object, in ELF order. */
   get programs(): readonly BpfProgram[] {
-    this.#programs ??= Object.freeze(this.#handle.programs().map((p) => new BpfProgram(p, (link) => this.#track(link))))
+    this.#programs ??= Object.freeze(this.#handle.programs().map((p) => new BpfProgram(p, (link, target) => this.#track(link, target))))
     return this.#programs
   }
 
@@ -220,19 +220,24 @@ export class BpfObject implements Disposable, AsyncDisposable {
   }
 
   /**
-   * Attaches every loaded program whose SEC() name says where (libbpf's auto-attach) and returns
-   * the links. Programs whose section names no target (e.g. `xdp`) are skipped.
+   * Attaches every loaded program whose SEC() name says where (libbpf's auto-attach). The result is
+   * an array of the links (each says its `program` and `target`) whose `skipped` lists the programs
+   * left alone and why: autoload off, or a section that names no target (`SEC("xdp")` needs
+   * attachXdp(iface)). Any other failure detaches what was attached and throws.
    */
-  attach(): Link[] {
-    const links: Link[] = []
+  attach(): Attachments {
+    const links = new Attachments()
     try {
       for (const program of this.programs) {
-        if (!program.autoload) continue
+        if (!program.autoload) {
+          links.skipped.push({ program: program.name, section: program.section, reason: 'autoload is off' })
+          continue
+        }
         try {
           links.push(program.attach())
         } catch (error) {
-          if (error instanceof BpfError && error.code === 'EOPNOTSUPP') continue
-          throw error
+          if (!(error instanceof BpfError && error.code === 'EOPNOTSUPP')) throw error
+          links.skipped.push({ program: program.name, section: program.section, reason: noTargetReason(program) })
         }
       }
     } catch (error) {
@@ -320,9 +325,9 @@ export class BpfObject implements Disposable, AsyncDisposable {
     return type === undefined ? rawRecord : typedRecord(this.btf!, type)
   }
 
-  #track(handle: LinkHandle): Link {
+  #track(handle: LinkHandle, target: LinkTarget): Link {
     let link: Link | undefined
-    link = new Link(handle, () => this.#children.delete(link as Link))
+    link = new Link(handle, () => this.#children.delete(link as Link), target)
     this.#children.add(link)
     return link
   }
@@ -337,4 +342,19 @@ export class BpfObject implements Disposable, AsyncDisposable {
       op: `BpfObject.${kind}`,
     })
   }
+}
+
+/** Why auto-attach cannot place a program, and the explicit method that can. */
+function noTargetReason(program: BpfProgram): string {
+  const section = `SEC("${program.section}") names no target`
+  const type = program.type
+  if (type === 'xdp') return `${section}: use attachXdp(iface)`
+  if (type === 'sched_cls' || type === 'sched_act') return `${section}: use attachTc(iface, { direction })`
+  if (type === 'socket_filter') return `${section}: use attachSocketFilter(socket)`
+  if (type.startsWith('cgroup_') || type === 'sock_ops') return `${section}: use attachCgroup(path, { type })`
+  if (type === 'perf_event') return `${section}: use attachPerfEvent({ type, config, samplePeriod })`
+  if (type === 'kprobe') return `${section}: use attachUprobe, attachUsdt or attachKprobe with a target`
+  if (type === 'tracepoint') return `${section}: use attachTracepoint(category, name)`
+  if (type === 'raw_tracepoint') return `${section}: use attachRawTracepoint(name)`
+  return `${section}: attach it with the program's explicit attach method`
 }

@@ -15,3 +15,11 @@ export interface KernelSupport {
 export function probeKernel(): KernelSupport {
   return addon.probe()
 }
+
+let programTypes: Record<string, boolean> | undefined
+
+/** Whether the kernel loads programs of this type (libbpf's name); probed once per process. */
+export function programTypeSupported(type: string): boolean {
+  programTypes ??= addon.probe().programTypes
+  return programTypes[type] === true
+}

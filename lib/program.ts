@@ -1,10 +1,165 @@
-// BpfProgram: one program of an object: its identity, autoload switch and attach calls.
-import type { ProgramHandle } from './native'
-import { invalidArgument } from './errors'
-import { Link } from './link'
+// BpfProgram: one program of an object: its identity, autoload switch, attach calls and kernel info.
+import * as fs from 'node:fs'
+import { addon, type LinkHandle, type ProgramHandle } from './native'
+import { BpfError, invalidArgument } from './errors'
+import { Link, type LinkTarget } from './link'
+import { elfFunctions, nearMatches, resolveBinary } from './elf'
+import { programTypeSupported } from './probe'
 
 /** @internal How a program hands its new links to the object that will close them. */
-export type LinkTracker = (handle: import('./native').LinkHandle) => Link
+export type LinkTracker = (handle: LinkHandle, target: LinkTarget) => Link
+
+export interface UprobeOptions {
+  /** A path, a program in PATH, or a library name resolved like libbpf does (`libc.so.6`). */
+  binary: string
+  /** A function in the binary's symbol tables (`malloc`, `malloc@GLIBC_2.2.5`); `offset` is then added to it. */
+  symbol?: string
+  /** Without `symbol`: the file offset of the instruction to probe (for stripped binaries). */
+  offset?: number
+  /** Only this process (default: every process running the binary). */
+  pid?: number
+  /** Fire on return instead of entry (a uretprobe). */
+  retprobe?: boolean
+  /** A value the program reads with bpf_get_attach_cookie(). */
+  cookie?: bigint
+}
+
+export interface UsdtOptions {
+  /** A path, a program in PATH, or a library name (`libc.so.6`). */
+  binary: string
+  /** The probe's provider and name, as in `DTRACE_PROBE2(provider, name, …)`. */
+  provider: string
+  name: string
+  /** Only this process (default: every process running the binary). */
+  pid?: number
+  /** A value the program reads with bpf_usdt_cookie(). */
+  cookie?: bigint
+}
+
+export interface KprobeOptions {
+  /** The kernel function (as in /proc/kallsyms). */
+  symbol: string
+  /** Offset into the function. */
+  offset?: number
+  /** Fire on return (a kretprobe). */
+  retprobe?: boolean
+  /** A value the program reads with bpf_get_attach_cookie(). */
+  cookie?: bigint
+}
+
+export interface KprobeMultiOptions {
+  /** A glob over the kernel's traceable functions (`tcp_*`)… */
+  pattern?: string
+  /** …or the functions themselves. */
+  symbols?: readonly string[]
+  /** One cookie per symbol. */
+  cookies?: readonly bigint[]
+  retprobe?: boolean
+}
+
+export type XdpMode = 'skb' | 'drv' | 'hw'
+
+export interface XdpOptions {
+  /** skb (generic, any interface), drv (native, in the driver) or hw (offloaded); default: the kernel's choice. */
+  mode?: XdpMode
+  /**
+   * Attach through netlink, replacing a program attached that way (e.g. by `ip link set … xdp`).
+   * Default false: a BPF link, which fails with EBUSY when the interface already has an XDP program.
+   */
+  replace?: boolean
+}
+
+export interface TcOptions {
+  direction: 'ingress' | 'egress'
+  /**
+   * The clsact filter's priority (1 runs first). tcx links have no priorities, so passing one selects
+   * the clsact API.
+   */
+  priority?: number
+  /** `tcx` links (Linux ≥ 6.6) or filters on the `clsact` qdisc; default tcx, falling back to clsact. */
+  api?: 'tcx' | 'clsact'
+}
+
+export interface CgroupOptions {
+  /**
+   * The attach type: libbpf's name (`cgroup_inet4_connect`) or the SEC() suffix (`connect4`, `ingress`,
+   * `egress`, `sock_create`, `sysctl`, `getsockopt`, `dev`…). Default: the one the SEC() name implies.
+   */
+  type?: string
+}
+
+export interface PerfEventOptions {
+  type: 'software' | 'hardware'
+  /** The event: a name (`cpu-clock`, `cpu-cycles`…) or the perf_event_attr config number. */
+  config: PerfEventName | number | bigint
+  /** Run the program every N events… */
+  samplePeriod?: number
+  /** …or N times a second. */
+  sampleFreq?: number
+  /** One CPU (default: every online CPU, or any CPU when `pid` is given). */
+  cpu?: number
+  /** Only this process (default: every process). */
+  pid?: number
+  cookie?: bigint
+}
+
+export type PerfEventName = keyof typeof SOFTWARE_EVENTS | keyof typeof HARDWARE_EVENTS
+
+const SOFTWARE_EVENTS = {
+  'cpu-clock': 0, 'task-clock': 1, 'page-faults': 2, 'context-switches': 3, 'cpu-migrations': 4,
+  'minor-faults': 5, 'major-faults': 6, 'alignment-faults': 7, 'emulation-faults': 8, dummy: 9,
+} as const
+const HARDWARE_EVENTS = {
+  'cpu-cycles': 0, instructions: 1, 'cache-references': 2, 'cache-misses': 3, 'branch-instructions': 4,
+  'branch-misses': 5, 'bus-cycles': 6, 'stalled-cycles-frontend': 7, 'stalled-cycles-backend': 8, 'ref-cpu-cycles': 9,
+} as const
+
+const CGROUP_PROGRAM_TYPES = ['cgroup_skb', 'cgroup_sock', 'cgroup_sock_addr', 'cgroup_sockopt', 'cgroup_sysctl', 'cgroup_device', 'sock_ops']
+
+const XDP_FLAGS: Record<XdpMode, number> = { skb: 1 << 1, drv: 1 << 2, hw: 1 << 3 }
+
+const CGROUP_TYPES: Record<string, string> = {
+  ingress: 'cgroup_inet_ingress', egress: 'cgroup_inet_egress', sock_create: 'cgroup_inet_sock_create',
+  sock_release: 'cgroup_inet_sock_release', sock_ops: 'cgroup_sock_ops', dev: 'cgroup_device', device: 'cgroup_device',
+  bind4: 'cgroup_inet4_bind', bind6: 'cgroup_inet6_bind', connect4: 'cgroup_inet4_connect', connect6: 'cgroup_inet6_connect',
+  post_bind4: 'cgroup_inet4_post_bind', post_bind6: 'cgroup_inet6_post_bind', sendmsg4: 'cgroup_udp4_sendmsg',
+  sendmsg6: 'cgroup_udp6_sendmsg', recvmsg4: 'cgroup_udp4_recvmsg', recvmsg6: 'cgroup_udp6_recvmsg',
+  getpeername4: 'cgroup_inet4_getpeername', getpeername6: 'cgroup_inet6_getpeername',
+  getsockname4: 'cgroup_inet4_getsockname', getsockname6: 'cgroup_inet6_getsockname',
+  sysctl: 'cgroup_sysctl', getsockopt: 'cgroup_getsockopt', setsockopt: 'cgroup_setsockopt',
+}
+
+/** The kernel's view of a loaded program (bpf_prog_get_info_by_fd), as `bpftool prog show` prints it. */
+export interface ProgramInfo {
+  id: number
+  /** The program's tag: a hash of its instructions (hex). */
+  tag: string
+  /** libbpf's name of the program type. */
+  type: string
+  /** The name the kernel knows (the C function's, cut to 15 characters). */
+  name: string
+  /** Instructions after the verifier's rewrites (xlated). */
+  instructions: number
+  /** Bytes of JIT-compiled machine code (0 when the JIT is off). */
+  jitedSize: number
+  /** Instructions the verifier processed. */
+  verifiedInstructions: number
+  /** Runs counted while `kernel.bpf_stats_enabled` is on (see stats()). */
+  runCount: bigint
+  runTimeNs: bigint
+  recursionMisses: bigint
+  /** When it was loaded, in nanoseconds since boot. */
+  loadTime: bigint
+}
+
+export interface ProgramStats {
+  /** Whether `kernel.bpf_stats_enabled` is on; without it the kernel counts nothing. */
+  enabled: boolean
+  runCount: bigint
+  runTimeNs: bigint
+  /** runTimeNs / runCount, or 0. */
+  averageNs: number
+}
 
 export class BpfProgram {
   readonly #handle: ProgramHandle
@@ -51,9 +206,40 @@ export class BpfProgram {
     return this.#handle.id
   }
 
+  /** The kernel's view of the loaded program: id, tag, type, instruction count, JIT-ed size, run stats. */
+  info(): ProgramInfo {
+    return this.#handle.info()
+  }
+
+  /**
+   * How often the program ran and for how long. The kernel counts only while
+   * `sysctl kernel.bpf_stats_enabled=1`; `enabled` says whether it is on.
+   */
+  stats(): ProgramStats {
+    const { runCount, runTimeNs } = this.#handle.info()
+    let enabled = false
+    try {
+      enabled = fs.readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim() === '1'
+    } catch {}
+    return { enabled, runCount, runTimeNs, averageNs: runCount === 0n ? 0 : Number(runTimeNs) / Number(runCount) }
+  }
+
+  /** Refuses a program of the wrong type before any syscall (the kernel would say only EINVAL). */
+  #expectType(op: string, types: readonly string[]): void {
+    const type = this.#handle.type
+    if (types.includes(type)) return
+    throw new BpfError(`${op}: program '${this.#handle.name}' is a ${type} program (SEC("${this.#handle.section}")); this method attaches ${types.join(' or ')} programs`, {
+      code: 'EINVAL', op,
+    })
+  }
+
+  #link(handle: LinkHandle, target: string): Link {
+    return this.#track(handle, { program: this.#handle.name, target })
+  }
+
   /** Attaches where the SEC() name says (libbpf's auto-attach). */
   attach(): Link {
-    return this.#track(this.#handle.attach())
+    return this.#link(this.#handle.attach(), this.#handle.section)
   }
 
   /** Attaches to the tracepoint `category/name` (see /sys/kernel/tracing/events). */
@@ -61,7 +247,251 @@ export class BpfProgram {
     if (typeof category !== 'string' || category === '' || typeof name !== 'string' || name === '') {
       throw invalidArgument('program.attachTracepoint', 'category and name must be non-empty strings')
     }
-    return this.#track(this.#handle.attachTracepoint(category, name))
+    this.#expectType('program.attachTracepoint', ['tracepoint'])
+    return this.#link(this.#handle.attachTracepoint(category, name), `tracepoint ${category}/${name}`)
+  }
+
+  /** Attaches a `raw_tp`/`tp_btf` program to the raw tracepoint `name` (e.g. `sched_switch`). */
+  attachRawTracepoint(name: string): Link {
+    if (typeof name !== 'string' || name === '') throw invalidArgument('program.attachRawTracepoint', 'name must be a non-empty string')
+    this.#expectType('program.attachRawTracepoint', ['raw_tracepoint', 'raw_tracepoint_writable', 'tracing'])
+    return this.#link(this.#handle.attachRawTracepoint(name), `raw_tracepoint ${name}`)
+  }
+
+  /**
+   * Attaches a uprobe (or uretprobe) to a function of a user-space binary or library. A symbol that is
+   * not found is an ENOENT error listing the nearest names the binary has.
+   */
+  attachUprobe(options: UprobeOptions): Link {
+    const op = 'program.attachUprobe'
+    this.#expectType(op, ['kprobe'])
+    checkObject(op, options)
+    const binary = checkBinary(op, options.binary)
+    if (options.symbol !== undefined && (typeof options.symbol !== 'string' || options.symbol === '')) {
+      throw invalidArgument(op, 'symbol must be a non-empty string')
+    }
+    if (options.symbol === undefined && options.offset === undefined) throw invalidArgument(op, 'give a symbol or an offset')
+    const offset = checkInteger(op, 'offset', options.offset, 0, 0x7fffffff) ?? 0
+    const pid = checkPid(op, options.pid)
+    const cookie = checkCookie(op, options.cookie)
+    const path = resolveBinary(binary, op)
+    const where = `${path}:${options.symbol ?? ''}${options.symbol === undefined ? `0x${offset.toString(16)}` : offset ? `+0x${offset.toString(16)}` : ''}`
+    try {
+      const handle = this.#handle.attachUprobe(path, options.symbol ?? null, offset, pid, options.retprobe === true, cookie)
+      return this.#link(handle, `${options.retprobe ? 'uretprobe' : 'uprobe'} ${where}${pid >= 0 ? ` (pid ${pid})` : ''}`)
+    } catch (error) {
+      if (error instanceof BpfError && error.code === 'ENOENT' && options.symbol !== undefined) throw symbolNotFound(op, path, options.symbol, error)
+      throw error
+    }
+  }
+
+  /** Attaches to a USDT probe (`provider:name`) of a binary; the program includes `<bpf/usdt.bpf.h>`. */
+  attachUsdt(options: UsdtOptions): Link {
+    const op = 'program.attachUsdt'
+    this.#expectType(op, ['kprobe'])
+    checkObject(op, options)
+    const binary = checkBinary(op, options.binary)
+    for (const key of ['provider', 'name'] as const) {
+      if (typeof options[key] !== 'string' || options[key] === '') throw invalidArgument(op, `${key} must be a non-empty string`)
+    }
+    const pid = checkPid(op, options.pid)
+    const path = resolveBinary(binary, op)
+    const handle = this.#handle.attachUsdt(path, options.provider, options.name, pid, checkCookie(op, options.cookie))
+    return this.#link(handle, `usdt ${path}:${options.provider}:${options.name}${pid >= 0 ? ` (pid ${pid})` : ''}`)
+  }
+
+  /**
+   * Attaches a kprobe (or kretprobe) to a kernel function. On a kernel without CONFIG_KPROBES this
+   * throws a BpfError whose hint says so.
+   */
+  attachKprobe(options: KprobeOptions): Link {
+    const op = 'program.attachKprobe'
+    this.#expectType(op, ['kprobe'])
+    checkObject(op, options)
+    if (typeof options.symbol !== 'string' || options.symbol === '') throw invalidArgument(op, 'symbol must be a non-empty string')
+    const offset = checkInteger(op, 'offset', options.offset, 0, 0x7fffffff) ?? 0
+    const handle = this.#handle.attachKprobe(options.symbol, offset, options.retprobe === true, checkCookie(op, options.cookie))
+    return this.#link(handle, `${options.retprobe ? 'kretprobe' : 'kprobe'} ${options.symbol}${offset ? `+0x${offset.toString(16)}` : ''}`)
+  }
+
+  /** Attaches a `kprobe.multi` program to many kernel functions at once (a glob, or a list). */
+  attachKprobeMulti(options: KprobeMultiOptions): Link {
+    const op = 'program.attachKprobeMulti'
+    this.#expectType(op, ['kprobe'])
+    checkObject(op, options)
+    const { pattern, symbols, cookies } = options
+    if ((pattern === undefined) === (symbols === undefined)) throw invalidArgument(op, 'give a pattern or symbols, not both')
+    if (pattern !== undefined && (typeof pattern !== 'string' || pattern === '')) throw invalidArgument(op, 'pattern must be a non-empty string')
+    if (symbols !== undefined && (!Array.isArray(symbols) || symbols.length === 0 || symbols.some((s) => typeof s !== 'string' || s === ''))) {
+      throw invalidArgument(op, 'symbols must be a non-empty array of function names')
+    }
+    if (cookies !== undefined && (symbols === undefined || !Array.isArray(cookies) || cookies.length !== symbols.length || cookies.some((c) => typeof c !== 'bigint'))) {
+      throw invalidArgument(op, 'cookies must be one bigint per symbol')
+    }
+    const handle = this.#handle.attachKprobeMulti(pattern ?? null, symbols ? [...symbols] : null, options.retprobe === true,
+      cookies ? [...cookies] : null)
+    return this.#link(handle, `${options.retprobe ? 'kretprobe.multi' : 'kprobe.multi'} ${pattern ?? symbols!.join(',')}`)
+  }
+
+  /**
+   * Attaches an XDP program to a network interface (by name or index): as a BPF link by default, or
+   * through netlink with `replace: true`.
+   */
+  attachXdp(iface: string | number, options: XdpOptions = {}): Link {
+    const op = 'program.attachXdp'
+    this.#expectType(op, ['xdp'])
+    checkObject(op, options)
+    const { ifindex, name } = interfaceOf(op, iface)
+    if (options.mode !== undefined && !(options.mode in XDP_FLAGS)) throw invalidArgument(op, "mode must be 'skb', 'drv' or 'hw'")
+    const flags = options.mode === undefined ? 0 : XDP_FLAGS[options.mode]
+    const target = `xdp ${name}${options.mode ? ` (${options.mode})` : ''}`
+    if (options.replace === true) return this.#link(this.#handle.attachXdpNetlink(ifindex, flags), target)
+    try {
+      return this.#link(this.#handle.linkCreate(ifindex, 'xdp', flags), target)
+    } catch (error) {
+      if (error instanceof BpfError && (error.code === 'EBUSY' || error.code === 'EEXIST')) {
+        throw new BpfError(`${op}: ${name} already has an XDP program`, {
+          code: 'EBUSY', errno: error.errno, op: 'bpf_link_create', cause: error,
+          hint: 'detach it (ip link set dev IFACE xdp off, or close its link), or pass { replace: true } to replace a netlink-attached one',
+        })
+      }
+      throw error
+    }
+  }
+
+  /**
+   * Attaches a TC (`sched_cls`) program to an interface's ingress or egress: a tcx link where the
+   * kernel has tcx (Linux ≥ 6.6), a direct-action filter on the clsact qdisc otherwise. A clsact qdisc
+   * bpfkit had to create is removed when its last bpfkit filter is closed.
+   */
+  attachTc(iface: string | number, options: TcOptions): Link {
+    const op = 'program.attachTc'
+    this.#expectType(op, ['sched_cls'])
+    checkObject(op, options)
+    const { ifindex, name } = interfaceOf(op, iface)
+    if (options.direction !== 'ingress' && options.direction !== 'egress') throw invalidArgument(op, "direction must be 'ingress' or 'egress'")
+    const priority = checkInteger(op, 'priority', options.priority, 1, 0xffff)
+    if (options.api !== undefined && options.api !== 'tcx' && options.api !== 'clsact') throw invalidArgument(op, "api must be 'tcx' or 'clsact'")
+    if (options.api === 'tcx' && priority !== undefined) throw invalidArgument(op, 'tcx links have no priority: drop it, or use api: clsact')
+    const clsact = () => this.#link(this.#handle.attachTcClsact(ifindex, options.direction === 'egress', priority ?? 0, 0),
+      `tc ${name} ${options.direction} (clsact${priority === undefined ? '' : `, priority ${priority}`})`)
+    if (options.api === 'clsact' || priority !== undefined) return clsact()
+    try {
+      return this.#link(this.#handle.linkCreate(ifindex, `tcx_${options.direction}`, 0), `tc ${name} ${options.direction} (tcx)`)
+    } catch (error) {
+      // A kernel without tcx refuses the attach type itself.
+      if (options.api === undefined && error instanceof BpfError && error.code === 'EINVAL') return clsact()
+      throw error
+    }
+  }
+
+  /**
+   * Attaches a socket filter to a socket: a bound Node `dgram.Socket`, a connected `net.Socket`, or a
+   * raw socket fd. Closing the link detaches it (if the socket is still open).
+   */
+  attachSocketFilter(socket: number | { _handle?: unknown }): Link {
+    const op = 'program.attachSocketFilter'
+    this.#expectType(op, ['socket_filter'])
+    let fd: unknown = socket
+    if (typeof socket === 'object' && socket !== null) {
+      fd = socketHandle(socket)?.fd
+      if (typeof fd !== 'number' || fd < 0) throw invalidArgument(op, 'the socket has no descriptor yet: bind (dgram) or connect (net) it first')
+    }
+    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) throw invalidArgument(op, 'expected a Node socket or a socket fd')
+    return this.#link(this.#handle.attachSocket(fd), `socket fd ${fd}`)
+  }
+
+  /** Attaches a cgroup program (skb, sock, sock_addr, sockopt, sysctl, device) to a cgroup v2 directory or fd. */
+  attachCgroup(cgroup: string | number, options: CgroupOptions = {}): Link {
+    const op = 'program.attachCgroup'
+    this.#expectType(op, CGROUP_PROGRAM_TYPES)
+    checkObject(op, options)
+    if (options.type !== undefined && typeof options.type !== 'string') throw invalidArgument(op, 'type must be a string')
+    const type = options.type === undefined ? undefined : CGROUP_TYPES[options.type] ?? options.type
+    if (type !== undefined && !type.startsWith('cgroup_')) {
+      throw invalidArgument(op, `unknown cgroup attach type '${options.type}' (e.g. ${Object.keys(CGROUP_TYPES).slice(0, 8).join(', ')}…)`)
+    }
+    let fd: number
+    let opened = false
+    if (typeof cgroup === 'string' && cgroup !== '') {
+      try {
+        fd = fs.openSync(cgroup, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'EINVAL'
+        throw new BpfError(`${op}: cannot open cgroup ${cgroup}: ${code}`, {
+          code, op, cause: error, hint: code === 'ENOENT' ? 'give a cgroup v2 directory, e.g. /sys/fs/cgroup/my.slice' : undefined,
+        })
+      }
+      opened = true
+    } else if (typeof cgroup === 'number' && Number.isInteger(cgroup) && cgroup >= 0) {
+      fd = cgroup
+    } else {
+      throw invalidArgument(op, 'expected a cgroup directory path or fd')
+    }
+    try {
+      const attachType = type ?? this.#handle.expectedAttachType
+      const handle = this.#handle.linkCreate(fd, attachType, 0)
+      return this.#link(handle, `cgroup ${typeof cgroup === 'string' ? cgroup : `fd ${cgroup}`} (${attachType})`)
+    } finally {
+      if (opened) fs.closeSync(fd)
+    }
+  }
+
+  /**
+   * Opens perf events (one per online CPU unless `cpu` or `pid` narrows it) and attaches the program
+   * to each; `samplePeriod` or `sampleFreq` says how often it runs.
+   */
+  attachPerfEvent(options: PerfEventOptions): Link {
+    const op = 'program.attachPerfEvent'
+    this.#expectType(op, ['perf_event'])
+    checkObject(op, options)
+    const table = options.type === 'software' ? SOFTWARE_EVENTS : options.type === 'hardware' ? HARDWARE_EVENTS : undefined
+    if (table === undefined) throw invalidArgument(op, "type must be 'software' or 'hardware'")
+    let config: bigint
+    if (typeof options.config === 'string') {
+      const value = (table as Record<string, number>)[options.config]
+      if (value === undefined) throw invalidArgument(op, `unknown ${options.type} event '${options.config}' (${Object.keys(table).join(', ')})`)
+      config = BigInt(value)
+    } else if (typeof options.config === 'bigint' && options.config >= 0n) {
+      config = options.config
+    } else if (typeof options.config === 'number' && Number.isInteger(options.config) && options.config >= 0) {
+      config = BigInt(options.config)
+    } else {
+      throw invalidArgument(op, 'config must be an event name or a non-negative integer')
+    }
+    if ((options.samplePeriod === undefined) === (options.sampleFreq === undefined)) throw invalidArgument(op, 'give samplePeriod or sampleFreq')
+    const frequency = options.sampleFreq !== undefined
+    const sample = checkInteger(op, frequency ? 'sampleFreq' : 'samplePeriod', frequency ? options.sampleFreq : options.samplePeriod, 1, Number.MAX_SAFE_INTEGER)!
+    const cpu = checkInteger(op, 'cpu', options.cpu, 0, 0xffff)
+    const pid = checkPid(op, options.pid)
+    const cpus = cpu !== undefined ? [cpu] : pid >= 0 ? [-1] : onlineCpus()
+    const handle = this.#handle.attachPerfEvent(options.type === 'software' ? 1 : 0, config, sample, frequency, cpus, pid,
+      checkCookie(op, options.cookie))
+    const rate = frequency ? `${sample} Hz` : `every ${sample}`
+    return this.#link(handle, `perf_event ${options.type}/${options.config} ${rate} on ${cpu !== undefined ? `cpu ${cpu}` : pid >= 0 ? `pid ${pid}` : `${cpus.length} cpus`}`)
+  }
+
+  /** Attaches an fentry/fexit/fmod_ret program to the kernel function its SEC() name gives. */
+  attachFentry(): Link {
+    requireProgramType('program.attachFentry', 'tracing', 'fentry/fexit programs')
+    return this.#link(this.#handle.attachTrace(), this.#handle.section)
+  }
+
+  /** Attaches an LSM program to the security hook its SEC() name gives. */
+  attachLsm(): Link {
+    requireProgramType('program.attachLsm', 'lsm', 'LSM programs')
+    return this.#link(this.#handle.attachLsm(), this.#handle.section)
+  }
+
+  /**
+   * Attaches a BPF iterator (`SEC("iter/…")`), optionally over one map. Read its output by opening
+   * an iterator from the link (bpf_iter_create on `link.fd`).
+   */
+  attachIter(options: { map?: { fd: number } } = {}): Link {
+    const op = 'program.attachIter'
+    checkObject(op, options)
+    requireProgramType(op, 'tracing', 'BPF iterators')
+    return this.#link(this.#handle.attachIter(options.map?.fd ?? -1), this.#handle.section)
   }
 
   /**
@@ -117,4 +547,80 @@ export interface TestRunResult {
   data?: Buffer
   /** The context as the program left it. */
   ctx?: Buffer
+}
+
+function checkObject(op: string, options: unknown): void {
+  if (options === null || typeof options !== 'object') throw invalidArgument(op, 'options must be an object')
+}
+
+function checkBinary(op: string, binary: unknown): string {
+  if (typeof binary !== 'string' || binary === '') throw invalidArgument(op, 'binary must be a path or a library name')
+  return binary
+}
+
+function checkInteger(op: string, key: string, value: unknown, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(op, `${key} must be an integer from ${min} to ${max}`)
+  }
+  return value
+}
+
+function checkPid(op: string, pid: unknown): number {
+  return checkInteger(op, 'pid', pid, 1, 0x3fffffff) ?? -1
+}
+
+function checkCookie(op: string, cookie: unknown): bigint {
+  if (cookie === undefined) return 0n
+  if (typeof cookie !== 'bigint' || cookie < 0n || cookie >= 1n << 64n) throw invalidArgument(op, 'cookie must be a 64-bit unsigned bigint')
+  return cookie
+}
+
+function interfaceOf(op: string, iface: unknown): { ifindex: number; name: string } {
+  if (typeof iface === 'number' && Number.isInteger(iface) && iface > 0) return { ifindex: iface, name: `ifindex ${iface}` }
+  if (typeof iface !== 'string' || iface === '') throw invalidArgument(op, 'expected an interface name or index')
+  const ifindex = addon.ifNameToIndex(iface)
+  if (ifindex === 0) {
+    throw new BpfError(`${op}: no network interface named '${iface}' in this network namespace`, {
+      code: 'ENODEV', op, hint: 'list them with: ip -brief link',
+    })
+  }
+  return { ifindex, name: iface }
+}
+
+function onlineCpus(): number[] {
+  const cpus: number[] = []
+  for (const range of fs.readFileSync('/sys/devices/system/cpu/online', 'utf8').trim().split(',')) {
+    const [first, last = first] = range.split('-').map(Number)
+    for (let cpu = first!; cpu <= last!; cpu++) cpus.push(cpu)
+  }
+  return cpus
+}
+
+function requireProgramType(op: string, type: string, what: string): void {
+  if (programTypeSupported(type)) return
+  throw new BpfError(`${op}: this kernel cannot run ${what}: it does not support BPF_PROG_TYPE_${type.toUpperCase()}`, {
+    code: 'EOPNOTSUPP', op,
+    hint: type === 'lsm'
+      ? "needs CONFIG_BPF_LSM and 'bpf' in the lsm= boot list, plus kernel BTF (see: bpfkit doctor)"
+      : 'needs CONFIG_DEBUG_INFO_BTF and a JIT with trampolines (x86-64, arm64 ≥ 6.0) (see: bpfkit doctor)',
+  })
+}
+
+function symbolNotFound(op: string, binary: string, symbol: string, cause: BpfError): BpfError {
+  let near: string[] = []
+  try {
+    near = nearMatches(symbol, elfFunctions(binary).map((s) => s.name))
+  } catch {}
+  return new BpfError(`${op}: no function '${symbol}' in ${binary}`, {
+    code: 'ENOENT', errno: cause.errno, op: cause.op, cause,
+    hint: near.length > 0 ? `did you mean: ${near.join(', ')}?` : 'the binary has no such symbol; for a stripped binary give { offset }',
+  })
+}
+
+/** A Node socket's libuv handle: net.Socket's `_handle`, or dgram.Socket's state (whose `_handle` getter is deprecated). */
+function socketHandle(socket: object): { fd?: number } | undefined {
+  const state = Object.getOwnPropertySymbols(socket).find((symbol) => symbol.description === 'state symbol')
+  if (state !== undefined) return (socket as Record<symbol, { handle?: { fd?: number } }>)[state]?.handle
+  return (socket as { _handle?: { fd?: number } })._handle
 }

@@ -2,9 +2,11 @@
 #include "addon.h"
 
 #include <bpf/libbpf.h>
+#include <net/if.h>
 
 #include <cstdarg>
 #include <cstdio>
+#include <string>
 
 #include "btf.h"
 #include "link.h"
@@ -59,6 +61,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
       InstanceMethod("setLogger", &Addon::SetLogger),
       InstanceMethod("liveResources", &Addon::LiveResources),
       InstanceMethod("probe", &Addon::Probe),
+      InstanceMethod("ifNameToIndex", &Addon::IfNameToIndex),
       InstanceValue("libbpfVersion", Napi::String::New(env, libbpf_version_string())),
       InstanceValue("sourceHash", Napi::String::New(env, BPFKIT_SOURCE_HASH)),
       InstanceValue("possibleCpus", Napi::Number::New(env, libbpf_num_possible_cpus())),
@@ -75,6 +78,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("PerfBuffer", perfBufferClass.Value());
   exports.Set("BpfMap", mapClass.Value());
   exports.Set("Btf", btfClass.Value());
+  exports.Set("Link", linkClass.Value());
   // A worker that exits (or a process that ends) without close() still detaches everything it made.
   napi_add_async_cleanup_hook(env, Cleanup, this, nullptr);
 }
@@ -130,6 +134,12 @@ Napi::Value Addon::SetLogger(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Addon::Probe(const Napi::CallbackInfo& info) { return bpfkit::Probe(info); }
+
+Napi::Value Addon::IfNameToIndex(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "expected an interface name");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  return Napi::Number::New(info.Env(), if_nametoindex(name.c_str()));
+}
 
 // How many kernel resources this environment holds open: the leak tests read it.
 Napi::Value Addon::LiveResources(const Napi::CallbackInfo& info) {

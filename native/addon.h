@@ -80,6 +80,7 @@ class Addon : public Napi::Addon<Addon> {
  private:
   Napi::Value SetErrorClasses(const Napi::CallbackInfo& info);
   Napi::Value SetLogger(const Napi::CallbackInfo& info);
+  Napi::Value IfNameToIndex(const Napi::CallbackInfo& info);
   Napi::Value LiveResources(const Napi::CallbackInfo& info);
   Napi::Value Probe(const Napi::CallbackInfo& info);
   void ReleaseAll();

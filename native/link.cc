@@ -1,65 +1,245 @@
-// Link: one bpf_link, which keeps a program attached until it is destroyed (or pinned).
+// Link: one attachment of a program, which lasts until it is released (or, for a BPF link, pinned).
 #include "link.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "errors.h"
 
 namespace bpfkit {
 
+int Attachment::Pin(const std::string&) { return EOPNOTSUPP; }
+int Attachment::Unpin() { return EOPNOTSUPP; }
+
+// ---- libbpf links ----
+
+int LibbpfLinks::Fd() const { return links_.size() == 1 ? bpf_link__fd(links_[0]) : -1; }
+
+const char* LibbpfLinks::PinPath() const { return links_.size() == 1 ? bpf_link__pin_path(links_[0]) : nullptr; }
+
+int LibbpfLinks::Pin(const std::string& path) {
+  if (links_.size() != 1) return EOPNOTSUPP;
+  return -bpf_link__pin(links_[0], path.c_str());
+}
+
+int LibbpfLinks::Unpin() {
+  if (links_.size() != 1) return EOPNOTSUPP;
+  return -bpf_link__unpin(links_[0]);
+}
+
+int LibbpfLinks::Detach() {
+  for (struct bpf_link* link : links_) {
+    int err = -bpf_link__detach(link);
+    if (err != 0) return err;
+  }
+  return 0;
+}
+
+void LibbpfLinks::Release() {
+  // A pinned link stays attached after its fd is closed: that is what pinning is for.
+  for (struct bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+}
+
+// ---- link fds from bpf_link_create ----
+
+int FdLink::Pin(const std::string& path) {
+  if (!pinPath_.empty()) return EBUSY;
+  if (bpf_obj_pin(fd_, path.c_str()) != 0) return errno;
+  pinPath_ = path;
+  return 0;
+}
+
+int FdLink::Unpin() {
+  if (pinPath_.empty()) return 0;
+  if (unlink(pinPath_.c_str()) != 0) return errno;
+  pinPath_.clear();
+  return 0;
+}
+
+int FdLink::Detach() { return bpf_link_detach(fd_) != 0 ? errno : 0; }
+
+void FdLink::Release() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+// ---- socket filters ----
+
+int SocketFilter::Detach() {
+  if (!attached_) return 0;
+  attached_ = false;
+  struct stat st = {};
+  if (fstat(fd_, &st) != 0 || st.st_dev != device_ || st.st_ino != inode_) return 0;  // the socket is gone
+  int unused = 0;
+  return setsockopt(fd_, SOL_SOCKET, SO_DETACH_BPF, &unused, sizeof(unused)) != 0 ? errno : 0;
+}
+
+// ---- XDP through netlink ----
+
+int XdpNetlink::Detach() {
+  if (programFd_ < 0) return 0;
+  LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = programFd_);
+  int err = -bpf_xdp_detach(ifindex_, flags_ | XDP_FLAGS_REPLACE, &opts);
+  close(programFd_);
+  programFd_ = -1;
+  // Someone replaced the program, or the interface is gone: nothing of ours is left to remove.
+  return err == EEXIST || err == ENODEV ? 0 : err;
+}
+
+void XdpNetlink::Release() { Detach(); }
+
+// ---- tc filters on clsact ----
+
+namespace {
+
+std::mutex hooksMutex;
+std::map<int, int> ownedHooks;  // ifindex → bpfkit filters on a clsact qdisc bpfkit created
+
+void DropHook(int ifindex) {
+  std::lock_guard<std::mutex> lock(hooksMutex);
+  auto found = ownedHooks.find(ifindex);
+  if (found == ownedHooks.end() || --found->second > 0) return;
+  ownedHooks.erase(found);
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+              .attach_point = static_cast<enum bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+  bpf_tc_hook_destroy(&hook);
+}
+
+}  // namespace
+
+int TcFilter::EnsureHook(int ifindex, bool* created) {
+  std::lock_guard<std::mutex> lock(hooksMutex);
+  auto found = ownedHooks.find(ifindex);
+  if (found != ownedHooks.end()) {
+    found->second++;
+    *created = true;
+    return 0;
+  }
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+  int err = -bpf_tc_hook_create(&hook);
+  if (err == EEXIST) {
+    *created = false;
+    return 0;
+  }
+  if (err != 0) return err;
+  ownedHooks[ifindex] = 1;
+  *created = true;
+  return 0;
+}
+
+TcFilter::TcFilter(int ifindex, bool egress, unsigned handle, unsigned priority, bool createdHook)
+    : ifindex_(ifindex), egress_(egress), handle_(handle), priority_(priority), createdHook_(createdHook) {}
+
+int TcFilter::Detach() {
+  if (!attached_) return 0;
+  attached_ = false;
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex_, .attach_point = egress_ ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle_, .priority = priority_);
+  int err = -bpf_tc_detach(&hook, &opts);
+  if (createdHook_) DropHook(ifindex_);
+  return err == ENOENT || err == ENODEV || err == EINVAL ? 0 : err;
+}
+
+void TcFilter::DropOwnedHook(int ifindex) { DropHook(ifindex); }
+
+// ---- the JS handle ----
+
 Napi::Function LinkHandle::Init(Napi::Env env) {
   return DefineClass(env, "LinkHandle", {
       InstanceAccessor<&LinkHandle::Fd>("fd"),
       InstanceAccessor<&LinkHandle::PinPath>("pinPath"),
+      InstanceMethod<&LinkHandle::Info>("info"),
       InstanceMethod<&LinkHandle::Pin>("pin"),
       InstanceMethod<&LinkHandle::Unpin>("unpin"),
+      InstanceMethod<&LinkHandle::Detach>("detach"),
       InstanceMethod<&LinkHandle::Destroy>("destroy"),
   });
 }
 
-// Made by the attach calls of BpfProgramHandle: new LinkHandle(External<bpf_link>)
 LinkHandle::LinkHandle(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<LinkHandle>(info), addon_(Addon::Of(info.Env())) {
-  if (info.Length() < 1 || !info[0].IsExternal()) {
-    throw BpfError(info.Env(), "Link", "EINVAL", "links come from a program's attach calls");
+  Napi::Env env = info.Env();
+  if (info.Length() >= 1 && info[0].IsExternal()) {
+    attachment_.reset(info[0].As<Napi::External<Attachment>>().Data());
+  } else if (info.Length() >= 1 && info[0].IsObject() && info[0].As<Napi::Object>().Get("pinned").IsString()) {
+    std::string path = info[0].As<Napi::Object>().Get("pinned").As<Napi::String>().Utf8Value();
+    struct bpf_link* link = nullptr;
+    int err = 0;
+    std::vector<LogLine> lines = Captured(addon_->logLevel, [&] {
+      link = bpf_link__open(path.c_str());
+      err = link == nullptr ? errno : 0;
+    });
+    addon_->Deliver(env, lines, Napi::FunctionReference());
+    if (link == nullptr) throw BpfError(env, "bpf_link__open", err, path);
+    attachment_ = std::make_unique<LibbpfLinks>(std::vector<struct bpf_link*>{link});
+  } else {
+    throw BpfError(env, "Link", "EINVAL", "links come from a program's attach calls or Link.openPinned(path)");
   }
-  link_ = info[0].As<Napi::External<struct bpf_link>>().Data();
   addon_->Track(this);
+}
+
+Napi::Object LinkHandle::New(Napi::Env env, std::unique_ptr<Attachment> attachment) {
+  // The constructor takes ownership (and cannot fail for an External).
+  auto external = Napi::External<Attachment>::New(env, attachment.release());
+  return Addon::Of(env)->linkClass.New({external});
 }
 
 LinkHandle::~LinkHandle() { Release(); }
 
 void LinkHandle::Release() {
-  if (link_ == nullptr) return;
-  // A pinned link stays attached after its fd is closed: that is what pinning is for.
-  bpf_link__destroy(link_);
-  link_ = nullptr;
+  if (attachment_ == nullptr) return;
+  attachment_->Release();
+  attachment_.reset();
   addon_->Untrack(this);
 }
 
-struct bpf_link* LinkHandle::Require(Napi::Env env, const char* op) const {
-  if (link_ == nullptr) throw BpfError(env, op, "ECLOSED", "the link is closed");
-  return link_;
+Attachment* LinkHandle::Require(Napi::Env env, const char* op) const {
+  if (attachment_ == nullptr) throw BpfError(env, op, "ECLOSED", "the link is closed");
+  return attachment_.get();
 }
 
 Napi::Value LinkHandle::Fd(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), bpf_link__fd(Require(info.Env(), "bpf_link__fd")));
+  return Napi::Number::New(info.Env(), Require(info.Env(), "bpf_link__fd")->Fd());
 }
 
 Napi::Value LinkHandle::PinPath(const Napi::CallbackInfo& info) {
-  const char* path = bpf_link__pin_path(Require(info.Env(), "bpf_link__pin_path"));
+  const char* path = Require(info.Env(), "bpf_link__pin_path")->PinPath();
   return path != nullptr ? Napi::String::New(info.Env(), path) : info.Env().Null();
+}
+
+// info() → { id, type, programId } (bpf_link_get_info_by_fd), or null when this is not one BPF link.
+Napi::Value LinkHandle::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Require(env, "bpf_link_get_info_by_fd")->Fd();
+  if (fd < 0) return env.Null();
+  struct bpf_link_info link_info = {};
+  uint32_t length = sizeof(link_info);
+  if (bpf_link_get_info_by_fd(fd, &link_info, &length) != 0) throw BpfError(env, "bpf_link_get_info_by_fd", errno);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("id", link_info.id);
+  const char* type = libbpf_bpf_link_type_str(static_cast<enum bpf_link_type>(link_info.type));
+  result.Set("type", type != nullptr ? type : "unknown");
+  result.Set("programId", link_info.prog_id);
+  return result;
 }
 
 Napi::Value LinkHandle::Pin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  struct bpf_link* link = Require(env, "bpf_link__pin");
+  Attachment* attachment = Require(env, "bpf_link__pin");
   if (!info[0].IsString()) throw BpfError(env, "bpf_link__pin", "EINVAL", "expected a path on a bpffs mount");
   std::string path = info[0].As<Napi::String>().Utf8Value();
   int err = 0;
-  std::vector<LogLine> lines = Captured(addon_->logLevel, [&] { err = -bpf_link__pin(link, path.c_str()); });
+  std::vector<LogLine> lines = Captured(addon_->logLevel, [&] { err = attachment->Pin(path); });
   addon_->Deliver(env, lines, Napi::FunctionReference());
   if (err != 0) throw BpfError(env, "bpf_link__pin", err, path);
   return env.Undefined();
@@ -67,11 +247,18 @@ Napi::Value LinkHandle::Pin(const Napi::CallbackInfo& info) {
 
 Napi::Value LinkHandle::Unpin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  struct bpf_link* link = Require(env, "bpf_link__unpin");
+  Attachment* attachment = Require(env, "bpf_link__unpin");
   int err = 0;
-  std::vector<LogLine> lines = Captured(addon_->logLevel, [&] { err = -bpf_link__unpin(link); });
+  std::vector<LogLine> lines = Captured(addon_->logLevel, [&] { err = attachment->Unpin(); });
   addon_->Deliver(env, lines, Napi::FunctionReference());
   if (err != 0) throw BpfError(env, "bpf_link__unpin", err);
+  return env.Undefined();
+}
+
+Napi::Value LinkHandle::Detach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int err = Require(env, "bpf_link__detach")->Detach();
+  if (err != 0) throw BpfError(env, "bpf_link__detach", err);
   return env.Undefined();
 }
 

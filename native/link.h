@@ -1,7 +1,13 @@
-// Link: one bpf_link, which keeps a program attached until it is destroyed (or pinned).
+// Link: one attachment of a program, which lasts until it is released (or, for a BPF link, pinned).
+// Most attachments are BPF links (libbpf's bpf_link, or a link fd made by bpf_link_create); socket
+// filters, netlink XDP and clsact filters are not links in the kernel, so each has its own detach.
 #pragma once
 
 #include <napi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "addon.h"
 
@@ -9,24 +15,130 @@ struct bpf_link;
 
 namespace bpfkit {
 
+class Attachment {
+ public:
+  virtual ~Attachment() = default;
+  // The link's fd, or -1 when the attachment is not one BPF link.
+  virtual int Fd() const { return -1; }
+  virtual const char* PinPath() const { return nullptr; }
+  // Return 0 or a positive errno.
+  virtual int Pin(const std::string& path);
+  virtual int Unpin();
+  // Detaches from the hook but keeps the (now defunct) link open: BPF_LINK_DETACH.
+  virtual int Detach() = 0;
+  // Detaches (unless pinned) and frees everything the attachment holds. Idempotent, never throws.
+  virtual void Release() = 0;
+};
+
+// libbpf links: one, or one per CPU for perf events. libbpf owns their fds (and perf event fds).
+class LibbpfLinks : public Attachment {
+ public:
+  explicit LibbpfLinks(std::vector<struct bpf_link*> links) : links_(std::move(links)) {}
+  ~LibbpfLinks() override { Release(); }
+  int Fd() const override;
+  const char* PinPath() const override;
+  int Pin(const std::string& path) override;
+  int Unpin() override;
+  int Detach() override;
+  void Release() override;
+
+ private:
+  std::vector<struct bpf_link*> links_;
+};
+
+// A link fd made by bpf_link_create (XDP with a mode, tcx, cgroup with an explicit attach type).
+class FdLink : public Attachment {
+ public:
+  explicit FdLink(int fd) : fd_(fd) {}
+  ~FdLink() override { Release(); }
+  int Fd() const override { return fd_; }
+  const char* PinPath() const override { return pinPath_.empty() ? nullptr : pinPath_.c_str(); }
+  int Pin(const std::string& path) override;
+  int Unpin() override;
+  int Detach() override;
+  void Release() override;
+
+ private:
+  int fd_;
+  std::string pinPath_;
+};
+
+// A socket filter (SO_ATTACH_BPF). The socket is remembered by inode, so a descriptor number that was
+// closed and reused by another socket is left alone.
+class SocketFilter : public Attachment {
+ public:
+  SocketFilter(int fd, unsigned long device, unsigned long inode) : fd_(fd), device_(device), inode_(inode) {}
+  ~SocketFilter() override { Release(); }
+  int Detach() override;
+  void Release() override { Detach(); }
+
+ private:
+  int fd_;
+  unsigned long device_;
+  unsigned long inode_;
+  bool attached_ = true;
+};
+
+// An XDP program attached through netlink (replacing whatever netlink program was there). Detaching
+// removes it only if it is still this program.
+class XdpNetlink : public Attachment {
+ public:
+  XdpNetlink(int ifindex, unsigned flags, int programFd) : ifindex_(ifindex), flags_(flags), programFd_(programFd) {}
+  ~XdpNetlink() override { Release(); }
+  int Detach() override;
+  void Release() override;
+
+ private:
+  int ifindex_;
+  unsigned flags_;
+  int programFd_;  // a dup, so the program stays identifiable after its object closes
+};
+
+// A tc filter on the clsact qdisc (the pre-tcx API). A clsact qdisc bpfkit created is removed when the
+// last bpfkit filter relying on it (in this process) goes.
+class TcFilter : public Attachment {
+ public:
+  TcFilter(int ifindex, bool egress, unsigned handle, unsigned priority, bool createdHook);
+  ~TcFilter() override { Release(); }
+  int Detach() override;
+  void Release() override { Detach(); }
+  // Creates the clsact qdisc when missing; returns 0 or a positive errno, and whether it was created.
+  static int EnsureHook(int ifindex, bool* created);
+  // Undoes EnsureHook when the filter could not be attached.
+  static void DropOwnedHook(int ifindex);
+
+ private:
+  int ifindex_;
+  bool egress_;
+  unsigned handle_;
+  unsigned priority_;
+  bool createdHook_;
+  bool attached_ = true;
+};
+
 class LinkHandle : public Napi::ObjectWrap<LinkHandle>, public Resource {
  public:
   static Napi::Function Init(Napi::Env env);
+  // new LinkHandle(External<Attachment>) from a program's attach calls, or new LinkHandle({ pinned: path }).
   explicit LinkHandle(const Napi::CallbackInfo& info);
   ~LinkHandle() override;
 
+  // Wraps an attachment (taking ownership) in a new JS LinkHandle.
+  static Napi::Object New(Napi::Env env, std::unique_ptr<Attachment> attachment);
   void Release() override;
 
  private:
   Napi::Value Fd(const Napi::CallbackInfo& info);
   Napi::Value PinPath(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Pin(const Napi::CallbackInfo& info);
   Napi::Value Unpin(const Napi::CallbackInfo& info);
+  Napi::Value Detach(const Napi::CallbackInfo& info);
   Napi::Value Destroy(const Napi::CallbackInfo& info);
-  struct bpf_link* Require(Napi::Env env, const char* op) const;
+  Attachment* Require(Napi::Env env, const char* op) const;
 
   Addon* addon_;
-  struct bpf_link* link_ = nullptr;
+  std::unique_ptr<Attachment> attachment_;
 };
 
 }  // namespace bpfkit

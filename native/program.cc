@@ -4,7 +4,16 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,11 +29,26 @@ Napi::Function ProgramHandle::Init(Napi::Env env) {
       InstanceAccessor<&ProgramHandle::Name>("name"),
       InstanceAccessor<&ProgramHandle::Section>("section"),
       InstanceAccessor<&ProgramHandle::Type>("type"),
+      InstanceAccessor<&ProgramHandle::ExpectedAttachType>("expectedAttachType"),
       InstanceAccessor<&ProgramHandle::Autoload, &ProgramHandle::SetAutoload>("autoload"),
       InstanceAccessor<&ProgramHandle::Fd>("fd"),
       InstanceAccessor<&ProgramHandle::Id>("id"),
       InstanceMethod<&ProgramHandle::Attach>("attach"),
       InstanceMethod<&ProgramHandle::AttachTracepoint>("attachTracepoint"),
+      InstanceMethod<&ProgramHandle::AttachRawTracepoint>("attachRawTracepoint"),
+      InstanceMethod<&ProgramHandle::AttachUprobe>("attachUprobe"),
+      InstanceMethod<&ProgramHandle::AttachUsdt>("attachUsdt"),
+      InstanceMethod<&ProgramHandle::AttachKprobe>("attachKprobe"),
+      InstanceMethod<&ProgramHandle::AttachKprobeMulti>("attachKprobeMulti"),
+      InstanceMethod<&ProgramHandle::AttachPerfEvent>("attachPerfEvent"),
+      InstanceMethod<&ProgramHandle::AttachTrace>("attachTrace"),
+      InstanceMethod<&ProgramHandle::AttachLsm>("attachLsm"),
+      InstanceMethod<&ProgramHandle::AttachIter>("attachIter"),
+      InstanceMethod<&ProgramHandle::LinkCreate>("linkCreate"),
+      InstanceMethod<&ProgramHandle::AttachSocket>("attachSocket"),
+      InstanceMethod<&ProgramHandle::AttachXdpNetlink>("attachXdpNetlink"),
+      InstanceMethod<&ProgramHandle::AttachTcClsact>("attachTcClsact"),
+      InstanceMethod<&ProgramHandle::Info>("info"),
       InstanceMethod<&ProgramHandle::TestRun>("testRun"),
   });
 }
@@ -52,6 +76,12 @@ Napi::Value ProgramHandle::Section(const Napi::CallbackInfo& info) {
 Napi::Value ProgramHandle::Type(const Napi::CallbackInfo& info) {
   owner_->Require(info.Env(), "bpf_program__type", Need::Open);
   const char* name = libbpf_bpf_prog_type_str(bpf_program__type(program_));
+  return Napi::String::New(info.Env(), name != nullptr ? name : "unknown");
+}
+
+Napi::Value ProgramHandle::ExpectedAttachType(const Napi::CallbackInfo& info) {
+  owner_->Require(info.Env(), "bpf_program__expected_attach_type", Need::Open);
+  const char* name = libbpf_bpf_attach_type_str(bpf_program__expected_attach_type(program_));
   return Napi::String::New(info.Env(), name != nullptr ? name : "unknown");
 }
 
@@ -92,17 +122,14 @@ int ProgramHandle::LoadedFd(Napi::Env env, const char* op) const {
 template <typename F>
 Napi::Value ProgramHandle::AttachWith(Napi::Env env, const char* op, F attach) {
   LoadedFd(env, op);
-  struct bpf_link* link = nullptr;
+  std::unique_ptr<Attachment> attachment;
   int err = 0;
-  std::vector<LogLine> lines = Captured(owner_->LogLevel(), [&] {
-    link = attach();
-    err = link == nullptr ? errno : 0;
-  });
-  if (link == nullptr) {
+  std::vector<LogLine> lines = Captured(owner_->LogLevel(), [&] { err = attach(attachment); });
+  if (attachment == nullptr) {
     owner_->Deliver(env, lines);
-    throw BpfError(env, op, err, std::string("program '") + bpf_program__name(program_) + "'");
+    throw BpfError(env, op, err != 0 ? err : EINVAL, std::string("program '") + bpf_program__name(program_) + "'");
   }
-  Napi::Object wrapped = Addon::Of(env)->linkClass.New({Napi::External<struct bpf_link>::New(env, link)});
+  Napi::Object wrapped = LinkHandle::New(env, std::move(attachment));
   try {
     owner_->Deliver(env, lines);
   } catch (...) {
@@ -112,21 +139,323 @@ Napi::Value ProgramHandle::AttachWith(Napi::Env env, const char* op, F attach) {
   return wrapped;
 }
 
+namespace {
+
+// Takes a libbpf attach call's result: the link, or its errno.
+int Take(struct bpf_link* link, std::unique_ptr<Attachment>& out) {
+  if (link == nullptr) return errno;
+  out = std::make_unique<LibbpfLinks>(std::vector<struct bpf_link*>{link});
+  return 0;
+}
+
+std::string StringArg(Napi::Env env, const Napi::Value& value, const char* op, const char* what) {
+  if (!value.IsString()) throw BpfError(env, op, "EINVAL", std::string(what) + " must be a string");
+  return value.As<Napi::String>().Utf8Value();
+}
+
+int IntArg(Napi::Env env, const Napi::Value& value, const char* op, const char* what) {
+  if (!value.IsNumber()) throw BpfError(env, op, "EINVAL", std::string(what) + " must be a number");
+  return value.As<Napi::Number>().Int32Value();
+}
+
+uint64_t CookieArg(Napi::Env env, const Napi::Value& value, const char* op) {
+  if (value.IsUndefined() || value.IsNull()) return 0;
+  if (!value.IsBigInt()) throw BpfError(env, op, "EINVAL", "cookie must be a bigint");
+  bool lossless = true;
+  return value.As<Napi::BigInt>().Uint64Value(&lossless);
+}
+
+}  // namespace
+
 // attach(): libbpf's auto-attach from the SEC() name. EOPNOTSUPP means the section names no target.
 Napi::Value ProgramHandle::Attach(const Napi::CallbackInfo& info) {
-  return AttachWith(info.Env(), "bpf_program__attach", [this] { return bpf_program__attach(program_); });
+  return AttachWith(info.Env(), "bpf_program__attach",
+                    [this](auto& out) { return Take(bpf_program__attach(program_), out); });
 }
 
 // attachTracepoint(category, name)
 Napi::Value ProgramHandle::AttachTracepoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsString() || !info[1].IsString()) {
-    throw BpfError(env, "bpf_program__attach_tracepoint", "EINVAL", "expected (category, name) strings");
+  const char* op = "bpf_program__attach_tracepoint";
+  std::string category = StringArg(env, info[0], op, "category");
+  std::string name = StringArg(env, info[1], op, "name");
+  return AttachWith(env, op, [&](auto& out) {
+    return Take(bpf_program__attach_tracepoint(program_, category.c_str(), name.c_str()), out);
+  });
+}
+
+// attachRawTracepoint(name)
+Napi::Value ProgramHandle::AttachRawTracepoint(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__attach_raw_tracepoint";
+  std::string name = StringArg(env, info[0], op, "name");
+  return AttachWith(env, op, [&](auto& out) { return Take(bpf_program__attach_raw_tracepoint(program_, name.c_str()), out); });
+}
+
+// attachUprobe(binaryPath, symbol | null, offset, pid, retprobe, cookie)
+Napi::Value ProgramHandle::AttachUprobe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__attach_uprobe_opts";
+  std::string binary = StringArg(env, info[0], op, "binary");
+  std::string symbol = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  int offset = IntArg(env, info[2], op, "offset");
+  int pid = IntArg(env, info[3], op, "pid");
+  bool retprobe = info[4].ToBoolean().Value();
+  uint64_t cookie = CookieArg(env, info[5], op);
+  return AttachWith(env, op, [&](auto& out) {
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe,
+                .func_name = symbol.empty() ? nullptr : symbol.c_str());
+    return Take(bpf_program__attach_uprobe_opts(program_, pid, binary.c_str(), static_cast<size_t>(offset), &opts), out);
+  });
+}
+
+// attachUsdt(binaryPath, provider, name, pid, cookie)
+Napi::Value ProgramHandle::AttachUsdt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__attach_usdt";
+  std::string binary = StringArg(env, info[0], op, "binary");
+  std::string provider = StringArg(env, info[1], op, "provider");
+  std::string name = StringArg(env, info[2], op, "name");
+  int pid = IntArg(env, info[3], op, "pid");
+  uint64_t cookie = CookieArg(env, info[4], op);
+  return AttachWith(env, op, [&](auto& out) {
+    LIBBPF_OPTS(bpf_usdt_opts, opts, .usdt_cookie = cookie);
+    return Take(bpf_program__attach_usdt(program_, pid, binary.c_str(), provider.c_str(), name.c_str(), &opts), out);
+  });
+}
+
+// attachKprobe(symbol, offset, retprobe, cookie)
+Napi::Value ProgramHandle::AttachKprobe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__attach_kprobe_opts";
+  std::string symbol = StringArg(env, info[0], op, "symbol");
+  int offset = IntArg(env, info[1], op, "offset");
+  bool retprobe = info[2].ToBoolean().Value();
+  uint64_t cookie = CookieArg(env, info[3], op);
+  return AttachWith(env, op, [&](auto& out) {
+    LIBBPF_OPTS(bpf_kprobe_opts, opts, .bpf_cookie = cookie, .offset = static_cast<size_t>(offset), .retprobe = retprobe);
+    return Take(bpf_program__attach_kprobe_opts(program_, symbol.c_str(), &opts), out);
+  });
+}
+
+// attachKprobeMulti(pattern | null, symbols: string[] | null, retprobe, cookies: bigint[] | null)
+Napi::Value ProgramHandle::AttachKprobeMulti(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__attach_kprobe_multi_opts";
+  std::string pattern = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  std::vector<std::string> symbols;
+  if (info[1].IsArray()) {
+    Napi::Array array = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); i++) symbols.push_back(StringArg(env, array.Get(i), op, "symbols[i]"));
   }
-  std::string category = info[0].As<Napi::String>().Utf8Value();
-  std::string name = info[1].As<Napi::String>().Utf8Value();
-  return AttachWith(env, "bpf_program__attach_tracepoint",
-                    [&] { return bpf_program__attach_tracepoint(program_, category.c_str(), name.c_str()); });
+  bool retprobe = info[2].ToBoolean().Value();
+  std::vector<__u64> cookies;
+  if (info[3].IsArray()) {
+    Napi::Array array = info[3].As<Napi::Array>();
+    if (array.Length() != symbols.size()) throw BpfError(env, op, "EINVAL", "one cookie per symbol");
+    for (uint32_t i = 0; i < array.Length(); i++) cookies.push_back(CookieArg(env, array.Get(i), op));
+  }
+  if (pattern.empty() == symbols.empty()) throw BpfError(env, op, "EINVAL", "expected a pattern or symbols");
+  std::vector<const char*> names;
+  for (const std::string& symbol : symbols) names.push_back(symbol.c_str());
+  return AttachWith(env, op, [&](auto& out) {
+    LIBBPF_OPTS(bpf_kprobe_multi_opts, opts, .syms = names.empty() ? nullptr : names.data(),
+                .cookies = cookies.empty() ? nullptr : cookies.data(), .cnt = names.size(), .retprobe = retprobe);
+    return Take(bpf_program__attach_kprobe_multi_opts(program_, pattern.empty() ? nullptr : pattern.c_str(), &opts), out);
+  });
+}
+
+// attachPerfEvent(type, config: bigint, sample: number, frequency: boolean, cpus: number[], pid, cookie)
+// opens one perf event per entry of `cpus` (-1: any CPU, following `pid`) and attaches to each.
+Napi::Value ProgramHandle::AttachPerfEvent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__attach_perf_event_opts";
+  struct perf_event_attr attr = {};
+  attr.size = sizeof(attr);
+  attr.type = static_cast<uint32_t>(IntArg(env, info[0], op, "type"));
+  if (!info[1].IsBigInt()) throw BpfError(env, op, "EINVAL", "config must be a bigint");
+  bool lossless = true;
+  attr.config = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  double sample = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
+  if (info[3].ToBoolean().Value()) {
+    attr.freq = 1;
+    attr.sample_freq = static_cast<uint64_t>(sample);
+  } else {
+    attr.sample_period = static_cast<uint64_t>(sample);
+  }
+  if (!info[4].IsArray()) throw BpfError(env, op, "EINVAL", "cpus must be an array");
+  Napi::Array cpuArray = info[4].As<Napi::Array>();
+  std::vector<int> cpus;
+  for (uint32_t i = 0; i < cpuArray.Length(); i++) cpus.push_back(IntArg(env, cpuArray.Get(i), op, "cpus[i]"));
+  int pid = IntArg(env, info[5], op, "pid");
+  uint64_t cookie = CookieArg(env, info[6], op);
+  return AttachWith(env, "perf_event_open", [&](auto& out) {
+    std::vector<struct bpf_link*> links;
+    int err = 0;
+    for (int cpu : cpus) {
+      int pfd = static_cast<int>(syscall(__NR_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+      if (pfd < 0) {
+        err = errno;
+        break;
+      }
+      LIBBPF_OPTS(bpf_perf_event_opts, opts, .bpf_cookie = cookie);
+      struct bpf_link* link = bpf_program__attach_perf_event_opts(program_, pfd, &opts);
+      if (link == nullptr) {
+        err = errno;
+        close(pfd);
+        break;
+      }
+      links.push_back(link);  // the link owns the perf event fd from here on
+    }
+    if (err != 0) {
+      for (struct bpf_link* link : links) bpf_link__destroy(link);
+      return err;
+    }
+    out = std::make_unique<LibbpfLinks>(std::move(links));
+    return 0;
+  });
+}
+
+// attachTrace(): fentry/fexit/fmod_ret to the function named at open.
+Napi::Value ProgramHandle::AttachTrace(const Napi::CallbackInfo& info) {
+  return AttachWith(info.Env(), "bpf_program__attach_trace",
+                    [this](auto& out) { return Take(bpf_program__attach_trace(program_), out); });
+}
+
+// attachLsm(): the LSM hook named at open.
+Napi::Value ProgramHandle::AttachLsm(const Napi::CallbackInfo& info) {
+  return AttachWith(info.Env(), "bpf_program__attach_lsm",
+                    [this](auto& out) { return Take(bpf_program__attach_lsm(program_), out); });
+}
+
+// attachIter(mapFd): an iterator link (mapFd < 0: no map).
+Napi::Value ProgramHandle::AttachIter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__attach_iter";
+  int mapFd = IntArg(env, info[0], op, "mapFd");
+  return AttachWith(env, op, [&](auto& out) {
+    union bpf_iter_link_info link_info = {};
+    LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+    if (mapFd >= 0) {
+      link_info.map.map_fd = static_cast<uint32_t>(mapFd);
+      opts.link_info = &link_info;
+      opts.link_info_len = sizeof(link_info);
+    }
+    return Take(bpf_program__attach_iter(program_, &opts), out);
+  });
+}
+
+// linkCreate(targetFdOrIfindex, attachTypeName, flags): bpf_link_create for XDP (with a mode), tcx and
+// cgroups, where the attach type or flags are the caller's rather than the SEC() name's.
+Napi::Value ProgramHandle::LinkCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_link_create";
+  int target = IntArg(env, info[0], op, "target");
+  std::string typeName = StringArg(env, info[1], op, "attach type");
+  uint32_t flags = static_cast<uint32_t>(IntArg(env, info[2], op, "flags"));
+  int type = -1;
+  for (int candidate = 0;; candidate++) {
+    const char* name = libbpf_bpf_attach_type_str(static_cast<enum bpf_attach_type>(candidate));
+    if (name == nullptr) break;
+    if (typeName == name) type = candidate;
+  }
+  if (type < 0) throw BpfError(env, op, "EINVAL", "unknown attach type '" + typeName + "'");
+  int fd = LoadedFd(env, op);
+  return AttachWith(env, op, [&](auto& out) {
+    LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
+    int link = bpf_link_create(fd, target, static_cast<enum bpf_attach_type>(type), &opts);
+    if (link < 0) return errno;
+    out = std::make_unique<FdLink>(link);
+    return 0;
+  });
+}
+
+// attachSocket(fd): SO_ATTACH_BPF.
+Napi::Value ProgramHandle::AttachSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "setsockopt(SO_ATTACH_BPF)";
+  int socketFd = IntArg(env, info[0], op, "fd");
+  int fd = LoadedFd(env, op);
+  return AttachWith(env, op, [&](auto& out) {
+    struct stat st = {};
+    if (fstat(socketFd, &st) != 0) return errno;
+    if (!S_ISSOCK(st.st_mode)) return ENOTSOCK;
+    if (setsockopt(socketFd, SOL_SOCKET, SO_ATTACH_BPF, &fd, sizeof(fd)) != 0) return errno;
+    out = std::make_unique<SocketFilter>(socketFd, st.st_dev, st.st_ino);
+    return 0;
+  });
+}
+
+// attachXdpNetlink(ifindex, flags): bpf_xdp_attach, replacing a netlink-attached program.
+Napi::Value ProgramHandle::AttachXdpNetlink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_xdp_attach";
+  int ifindex = IntArg(env, info[0], op, "ifindex");
+  uint32_t flags = static_cast<uint32_t>(IntArg(env, info[1], op, "flags"));
+  int fd = LoadedFd(env, op);
+  return AttachWith(env, op, [&](auto& out) {
+    int err = -bpf_xdp_attach(ifindex, fd, flags, nullptr);
+    if (err != 0) return err;
+    int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own < 0) {
+      err = errno;
+      bpf_xdp_detach(ifindex, flags, nullptr);
+      return err;
+    }
+    out = std::make_unique<XdpNetlink>(ifindex, flags, own);
+    return 0;
+  });
+}
+
+// attachTcClsact(ifindex, egress, priority, handle): a direct-action filter on the clsact qdisc.
+Napi::Value ProgramHandle::AttachTcClsact(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_tc_attach";
+  int ifindex = IntArg(env, info[0], op, "ifindex");
+  bool egress = info[1].ToBoolean().Value();
+  uint32_t priority = static_cast<uint32_t>(IntArg(env, info[2], op, "priority"));
+  uint32_t handle = static_cast<uint32_t>(IntArg(env, info[3], op, "handle"));
+  int fd = LoadedFd(env, op);
+  return AttachWith(env, op, [&](auto& out) {
+    bool created = false;
+    int err = TcFilter::EnsureHook(ifindex, &created);
+    if (err != 0) return err;
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+    LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = fd, .handle = handle, .priority = priority);
+    err = -bpf_tc_attach(&hook, &opts);
+    if (err != 0) {
+      if (created) TcFilter::DropOwnedHook(ifindex);
+      return err;
+    }
+    out = std::make_unique<TcFilter>(ifindex, egress, opts.handle, opts.priority, created);
+    return 0;
+  });
+}
+
+// info() → the kernel's view of the loaded program (bpf_prog_get_info_by_fd).
+Napi::Value ProgramHandle::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_prog_get_info_by_fd";
+  int fd = LoadedFd(env, op);
+  struct bpf_prog_info prog_info = {};
+  uint32_t length = sizeof(prog_info);
+  if (bpf_prog_get_info_by_fd(fd, &prog_info, &length) != 0) throw BpfError(env, op, errno);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("id", prog_info.id);
+  char tag[2 * BPF_TAG_SIZE + 1];
+  for (int i = 0; i < BPF_TAG_SIZE; i++) snprintf(tag + 2 * i, 3, "%02x", prog_info.tag[i]);
+  result.Set("tag", tag);
+  const char* type = libbpf_bpf_prog_type_str(static_cast<enum bpf_prog_type>(prog_info.type));
+  result.Set("type", type != nullptr ? type : "unknown");
+  result.Set("name", prog_info.name);
+  result.Set("instructions", prog_info.xlated_prog_len / 8);
+  result.Set("jitedSize", prog_info.jited_prog_len);
+  result.Set("verifiedInstructions", prog_info.verified_insns);
+  result.Set("runCount", Napi::BigInt::New(env, static_cast<uint64_t>(prog_info.run_cnt)));
+  result.Set("runTimeNs", Napi::BigInt::New(env, static_cast<uint64_t>(prog_info.run_time_ns)));
+  result.Set("recursionMisses", Napi::BigInt::New(env, static_cast<uint64_t>(prog_info.recursion_misses)));
+  result.Set("loadTime", Napi::BigInt::New(env, static_cast<uint64_t>(prog_info.load_time)));
+  return result;
 }
 
 // testRun(data: Uint8Array | null, ctx: Uint8Array | null, repeat, dataOutSize, ctxOutSize)

@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . /etc/os-release
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(clang llvm libelf-dev zlib1g-dev pkg-config make g++ python3 iproute2 util-linux dpkg-dev strace)
+packages=(clang llvm libelf-dev zlib1g-dev pkg-config make gcc g++ python3 iproute2 util-linux dpkg-dev strace systemtap-sdt-dev dwarves)
 backports=()
 if [ "${VERSION_CODENAME:-}" = bookworm ]; then
 	# libbpf 1.4 and bpftool 7.5 come from bookworm-backports; deps.sh needs the matching deb-src entries.

@@ -65,8 +65,8 @@ export function addBuildCommand(program: Command): void {
       const include = path.resolve(__dirname, '../../bpf/include')
       for (const source of inputs) {
         const output = flags.output ?? source.replace(/(\.bpf)?\.c$/, '') + '.bpf.o'
-        const args = ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${flags.arch}`, `-I${vmlinux}`, `-I${include}`, ...extra,
-          '-c', source, '-o', output]
+        const args = ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${flags.arch}`, `-I${vmlinux}`, `-I${include}`,
+          ...multiarchIncludes(), ...extra, '-c', source, '-o', output]
         // clang's diagnostics go to the terminal as clang prints them.
         const compiled = spawnSync(clang, args, { stdio: 'inherit' })
         if (compiled.status !== 0) fail('build', `clang failed on ${source}`)
@@ -80,4 +80,11 @@ export function addBuildCommand(program: Command): void {
         }
       }
     })
+}
+
+/** The host's multiarch header directory (asm/errno.h, which usdt.bpf.h needs), searched after the others. */
+function multiarchIncludes(): string[] {
+  const triplet = `${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`
+  const dir = `/usr/include/${triplet}`
+  return fs.existsSync(dir) ? ['-idirafter', dir] : []
 }

@@ -4,7 +4,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { addon, type LinkHandle, type ObjectHandle } from './native'
-import { BpfError, invalidArgument } from './errors'
+import { BpfError, VerifierError, invalidArgument } from './errors'
+import { programTypeSupported } from './probe'
 import { levelNumber, nativeLogger, type Logger, type LogLevel } from './log'
 import { BpfProgram } from './program'
 import { BpfMap } from './map'
@@ -201,10 +202,13 @@ export class BpfObject implements Disposable, AsyncDisposable {
    */
   async load(): Promise<void> {
     const caller = new Error()
+    let loading: Array<{ name: string; type: string }> = []
     try {
+      loading = this.programs.filter((program) => program.autoload).map((program) => ({ name: program.name, type: program.type }))
       await this.#handle.load()
-    } catch (error) {
+    } catch (caught) {
       this.#removeTemporary()
+      const error = explainLoadError(caught, loading)
       // The error was made on the event loop after the worker finished: give it the caller's stack.
       if (error instanceof Error && caller.stack !== undefined) {
         error.stack = `${error.name}: ${error.message}\n${caller.stack.split('\n').slice(1).join('\n')}`
@@ -357,4 +361,16 @@ function noTargetReason(program: BpfProgram): string {
   if (type === 'tracepoint') return `${section}: use attachTracepoint(category, name)`
   if (type === 'raw_tracepoint') return `${section}: use attachRawTracepoint(name)`
   return `${section}: attach it with the program's explicit attach method`
+}
+
+/** A load that failed because the kernel lacks a program type says which program, not just EPERM/EINVAL. */
+function explainLoadError(error: unknown, loading: ReadonlyArray<{ name: string; type: string }>): unknown {
+  if (!(error instanceof BpfError) || error instanceof VerifierError) return error
+  const unsupported = loading.filter((program) => !programTypeSupported(program.type))
+  if (unsupported.length === 0) return error
+  const names = unsupported.map((program) => `'${program.name}' (${program.type})`).join(', ')
+  return new BpfError(`${error.message.split('\n')[0]}: this kernel cannot load ${names}`, {
+    code: error.code, errno: error.errno, op: error.op, cause: error,
+    hint: `this kernel does not support that program type (see: bpfkit doctor); set program.autoload = false for ${unsupported.map((p) => p.name).join(', ')} to load the rest`,
+  })
 }

@@ -1,0 +1,544 @@
+// Every attach method on the real kernel: each test causes the hooked event and reads what the
+// program recorded (test/fixtures/attach.bpf.c), then checks that nothing stays attached.
+import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import * as dgram from 'node:dgram'
+import * as fs from 'node:fs'
+import * as net from 'node:net'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { BpfError, BpfObject, Link, elfFunctions, probeKernel } from 'bpfkit'
+import { bpfFds, fixture, root, waitFor } from './helpers'
+
+const GETPPID = process.arch === 'arm64' ? 173 : 110
+const PORT = 9999
+
+let obj: BpfObject
+let dir: string
+let target: string
+
+/** A running copy of the uprobe target: `call(a, b)` makes it call add(a, b) once and resolves with the sum. */
+class Target {
+  readonly child: ChildProcessWithoutNullStreams
+  #lines: string[] = []
+  #waiters: Array<(line: string) => void> = []
+
+  constructor(binary: string) {
+    this.child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let buffer = ''
+    this.child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString()
+      let newline: number
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline)
+        buffer = buffer.slice(newline + 1)
+        const waiter = this.#waiters.shift()
+        if (waiter) waiter(line)
+        else this.#lines.push(line)
+      }
+    })
+  }
+
+  next(): Promise<string> {
+    const line = this.#lines.shift()
+    return line !== undefined ? Promise.resolve(line) : new Promise((resolve) => this.#waiters.push(resolve))
+  }
+
+  async call(a: number, b: number): Promise<number> {
+    this.child.stdin.write(`${a} ${b}\n`)
+    return Number(await this.next())
+  }
+
+  get pid(): number {
+    return this.child.pid!
+  }
+
+  stop(): void {
+    this.child.stdin.end()
+  }
+}
+
+async function started(binary: string): Promise<Target> {
+  const t = new Target(binary)
+  expect(await t.next()).toBe('ready')
+  return t
+}
+
+function bss(): Record<string, number | bigint> {
+  return obj.bss as Record<string, number | bigint>
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpfkit-attach-'))
+  target = path.join(dir, 'uprobe-target')
+  execFileSync('cc', ['-g', '-O1', '-o', target, fixture('uprobe-target.c')])
+  obj = BpfObject.open(fixture('attach.bpf.o'))
+  obj.rodata.target_pid = process.pid
+  obj.rodata.target_syscall = GETPPID
+  obj.rodata.udp_port = PORT
+  await obj.load()
+})
+
+afterAll(async () => {
+  await obj?.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+  expect(bpfFds().links).toEqual([])
+})
+
+afterEach(() => {
+  // Every test closes what it attached: no link of this process outlives it.
+  expect(bpfFds().links).toEqual([])
+})
+
+describe('tracepoints', () => {
+  it('attachTracepoint and attachRawTracepoint run on the syscall this process makes', () => {
+    const before = { tp: bss().tracepoint_hits as bigint, raw: bss().raw_tracepoint_hits as bigint }
+    const tp = obj.program('on_tracepoint').attachTracepoint('syscalls', 'sys_enter_getppid')
+    const raw = obj.program('on_raw_tracepoint').attachRawTracepoint('sys_enter')
+    expect(tp.target).toBe('tracepoint syscalls/sys_enter_getppid')
+    expect(raw.info()).toMatchObject({ type: 'raw_tracepoint', programId: obj.program('on_raw_tracepoint').id })
+    for (let i = 0; i < 7; i++) void process.ppid
+    expect(bss().tracepoint_hits).toBe(before.tp + 7n)
+    expect(bss().raw_tracepoint_hits).toBe(before.raw + 7n)
+    tp.close()
+    raw.close()
+    void process.ppid
+    expect(bss().tracepoint_hits).toBe(before.tp + 7n)
+  })
+
+  it('a missing tracepoint is ENOENT with a hint, before and after a bad category', () => {
+    const error = catchError(() => obj.program('on_tracepoint').attachTracepoint('syscalls', 'sys_enter_nope'))
+    expect(error).toMatchObject({ code: 'ENOENT', op: 'bpf_program__attach_tracepoint' })
+    expect(error.hint).toMatch(/\/sys\/kernel\/tracing\/events/)
+  })
+})
+
+describe('uprobes and USDT', () => {
+  it('attachUprobe by symbol, limited to one pid, sees the arguments; the uretprobe sees the return value', async () => {
+    const watched = await started(target)
+    const other = await started(target)
+    const entry = obj.program('on_uprobe').attachUprobe({ binary: target, symbol: 'add', pid: watched.pid, cookie: 0xfeedn })
+    const exit = obj.program('on_uretprobe').attachUprobe({ binary: target, symbol: 'add', pid: watched.pid, retprobe: true })
+    expect(entry.target).toBe(`uprobe ${target}:add (pid ${watched.pid})`)
+    const hits = bss().uprobe_hits as bigint
+    expect(await watched.call(20, 22)).toBe(42)
+    expect(await other.call(100, 200)).toBe(300)
+    expect(await watched.call(-5, 3)).toBe(-2)
+    expect(bss().uprobe_hits).toBe(hits + 2n)
+    expect(bss()).toMatchObject({ uprobe_a: -5, uprobe_b: 3, uretprobe_ret: -2, uprobe_pid: watched.pid, uprobe_cookie: 0xfeedn })
+    entry.close()
+    exit.close()
+    watched.stop()
+    other.stop()
+  })
+
+  it('attachUprobe by file offset works on a stripped copy of the binary', async () => {
+    const add = elfFunctions(target).find((symbol) => symbol.name === 'add')!
+    expect(add.table).toBe('symtab')
+    const stripped = path.join(dir, 'uprobe-target-stripped')
+    fs.copyFileSync(target, stripped)
+    execFileSync('strip', [stripped])
+    expect(elfFunctions(stripped).some((symbol) => symbol.name === 'add')).toBe(false)
+    const link = obj.program('on_uprobe').attachUprobe({ binary: stripped, offset: add.fileOffset })
+    const t = await started(stripped)
+    expect(await t.call(7, 8)).toBe(15)
+    expect(bss()).toMatchObject({ uprobe_a: 7, uprobe_b: 8, uprobe_pid: t.pid })
+    t.stop()
+    link.close()
+  })
+
+  it('a missing symbol lists the nearest names; a library name resolves like libbpf does', () => {
+    const error = catchError(() => obj.program('on_uprobe').attachUprobe({ binary: target, symbol: 'addd' }))
+    expect(error).toMatchObject({ code: 'ENOENT' })
+    expect(error.message).toContain(`no function 'addd' in ${target}`)
+    expect(error.hint).toMatch(/did you mean: .*\badd\b/)
+    const libc = obj.program('on_uprobe').attachUprobe({ binary: 'libc.so.6', symbol: 'malloc', pid: process.pid })
+    expect(libc.target).toMatch(/^uprobe \/.*libc\.so\.6:malloc \(pid \d+\)$/)
+    libc.close()
+    expect(catchError(() => obj.program('on_uprobe').attachUprobe({ binary: 'libnope.so.1', symbol: 'x' }))).toMatchObject({ code: 'ENOENT' })
+    expect(catchError(() => obj.program('on_uprobe').attachUprobe({ binary: target }))).toMatchObject({ code: 'EINVAL' })
+  })
+
+  it('attachUsdt fires on the sys/sdt.h probe with its arguments and cookie', async () => {
+    const t = await started(target)
+    const link = obj.program('on_usdt').attachUsdt({ binary: target, provider: 'bpfkit', name: 'added', pid: t.pid, cookie: 99n })
+    const hits = bss().usdt_hits as bigint
+    expect(await t.call(40, 2)).toBe(42)
+    expect(await t.call(1000, 234)).toBe(1234)
+    expect(bss()).toMatchObject({ usdt_hits: hits + 2n, usdt_x: 1000n, usdt_y: 1234n, usdt_cookie: 99n })
+    link.close()
+    expect(await t.call(1, 1)).toBe(2)
+    expect(bss().usdt_hits).toBe(hits + 2n)
+    t.stop()
+  })
+})
+
+describe('kprobes', () => {
+  const kprobes = ['/sys/bus/event_source/devices/kprobe', '/sys/kernel/tracing/kprobe_events'].some((f) => fs.existsSync(f))
+
+  it.runIf(!kprobes)('without CONFIG_KPROBES, attachKprobe fails with a hint that says so', () => {
+    const error = catchError(() => obj.program('on_kprobe').attachKprobe({ symbol: 'do_nanosleep' }))
+    expect(error).toBeInstanceOf(BpfError)
+    expect(error.op).toBe('bpf_program__attach_kprobe_opts')
+    expect(error.hint).toMatch(/lacks CONFIG_KPROBES/)
+  })
+
+  it.runIf(kprobes)('attachKprobe runs on the kernel function', () => {
+    const hits = bss().kprobe_hits as bigint
+    const symbol = process.arch === 'arm64' ? '__arm64_sys_getppid' : '__x64_sys_getppid'
+    const link = obj.program('on_kprobe').attachKprobe({ symbol })
+    void process.ppid
+    expect(bss().kprobe_hits as bigint).toBeGreaterThan(hits)
+    link.close()
+  })
+
+  it('attachKprobeMulti attaches where the kernel has fprobes, and otherwise names what is missing', async () => {
+    const other = BpfObject.open(fixture('attach-unsupported.bpf.o'))
+    try {
+      for (const program of other.programs) program.autoload = program.name === 'on_kprobe_multi'
+      await other.load()
+      const symbol = process.arch === 'arm64' ? '__arm64_sys_getppid' : '__x64_sys_getppid'
+      let link: Link | undefined
+      try {
+        link = other.program('on_kprobe_multi').attachKprobeMulti({ symbols: [symbol], cookies: [1n] })
+      } catch (error) {
+        expect(kprobes).toBe(false)
+        expect((error as BpfError).hint).toMatch(/lacks CONFIG_KPROBES/)
+        return
+      }
+      void process.ppid
+      expect((other.bss as Record<string, bigint>).multi_hits).toBeGreaterThan(0n)
+      link.close()
+    } catch (error) {
+      // Kernels without kprobe.multi links refuse the program type's attach type at load.
+      if (kprobes) throw error
+      expect(error).toBeInstanceOf(BpfError)
+    } finally {
+      await other.close()
+    }
+  })
+})
+
+describe('fentry, LSM and iterators', () => {
+  const support = probeKernel().programTypes
+
+  it.runIf(!support.tracing)('loading a program type the kernel lacks names the program, with a way out', async () => {
+    const other = BpfObject.open(fixture('attach-unsupported.bpf.o'))
+    try {
+      const error = await other.load().then(() => undefined, (e: BpfError) => e)
+      expect(error).toBeInstanceOf(BpfError)
+      expect(error!.message).toContain("this kernel cannot load 'on_fentry' (tracing)")
+      expect(error!.hint).toMatch(/autoload = false for on_fentry/)
+    } finally {
+      await other.close()
+    }
+  })
+
+  it('each fails with a probe-backed error where the kernel lacks the program type, and runs where it has it', async () => {
+    const other = BpfObject.open(fixture('attach-unsupported.bpf.o'))
+    const cases = [
+      { program: 'on_fentry', type: 'tracing', attach: () => other.program('on_fentry').attachFentry() },
+      { program: 'on_lsm', type: 'lsm', attach: () => other.program('on_lsm').attachLsm() },
+      { program: 'on_iter', type: 'tracing', attach: () => other.program('on_iter').attachIter() },
+    ]
+    try {
+      for (const program of other.programs) program.autoload = cases.some((c) => c.program === program.name && support[c.type])
+      await other.load()
+      for (const c of cases) {
+        if (support[c.type]) {
+          c.attach().close()
+          continue
+        }
+        const error = catchError(c.attach)
+        expect(error).toMatchObject({ code: 'EOPNOTSUPP' })
+        expect(error.message).toContain(`does not support BPF_PROG_TYPE_${c.type.toUpperCase()}`)
+        expect(error.hint).toBeTruthy()
+      }
+    } finally {
+      await other.close()
+    }
+  })
+})
+
+describe('networking', () => {
+  const ns = `bpfkit-at-${process.pid}`
+  const host = `bka${process.pid % 100000}`
+  const peer = `bkb${process.pid % 100000}`
+
+  const ip = (...args: string[]): string => execFileSync('ip', args).toString()
+  const inNs = (script: string): void => {
+    execFileSync('ip', ['netns', 'exec', ns, 'bash', '-c', script])
+  }
+  const sendFromNs = (count: number): void => inNs(`for i in $(seq ${count}); do echo x > /dev/udp/10.213.0.1/${PORT}; done`)
+  const sendToNs = (count: number): void => {
+    execFileSync('bash', ['-c', `for i in $(seq ${count}); do echo x > /dev/udp/10.213.0.2/${PORT}; done`])
+  }
+
+  beforeAll(() => {
+    ip('netns', 'add', ns)
+    ip('link', 'add', host, 'type', 'veth', 'peer', 'name', peer)
+    ip('link', 'set', peer, 'netns', ns)
+    ip('addr', 'add', '10.213.0.1/24', 'dev', host)
+    ip('link', 'set', host, 'up')
+    ip('-n', ns, 'addr', 'add', '10.213.0.2/24', 'dev', peer)
+    ip('-n', ns, 'link', 'set', peer, 'up')
+    sendFromNs(1) // resolves ARP both ways before anything counts
+  })
+
+  afterAll(() => {
+    spawnSync('ip', ['link', 'del', host])
+    spawnSync('ip', ['netns', 'del', ns])
+    expect(ip('netns', 'list')).not.toContain(ns)
+    expect(spawnSync('ip', ['link', 'show', host]).status).not.toBe(0)
+  })
+
+  it('attachXdp counts the datagrams sent to the interface, as a link (by name and by index) and through netlink', () => {
+    const xdp = obj.program('on_xdp')
+    for (const attach of [
+      () => xdp.attachXdp(host, { mode: 'skb' }),
+      () => xdp.attachXdp(Number(fs.readFileSync(`/sys/class/net/${host}/ifindex`, 'utf8')), { mode: 'skb' }),
+      () => xdp.attachXdp(host, { mode: 'skb', replace: true }),
+    ]) {
+      const link = attach()
+      expect(ip('link', 'show', host)).toContain(`prog/xdp id ${xdp.id}`)
+      const before = bss().xdp_packets as bigint
+      sendFromNs(5)
+      expect(bss().xdp_packets).toBe(before + 5n)
+      // A second program on the same interface is refused with a way out.
+      const busy = catchError(() => xdp.attachXdp(host, { mode: 'skb' }))
+      expect(busy.code).toMatch(/EBUSY|EEXIST/)
+      expect(busy.hint).toMatch(/replace: true/)
+      link.close()
+      expect(ip('link', 'show', host)).not.toContain('prog/xdp')
+    }
+  })
+
+  it('attachTc counts ingress and egress datagrams, with tcx links and with clsact filters, and cleans up clsact', () => {
+    for (const api of ['tcx', 'clsact'] as const) {
+      const ingress = obj.program('on_tc_ingress').attachTc(host, { direction: 'ingress', api })
+      const egress = obj.program('on_tc_egress').attachTc(host, { direction: 'egress', api })
+      expect(ingress.target).toBe(`tc ${host} ingress (${api})`)
+      if (api === 'clsact') expect(ip('link', 'show', host) + execFileSync('tc', ['qdisc', 'show', 'dev', host]).toString()).toContain('clsact')
+      const before = { in: bss().tc_ingress_packets as bigint, out: bss().tc_egress_packets as bigint }
+      sendFromNs(4)
+      sendToNs(3)
+      expect(bss().tc_ingress_packets).toBe(before.in + 4n)
+      expect(bss().tc_egress_packets).toBe(before.out + 3n)
+      ingress.close()
+      egress.close()
+      sendFromNs(2)
+      expect(bss().tc_ingress_packets).toBe(before.in + 4n)
+      expect(execFileSync('tc', ['qdisc', 'show', 'dev', host]).toString()).not.toContain('clsact')
+    }
+    // A priority means clsact (tcx has none).
+    const prioritized = obj.program('on_tc_ingress').attachTc(host, { direction: 'ingress', priority: 7 })
+    expect(prioritized.target).toBe(`tc ${host} ingress (clsact, priority 7)`)
+    expect(execFileSync('tc', ['filter', 'show', 'dev', host, 'ingress']).toString()).toContain('pref 7')
+    prioritized.close()
+    expect(execFileSync('tc', ['qdisc', 'show', 'dev', host]).toString()).not.toContain('clsact')
+  })
+
+  it('detach() removes a pinned XDP link from the interface, in this process or from its pin in another', () => {
+    const pin = `/sys/fs/bpf/bpfkit-xdp-${process.pid}`
+    const link = obj.program('on_xdp').attachXdp(host, { mode: 'skb' })
+    link.pin(pin)
+    link.detach()
+    expect(ip('link', 'show', host)).not.toContain('prog/xdp')
+    expect(link.closed).toBe(false)
+    link.unpin()
+    link.close()
+    const again = obj.program('on_xdp').attachXdp(host, { mode: 'skb' })
+    again.pin(pin)
+    again.close()
+    expect(ip('link', 'show', host)).toContain('prog/xdp')
+    const script = `
+      const { Link } = require(${JSON.stringify(path.join(root, 'dist/index.js'))})
+      const link = Link.openPinned(${JSON.stringify(pin)})
+      link.detach(); link.unpin(); link.close()`
+    execFileSync(process.execPath, ['-e', script])
+    expect(ip('link', 'show', host)).not.toContain('prog/xdp')
+    expect(fs.existsSync(pin)).toBe(false)
+  })
+
+  it('wrong program types and unknown interfaces are clear errors before any syscall', () => {
+    expect(catchError(() => obj.program('on_tracepoint').attachXdp(host))).toMatchObject({ code: 'EINVAL' })
+    expect(catchError(() => obj.program('on_xdp').attachXdp('bpfkit-nope0'))).toMatchObject({ code: 'ENODEV' })
+    expect(catchError(() => obj.program('on_xdp').attachXdp(host, { mode: 'fast' as 'skb' }))).toMatchObject({ code: 'EINVAL' })
+    expect(catchError(() => obj.program('on_tc_ingress').attachTc(host, {} as { direction: 'ingress' }))).toMatchObject({ code: 'EINVAL' })
+  })
+})
+
+describe('sockets and cgroups', () => {
+  it('attachSocketFilter drops and truncates what a UDP socket receives, until closed', async () => {
+    const server = dgram.createSocket('udp4')
+    await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', resolve))
+    const received: string[] = []
+    server.on('message', (message) => received.push(message.toString()))
+    const client = dgram.createSocket('udp4')
+    const send = (text: string): Promise<unknown> => new Promise((resolve) => client.send(text, server.address().port, '127.0.0.1', resolve))
+    const link = obj.program('on_socket').attachSocketFilter(server)
+    expect(link.fd).toBe(-1)
+    for (const text of ['Drop me', 'hello world', 'D', 'abcdefg', 'end!']) await send(text)
+    await waitFor(() => received.includes('end!'), 2000, 'the last datagram')
+    expect(received).toEqual(['hell', 'abcd', 'end!'])
+    expect(catchError(() => link.pin('/sys/fs/bpf/bpfkit-socket'))).toMatchObject({ code: 'EOPNOTSUPP' })
+    link.close()
+    await send('Done')
+    await waitFor(() => received.includes('Done'), 2000, 'a datagram after close')
+    client.close()
+    server.close()
+  })
+
+  it('attachSocketFilter refuses what is not a socket', () => {
+    const fd = fs.openSync(fixture('attach.bpf.c'), 'r')
+    try {
+      expect(catchError(() => obj.program('on_socket').attachSocketFilter(fd))).toMatchObject({ code: 'ENOTSOCK' })
+    } finally {
+      fs.closeSync(fd)
+    }
+    expect(catchError(() => obj.program('on_socket').attachSocketFilter(dgram.createSocket('udp4')))).toMatchObject({ code: 'EINVAL' })
+  })
+
+  it('attachCgroup with a connect4 program denies connects from processes in the cgroup only', async () => {
+    const mount = fs.readFileSync('/proc/mounts', 'utf8').split('\n').find((line) => line.split(' ')[2] === 'cgroup2')!.split(' ')[1]!
+    const cgroup = path.join(mount, `bpfkit-test-${process.pid}`)
+    fs.mkdirSync(cgroup)
+    const server = net.createServer((socket) => socket.end())
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const open = (server.address() as net.AddressInfo).port
+    // A child joins the cgroup, then tries the forbidden port and the open one.
+    const probe = (): Promise<Record<string, string>> => new Promise((resolve, reject) => {
+      const script = `
+        const net = require('node:net'); const out = {}
+        const tryPort = (port) => new Promise((r) => { const s = net.connect(port, '127.0.0.1'); s.on('connect', () => { out[port] = 'ok'; s.destroy(); r() }); s.on('error', (e) => { out[port] = e.code; r() }) })
+        tryPort(${PORT}).then(() => tryPort(${open})).then(() => console.log(JSON.stringify(out)))`
+      const child = spawn('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec ${process.execPath} -e "$0"`, script])
+      let out = ''
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+      child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`child exited ${code}`))))
+    })
+    try {
+      const link = obj.program('on_connect4').attachCgroup(cgroup, { type: 'connect4' })
+      expect(link.info()).toMatchObject({ type: 'cgroup' })
+      expect(await probe()).toEqual({ [PORT]: 'EPERM', [open]: 'ok' })
+      // This process is outside the cgroup: its connect reaches the kernel's TCP (nobody listens: refused).
+      const outside = await new Promise((resolve) => net.connect(PORT, '127.0.0.1').on('error', (e: NodeJS.ErrnoException) => resolve(e.code)))
+      expect(outside).toBe('ECONNREFUSED')
+      link.close()
+      expect(await probe()).toEqual({ [PORT]: 'ECONNREFUSED', [open]: 'ok' })
+      // The SEC() name implies the attach type.
+      const implied = obj.program('on_connect4').attachCgroup(cgroup)
+      expect(implied.target).toBe(`cgroup ${cgroup} (cgroup_inet4_connect)`)
+      implied.close()
+      expect(catchError(() => obj.program('on_connect4').attachCgroup(cgroup, { type: 'nope' }))).toMatchObject({ code: 'EINVAL' })
+      expect(catchError(() => obj.program('on_connect4').attachCgroup('/nonexistent/cgroup'))).toMatchObject({ code: 'ENOENT' })
+    } finally {
+      server.close()
+      fs.rmdirSync(cgroup)
+    }
+  })
+})
+
+describe('perf events', () => {
+  it('attachPerfEvent samples a busy loop of this process on every CPU, or on one CPU as a pinnable link', () => {
+    const before = bss().perf_event_hits as bigint
+    const link = obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 'cpu-clock', sampleFreq: 1000 })
+    expect(link.fd).toBe(-1)
+    const end = Date.now() + 300
+    while (Date.now() < end) {}
+    expect(bss().perf_event_hits as bigint).toBeGreaterThan(before + 50n)
+    expect(catchError(() => link.pin('/sys/fs/bpf/bpfkit-perf')).hint).toMatch(/\{ cpu \}/)
+    link.close()
+    const one = obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 0, samplePeriod: 1_000_000, cpu: 0 })
+    expect(one.info()).toMatchObject({ type: 'perf_event' })
+    one.close()
+    expect(catchError(() => obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 'nope' as 'cpu-clock', sampleFreq: 1 })))
+      .toMatchObject({ code: 'EINVAL' })
+    expect(catchError(() => obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 'cpu-clock' }))).toMatchObject({ code: 'EINVAL' })
+  })
+})
+
+describe('links', () => {
+  it('a pinned link keeps the program attached after close; another process reopens it from the pin and releases it', () => {
+    const pin = `/sys/fs/bpf/bpfkit-link-${process.pid}`
+    const link = obj.program('on_tracepoint').attachTracepoint('syscalls', 'sys_enter_getppid')
+    link.pin(pin)
+    expect(link.pinPath).toBe(pin)
+    const id = link.info()!.id
+    link.close()
+    const hits = bss().tracepoint_hits as bigint
+    void process.ppid
+    expect(bss().tracepoint_hits).toBe(hits + 1n)
+    // Perf event links cannot be detached by BPF_LINK_DETACH: the last reference going detaches them.
+    const script = `
+      const { Link } = require(${JSON.stringify(path.join(root, 'dist/index.js'))})
+      const link = Link.openPinned(${JSON.stringify(pin)})
+      let detach
+      try { link.detach() } catch (error) { detach = { code: error.code, hint: error.hint } }
+      console.log(JSON.stringify({ info: link.info(), detach }))
+      link.unpin(); link.close()`
+    const result = JSON.parse(execFileSync(process.execPath, ['-e', script]).toString())
+    expect(result.info).toEqual({ id, type: 'perf_event', programId: obj.program('on_tracepoint').id })
+    expect(result.detach.code).toBe('EOPNOTSUPP')
+    expect(result.detach.hint).toMatch(/unpin/)
+    expect(fs.existsSync(pin)).toBe(false)
+    void process.ppid
+    expect(bss().tracepoint_hits).toBe(hits + 1n)
+    expect(catchError(() => Link.openPinned(pin))).toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('obj.attach() reports what each program attached to, and why the others were skipped', async () => {
+    const other = BpfObject.open(fixture('attach.bpf.o'))
+    other.program('on_kprobe').autoload = false
+    await other.load()
+    const attached = other.attach()
+    try {
+      expect(attached.map((link) => [link.program, link.target])).toEqual([
+        ['on_tracepoint', 'tracepoint/syscalls/sys_enter_getppid'],
+        ['on_raw_tracepoint', 'raw_tp/sys_enter'],
+      ])
+      const skipped = Object.fromEntries(attached.skipped.map((s) => [s.program, s.reason]))
+      expect(skipped.on_kprobe).toBe('autoload is off')
+      expect(skipped.on_xdp).toMatch(/SEC\("xdp"\) names no target: use attachXdp\(iface\)/)
+      expect(skipped.on_connect4).toMatch(/attachCgroup/)
+      expect(attached.report()).toContain('on_tracepoint → tracepoint/syscalls/sys_enter_getppid')
+    } finally {
+      await other.close()
+    }
+  })
+})
+
+describe('program info', () => {
+  it('info() agrees with bpftool, and stats() counts runs while kernel.bpf_stats_enabled is on', () => {
+    const program = obj.program('on_tracepoint')
+    const info = program.info()
+    const shown = JSON.parse(execFileSync('bpftool', ['prog', 'show', 'id', String(program.id), '-j']).toString())
+    expect(info).toMatchObject({ id: shown.id, tag: shown.tag, type: 'tracepoint', name: 'on_tracepoint', jitedSize: shown.bytes_jited })
+    expect(info.instructions * 8).toBe(shown.bytes_xlated)
+    const sysctl = '/proc/sys/kernel/bpf_stats_enabled'
+    const previous = fs.readFileSync(sysctl, 'utf8').trim()
+    fs.writeFileSync(sysctl, '1')
+    const link = program.attachTracepoint('syscalls', 'sys_enter_getppid')
+    try {
+      const before = program.stats()
+      for (let i = 0; i < 10; i++) void process.ppid
+      const after = program.stats()
+      expect(after.enabled).toBe(true)
+      expect(after.runCount - before.runCount).toBeGreaterThanOrEqual(10n)
+      expect(after.runTimeNs).toBeGreaterThan(before.runTimeNs)
+    } finally {
+      link.close()
+      fs.writeFileSync(sysctl, previous)
+    }
+  })
+})
+
+function catchError(call: () => unknown): BpfError {
+  try {
+    call()
+  } catch (error) {
+    expect(error).toBeInstanceOf(BpfError)
+    return error as BpfError
+  }
+  throw new Error('expected a BpfError')
+}

@@ -155,6 +155,8 @@ export interface Addon {
   setErrorClasses(bpfError: typeof BpfError, verifierError: typeof VerifierError): void
   setLogger(logger: ((level: number, message: string) => void) | null, level: number): void
   liveResources(): number
+  /** Releases every resource this environment holds (links, readers, objects). */
+  releaseAll(): void
   /** if_nametoindex(3) in this process's network namespace; 0 when there is no such interface. */
   ifNameToIndex(name: string): number
   /** libbpf's probes of the running kernel. */
@@ -166,3 +168,5 @@ export const addon: Addon = (
   process.env.BPFKIT_ADDON ? require(path.resolve(process.env.BPFKIT_ADDON)) : nodeGypBuild(path.join(__dirname, '..'))
 ) as Addon
 addon.setErrorClasses(BpfError, VerifierError)
+// process.exit() skips the environment's cleanup hooks; the 'exit' event still runs.
+process.on('exit', () => addon.releaseAll())

@@ -366,6 +366,8 @@ function noTargetReason(program: BpfProgram): string {
 /** A load that failed because the kernel lacks a program type says which program, not just EPERM/EINVAL. */
 function explainLoadError(error: unknown, loading: ReadonlyArray<{ name: string; type: string }>): unknown {
   if (!(error instanceof BpfError) || error instanceof VerifierError) return error
+  // Without privileges every probe fails: then the probes say nothing about the kernel.
+  if (!programTypeSupported('tracepoint')) return error
   const unsupported = loading.filter((program) => !programTypeSupported(program.type))
   if (unsupported.length === 0) return error
   const names = unsupported.map((program) => `'${program.name}' (${program.type})`).join(', ')

@@ -62,6 +62,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
       InstanceMethod("liveResources", &Addon::LiveResources),
       InstanceMethod("probe", &Addon::Probe),
       InstanceMethod("ifNameToIndex", &Addon::IfNameToIndex),
+      InstanceMethod("releaseAll", &Addon::ReleaseAllMethod),
       InstanceValue("libbpfVersion", Napi::String::New(env, libbpf_version_string())),
       InstanceValue("sourceHash", Napi::String::New(env, BPFKIT_SOURCE_HASH)),
       InstanceValue("possibleCpus", Napi::Number::New(env, libbpf_num_possible_cpus())),
@@ -134,6 +135,13 @@ Napi::Value Addon::SetLogger(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Addon::Probe(const Napi::CallbackInfo& info) { return bpfkit::Probe(info); }
+
+// process.exit() ends the process without the environment's cleanup hooks: lib/native.ts calls this from
+// the 'exit' event, so attachments the kernel does not tie to a process (netlink XDP, clsact filters) go too.
+Napi::Value Addon::ReleaseAllMethod(const Napi::CallbackInfo& info) {
+  ReleaseAll();
+  return info.Env().Undefined();
+}
 
 Napi::Value Addon::IfNameToIndex(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "expected an interface name");

@@ -81,6 +81,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value SetErrorClasses(const Napi::CallbackInfo& info);
   Napi::Value SetLogger(const Napi::CallbackInfo& info);
   Napi::Value IfNameToIndex(const Napi::CallbackInfo& info);
+  Napi::Value ReleaseAllMethod(const Napi::CallbackInfo& info);
   Napi::Value LiveResources(const Napi::CallbackInfo& info);
   Napi::Value Probe(const Napi::CallbackInfo& info);
   void ReleaseAll();

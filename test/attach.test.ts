@@ -360,6 +360,31 @@ describe('networking', () => {
     expect(fs.existsSync(pin)).toBe(false)
   })
 
+  it('netlink XDP and clsact filters, which the kernel does not tie to a process, are removed when a process or worker ends without close()', () => {
+    const attachAll = `
+      const { BpfObject } = require(${JSON.stringify(path.join(root, 'dist/index.js'))})
+      const obj = BpfObject.open(${JSON.stringify(fixture('attach.bpf.o'))})
+      obj.load().then(() => {
+        obj.program('on_xdp').attachXdp(${JSON.stringify(host)}, { mode: 'skb', replace: true })
+        obj.program('on_tc_ingress').attachTc(${JSON.stringify(host)}, { direction: 'ingress', api: 'clsact' })
+        console.log(require('node:child_process').execFileSync('tc', ['filter', 'show', 'dev', ${JSON.stringify(host)}, 'ingress']).toString())
+        EXIT
+      })`
+    const attached = (): string => ip('link', 'show', host) + execFileSync('tc', ['qdisc', 'show', 'dev', host]).toString()
+    for (const exit of ['', 'process.exit(0)']) {
+      const printed = execFileSync(process.execPath, ['-e', attachAll.replace('EXIT', exit)]).toString()
+      expect(printed).toContain('on_tc_ingress')
+      expect(attached()).not.toMatch(/prog\/xdp|clsact/)
+    }
+    const worker = `
+      const { Worker } = require('node:worker_threads')
+      const w = new Worker(${JSON.stringify(attachAll.replace('EXIT', ''))}, { eval: true, stdout: false })
+      w.on('exit', () => { console.log(require('node:child_process').execFileSync('ip', ['link', 'show', ${JSON.stringify(host)}]).toString()) ; setTimeout(() => {}, 10) })`
+    const afterWorker = execFileSync(process.execPath, ['-e', worker]).toString()
+    expect(afterWorker).not.toContain('prog/xdp')
+    expect(attached()).not.toMatch(/prog\/xdp|clsact/)
+  })
+
   it('wrong program types and unknown interfaces are clear errors before any syscall', () => {
     expect(catchError(() => obj.program('on_tracepoint').attachXdp(host))).toMatchObject({ code: 'EINVAL' })
     expect(catchError(() => obj.program('on_xdp').attachXdp('bpfkit-nope0'))).toMatchObject({ code: 'ENODEV' })

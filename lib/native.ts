@@ -3,6 +3,8 @@ import * as path from 'node:path'
 import nodeGypBuild = require('node-gyp-build')
 import { BpfError, VerifierError } from './errors'
 import type { BtfType } from './btf/types'
+import type { ProgramInfo } from './program'
+import type { LinkInfo } from './link'
 
 export interface NativeObjectOptions {
   objectName?: string
@@ -99,24 +101,10 @@ export interface TestRunResult {
   ctx: Buffer | null
 }
 
-export interface ProgramInfo {
-  id: number
-  tag: string
-  type: string
-  name: string
-  instructions: number
-  jitedSize: number
-  verifiedInstructions: number
-  runCount: bigint
-  runTimeNs: bigint
-  recursionMisses: bigint
-  loadTime: bigint
-}
-
 export interface LinkHandle {
   readonly fd: number
   readonly pinPath: string | null
-  info(): { id: number; type: string; programId: number } | null
+  info(): LinkInfo | null
   pin(path: string): void
   unpin(): void
   detach(): void

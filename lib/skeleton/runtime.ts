@@ -3,7 +3,7 @@
 import { BpfObject, type OpenOptions } from '../object'
 import type { BpfMap } from '../map'
 import type { BpfProgram } from '../program'
-import type { Link } from '../link'
+import type { Attachments } from '../link'
 import type { Btf } from '../btf/btf'
 import type { BtfType } from '../btf/types'
 import type { Globals } from '../globals'
@@ -50,8 +50,8 @@ export interface OpenedSkeleton<M, P, G extends SkeletonGlobals> extends Disposa
   section<S extends keyof NonNullable<G['custom']>>(name: S): NonNullable<G['custom']>[S]
   /** Loads the object; the same skeleton, typed as loaded (`.rodata` read-only). */
   load(): Promise<LoadedSkeleton<M, P, G>>
-  /** Attaches every program by its SEC() name. */
-  attach(): Link[]
+  /** Attaches every program by its SEC() name; `.skipped` says which were not, and why. */
+  attach(): Attachments
   close(): void
 }
 

@@ -1,5 +1,7 @@
 // BpfProgram: one program of an object: its identity, autoload switch, attach calls and kernel info.
+import type * as dgram from 'node:dgram'
 import * as fs from 'node:fs'
+import type * as net from 'node:net'
 import { addon, type LinkHandle, type ProgramHandle } from './native'
 import { BpfError, invalidArgument } from './errors'
 import { Link, type LinkTarget } from './link'
@@ -389,7 +391,7 @@ export class BpfProgram {
    * Attaches a socket filter to a socket: a bound Node `dgram.Socket`, a connected `net.Socket`, or a
    * raw socket fd. Closing the link detaches it (if the socket is still open).
    */
-  attachSocketFilter(socket: number | { _handle?: unknown }): Link {
+  attachSocketFilter(socket: number | net.Socket | dgram.Socket): Link {
     const op = 'program.attachSocketFilter'
     this.#expectType(op, ['socket_filter'])
     let fd: unknown = socket

@@ -3,7 +3,7 @@
 # LeakSanitizer stays off: Node itself does not free everything at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B cmake-build/asan -DCMAKE_BUILD_TYPE=Debug -DBPFKIT_ASAN=ON >/dev/null
+cmake -S . -B cmake-build/asan -DCMAKE_BUILD_TYPE=Debug -DBPFKIT_ASAN=ON -DBPFKIT_BPF_OBJECTS=OFF >/dev/null
 cmake --build cmake-build/asan --target bpfkit -j"$(nproc)" >/dev/null
 LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	BPFKIT_ADDON=cmake-build/asan/bpfkit.node npx vitest run

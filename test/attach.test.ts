@@ -8,7 +8,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { BpfError, BpfObject, Link, elfFunctions, probeKernel } from 'bpfkit'
-import { bpfFds, fixture, root, waitFor } from './helpers'
+import { bpfFds, fixture, root, thrown, waitFor } from './helpers'
 
 const GETPPID = process.arch === 'arm64' ? 173 : 110
 const PORT = 9999
@@ -107,7 +107,7 @@ describe('tracepoints', () => {
   })
 
   it('a missing tracepoint is ENOENT with a hint, before and after a bad category', () => {
-    const error = catchError(() => obj.program('on_tracepoint').attachTracepoint('syscalls', 'sys_enter_nope'))
+    const error = thrown(() => obj.program('on_tracepoint').attachTracepoint('syscalls', 'sys_enter_nope'))
     expect(error).toMatchObject({ code: 'ENOENT', op: 'bpf_program__attach_tracepoint' })
     expect(error.hint).toMatch(/\/sys\/kernel\/tracing\/events/)
   })
@@ -148,15 +148,15 @@ describe('uprobes and USDT', () => {
   })
 
   it('a missing symbol lists the nearest names; a library name resolves like libbpf does', () => {
-    const error = catchError(() => obj.program('on_uprobe').attachUprobe({ binary: target, symbol: 'addd' }))
+    const error = thrown(() => obj.program('on_uprobe').attachUprobe({ binary: target, symbol: 'addd' }))
     expect(error).toMatchObject({ code: 'ENOENT' })
     expect(error.message).toContain(`no function 'addd' in ${target}`)
     expect(error.hint).toMatch(/did you mean: .*\badd\b/)
     const libc = obj.program('on_uprobe').attachUprobe({ binary: 'libc.so.6', symbol: 'malloc', pid: process.pid })
     expect(libc.target).toMatch(/^uprobe \/.*libc\.so\.6:malloc \(pid \d+\)$/)
     libc.close()
-    expect(catchError(() => obj.program('on_uprobe').attachUprobe({ binary: 'libnope.so.1', symbol: 'x' }))).toMatchObject({ code: 'ENOENT' })
-    expect(catchError(() => obj.program('on_uprobe').attachUprobe({ binary: target }))).toMatchObject({ code: 'EINVAL' })
+    expect(thrown(() => obj.program('on_uprobe').attachUprobe({ binary: 'libnope.so.1', symbol: 'x' }))).toMatchObject({ code: 'ENOENT' })
+    expect(thrown(() => obj.program('on_uprobe').attachUprobe({ binary: target }))).toMatchObject({ code: 'EINVAL' })
   })
 
   it('attachUsdt fires on the sys/sdt.h probe with its arguments and cookie', async () => {
@@ -177,7 +177,7 @@ describe('kprobes', () => {
   const kprobes = ['/sys/bus/event_source/devices/kprobe', '/sys/kernel/tracing/kprobe_events'].some((f) => fs.existsSync(f))
 
   it.runIf(!kprobes)('without CONFIG_KPROBES, attachKprobe fails with a hint that says so', () => {
-    const error = catchError(() => obj.program('on_kprobe').attachKprobe({ symbol: 'do_nanosleep' }))
+    const error = thrown(() => obj.program('on_kprobe').attachKprobe({ symbol: 'do_nanosleep' }))
     expect(error).toBeInstanceOf(BpfError)
     expect(error.op).toBe('bpf_program__attach_kprobe_opts')
     expect(error.hint).toMatch(/lacks CONFIG_KPROBES/)
@@ -249,7 +249,7 @@ describe('fentry, LSM and iterators', () => {
           c.attach().close()
           continue
         }
-        const error = catchError(c.attach)
+        const error = thrown(c.attach)
         expect(error).toMatchObject({ code: 'EOPNOTSUPP' })
         expect(error.message).toContain(`does not support BPF_PROG_TYPE_${c.type.toUpperCase()}`)
         expect(error.hint).toBeTruthy()
@@ -305,7 +305,7 @@ describe('networking', () => {
       sendFromNs(5)
       expect(bss().xdp_packets).toBe(before + 5n)
       // A second program on the same interface is refused with a way out.
-      const busy = catchError(() => xdp.attachXdp(host, { mode: 'skb' }))
+      const busy = thrown(() => xdp.attachXdp(host, { mode: 'skb' }))
       expect(busy.code).toMatch(/EBUSY|EEXIST/)
       expect(busy.hint).toMatch(/replace: true/)
       link.close()
@@ -386,10 +386,10 @@ describe('networking', () => {
   })
 
   it('wrong program types and unknown interfaces are clear errors before any syscall', () => {
-    expect(catchError(() => obj.program('on_tracepoint').attachXdp(host))).toMatchObject({ code: 'EINVAL' })
-    expect(catchError(() => obj.program('on_xdp').attachXdp('bpfkit-nope0'))).toMatchObject({ code: 'ENODEV' })
-    expect(catchError(() => obj.program('on_xdp').attachXdp(host, { mode: 'fast' as 'skb' }))).toMatchObject({ code: 'EINVAL' })
-    expect(catchError(() => obj.program('on_tc_ingress').attachTc(host, {} as { direction: 'ingress' }))).toMatchObject({ code: 'EINVAL' })
+    expect(thrown(() => obj.program('on_tracepoint').attachXdp(host))).toMatchObject({ code: 'EINVAL' })
+    expect(thrown(() => obj.program('on_xdp').attachXdp('bpfkit-nope0'))).toMatchObject({ code: 'ENODEV' })
+    expect(thrown(() => obj.program('on_xdp').attachXdp(host, { mode: 'fast' as 'skb' }))).toMatchObject({ code: 'EINVAL' })
+    expect(thrown(() => obj.program('on_tc_ingress').attachTc(host, {} as { direction: 'ingress' }))).toMatchObject({ code: 'EINVAL' })
   })
 })
 
@@ -406,7 +406,7 @@ describe('sockets and cgroups', () => {
     for (const text of ['Drop me', 'hello world', 'D', 'abcdefg', 'end!']) await send(text)
     await waitFor(() => received.includes('end!'), 2000, 'the last datagram')
     expect(received).toEqual(['hell', 'abcd', 'end!'])
-    expect(catchError(() => link.pin('/sys/fs/bpf/bpfkit-socket'))).toMatchObject({ code: 'EOPNOTSUPP' })
+    expect(thrown(() => link.pin('/sys/fs/bpf/bpfkit-socket'))).toMatchObject({ code: 'EOPNOTSUPP' })
     link.close()
     await send('Done')
     await waitFor(() => received.includes('Done'), 2000, 'a datagram after close')
@@ -417,11 +417,11 @@ describe('sockets and cgroups', () => {
   it('attachSocketFilter refuses what is not a socket', () => {
     const fd = fs.openSync(fixture('attach.bpf.c'), 'r')
     try {
-      expect(catchError(() => obj.program('on_socket').attachSocketFilter(fd))).toMatchObject({ code: 'ENOTSOCK' })
+      expect(thrown(() => obj.program('on_socket').attachSocketFilter(fd))).toMatchObject({ code: 'ENOTSOCK' })
     } finally {
       fs.closeSync(fd)
     }
-    expect(catchError(() => obj.program('on_socket').attachSocketFilter(dgram.createSocket('udp4')))).toMatchObject({ code: 'EINVAL' })
+    expect(thrown(() => obj.program('on_socket').attachSocketFilter(dgram.createSocket('udp4')))).toMatchObject({ code: 'EINVAL' })
   })
 
   it('attachCgroup with a connect4 program denies connects from processes in the cgroup only', async () => {
@@ -455,8 +455,8 @@ describe('sockets and cgroups', () => {
       const implied = obj.program('on_connect4').attachCgroup(cgroup)
       expect(implied.target).toBe(`cgroup ${cgroup} (cgroup_inet4_connect)`)
       implied.close()
-      expect(catchError(() => obj.program('on_connect4').attachCgroup(cgroup, { type: 'nope' }))).toMatchObject({ code: 'EINVAL' })
-      expect(catchError(() => obj.program('on_connect4').attachCgroup('/nonexistent/cgroup'))).toMatchObject({ code: 'ENOENT' })
+      expect(thrown(() => obj.program('on_connect4').attachCgroup(cgroup, { type: 'nope' }))).toMatchObject({ code: 'EINVAL' })
+      expect(thrown(() => obj.program('on_connect4').attachCgroup('/nonexistent/cgroup'))).toMatchObject({ code: 'ENOENT' })
     } finally {
       server.close()
       fs.rmdirSync(cgroup)
@@ -472,14 +472,14 @@ describe('perf events', () => {
     const end = Date.now() + 300
     while (Date.now() < end) {}
     expect(bss().perf_event_hits as bigint).toBeGreaterThan(before + 50n)
-    expect(catchError(() => link.pin('/sys/fs/bpf/bpfkit-perf')).hint).toMatch(/\{ cpu \}/)
+    expect(thrown(() => link.pin('/sys/fs/bpf/bpfkit-perf')).hint).toMatch(/\{ cpu \}/)
     link.close()
     const one = obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 0, samplePeriod: 1_000_000, cpu: 0 })
     expect(one.info()).toMatchObject({ type: 'perf_event' })
     one.close()
-    expect(catchError(() => obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 'nope' as 'cpu-clock', sampleFreq: 1 })))
+    expect(thrown(() => obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 'nope' as 'cpu-clock', sampleFreq: 1 })))
       .toMatchObject({ code: 'EINVAL' })
-    expect(catchError(() => obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 'cpu-clock' }))).toMatchObject({ code: 'EINVAL' })
+    expect(thrown(() => obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 'cpu-clock' }))).toMatchObject({ code: 'EINVAL' })
   })
 })
 
@@ -509,7 +509,7 @@ describe('links', () => {
     expect(fs.existsSync(pin)).toBe(false)
     void process.ppid
     expect(bss().tracepoint_hits).toBe(hits + 1n)
-    expect(catchError(() => Link.openPinned(pin))).toMatchObject({ code: 'ENOENT' })
+    expect(thrown(() => Link.openPinned(pin))).toMatchObject({ code: 'ENOENT' })
   })
 
   it('obj.attach() reports what each program attached to, and why the others were skipped', async () => {
@@ -557,13 +557,3 @@ describe('program info', () => {
     }
   })
 })
-
-function catchError(call: () => unknown): BpfError {
-  try {
-    call()
-  } catch (error) {
-    expect(error).toBeInstanceOf(BpfError)
-    return error as BpfError
-  }
-  throw new Error('expected a BpfError')
-}

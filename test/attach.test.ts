@@ -155,6 +155,11 @@ describe('uprobes and USDT', () => {
     const libc = obj.program('on_uprobe').attachUprobe({ binary: 'libc.so.6', symbol: 'malloc', pid: process.pid })
     expect(libc.target).toMatch(/^uprobe \/.*libc\.so\.6:malloc \(pid \d+\)$/)
     libc.close()
+    // func@LIB picks one version of a versioned symbol (libc has two pthread_cond_wait).
+    const versions = ['pthread_cond_wait@GLIBC_2.2.5', 'pthread_cond_wait@GLIBC_2.3.2']
+      .map((symbol) => obj.program('on_uprobe').attachUprobe({ binary: 'libc.so.6', symbol, pid: process.pid }))
+    expect(versions.map((link) => link.target.split(':').pop())).toEqual(['pthread_cond_wait@GLIBC_2.2.5 (pid ' + process.pid + ')', 'pthread_cond_wait@GLIBC_2.3.2 (pid ' + process.pid + ')'])
+    for (const link of versions) link.close()
     expect(thrown(() => obj.program('on_uprobe').attachUprobe({ binary: 'libnope.so.1', symbol: 'x' }))).toMatchObject({ code: 'ENOENT' })
     expect(thrown(() => obj.program('on_uprobe').attachUprobe({ binary: target }))).toMatchObject({ code: 'EINVAL' })
   })

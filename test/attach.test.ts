@@ -86,6 +86,10 @@ afterAll(async () => {
 })
 
 afterEach(() => {
+  // A test that failed half-way must not leave its pins (and the programs they hold) to the next run.
+  for (const name of fs.readdirSync('/sys/fs/bpf')) {
+    if (name.startsWith('bpfkit-') && name.endsWith(`-${process.pid}`)) fs.rmSync(path.join('/sys/fs/bpf', name))
+  }
   // Every test closes what it attached: no link of this process outlives it.
   expect(bpfFds().links).toEqual([])
 })

@@ -50,9 +50,26 @@ export function resolveBinary(binary: string, op: string): string {
 
 /** The functions (and GNU ifuncs) in an ELF file's .symtab and .dynsym. */
 export function elfFunctions(file: string): ElfSymbol[] {
-  const data = fs.readFileSync(file)
-  if (data.length < 64 || data.readUInt32BE(0) !== 0x7f454c46) throw new BpfError(`${file} is not an ELF file`, { code: 'ENOEXEC', op: 'elf' })
-  if (data[4] !== 2 || data[5] !== 1) throw new BpfError(`${file}: only 64-bit little-endian ELF is supported`, { code: 'ENOEXEC', op: 'elf' })
+  const op = 'elfFunctions'
+  if (typeof file !== 'string' || file === '') throw new BpfError(`${op}: expected a file path`, { code: 'EINVAL', op })
+  let data: Buffer
+  try {
+    data = fs.readFileSync(file)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'EIO'
+    throw new BpfError(`${op}: cannot read ${file}: ${code}`, { code, op, cause: error })
+  }
+  if (data.length < 64 || data.readUInt32BE(0) !== 0x7f454c46) throw new BpfError(`${op}: ${file} is not an ELF file`, { code: 'ENOEXEC', op })
+  if (data[4] !== 2 || data[5] !== 1) throw new BpfError(`${op}: ${file}: only 64-bit little-endian ELF is supported`, { code: 'ENOEXEC', op })
+  try {
+    return readFunctions(data)
+  } catch (error) {
+    // A read past the end: the headers point outside the file.
+    throw new BpfError(`${op}: ${file} is a damaged ELF file`, { code: 'ENOEXEC', op, cause: error })
+  }
+}
+
+function readFunctions(data: Buffer): ElfSymbol[] {
   const shoff = Number(data.readBigUInt64LE(0x28))
   const shentsize = data.readUInt16LE(0x3a)
   const shnum = data.readUInt16LE(0x3c)
@@ -77,7 +94,9 @@ export function elfFunctions(file: string): ElfSymbol[] {
       const shndx = data.readUInt16LE(at + 6)
       if ((kind !== STT_FUNC && kind !== STT_GNU_IFUNC) || shndx === 0 || shndx >= sections.length) continue
       const nameAt = strings.offset + data.readUInt32LE(at)
-      const name = data.toString('latin1', nameAt, data.indexOf(0, nameAt)).split('@')[0]!
+      const nameEnd = data.indexOf(0, nameAt)
+      if (nameAt >= data.length || nameEnd < 0) throw new RangeError('symbol name outside the file')
+      const name = data.toString('latin1', nameAt, nameEnd).split('@')[0]!
       const address = data.readBigUInt64LE(at + 8)
       const home = sections[shndx]!
       symbols.push({

@@ -105,7 +105,7 @@ function hintFor(code: string, op: string): string | undefined {
         return 'the kernel detaches only cgroup, XDP, tcx, netns, netfilter and struct_ops links on request: unpin this link and close every reference to it instead'
       }
       if (op === 'bpf_link__pin' || op === 'bpf_link__unpin') {
-        return 'only one BPF link can be pinned: socket filters, netlink XDP, clsact filters and perf events on several CPUs cannot (attachPerfEvent with { cpu } makes one link)'
+        return 'only one BPF link can be pinned: socket filters, netlink XDP, clsact filters, USDT probes and perf events on several CPUs cannot (attachPerfEvent with { cpu } makes one link)'
       }
       return undefined
     case 'E2BIG':

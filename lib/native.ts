@@ -143,8 +143,8 @@ export interface Addon {
   setErrorClasses(bpfError: typeof BpfError, verifierError: typeof VerifierError): void
   setLogger(logger: ((level: number, message: string) => void) | null, level: number): void
   liveResources(): number
-  /** Releases every resource this environment holds (links, readers, objects). */
-  releaseAll(): void
+  /** Releases the attachments the kernel does not undo when the process ends (netlink XDP, clsact filters). */
+  releaseUntied(): void
   /** if_nametoindex(3) in this process's network namespace; 0 when there is no such interface. */
   ifNameToIndex(name: string): number
   /** libbpf's probes of the running kernel. */
@@ -156,5 +156,6 @@ export const addon: Addon = (
   process.env.BPFKIT_ADDON ? require(path.resolve(process.env.BPFKIT_ADDON)) : nodeGypBuild(path.join(__dirname, '..'))
 ) as Addon
 addon.setErrorClasses(BpfError, VerifierError)
-// process.exit() skips the environment's cleanup hooks; the 'exit' event still runs.
-process.on('exit', () => addon.releaseAll())
+// process.exit() skips the environment's cleanup hooks; the 'exit' event still runs. Only what the
+// kernel would leave attached goes here: objects and maps stay readable in the user's own 'exit' handlers.
+process.on('exit', () => addon.releaseUntied())

@@ -116,6 +116,9 @@ const HARDWARE_EVENTS = {
   'branch-misses': 5, 'bus-cycles': 6, 'stalled-cycles-frontend': 7, 'stalled-cycles-backend': 8, 'ref-cpu-cycles': 9,
 } as const
 
+/** The largest fd or ifindex the kernel takes (a signed 32-bit int). */
+const MAX_FD = 0x7fffffff
+
 const CGROUP_PROGRAM_TYPES = ['cgroup_skb', 'cgroup_sock', 'cgroup_sock_addr', 'cgroup_sockopt', 'cgroup_sysctl', 'cgroup_device', 'sock_ops']
 
 const XDP_FLAGS: Record<XdpMode, number> = { skb: 1 << 1, drv: 1 << 2, hw: 1 << 3 }
@@ -253,10 +256,13 @@ export class BpfProgram {
     return this.#link(this.#handle.attachTracepoint(category, name), `tracepoint ${category}/${name}`)
   }
 
-  /** Attaches a `raw_tp`/`tp_btf` program to the raw tracepoint `name` (e.g. `sched_switch`). */
+  /**
+   * Attaches a `raw_tp` program to the raw tracepoint `name` (e.g. `sched_switch`). A `tp_btf/NAME`
+   * program is bound to its tracepoint at load: attach it with attach().
+   */
   attachRawTracepoint(name: string): Link {
     if (typeof name !== 'string' || name === '') throw invalidArgument('program.attachRawTracepoint', 'name must be a non-empty string')
-    this.#expectType('program.attachRawTracepoint', ['raw_tracepoint', 'raw_tracepoint_writable', 'tracing'])
+    this.#expectType('program.attachRawTracepoint', ['raw_tracepoint', 'raw_tracepoint_writable'])
     return this.#link(this.#handle.attachRawTracepoint(name), `raw_tracepoint ${name}`)
   }
 
@@ -344,7 +350,7 @@ export class BpfProgram {
     this.#expectType(op, ['xdp'])
     checkObject(op, options)
     const { ifindex, name } = interfaceOf(op, iface)
-    if (options.mode !== undefined && !(options.mode in XDP_FLAGS)) throw invalidArgument(op, "mode must be 'skb', 'drv' or 'hw'")
+    if (options.mode !== undefined && !Object.hasOwn(XDP_FLAGS, options.mode)) throw invalidArgument(op, "mode must be 'skb', 'drv' or 'hw'")
     const flags = options.mode === undefined ? 0 : XDP_FLAGS[options.mode]
     const target = `xdp ${name}${options.mode ? ` (${options.mode})` : ''}`
     if (options.replace === true) return this.#link(this.#handle.attachXdpNetlink(ifindex, flags), target)
@@ -399,7 +405,7 @@ export class BpfProgram {
       fd = socketHandle(socket)?.fd
       if (typeof fd !== 'number' || fd < 0) throw invalidArgument(op, 'the socket has no descriptor yet: bind (dgram) or connect (net) it first')
     }
-    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) throw invalidArgument(op, 'expected a Node socket or a socket fd')
+    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > MAX_FD) throw invalidArgument(op, 'expected a Node socket or a socket fd')
     return this.#link(this.#handle.attachSocket(fd), `socket fd ${fd}`)
   }
 
@@ -409,7 +415,7 @@ export class BpfProgram {
     this.#expectType(op, CGROUP_PROGRAM_TYPES)
     checkObject(op, options)
     if (options.type !== undefined && typeof options.type !== 'string') throw invalidArgument(op, 'type must be a string')
-    const type = options.type === undefined ? undefined : CGROUP_TYPES[options.type] ?? options.type
+    const type = options.type === undefined ? undefined : Object.hasOwn(CGROUP_TYPES, options.type) ? CGROUP_TYPES[options.type]! : options.type
     if (type !== undefined && !type.startsWith('cgroup_')) {
       throw invalidArgument(op, `unknown cgroup attach type '${options.type}' (e.g. ${Object.keys(CGROUP_TYPES).slice(0, 8).join(', ')}…)`)
     }
@@ -425,7 +431,7 @@ export class BpfProgram {
         })
       }
       opened = true
-    } else if (typeof cgroup === 'number' && Number.isInteger(cgroup) && cgroup >= 0) {
+    } else if (typeof cgroup === 'number' && Number.isInteger(cgroup) && cgroup >= 0 && cgroup <= MAX_FD) {
       fd = cgroup
     } else {
       throw invalidArgument(op, 'expected a cgroup directory path or fd')
@@ -451,7 +457,7 @@ export class BpfProgram {
     if (table === undefined) throw invalidArgument(op, "type must be 'software' or 'hardware'")
     let config: bigint
     if (typeof options.config === 'string') {
-      const value = (table as Record<string, number>)[options.config]
+      const value = Object.hasOwn(table, options.config) ? (table as Record<string, number>)[options.config] : undefined
       if (value === undefined) throw invalidArgument(op, `unknown ${options.type} event '${options.config}' (${Object.keys(table).join(', ')})`)
       config = BigInt(value)
     } else if (typeof options.config === 'bigint' && options.config >= 0n) {
@@ -492,8 +498,10 @@ export class BpfProgram {
   attachIter(options: { map?: { fd: number } } = {}): Link {
     const op = 'program.attachIter'
     checkObject(op, options)
+    const mapFd = options.map === undefined ? -1 : options.map?.fd
+    if (typeof mapFd !== 'number' || !Number.isInteger(mapFd) || mapFd < -1 || mapFd > MAX_FD) throw invalidArgument(op, 'map must be a BpfMap')
     requireProgramType(op, 'tracing', 'BPF iterators')
-    return this.#link(this.#handle.attachIter(options.map?.fd ?? -1), this.#handle.section)
+    return this.#link(this.#handle.attachIter(mapFd), this.#handle.section)
   }
 
   /**
@@ -579,7 +587,7 @@ function checkCookie(op: string, cookie: unknown): bigint {
 }
 
 function interfaceOf(op: string, iface: unknown): { ifindex: number; name: string } {
-  if (typeof iface === 'number' && Number.isInteger(iface) && iface > 0) return { ifindex: iface, name: `ifindex ${iface}` }
+  if (typeof iface === 'number' && Number.isInteger(iface) && iface > 0 && iface <= MAX_FD) return { ifindex: iface, name: `ifindex ${iface}` }
   if (typeof iface !== 'string' || iface === '') throw invalidArgument(op, 'expected an interface name or index')
   const ifindex = addon.ifNameToIndex(iface)
   if (ifindex === 0) {

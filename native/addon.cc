@@ -62,7 +62,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
       InstanceMethod("liveResources", &Addon::LiveResources),
       InstanceMethod("probe", &Addon::Probe),
       InstanceMethod("ifNameToIndex", &Addon::IfNameToIndex),
-      InstanceMethod("releaseAll", &Addon::ReleaseAllMethod),
+      InstanceMethod("releaseUntied", &Addon::ReleaseUntied),
       InstanceValue("libbpfVersion", Napi::String::New(env, libbpf_version_string())),
       InstanceValue("sourceHash", Napi::String::New(env, BPFKIT_SOURCE_HASH)),
       InstanceValue("possibleCpus", Napi::Number::New(env, libbpf_num_possible_cpus())),
@@ -104,9 +104,14 @@ void Addon::HandleClosed() {
 Addon::~Addon() { ReleaseAll(); }
 
 void Addon::ReleaseAll() {
-  // Release() may untrack; iterate over a copy.
+  // Release() may untrack; iterate over a copy. Links and readers go before the objects they use.
   std::vector<Resource*> resources(live_.begin(), live_.end());
-  for (Resource* resource : resources) resource->Release();
+  for (Resource* resource : resources) {
+    if (resource->DependsOnObject()) resource->Release();
+  }
+  for (Resource* resource : resources) {
+    if (!resource->DependsOnObject()) resource->Release();
+  }
   live_.clear();
 }
 
@@ -137,9 +142,13 @@ Napi::Value Addon::SetLogger(const Napi::CallbackInfo& info) {
 Napi::Value Addon::Probe(const Napi::CallbackInfo& info) { return bpfkit::Probe(info); }
 
 // process.exit() ends the process without the environment's cleanup hooks: lib/native.ts calls this from
-// the 'exit' event, so attachments the kernel does not tie to a process (netlink XDP, clsact filters) go too.
-Napi::Value Addon::ReleaseAllMethod(const Napi::CallbackInfo& info) {
-  ReleaseAll();
+// the 'exit' event, so attachments the kernel does not undo on its own (netlink XDP, clsact filters) go
+// too. Everything else stays usable for the user's own 'exit' handlers; the kernel closes the fds.
+Napi::Value Addon::ReleaseUntied(const Napi::CallbackInfo& info) {
+  std::vector<Resource*> resources(live_.begin(), live_.end());
+  for (Resource* resource : resources) {
+    if (!resource->TiedToProcess()) resource->Release();
+  }
   return info.Env().Undefined();
 }
 

@@ -15,6 +15,12 @@ class Resource {
  public:
   virtual ~Resource() = default;
   virtual void Release() = 0;
+  // Links and readers use their object (a USDT link's detach reads the object's USDT manager): they
+  // are released before objects and maps.
+  virtual bool DependsOnObject() const { return false; }
+  // Whether the kernel undoes this resource when the process ends (fds close). Netlink XDP programs
+  // and clsact filters it does not: those are released at process.exit() too.
+  virtual bool TiedToProcess() const { return true; }
 };
 
 struct LogLine {
@@ -81,7 +87,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value SetErrorClasses(const Napi::CallbackInfo& info);
   Napi::Value SetLogger(const Napi::CallbackInfo& info);
   Napi::Value IfNameToIndex(const Napi::CallbackInfo& info);
-  Napi::Value ReleaseAllMethod(const Napi::CallbackInfo& info);
+  Napi::Value ReleaseUntied(const Napi::CallbackInfo& info);
   Napi::Value LiveResources(const Napi::CallbackInfo& info);
   Napi::Value Probe(const Napi::CallbackInfo& info);
   void ReleaseAll();

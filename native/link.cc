@@ -22,21 +22,22 @@ int Attachment::Unpin() { return EOPNOTSUPP; }
 
 // ---- libbpf links ----
 
-int LibbpfLinks::Fd() const { return links_.size() == 1 ? bpf_link__fd(links_[0]) : -1; }
+int LibbpfLinks::Fd() const { return hasFd_ && links_.size() == 1 ? bpf_link__fd(links_[0]) : -1; }
 
-const char* LibbpfLinks::PinPath() const { return links_.size() == 1 ? bpf_link__pin_path(links_[0]) : nullptr; }
+const char* LibbpfLinks::PinPath() const { return Fd() >= 0 ? bpf_link__pin_path(links_[0]) : nullptr; }
 
 int LibbpfLinks::Pin(const std::string& path) {
-  if (links_.size() != 1) return EOPNOTSUPP;
+  if (Fd() < 0) return EOPNOTSUPP;
   return -bpf_link__pin(links_[0], path.c_str());
 }
 
 int LibbpfLinks::Unpin() {
-  if (links_.size() != 1) return EOPNOTSUPP;
+  if (Fd() < 0) return EOPNOTSUPP;
   return -bpf_link__unpin(links_[0]);
 }
 
 int LibbpfLinks::Detach() {
+  if (!hasFd_) return EOPNOTSUPP;
   for (struct bpf_link* link : links_) {
     int err = -bpf_link__detach(link);
     if (err != 0) return err;
@@ -52,25 +53,35 @@ void LibbpfLinks::Release() {
 
 // ---- link fds from bpf_link_create ----
 
-int FdLink::Pin(const std::string& path) {
+int FdLinks::Pin(const std::string& path) {
+  if (entries_.size() != 1) return EOPNOTSUPP;
   if (!pinPath_.empty()) return EBUSY;
-  if (bpf_obj_pin(fd_, path.c_str()) != 0) return errno;
+  if (bpf_obj_pin(entries_[0].link, path.c_str()) != 0) return errno;
   pinPath_ = path;
   return 0;
 }
 
-int FdLink::Unpin() {
+int FdLinks::Unpin() {
+  if (entries_.size() != 1) return EOPNOTSUPP;
   if (pinPath_.empty()) return 0;
   if (unlink(pinPath_.c_str()) != 0) return errno;
   pinPath_.clear();
   return 0;
 }
 
-int FdLink::Detach() { return bpf_link_detach(fd_) != 0 ? errno : 0; }
+int FdLinks::Detach() {
+  for (const Entry& entry : entries_) {
+    if (bpf_link_detach(entry.link) != 0) return errno;
+  }
+  return 0;
+}
 
-void FdLink::Release() {
-  if (fd_ >= 0) close(fd_);
-  fd_ = -1;
+void FdLinks::Release() {
+  for (const Entry& entry : entries_) {
+    close(entry.link);
+    if (entry.owned >= 0) close(entry.owned);
+  }
+  entries_.clear();
 }
 
 // ---- socket filters ----
@@ -181,17 +192,19 @@ LinkHandle::LinkHandle(const Napi::CallbackInfo& info)
     });
     addon_->Deliver(env, lines, Napi::FunctionReference());
     if (link == nullptr) throw BpfError(env, "bpf_link__open", err, path);
-    attachment_ = std::make_unique<LibbpfLinks>(std::vector<struct bpf_link*>{link});
+      attachment_ = std::make_unique<LibbpfLinks>(std::vector<struct bpf_link*>{link});
   } else {
     throw BpfError(env, "Link", "EINVAL", "links come from a program's attach calls or Link.openPinned(path)");
   }
   addon_->Track(this);
 }
 
-Napi::Object LinkHandle::New(Napi::Env env, std::unique_ptr<Attachment> attachment) {
+Napi::Object LinkHandle::New(Napi::Env env, std::unique_ptr<Attachment> attachment, Napi::Object owner) {
   // The constructor takes ownership (and cannot fail for an External).
   auto external = Napi::External<Attachment>::New(env, attachment.release());
-  return Addon::Of(env)->linkClass.New({external});
+  Napi::Object wrapped = Addon::Of(env)->linkClass.New({external});
+  Unwrap(wrapped)->owner_ = Napi::Persistent(owner);
+  return wrapped;
 }
 
 LinkHandle::~LinkHandle() { Release(); }
@@ -264,6 +277,7 @@ Napi::Value LinkHandle::Detach(const Napi::CallbackInfo& info) {
 
 Napi::Value LinkHandle::Destroy(const Napi::CallbackInfo& info) {
   Release();
+  owner_.Reset();
   return info.Env().Undefined();
 }
 

@@ -28,12 +28,15 @@ class Attachment {
   virtual int Detach() = 0;
   // Detaches (unless pinned) and frees everything the attachment holds. Idempotent, never throws.
   virtual void Release() = 0;
+  // Whether the kernel undoes the attachment when this process's fds close.
+  virtual bool TiedToProcess() const { return true; }
 };
 
-// libbpf links: one, or one per CPU for perf events. libbpf owns their fds (and perf event fds).
+// libbpf links. libbpf owns their fds. A USDT link is several uprobe links behind one bpf_link with no
+// fd of its own (`hasFd` false): it cannot be pinned or queried.
 class LibbpfLinks : public Attachment {
  public:
-  explicit LibbpfLinks(std::vector<struct bpf_link*> links) : links_(std::move(links)) {}
+  explicit LibbpfLinks(std::vector<struct bpf_link*> links, bool hasFd = true) : links_(std::move(links)), hasFd_(hasFd) {}
   ~LibbpfLinks() override { Release(); }
   int Fd() const override;
   const char* PinPath() const override;
@@ -44,14 +47,21 @@ class LibbpfLinks : public Attachment {
 
  private:
   std::vector<struct bpf_link*> links_;
+  bool hasFd_;
 };
 
-// A link fd made by bpf_link_create (XDP with a mode, tcx, cgroup with an explicit attach type).
-class FdLink : public Attachment {
+// Link fds made by bpf_link_create: XDP with a mode, tcx, cgroups with an explicit attach type, and
+// perf events (one link per CPU, each owning its perf event fd). Closing the fds never disables a perf
+// event, so a pinned link keeps sampling after this process lets go of it.
+class FdLinks : public Attachment {
  public:
-  explicit FdLink(int fd) : fd_(fd) {}
-  ~FdLink() override { Release(); }
-  int Fd() const override { return fd_; }
+  struct Entry {
+    int link;
+    int owned;  // another fd the link keeps alive (the perf event), or -1
+  };
+  explicit FdLinks(std::vector<Entry> entries) : entries_(std::move(entries)) {}
+  ~FdLinks() override { Release(); }
+  int Fd() const override { return entries_.size() == 1 ? entries_[0].link : -1; }
   const char* PinPath() const override { return pinPath_.empty() ? nullptr : pinPath_.c_str(); }
   int Pin(const std::string& path) override;
   int Unpin() override;
@@ -59,7 +69,7 @@ class FdLink : public Attachment {
   void Release() override;
 
  private:
-  int fd_;
+  std::vector<Entry> entries_;
   std::string pinPath_;
 };
 
@@ -87,6 +97,7 @@ class XdpNetlink : public Attachment {
   ~XdpNetlink() override { Release(); }
   int Detach() override;
   void Release() override;
+  bool TiedToProcess() const override { return false; }
 
  private:
   int ifindex_;
@@ -102,6 +113,7 @@ class TcFilter : public Attachment {
   ~TcFilter() override { Release(); }
   int Detach() override;
   void Release() override { Detach(); }
+  bool TiedToProcess() const override { return false; }
   // Creates the clsact qdisc when missing; returns 0 or a positive errno, and whether it was created.
   static int EnsureHook(int ifindex, bool* created);
   // Undoes EnsureHook when the filter could not be attached.
@@ -123,9 +135,12 @@ class LinkHandle : public Napi::ObjectWrap<LinkHandle>, public Resource {
   explicit LinkHandle(const Napi::CallbackInfo& info);
   ~LinkHandle() override;
 
-  // Wraps an attachment (taking ownership) in a new JS LinkHandle.
-  static Napi::Object New(Napi::Env env, std::unique_ptr<Attachment> attachment);
+  // Wraps an attachment (taking ownership) in a new JS LinkHandle that keeps `owner` (the object whose
+  // program it attaches) from being collected first.
+  static Napi::Object New(Napi::Env env, std::unique_ptr<Attachment> attachment, Napi::Object owner);
   void Release() override;
+  bool DependsOnObject() const override { return true; }
+  bool TiedToProcess() const override { return attachment_ == nullptr || attachment_->TiedToProcess(); }
 
  private:
   Napi::Value Fd(const Napi::CallbackInfo& info);
@@ -139,6 +154,7 @@ class LinkHandle : public Napi::ObjectWrap<LinkHandle>, public Resource {
 
   Addon* addon_;
   std::unique_ptr<Attachment> attachment_;
+  Napi::ObjectReference owner_;
 };
 
 }  // namespace bpfkit

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -129,7 +131,7 @@ Napi::Value ProgramHandle::AttachWith(Napi::Env env, const char* op, F attach) {
     owner_->Deliver(env, lines);
     throw BpfError(env, op, err != 0 ? err : EINVAL, std::string("program '") + bpf_program__name(program_) + "'");
   }
-  Napi::Object wrapped = LinkHandle::New(env, std::move(attachment));
+  Napi::Object wrapped = LinkHandle::New(env, std::move(attachment), ownerRef_.Value());
   try {
     owner_->Deliver(env, lines);
   } catch (...) {
@@ -154,8 +156,11 @@ std::string StringArg(Napi::Env env, const Napi::Value& value, const char* op, c
 }
 
 int IntArg(Napi::Env env, const Napi::Value& value, const char* op, const char* what) {
-  if (!value.IsNumber()) throw BpfError(env, op, "EINVAL", std::string(what) + " must be a number");
-  return value.As<Napi::Number>().Int32Value();
+  double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : 0.5;
+  if (!(number >= INT32_MIN && number <= INT32_MAX) || number != std::trunc(number)) {
+    throw BpfError(env, op, "EINVAL", std::string(what) + " must be a 32-bit integer");
+  }
+  return static_cast<int>(number);
 }
 
 uint64_t CookieArg(Napi::Env env, const Napi::Value& value, const char* op) {
@@ -220,7 +225,10 @@ Napi::Value ProgramHandle::AttachUsdt(const Napi::CallbackInfo& info) {
   uint64_t cookie = CookieArg(env, info[4], op);
   return AttachWith(env, op, [&](auto& out) {
     LIBBPF_OPTS(bpf_usdt_opts, opts, .usdt_cookie = cookie);
-    return Take(bpf_program__attach_usdt(program_, pid, binary.c_str(), provider.c_str(), name.c_str(), &opts), out);
+    struct bpf_link* link = bpf_program__attach_usdt(program_, pid, binary.c_str(), provider.c_str(), name.c_str(), &opts);
+    if (link == nullptr) return errno;
+    out = std::make_unique<LibbpfLinks>(std::vector<struct bpf_link*>{link}, false);
+    return 0;
   });
 }
 
@@ -289,8 +297,9 @@ Napi::Value ProgramHandle::AttachPerfEvent(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < cpuArray.Length(); i++) cpus.push_back(IntArg(env, cpuArray.Get(i), op, "cpus[i]"));
   int pid = IntArg(env, info[5], op, "pid");
   uint64_t cookie = CookieArg(env, info[6], op);
+  int fd = LoadedFd(env, op);
   return AttachWith(env, "perf_event_open", [&](auto& out) {
-    std::vector<struct bpf_link*> links;
+    std::vector<FdLinks::Entry> entries;
     int err = 0;
     for (int cpu : cpus) {
       int pfd = static_cast<int>(syscall(__NR_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
@@ -298,20 +307,24 @@ Napi::Value ProgramHandle::AttachPerfEvent(const Napi::CallbackInfo& info) {
         err = errno;
         break;
       }
-      LIBBPF_OPTS(bpf_perf_event_opts, opts, .bpf_cookie = cookie);
-      struct bpf_link* link = bpf_program__attach_perf_event_opts(program_, pfd, &opts);
-      if (link == nullptr) {
+      // A BPF link of its own (not libbpf's perf link, whose destroy disables the event even when pinned).
+      LIBBPF_OPTS(bpf_link_create_opts, opts, .perf_event = {.bpf_cookie = cookie});
+      int link = bpf_link_create(fd, pfd, BPF_PERF_EVENT, &opts);
+      if (link < 0) {
         err = errno;
         close(pfd);
         break;
       }
-      links.push_back(link);  // the link owns the perf event fd from here on
+      entries.push_back({link, pfd});
     }
     if (err != 0) {
-      for (struct bpf_link* link : links) bpf_link__destroy(link);
+      for (const FdLinks::Entry& entry : entries) {
+        close(entry.link);
+        close(entry.owned);
+      }
       return err;
     }
-    out = std::make_unique<LibbpfLinks>(std::move(links));
+    out = std::make_unique<FdLinks>(std::move(entries));
     return 0;
   });
 }
@@ -365,7 +378,7 @@ Napi::Value ProgramHandle::LinkCreate(const Napi::CallbackInfo& info) {
     LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
     int link = bpf_link_create(fd, target, static_cast<enum bpf_attach_type>(type), &opts);
     if (link < 0) return errno;
-    out = std::make_unique<FdLink>(link);
+    out = std::make_unique<FdLinks>(std::vector<FdLinks::Entry>{{link, -1}});
     return 0;
   });
 }

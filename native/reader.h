@@ -22,6 +22,7 @@ class EventReader : public Resource {
 
   // Stops watching and frees the libbpf reader (Free). Idempotent; never calls into JS.
   void Release() override;
+  bool DependsOnObject() const override { return true; }
 
   // The JS methods every reader has, for the subclasses' DefineClass.
   template <typename T>

@@ -168,9 +168,23 @@ describe('uprobes and USDT', () => {
     expect(thrown(() => obj.program('on_uprobe').attachUprobe({ binary: target }))).toMatchObject({ code: 'EINVAL' })
   })
 
+  it('elfFunctions refuses what is not a sound ELF file with a BpfError', () => {
+    const damaged = path.join(dir, 'damaged')
+    const elf = fs.readFileSync(target)
+    fs.writeFileSync(damaged, elf.subarray(0, 200))
+    expect(thrown(() => elfFunctions(damaged))).toMatchObject({ code: 'ENOEXEC' })
+    expect(thrown(() => elfFunctions(fixture('attach.bpf.c')))).toMatchObject({ code: 'ENOEXEC' })
+    expect(thrown(() => elfFunctions(dir))).toMatchObject({ code: 'EISDIR' })
+    expect(thrown(() => elfFunctions(path.join(dir, 'missing')))).toMatchObject({ code: 'ENOENT' })
+  })
+
   it('attachUsdt fires on the sys/sdt.h probe with its arguments and cookie', async () => {
     const t = await started(target)
     const link = obj.program('on_usdt').attachUsdt({ binary: target, provider: 'bpfkit', name: 'added', pid: t.pid, cookie: 99n })
+    // Several uprobes behind one libbpf link: no fd of its own to query or pin.
+    expect(link.fd).toBe(-1)
+    expect(link.info()).toBeNull()
+    expect(thrown(() => link.pin('/sys/fs/bpf/bpfkit-usdt')).code).toBe('EOPNOTSUPP')
     const hits = bss().usdt_hits as bigint
     expect(await t.call(40, 2)).toBe(42)
     expect(await t.call(1000, 234)).toBe(1234)
@@ -389,6 +403,18 @@ describe('networking', () => {
       const { Worker } = require('node:worker_threads')
       const w = new Worker(${JSON.stringify(attachAll.replace('EXIT', ''))}, { eval: true, stdout: false })
       w.on('exit', () => { console.log(require('node:child_process').execFileSync('ip', ['link', 'show', ${JSON.stringify(host)}]).toString()) ; setTimeout(() => {}, 10) })`
+    // The user's own 'exit' handlers still read the object's maps; a USDT link ends before its object.
+    const exitHandler = `
+      const { BpfObject } = require(${JSON.stringify(path.join(root, 'dist/index.js'))})
+      const obj = BpfObject.open(${JSON.stringify(fixture('attach.bpf.o'))})
+      obj.load().then(() => {
+        obj.program('on_usdt').attachUsdt({ binary: ${JSON.stringify(target)}, provider: 'bpfkit', name: 'added' })
+        obj.program('on_xdp').attachXdp(${JSON.stringify(host)}, { mode: 'skb', replace: true })
+        process.on('exit', () => console.log('hits', obj.bss.usdt_hits))
+        process.exit(0)
+      })`
+    expect(execFileSync(process.execPath, ['-e', exitHandler]).toString()).toBe('hits 0n\n')
+    expect(attached()).not.toContain('prog/xdp')
     const afterWorker = execFileSync(process.execPath, ['-e', worker]).toString()
     expect(afterWorker).not.toContain('prog/xdp')
     expect(attached()).not.toMatch(/prog\/xdp|clsact/)
@@ -399,6 +425,9 @@ describe('networking', () => {
     expect(thrown(() => obj.program('on_xdp').attachXdp('bpfkit-nope0'))).toMatchObject({ code: 'ENODEV' })
     expect(thrown(() => obj.program('on_xdp').attachXdp(host, { mode: 'fast' as 'skb' }))).toMatchObject({ code: 'EINVAL' })
     expect(thrown(() => obj.program('on_tc_ingress').attachTc(host, {} as { direction: 'ingress' }))).toMatchObject({ code: 'EINVAL' })
+    // Out of range numbers are refused, never wrapped to another interface (2**32 + 1 would be lo).
+    expect(thrown(() => obj.program('on_xdp').attachXdp(2 ** 32 + 1, { mode: 'skb' }))).toMatchObject({ code: 'EINVAL' })
+    expect(thrown(() => obj.program('on_xdp').attachXdp(host, { mode: 'toString' as 'skb' }))).toMatchObject({ code: 'EINVAL' })
   })
 })
 
@@ -464,7 +493,10 @@ describe('sockets and cgroups', () => {
       const implied = obj.program('on_connect4').attachCgroup(cgroup)
       expect(implied.target).toBe(`cgroup ${cgroup} (cgroup_inet4_connect)`)
       implied.close()
-      expect(thrown(() => obj.program('on_connect4').attachCgroup(cgroup, { type: 'nope' }))).toMatchObject({ code: 'EINVAL' })
+      for (const type of ['nope', 'toString', '__proto__']) {
+        expect(thrown(() => obj.program('on_connect4').attachCgroup(cgroup, { type }))).toMatchObject({ code: 'EINVAL' })
+      }
+      expect(thrown(() => obj.program('on_connect4').attachCgroup(2 ** 32))).toMatchObject({ code: 'EINVAL' })
       expect(thrown(() => obj.program('on_connect4').attachCgroup('/nonexistent/cgroup'))).toMatchObject({ code: 'ENOENT' })
     } finally {
       server.close()
@@ -483,12 +515,30 @@ describe('perf events', () => {
     expect(bss().perf_event_hits as bigint).toBeGreaterThan(before + 50n)
     expect(thrown(() => link.pin('/sys/fs/bpf/bpfkit-perf')).hint).toMatch(/\{ cpu \}/)
     link.close()
-    const one = obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 0, samplePeriod: 1_000_000, cpu: 0 })
+    // A pinned one-CPU link keeps sampling after this process closes it, until the pin goes.
+    const pin = `/sys/fs/bpf/bpfkit-perf-${process.pid}`
+    const cpu = Number(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[36])
+    const one = obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 'task-clock', sampleFreq: 1000, pid: process.pid })
     expect(one.info()).toMatchObject({ type: 'perf_event' })
+    one.pin(pin)
     one.close()
+    const pinned = bss().perf_event_hits as bigint
+    const spin = Date.now() + 200
+    while (Date.now() < spin) {}
+    expect(bss().perf_event_hits as bigint).toBeGreaterThan(pinned + 20n)
+    fs.rmSync(pin)
+    // The kernel frees the link (and the event with it) shortly after its last reference goes.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
+    const unpinned = bss().perf_event_hits as bigint
+    const idle = Date.now() + 100
+    while (Date.now() < idle) {}
+    expect(bss().perf_event_hits).toBe(unpinned)
+    obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 0, samplePeriod: 1_000_000, cpu }).close()
     expect(thrown(() => obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 'nope' as 'cpu-clock', sampleFreq: 1 })))
       .toMatchObject({ code: 'EINVAL' })
     expect(thrown(() => obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 'cpu-clock' }))).toMatchObject({ code: 'EINVAL' })
+    expect(thrown(() => obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 'toString' as 'cpu-clock', sampleFreq: 1 })))
+      .toMatchObject({ code: 'EINVAL' })
   })
 })
 

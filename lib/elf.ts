@@ -20,11 +20,11 @@ const SHT_DYNSYM = 11
 const STT_FUNC = 2
 const STT_GNU_IFUNC = 10
 
+/** The host's GNU multiarch triplet (`x86_64-linux-gnu`): Debian's directory name for its libraries and headers. */
+export const GNU_TRIPLET = `${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`
+
 /** Multiarch directories, as libbpf's search adds them for shared libraries. */
-const LIBRARY_DIRS = ['/lib64', '/usr/lib64', '/lib', '/usr/lib'].flatMap((dir) => [
-  path.join(dir, `${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`),
-  dir,
-])
+const LIBRARY_DIRS = ['/lib64', '/usr/lib64', '/lib', '/usr/lib'].flatMap((dir) => [path.join(dir, GNU_TRIPLET), dir])
 
 /**
  * Resolves what a uprobe names to an absolute path, as libbpf does: a path is taken as it is; a

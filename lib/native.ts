@@ -31,7 +31,6 @@ export interface ProgramHandle {
   readonly expectedAttachType: string
   autoload: boolean
   readonly fd: number
-  readonly id: number
   attach(): LinkHandle
   attachTracepoint(category: string, name: string): LinkHandle
   attachRawTracepoint(name: string): LinkHandle

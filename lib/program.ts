@@ -208,7 +208,7 @@ export class BpfProgram {
 
   /** The kernel's id of the loaded program (as bpftool prog shows it). */
   get id(): number {
-    return this.#handle.id
+    return this.#handle.info().id
   }
 
   /** The kernel's view of the loaded program: id, tag, type, instruction count, JIT-ed size, run stats. */
@@ -283,7 +283,8 @@ export class BpfProgram {
     const pid = checkPid(op, options.pid)
     const cookie = checkCookie(op, options.cookie)
     const path = resolveBinary(binary, op)
-    const where = `${path}:${options.symbol ?? ''}${options.symbol === undefined ? `0x${offset.toString(16)}` : offset ? `+0x${offset.toString(16)}` : ''}`
+    const hex = `0x${offset.toString(16)}`
+    const where = `${path}:${options.symbol === undefined ? hex : offset === 0 ? options.symbol : `${options.symbol}+${hex}`}`
     try {
       const handle = this.#handle.attachUprobe(path, options.symbol ?? null, offset, pid, options.retprobe === true, cookie)
       return this.#link(handle, `${options.retprobe ? 'uretprobe' : 'uprobe'} ${where}${pid >= 0 ? ` (pid ${pid})` : ''}`)

@@ -34,7 +34,6 @@ Napi::Function ProgramHandle::Init(Napi::Env env) {
       InstanceAccessor<&ProgramHandle::ExpectedAttachType>("expectedAttachType"),
       InstanceAccessor<&ProgramHandle::Autoload, &ProgramHandle::SetAutoload>("autoload"),
       InstanceAccessor<&ProgramHandle::Fd>("fd"),
-      InstanceAccessor<&ProgramHandle::Id>("id"),
       InstanceMethod<&ProgramHandle::Attach>("attach"),
       InstanceMethod<&ProgramHandle::AttachTracepoint>("attachTracepoint"),
       InstanceMethod<&ProgramHandle::AttachRawTracepoint>("attachRawTracepoint"),
@@ -102,15 +101,6 @@ Napi::Value ProgramHandle::Fd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), LoadedFd(info.Env(), "bpf_program__fd"));
 }
 
-Napi::Value ProgramHandle::Id(const Napi::CallbackInfo& info) {
-  int fd = LoadedFd(info.Env(), "bpf_prog_get_info_by_fd");
-  struct bpf_prog_info prog_info = {};
-  uint32_t length = sizeof(prog_info);
-  int err = -bpf_obj_get_info_by_fd(fd, &prog_info, &length);
-  if (err != 0) throw BpfError(info.Env(), "bpf_prog_get_info_by_fd", err);
-  return Napi::Number::New(info.Env(), prog_info.id);
-}
-
 int ProgramHandle::LoadedFd(Napi::Env env, const char* op) const {
   owner_->Require(env, op, Need::Loaded);
   int fd = bpf_program__fd(program_);
@@ -123,10 +113,10 @@ int ProgramHandle::LoadedFd(Napi::Env env, const char* op) const {
 
 template <typename F>
 Napi::Value ProgramHandle::AttachWith(Napi::Env env, const char* op, F attach) {
-  LoadedFd(env, op);
+  int fd = LoadedFd(env, op);
   std::unique_ptr<Attachment> attachment;
   int err = 0;
-  std::vector<LogLine> lines = Captured(owner_->LogLevel(), [&] { err = attach(attachment); });
+  std::vector<LogLine> lines = Captured(owner_->LogLevel(), [&] { err = attach(attachment, fd); });
   if (attachment == nullptr) {
     owner_->Deliver(env, lines);
     throw BpfError(env, op, err != 0 ? err : EINVAL, std::string("program '") + bpf_program__name(program_) + "'");
@@ -175,7 +165,7 @@ uint64_t CookieArg(Napi::Env env, const Napi::Value& value, const char* op) {
 // attach(): libbpf's auto-attach from the SEC() name. EOPNOTSUPP means the section names no target.
 Napi::Value ProgramHandle::Attach(const Napi::CallbackInfo& info) {
   return AttachWith(info.Env(), "bpf_program__attach",
-                    [this](auto& out) { return Take(bpf_program__attach(program_), out); });
+                    [this](auto& out, int) { return Take(bpf_program__attach(program_), out); });
 }
 
 // attachTracepoint(category, name)
@@ -184,7 +174,7 @@ Napi::Value ProgramHandle::AttachTracepoint(const Napi::CallbackInfo& info) {
   const char* op = "bpf_program__attach_tracepoint";
   std::string category = StringArg(env, info[0], op, "category");
   std::string name = StringArg(env, info[1], op, "name");
-  return AttachWith(env, op, [&](auto& out) {
+  return AttachWith(env, op, [&](auto& out, int) {
     return Take(bpf_program__attach_tracepoint(program_, category.c_str(), name.c_str()), out);
   });
 }
@@ -194,7 +184,7 @@ Napi::Value ProgramHandle::AttachRawTracepoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_program__attach_raw_tracepoint";
   std::string name = StringArg(env, info[0], op, "name");
-  return AttachWith(env, op, [&](auto& out) { return Take(bpf_program__attach_raw_tracepoint(program_, name.c_str()), out); });
+  return AttachWith(env, op, [&](auto& out, int) { return Take(bpf_program__attach_raw_tracepoint(program_, name.c_str()), out); });
 }
 
 // attachUprobe(binaryPath, symbol | null, offset, pid, retprobe, cookie)
@@ -207,7 +197,7 @@ Napi::Value ProgramHandle::AttachUprobe(const Napi::CallbackInfo& info) {
   int pid = IntArg(env, info[3], op, "pid");
   bool retprobe = info[4].ToBoolean().Value();
   uint64_t cookie = CookieArg(env, info[5], op);
-  return AttachWith(env, op, [&](auto& out) {
+  return AttachWith(env, op, [&](auto& out, int) {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe,
                 .func_name = symbol.empty() ? nullptr : symbol.c_str());
     return Take(bpf_program__attach_uprobe_opts(program_, pid, binary.c_str(), static_cast<size_t>(offset), &opts), out);
@@ -223,7 +213,7 @@ Napi::Value ProgramHandle::AttachUsdt(const Napi::CallbackInfo& info) {
   std::string name = StringArg(env, info[2], op, "name");
   int pid = IntArg(env, info[3], op, "pid");
   uint64_t cookie = CookieArg(env, info[4], op);
-  return AttachWith(env, op, [&](auto& out) {
+  return AttachWith(env, op, [&](auto& out, int) {
     LIBBPF_OPTS(bpf_usdt_opts, opts, .usdt_cookie = cookie);
     struct bpf_link* link = bpf_program__attach_usdt(program_, pid, binary.c_str(), provider.c_str(), name.c_str(), &opts);
     if (link == nullptr) return errno;
@@ -240,7 +230,7 @@ Napi::Value ProgramHandle::AttachKprobe(const Napi::CallbackInfo& info) {
   int offset = IntArg(env, info[1], op, "offset");
   bool retprobe = info[2].ToBoolean().Value();
   uint64_t cookie = CookieArg(env, info[3], op);
-  return AttachWith(env, op, [&](auto& out) {
+  return AttachWith(env, op, [&](auto& out, int) {
     LIBBPF_OPTS(bpf_kprobe_opts, opts, .bpf_cookie = cookie, .offset = static_cast<size_t>(offset), .retprobe = retprobe);
     return Take(bpf_program__attach_kprobe_opts(program_, symbol.c_str(), &opts), out);
   });
@@ -266,7 +256,7 @@ Napi::Value ProgramHandle::AttachKprobeMulti(const Napi::CallbackInfo& info) {
   if (pattern.empty() == symbols.empty()) throw BpfError(env, op, "EINVAL", "expected a pattern or symbols");
   std::vector<const char*> names;
   for (const std::string& symbol : symbols) names.push_back(symbol.c_str());
-  return AttachWith(env, op, [&](auto& out) {
+  return AttachWith(env, op, [&](auto& out, int) {
     LIBBPF_OPTS(bpf_kprobe_multi_opts, opts, .syms = names.empty() ? nullptr : names.data(),
                 .cookies = cookies.empty() ? nullptr : cookies.data(), .cnt = names.size(), .retprobe = retprobe);
     return Take(bpf_program__attach_kprobe_multi_opts(program_, pattern.empty() ? nullptr : pattern.c_str(), &opts), out);
@@ -297,8 +287,7 @@ Napi::Value ProgramHandle::AttachPerfEvent(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < cpuArray.Length(); i++) cpus.push_back(IntArg(env, cpuArray.Get(i), op, "cpus[i]"));
   int pid = IntArg(env, info[5], op, "pid");
   uint64_t cookie = CookieArg(env, info[6], op);
-  int fd = LoadedFd(env, op);
-  return AttachWith(env, "perf_event_open", [&](auto& out) {
+  return AttachWith(env, "perf_event_open", [&](auto& out, int fd) {
     std::vector<FdLinks::Entry> entries;
     int err = 0;
     for (int cpu : cpus) {
@@ -332,13 +321,13 @@ Napi::Value ProgramHandle::AttachPerfEvent(const Napi::CallbackInfo& info) {
 // attachTrace(): fentry/fexit/fmod_ret to the function named at open.
 Napi::Value ProgramHandle::AttachTrace(const Napi::CallbackInfo& info) {
   return AttachWith(info.Env(), "bpf_program__attach_trace",
-                    [this](auto& out) { return Take(bpf_program__attach_trace(program_), out); });
+                    [this](auto& out, int) { return Take(bpf_program__attach_trace(program_), out); });
 }
 
 // attachLsm(): the LSM hook named at open.
 Napi::Value ProgramHandle::AttachLsm(const Napi::CallbackInfo& info) {
   return AttachWith(info.Env(), "bpf_program__attach_lsm",
-                    [this](auto& out) { return Take(bpf_program__attach_lsm(program_), out); });
+                    [this](auto& out, int) { return Take(bpf_program__attach_lsm(program_), out); });
 }
 
 // attachIter(mapFd): an iterator link (mapFd < 0: no map).
@@ -346,7 +335,7 @@ Napi::Value ProgramHandle::AttachIter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_program__attach_iter";
   int mapFd = IntArg(env, info[0], op, "mapFd");
-  return AttachWith(env, op, [&](auto& out) {
+  return AttachWith(env, op, [&](auto& out, int) {
     union bpf_iter_link_info link_info = {};
     LIBBPF_OPTS(bpf_iter_attach_opts, opts);
     if (mapFd >= 0) {
@@ -373,8 +362,7 @@ Napi::Value ProgramHandle::LinkCreate(const Napi::CallbackInfo& info) {
     if (typeName == name) type = candidate;
   }
   if (type < 0) throw BpfError(env, op, "EINVAL", "unknown attach type '" + typeName + "'");
-  int fd = LoadedFd(env, op);
-  return AttachWith(env, op, [&](auto& out) {
+  return AttachWith(env, op, [&](auto& out, int fd) {
     LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
     int link = bpf_link_create(fd, target, static_cast<enum bpf_attach_type>(type), &opts);
     if (link < 0) return errno;
@@ -388,8 +376,7 @@ Napi::Value ProgramHandle::AttachSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "setsockopt(SO_ATTACH_BPF)";
   int socketFd = IntArg(env, info[0], op, "fd");
-  int fd = LoadedFd(env, op);
-  return AttachWith(env, op, [&](auto& out) {
+  return AttachWith(env, op, [&](auto& out, int fd) {
     struct stat st = {};
     if (fstat(socketFd, &st) != 0) return errno;
     if (!S_ISSOCK(st.st_mode)) return ENOTSOCK;
@@ -405,8 +392,7 @@ Napi::Value ProgramHandle::AttachXdpNetlink(const Napi::CallbackInfo& info) {
   const char* op = "bpf_xdp_attach";
   int ifindex = IntArg(env, info[0], op, "ifindex");
   uint32_t flags = static_cast<uint32_t>(IntArg(env, info[1], op, "flags"));
-  int fd = LoadedFd(env, op);
-  return AttachWith(env, op, [&](auto& out) {
+  return AttachWith(env, op, [&](auto& out, int fd) {
     int err = -bpf_xdp_attach(ifindex, fd, flags, nullptr);
     if (err != 0) return err;
     int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -428,8 +414,7 @@ Napi::Value ProgramHandle::AttachTcClsact(const Napi::CallbackInfo& info) {
   bool egress = info[1].ToBoolean().Value();
   uint32_t priority = static_cast<uint32_t>(IntArg(env, info[2], op, "priority"));
   uint32_t handle = static_cast<uint32_t>(IntArg(env, info[3], op, "handle"));
-  int fd = LoadedFd(env, op);
-  return AttachWith(env, op, [&](auto& out) {
+  return AttachWith(env, op, [&](auto& out, int fd) {
     bool created = false;
     int err = TcFilter::EnsureHook(ifindex, &created);
     if (err != 0) return err;

@@ -23,7 +23,6 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
   Napi::Value Autoload(const Napi::CallbackInfo& info);
   void SetAutoload(const Napi::CallbackInfo& info, const Napi::Value& value);
   Napi::Value Fd(const Napi::CallbackInfo& info);
-  Napi::Value Id(const Napi::CallbackInfo& info);
   Napi::Value Attach(const Napi::CallbackInfo& info);
   Napi::Value AttachTracepoint(const Napi::CallbackInfo& info);
   Napi::Value AttachRawTracepoint(const Napi::CallbackInfo& info);
@@ -42,7 +41,7 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value TestRun(const Napi::CallbackInfo& info);
 
-  // Runs an attach call — `attach(std::unique_ptr<Attachment>& out)` returns 0 or an errno — and wraps
+  // Runs an attach call — `attach(std::unique_ptr<Attachment>& out, int programFd)` returns 0 or an errno — and wraps
   // what it made in a LinkHandle (or throws its error), then delivers libbpf's messages; a throwing
   // logger releases the new link rather than leaking it.
   template <typename F>

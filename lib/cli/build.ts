@@ -7,6 +7,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import type { Command } from 'commander'
 import { Btf } from '../btf/btf'
+import { GNU_TRIPLET } from '../elf'
 import { fail } from './fail'
 import { generateSkeleton } from '../skeleton/generate'
 
@@ -84,7 +85,6 @@ export function addBuildCommand(program: Command): void {
 
 /** The host's multiarch header directory (asm/errno.h, which usdt.bpf.h needs), searched after the others. */
 function multiarchIncludes(): string[] {
-  const triplet = `${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`
-  const dir = `/usr/include/${triplet}`
+  const dir = `/usr/include/${GNU_TRIPLET}`
   return fs.existsSync(dir) ? ['-idirafter', dir] : []
 }

@@ -5,7 +5,7 @@
       "sources": ["<!@(node scripts/build-config.js sources)"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!@(node scripts/build-config.js include)"
+        "<!@(node scripts/build-config.js include <(target_arch))"
       ],
       "defines": [
         "NAPI_VERSION=8",
@@ -15,7 +15,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
-      "libraries": ["<!@(node scripts/build-config.js libs)"]
+      "libraries": ["<!@(node scripts/build-config.js libs <(target_arch))"]
     }
   ]
 }

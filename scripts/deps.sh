@@ -1,54 +1,99 @@
 #!/usr/bin/env bash
-# Builds position-independent static libbpf and libelf into deps/ from Debian's source packages, so the
-# addon links them in and needs only libc at run time. (Debian's libbpf.a and libelf.a are not built
-# with -fPIC and cannot go into a shared object.) libbpf: the version of the installed libbpf-dev.
+# Builds the pinned libbpf, libelf (elfutils) and zlib as static position-independent libraries into
+# deps/linux-<arch>/, from the upstream (orig) tarballs of Debian's source packages, checksums verified.
+#   scripts/deps.sh [--arch x64|arm64]      (default: this machine's; arm64 on x64 cross-compiles)
+# The addon links them in, so every build has the same libbpf whatever the host has installed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out="$root/deps"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
-libbpf_version=$(dpkg-query -W -f='${Version}' libbpf-dev)
-libbpf_upstream=${libbpf_version#*:}
-libbpf_upstream=${libbpf_upstream%%-*}
-elfutils_version=$(dpkg-query -W -f='${Version}' libelf-dev)
-elfutils_upstream=${elfutils_version%%-*}
-stamp="libbpf-$libbpf_upstream elfutils-$elfutils_upstream"
+# The pins: Debian trixie's source packages. Change a version here and nowhere else.
+archive=${BPFKIT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+pins=(
+	"zlib 1.3.1 pool/main/z/zlib/zlib_1.3.dfsg+really1.3.1.orig.tar.gz 60dd315c07f616887caa029408308a018ace66e3d142726a97db164b3b8f69fb"
+	"elfutils 0.192 pool/main/e/elfutils/elfutils_0.192.orig.tar.bz2 616099beae24aba11f9b63d86ca6cc8d566d968b802391334c91df54eab416b4"
+	"libbpf 1.5.0 pool/main/libb/libbpf/libbpf_1.5.0.orig.tar.gz 53492aff6dd47e4da04ef5e672d753b9743848bdb38e9d90eafbe190b7983c44"
+)
+
+host_arch() { case "$(uname -m)" in x86_64) echo x64 ;; aarch64) echo arm64 ;; *) uname -m ;; esac; }
+arch=$(host_arch)
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--arch) arch=$2; shift 2 ;;
+	*) echo "usage: scripts/deps.sh [--arch x64|arm64]" >&2; exit 2 ;;
+	esac
+done
+case "$arch" in
+x64) triplet=x86_64-linux-gnu ;;
+arm64) triplet=aarch64-linux-gnu ;;
+*) echo "deps: unsupported architecture '$arch' (x64 or arm64)" >&2; exit 2 ;;
+esac
+cross=
+[ "$arch" = "$(host_arch)" ] || cross=$triplet-
+cc=${CC:-${cross}gcc}
+ar=${AR:-${cross}ar}
+for tool in "$cc" "$ar" make tar; do
+	command -v "$tool" >/dev/null || { echo "deps: '$tool' is missing (Debian: apt-get install build-essential${cross:+ gcc-$triplet})" >&2; exit 1; }
+done
+
+out="$root/deps/linux-$arch"
+stamp="${pins[*]} cc=$($cc -dumpfullversion) arch=$arch"
 if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ]; then
-	echo "deps: $stamp already built in deps/"
+	echo "deps: libbpf, libelf and zlib for linux-$arch already built in ${out#"$root/"}/"
 	exit 0
 fi
 
-# Unpacks the upstream tarball of Debian's source package $1 version $2 (the upstream part: $3) into $4.
-# Only the orig tarball is used, so a mirror missing the .dsc of a backport still works.
-unpack() {
-	(cd "$work" && apt-get source --download-only -qq "$1=${2#*:}" >/dev/null 2>&1 || true)
-	local tarball
-	tarball=$(ls "$work/$1_$3.orig.tar."* 2>/dev/null | grep -v '\.asc$' | head -1 || true)
-	if [ -z "$tarball" ]; then
-		echo "deps: could not fetch Debian's source of $1 $2: add a deb-src line for its suite (scripts/setup.sh does)" >&2
-		exit 1
+cache=${BPFKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfkit}/sources
+mkdir -p "$cache"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# fetch NAME PATH SHA256: the tarball, from the cache or Debian's archive; its checksum must match the pin.
+fetch() {
+	local file="$cache/${2##*/}"
+	if [ ! -f "$file" ] || ! echo "$3  $file" | sha256sum -c --status; then
+		echo "deps: downloading $archive/$2"
+		if command -v curl >/dev/null; then curl -fsSL -o "$file.part" "$archive/$2"
+		else wget -q -O "$file.part" "$archive/$2"; fi
+		echo "$3  $file.part" | sha256sum -c --status || { echo "deps: $1: checksum mismatch for $archive/$2" >&2; rm -f "$file.part"; exit 1; }
+		mv "$file.part" "$file"
 	fi
-	tar -xf "$tarball" -C "$4" --strip-components=1
+	mkdir -p "$work/$1"
+	tar -xf "$file" -C "$work/$1" --strip-components=1
 }
 
-echo "deps: building static PIC libbpf $libbpf_upstream and libelf $elfutils_upstream into deps/"
+echo "deps: building static PIC zlib, libelf and libbpf for linux-$arch into ${out#"$root/"}/"
 rm -rf "$out"
-mkdir -p "$out/lib" "$out/include" "$work/libbpf" "$work/elfutils" "$work/obj"
-
-unpack libbpf "$libbpf_version" "$libbpf_upstream" "$work/libbpf"
-make -s -C "$work/libbpf/src" -j"$(nproc)" BUILD_STATIC_ONLY=1 EXTRA_CFLAGS="-fPIC -O2" \
-	OBJDIR="$work/obj" DESTDIR="$out" PREFIX=/ LIBDIR=/lib INCLUDEDIR=/include install >/dev/null
-
-unpack elfutils "$elfutils_version" "$elfutils_upstream" "$work/elfutils"
-(cd "$work/elfutils" &&
-	./configure -q --disable-debuginfod --disable-libdebuginfod --without-zstd --without-bzlib --without-lzma \
-		CFLAGS="-fPIC -O2" >/dev/null &&
-	make -s -C lib -j"$(nproc)" >/dev/null &&
-	make -s -C libelf -j"$(nproc)" libelf.a >/dev/null)
-# libelf.a needs elfutils' internal helpers (libeu.a) since 0.190.
-cp "$work/elfutils/libelf/libelf.a" "$work/elfutils/lib/libeu.a" "$out/lib/"
-cp "$work/elfutils/libelf/libelf.h" "$work/elfutils/libelf/gelf.h" "$work/elfutils/libelf/nlist.h" "$out/include/"
+mkdir -p "$out/lib" "$out/include"
+flags="-fPIC -O2 -g0"
+jobs=$(nproc)
+for pin in "${pins[@]}"; do
+	read -r name version path sum <<<"$pin"
+	fetch "$name" "$path" "$sum"
+	case $name in
+	zlib)
+		(cd "$work/zlib" && CC=$cc AR=$ar CFLAGS="$flags" ./configure --static --prefix="$out" >/dev/null &&
+			make -s -j"$jobs" libz.a >/dev/null)
+		cp "$work/zlib/libz.a" "$out/lib/"
+		cp "$work/zlib/zlib.h" "$work/zlib/zconf.h" "$out/include/"
+		;;
+	elfutils)
+		(cd "$work/elfutils" &&
+			./configure -q ${cross:+--host=$triplet} --disable-debuginfod --disable-libdebuginfod \
+				--without-zstd --without-bzlib --without-lzma \
+				CC="$cc" AR="$ar" CFLAGS="$flags" CPPFLAGS="-I$out/include" LDFLAGS="-L$out/lib" >/dev/null &&
+			make -s -C lib -j"$jobs" >/dev/null &&
+			make -s -C libelf -j"$jobs" libelf.a >/dev/null)
+		# libelf.a needs elfutils' internal helpers (libeu.a) since 0.190.
+		cp "$work/elfutils/libelf/libelf.a" "$work/elfutils/lib/libeu.a" "$out/lib/"
+		cp "$work/elfutils/libelf/libelf.h" "$work/elfutils/libelf/gelf.h" "$work/elfutils/libelf/nlist.h" "$out/include/"
+		;;
+	libbpf)
+		make -s -C "$work/libbpf/src" -j"$jobs" BUILD_STATIC_ONLY=1 NO_PKG_CONFIG=1 CC="$cc" AR="$ar" \
+			EXTRA_CFLAGS="$flags -I$out/include" OBJDIR="$work/libbpf-obj" DESTDIR="$out" PREFIX=/ LIBDIR=/lib \
+			INCLUDEDIR=/include install >/dev/null
+		;;
+	esac
+done
 rm -rf "$out/lib/pkgconfig"
 echo "$stamp" >"$out/stamp"
-echo "deps: done ($(du -sh "$out" | cut -f1))"
+echo "deps: done, $(du -sh "$out" | cut -f1) in ${out#"$root/"}/"

@@ -1,31 +1,26 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 or Ubuntu 24.04 machine for bpfkit, as root: installs the missing system packages
-# (saying which), mounts tracefs and bpffs if needed, and builds the static libbpf/libelf (scripts/deps.sh).
+# (saying which), mounts tracefs and bpffs if needed, and builds the pinned static libbpf/libelf/zlib (scripts/deps.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (it installs packages and loads BPF programs)" >&2; exit 1; }
 . /etc/os-release
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(clang llvm libelf-dev zlib1g-dev pkg-config make gcc g++ python3 iproute2 util-linux dpkg-dev strace systemtap-sdt-dev dwarves)
+packages=(clang llvm curl ca-certificates make gcc g++ python3 iproute2 util-linux dpkg-dev strace systemtap-sdt-dev dwarves)
 backports=()
 if [ "${VERSION_CODENAME:-}" = bookworm ]; then
-	# libbpf 1.4 and bpftool 7.5 come from bookworm-backports; deps.sh needs the matching deb-src entries.
+	# The BPF-side headers of libbpf 1.4 and bpftool 7.5 come from bookworm-backports (the addon itself links
+	# the libbpf that deps.sh pins, whatever is installed here).
 	list=/etc/apt/sources.list.d/bpfkit.list
 	if [ ! -f "$list" ]; then
-		echo "setup: adding bookworm-backports and deb-src entries ($list)"
-		cat >"$list" <<-LIST
-			deb http://deb.debian.org/debian bookworm-backports main
-			deb-src http://deb.debian.org/debian bookworm-backports main
-			deb-src http://deb.debian.org/debian bookworm main
-		LIST
+		echo "setup: adding bookworm-backports ($list)"
+		echo "deb http://deb.debian.org/debian bookworm-backports main" >"$list"
 		apt-get update -qq
 	fi
 	backports=(libbpf-dev bpftool)
 else
 	packages+=(libbpf-dev linux-tools-common)
-	grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ || grep -qs '^deb-src' /etc/apt/sources.list ||
-		echo "setup: deps.sh needs deb-src entries for libbpf and elfutils; enable the source repositories" >&2
 fi
 
 missing=()

@@ -150,10 +150,28 @@ export interface Addon {
   probe(): { programTypes: Record<string, boolean>; mapTypes: Record<string, boolean>; helpers: Record<string, boolean> }
 }
 
-// BPFKIT_ADDON names another build of the addon (e.g. the AddressSanitizer one from CMake).
-export const addon: Addon = (
-  process.env.BPFKIT_ADDON ? require(path.resolve(process.env.BPFKIT_ADDON)) : nodeGypBuild(path.join(__dirname, '..'))
-) as Addon
+/**
+ * The addon file this process loaded: a prebuild shipped in the package, the local build, or the
+ * one BPFKIT_ADDON names (e.g. the AddressSanitizer build from CMake).
+ */
+export const addonPath: string = findAddon()
+
+function findAddon(): string {
+  if (process.env.BPFKIT_ADDON) return path.resolve(process.env.BPFKIT_ADDON)
+  try {
+    return nodeGypBuild.path(path.join(__dirname, '..'))
+  } catch (error) {
+    const target = `${process.platform}-${process.arch}`
+    throw new BpfError(`bpfkit has no native addon for ${target} in ${path.join(__dirname, '..')}`, {
+      code: 'ENOENT',
+      op: 'node-gyp-build',
+      hint: 'prebuilt addons cover Linux x64 and arm64 with glibc >= 2.31; elsewhere build one: `npm rebuild bpfkit` (needs g++, make and python3)',
+      cause: error,
+    })
+  }
+}
+
+export const addon = require(addonPath) as Addon
 addon.setErrorClasses(BpfError, VerifierError)
 // process.exit() skips the environment's cleanup hooks; the 'exit' event still runs. Only what the
 // kernel would leave attached goes here: objects and maps stay readable in the user's own 'exit' handlers.

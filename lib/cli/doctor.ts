@@ -2,7 +2,9 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import type { Command } from 'commander'
+import { BpfError } from '../errors'
 import { probeKernel } from '../probe'
+import { selftest, type SelftestReport } from '../selftest'
 import { libbpfVersion } from '../version'
 
 /** One finding: what was checked, whether it is fine, and what to do when it is not. */
@@ -86,10 +88,19 @@ export function addDoctorCommand(program: Command): void {
     .command('doctor')
     .description('check what this kernel and process can do with BPF (BTF, program and map types, helpers, mounts, privileges)')
     .option('--json', 'print the report as JSON')
-    .action((flags: { json?: boolean }) => {
+    .option('--selftest', 'also load, attach and read a tiny program shipped in the package, and say which addon ran it')
+    .action(async (flags: { json?: boolean; selftest?: boolean }) => {
       const report = examine()
+      let test: SelftestReport | { error: BpfError } | undefined
+      if (flags.selftest) {
+        test = await selftest().catch((error: unknown) => ({
+          error: error instanceof BpfError ? error : new BpfError(String(error), { code: 'EIO', op: 'selftest', cause: error }),
+        }))
+        if ('error' in test) process.exitCode = 1
+      }
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+        const json = test && 'error' in test ? { error: { message: test.error.message, code: test.error.code, op: test.error.op, hint: test.error.hint } } : test
+        process.stdout.write(`${JSON.stringify({ ...report, ...(test ? { selftest: json } : {}) }, null, 2)}\n`)
         return
       }
       const lines = [`kernel ${report.kernel}, libbpf ${report.libbpf}`]
@@ -104,6 +115,22 @@ export function addDoctorCommand(program: Command): void {
       list('program types', report.programTypes)
       list('map types', report.mapTypes)
       list('attach', report.attach)
+      if (test) lines.push('', ...selftestLines(test))
       process.stdout.write(`${lines.join('\n')}\n`)
     })
+}
+
+function selftestLines(test: SelftestReport | { error: BpfError }): string[] {
+  if ('error' in test) {
+    const [first] = test.error.message.split('\n')
+    return [`✗ selftest failed in ${test.error.op}: ${first}`, ...(test.error.hint ? [`    fix: ${test.error.hint}`] : [])]
+  }
+  return [
+    '✓ selftest: loaded, attached, saw its own event, detached',
+    `    addon   ${test.addon} (${test.source})`,
+    `    libbpf  ${test.libbpf}`,
+    `    glibc   ${test.glibc ? `>= ${test.glibc}` : 'none needed'}; needs ${test.libraries.join(', ')}`,
+    `    event   pid ${test.event.pid} (${test.event.comm}) on tracepoint syscalls/sys_enter_getppid`,
+    `    steps   ${test.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}`,
+  ]
 }

@@ -73,8 +73,8 @@ export type HistogramSettings = z.infer<z.ZodObject<typeof histogramShape>>
 
 /** A wrong option of a map metric: `path` says which (`['labels', 'comm', 'decoders', 0]`). */
 export class MetricOptionError extends BpfError {
-  constructor(readonly path: readonly (string | number)[], message: string) {
-    super(`${path.length > 0 ? `${formatPath(path)}: ` : ''}${message}`, { code: 'EINVAL', op: 'metrics' })
+  constructor(readonly path: readonly (string | number)[], readonly reason: string) {
+    super(`${path.length > 0 ? `${formatPath(path)}: ` : ''}${reason}`, { code: 'EINVAL', op: 'metrics' })
   }
 }
 

@@ -1,0 +1,97 @@
+// Event sinks: a ring buffer's typed events as NDJSON lines, to stdout or to a file rotated by size.
+
+import * as fs from 'node:fs'
+import type { BpfObject, RingBuffer } from '../index'
+
+export interface SinkOptions {
+  /** `stdout`, or a file path. */
+  output: string
+  /** The BTF struct of the events, when the map does not declare it. */
+  type?: string
+  /** Rotate the file once it reaches this many bytes (default 64 MiB). */
+  maxBytes?: number
+  /** Rotated files kept: file.1 (newest) … file.<keep> (default 4). */
+  keep?: number
+  /** Added to every line (`program`, `map`). */
+  fields: Record<string, string>
+}
+
+/** JSON for what codecs decode: 64-bit integers as numbers while exact, else strings; typed arrays as arrays. */
+function replacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : String(value)
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number | bigint>, (v) => replacer('', v))
+  return value
+}
+
+/** A file written by appending, moved aside to file.1 (file.1 to file.2, …) when it grows past maxBytes. */
+class RotatingFile {
+  #fd: number
+  #size: number
+
+  constructor(readonly file: string, readonly maxBytes: number, readonly keep: number) {
+    this.#fd = fs.openSync(file, 'a', 0o640)
+    this.#size = fs.fstatSync(this.#fd).size
+  }
+
+  write(text: string): void {
+    const bytes = Buffer.from(text)
+    fs.writeSync(this.#fd, bytes)
+    this.#size += bytes.length
+    if (this.#size >= this.maxBytes) this.#rotate()
+  }
+
+  #rotate(): void {
+    fs.closeSync(this.#fd)
+    if (this.keep === 0) {
+      fs.rmSync(this.file, { force: true })
+    } else {
+      fs.rmSync(`${this.file}.${this.keep}`, { force: true })
+      for (let i = this.keep - 1; i >= 1; i--) {
+        if (fs.existsSync(`${this.file}.${i}`)) fs.renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`)
+      }
+      fs.renameSync(this.file, `${this.file}.1`)
+    }
+    this.#fd = fs.openSync(this.file, 'a', 0o640)
+    this.#size = 0
+  }
+
+  close(): void {
+    fs.closeSync(this.#fd)
+  }
+}
+
+/** Writes every event of one ring buffer map as a JSON line: `{ time, ...fields, event }`. */
+export class EventSink {
+  readonly reader: RingBuffer
+  readonly #file: RotatingFile | undefined
+
+  constructor(object: BpfObject, map: string, options: SinkOptions) {
+    this.#file = options.output === 'stdout' ? undefined : new RotatingFile(options.output, options.maxBytes ?? 64 << 20, options.keep ?? 4)
+    try {
+      this.reader = object.ringBuffer(map, options.type === undefined ? {} : { type: options.type })
+    } catch (error) {
+      this.#file?.close()
+      throw error
+    }
+    const prefix = JSON.stringify(options.fields).slice(1, -1)
+    this.reader.on('batch', (batch) => {
+      const time = new Date().toISOString()
+      let text = ''
+      for (let i = 0; i < batch.count; i++) {
+        text += `{"time":"${time}",${prefix},"event":${JSON.stringify(batch.decode(i), replacer)}}\n`
+      }
+      if (this.#file !== undefined) {
+        this.#file.write(text)
+      } else if (!process.stdout.write(text)) {
+        // A slow reader of stdout: stop draining; the ring fills and the kernel side counts the drops.
+        this.reader.pause()
+        process.stdout.once('drain', () => this.reader.closed || this.reader.resume())
+      }
+    })
+  }
+
+  close(): void {
+    this.reader.close()
+    this.#file?.close()
+  }
+}

@@ -13,9 +13,11 @@
 
 enum { IO_READ, IO_WRITE, IO_FLUSH, IO_DISCARD, IO_OTHER };
 
+/* No padding: a hash key's every byte counts, and padding left uninitialised would never match. */
 struct request_id {
-	__u32 dev;
 	__u64 sector;
+	__u32 dev;
+	__u32 zero;
 };
 
 struct {
@@ -74,7 +76,7 @@ static __always_inline __u32 operation(const char *rwbs)
 SEC("tracepoint/block/block_rq_issue")
 int on_issue(struct trace_event_raw_block_rq *ctx)
 {
-	struct request_id id = { .dev = ctx->dev, .sector = ctx->sector };
+	struct request_id id = { .sector = ctx->sector, .dev = ctx->dev, .zero = 0 };
 	__u64 now = bpf_ktime_get_ns();
 
 	bpf_map_update_elem(&issued, &id, &now, BPF_ANY);
@@ -84,7 +86,7 @@ int on_issue(struct trace_event_raw_block_rq *ctx)
 SEC("tracepoint/block/block_rq_complete")
 int on_complete(struct trace_event_raw_block_rq_completion *ctx)
 {
-	struct request_id id = { .dev = ctx->dev, .sector = ctx->sector };
+	struct request_id id = { .sector = ctx->sector, .dev = ctx->dev, .zero = 0 };
 	struct latency_key key = {};
 	struct io_totals *totals;
 	__u64 *start, us;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml'
 import { z } from 'zod'
-import { counterShape, formatPath, histogramShape, strict } from '../metrics/options'
+import { counterShape, firstIssue, formatPath, histogramShape, strict } from '../metrics/options'
 
 const name = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'a name has letters, digits, _ . and - only')
 
@@ -104,11 +104,11 @@ function sourceOf(file: string, doc: Document, counter: LineCounter): Source {
 }
 
 /** The first schema problem, as a ConfigError pointing at its line. */
-function schemaError(source: Source, error: z.ZodError, base: readonly (string | number)[] = []): ConfigError {
-  const issue = error.issues[0]!
-  const at = [...base, ...issue.path.filter((p): p is string | number => typeof p !== 'symbol')]
-  const where = issue.code === 'unrecognized_keys' ? [...at, issue.keys[0]!] : at
-  return new ConfigError(source.file, source.line(where), formatPath(at), issue.message)
+function schemaError(source: Source, error: z.ZodError): ConfigError {
+  const { path: where, message } = firstIssue(error)
+  // An unknown field is reported on the object that has it, at the field's line.
+  const field = message.startsWith('unknown field') ? where.slice(0, -1) : where
+  return new ConfigError(source.file, source.line(where), formatPath(field), message)
 }
 
 /** Reads a config file and the files it includes: every program, in order. */

@@ -83,11 +83,23 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('')
 }
 
+/**
+ * The problem to report of a failed parse: an unknown field before anything else (a misspelt field
+ * explains the missing one), with "is required" for a missing field.
+ */
+export function firstIssue(error: z.ZodError): { path: (string | number)[]; message: string } {
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0]!
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
+  if (issue.code === 'unrecognized_keys') return { path: [...path, issue.keys[0]!], message: issue.message }
+  const missing = issue.code === 'invalid_type' && issue.message.endsWith('received undefined')
+  return { path, message: missing ? 'is required' : issue.message }
+}
+
 /** Checks options against a schema: the parsed options, or a MetricOptionError for the first problem. */
 export function parseOptions<T>(schema: z.ZodType<T>, options: unknown, what: string): T {
   if (options === null || typeof options !== 'object') throw new MetricOptionError([], `${what} takes an options object`)
   const result = schema.safeParse(options)
   if (result.success) return result.data
-  const issue = result.error.issues[0]!
-  throw new MetricOptionError(issue.path.filter((p): p is string | number => typeof p !== 'symbol'), issue.message)
+  const issue = firstIssue(result.error)
+  throw new MetricOptionError(issue.message.startsWith('unknown field') ? issue.path.slice(0, -1) : issue.path, issue.message)
 }

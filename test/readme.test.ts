@@ -8,7 +8,7 @@ import { root } from './helpers'
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8')
 const examples = [...readme.matchAll(/```ts\n(import [^`]*?)```/g)]
   .map((m) => (m[1] as string).replace(/from '\.\//g, "from '../"))
-  .filter((code) => code.includes("'test/fixtures/") || code.includes("from '../"))
+  .filter((code) => code.includes("'test/fixtures/") || code.includes("'examples/") || code.includes("from '../"))
   .filter((code) => !code.includes('runs until Ctrl-C'))
 
 describe('README', () => {

@@ -21,6 +21,8 @@ const sinkSchema = strict({
   /** A file is rotated (file → file.1 → … → file.<keep>) once it reaches this many bytes. */
   maxBytes: z.number().int().min(1024).optional(),
   keep: z.number().int().min(0).max(100).optional(),
+  /** Longest an event waits to be written (default 1000): events are drained in batches. */
+  maxLatencyMs: z.number().int().min(1).max(60_000).optional(),
 })
 
 const programSchema = strict({

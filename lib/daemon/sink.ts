@@ -1,7 +1,7 @@
 // Event sinks: a ring buffer's typed events as NDJSON lines, to stdout or to a file rotated by size.
 
 import * as fs from 'node:fs'
-import type { BpfObject, RingBuffer } from '../index'
+import { BpfError, type BpfObject, type RingBuffer } from '../index'
 
 export interface SinkOptions {
   /** `stdout`, or a file path. */
@@ -12,6 +12,12 @@ export interface SinkOptions {
   maxBytes?: number
   /** Rotated files kept: file.1 (newest) … file.<keep> (default 4). */
   keep?: number
+  /**
+   * Longest an event waits before it is written (default 1000 ms). Events are drained in batches, so
+   * that a busy machine does not wake the daemon for every one; needs a program that submits through
+   * bpfkit.bpf.h (others wake the daemon per event).
+   */
+  maxLatencyMs?: number
   /** Added to every line (`program`, `map`). */
   fields: Record<string, string>
 }
@@ -72,6 +78,12 @@ export class EventSink {
     } catch (error) {
       this.#file?.close()
       throw error
+    }
+    try {
+      const ring = object.map(map).maxEntries
+      this.reader.wakeup = { bytes: Math.min(ring >> 1, 64 << 10), maxLatencyMs: options.maxLatencyMs ?? 1000 }
+    } catch (error) {
+      if (!(error instanceof BpfError && error.code === 'ENOTSUP')) throw error
     }
     const prefix = JSON.stringify(options.fields).slice(1, -1)
     this.reader.on('batch', (batch) => {

@@ -27,6 +27,24 @@ async function serve(config: string, flags: ServeFlags): Promise<void> {
   const level = flags.logLevel as DaemonLogLevel
   const log = createLog(level)
   routeLibbpf(log, level)
+  // From the start, so that a signal during loading neither kills the process unannounced (SIGHUP's
+  // default) nor is lost: until the daemon runs, SIGTERM and SIGINT exit at once (the kernel releases
+  // what is half made), and SIGHUP is answered once it runs.
+  let stop: ((signal: string) => void) | undefined
+  let reloadWanted = false
+  process.on('SIGHUP', () => {
+    reloadWanted = true
+    if (stop !== undefined) reload()
+  })
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stop !== undefined) return stop(signal)
+      log.info({ signal }, 'stopped while starting')
+      process.exit(0)
+    })
+  }
+  // A closed stdout (`bpfkit serve … | head`) fails event sinks' writes: logged, not fatal.
+  process.stdout.on('error', (error) => log.warn({ error: error.message }, 'stdout failed: events written there are lost'))
 
   let daemon: Daemon
   try {
@@ -56,12 +74,13 @@ async function serve(config: string, flags: ServeFlags): Promise<void> {
   }
   log.info({ healthy: daemon.healthy }, 'serving')
 
-  process.on('SIGHUP', () => {
+  const reload = (): void => {
+    reloadWanted = false
     log.info('SIGHUP: reloading the config')
     daemon.reload().catch((error: Error) => log.error({ error: error.message }, 'reload failed'))
-  })
+  }
   let stopping = false
-  const stop = (signal: string): void => {
+  stop = (signal: string): void => {
     if (stopping) return
     stopping = true
     log.info({ signal }, 'stopping')
@@ -75,8 +94,7 @@ async function serve(config: string, flags: ServeFlags): Promise<void> {
       process.exit(1)
     })
   }
-  process.on('SIGTERM', () => stop('SIGTERM'))
-  process.on('SIGINT', () => stop('SIGINT'))
+  if (reloadWanted) reload()
 }
 
 export function addServeCommand(program: Command): void {

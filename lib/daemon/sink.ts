@@ -29,7 +29,10 @@ function replacer(_key: string, value: unknown): unknown {
   return value
 }
 
-/** A file written by appending, moved aside to file.1 (file.1 to file.2, …) when it grows past maxBytes. */
+/**
+ * A file written by appending whole lines, moved aside to file.1 (file.1 to file.2, …) before a line
+ * would take it past maxBytes.
+ */
 class RotatingFile {
   #fd: number
   #size: number
@@ -39,11 +42,22 @@ class RotatingFile {
     this.#size = fs.fstatSync(this.#fd).size
   }
 
-  write(text: string): void {
-    const bytes = Buffer.from(text)
-    fs.writeSync(this.#fd, bytes)
-    this.#size += bytes.length
-    if (this.#size >= this.maxBytes) this.#rotate()
+  write(lines: readonly string[]): void {
+    let pending = ''
+    let pendingBytes = 0
+    for (const line of lines) {
+      const bytes = Buffer.byteLength(line)
+      if (this.#size + pendingBytes > 0 && this.#size + pendingBytes + bytes > this.maxBytes) {
+        if (pending !== '') fs.writeSync(this.#fd, pending)
+        this.#rotate()
+        pending = ''
+        pendingBytes = 0
+      }
+      pending += line
+      pendingBytes += bytes
+    }
+    if (pending !== '') fs.writeSync(this.#fd, pending)
+    this.#size += pendingBytes
   }
 
   #rotate(): void {
@@ -88,13 +102,13 @@ export class EventSink {
     const prefix = JSON.stringify(options.fields).slice(1, -1)
     this.reader.on('batch', (batch) => {
       const time = new Date().toISOString()
-      let text = ''
+      const lines = new Array<string>(batch.count)
       for (let i = 0; i < batch.count; i++) {
-        text += `{"time":"${time}",${prefix},"event":${JSON.stringify(batch.decode(i), replacer)}}\n`
+        lines[i] = `{"time":"${time}",${prefix},"event":${JSON.stringify(batch.decode(i), replacer)}}\n`
       }
       if (this.#file !== undefined) {
-        this.#file.write(text)
-      } else if (!process.stdout.write(text)) {
+        this.#file.write(lines)
+      } else if (!process.stdout.write(lines.join(''))) {
         // A slow reader of stdout: stop draining; the ring fills and the kernel side counts the drops.
         this.reader.pause()
         process.stdout.once('drain', () => this.reader.closed || this.reader.resume())

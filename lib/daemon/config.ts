@@ -114,7 +114,7 @@ function schemaError(source: Source, error: z.ZodError): ConfigError {
 }
 
 /** Reads a config file and the files it includes: every program, in order. */
-export function loadConfig(file: string, seen: ReadonlySet<string> = new Set()): ProgramEntry[] {
+function loadConfig(file: string, seen: ReadonlySet<string> = new Set()): ProgramEntry[] {
   const absolute = path.resolve(file)
   let text: string
   try {

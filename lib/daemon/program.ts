@@ -110,7 +110,7 @@ export class DaemonProgram {
     for (const [kind, Metric] of kinds) {
       for (const [i, settings] of (config.metrics?.[kind] ?? []).entries()) {
         const at = ['metrics', kind, i]
-        const map = this.#map(settings.map, [...at, 'map'], (m) => m.type !== 'ringbuf' && m.type !== 'perf_event_array')
+        const map = this.#map(settings.map, [...at, 'map'], (m) => m.type !== 'ringbuf' && m.type !== 'perf_event_array', 'maps')
         try {
           this.#metrics.push(new Metric({ ...settings, map, registers: [this.registry] } as never))
         } catch (error) {
@@ -121,19 +121,21 @@ export class DaemonProgram {
       }
     }
     for (const [i, sink] of (config.events ?? []).entries()) {
-      this.#map(sink.map, ['events', i, 'map'], (m) => m.type === 'ringbuf')
+      this.#map(sink.map, ['events', i, 'map'], (m) => m.type === 'ringbuf', 'ring buffers')
     }
   }
 
-  /** The object's map `name`, which `fits` says may be used here; else a ConfigError naming those that may. */
-  #map(name: string, at: (string | number)[], fits: (map: BpfMap) => boolean): BpfMap {
+  /** The object's map `name`, of a kind `fits` accepts (`kind` names them); else a ConfigError naming those there are. */
+  #map(name: string, at: (string | number)[], fits: (map: BpfMap) => boolean, kind: string): BpfMap {
     const candidates = this.object.maps.filter((m) => !m.isInternal && !m.name.startsWith('bpfkit_') && fits(m))
     const map = candidates.find((m) => m.name === name)
-    if (map === undefined) {
-      const other = this.object.maps.find((m) => m.name === name)
-      throw entryError(this.entry, at, `${other === undefined ? 'no' : `'${name}' is a ${other.type} map, not a usable`} map '${name}' in ${path.basename(this.entry.object)} (maps: ${candidates.map((m) => m.name).join(', ') || 'none'})`)
-    }
-    return map
+    if (map !== undefined) return map
+    const other = this.object.maps.find((m) => m.name === name)
+    const object = path.basename(this.entry.object)
+    const available = `(${kind}: ${candidates.map((m) => m.name).join(', ') || 'none'})`
+    throw entryError(this.entry, at, other === undefined
+      ? `no map '${name}' in ${object} ${available}`
+      : `map '${name}' of ${object} is a ${other.type} map ${available}`)
   }
 
   /**

@@ -4,7 +4,7 @@ export { MapCounter, MapGauge, type CounterOptions } from './counter'
 export { MapHistogram, type HistogramOptions } from './histogram'
 export { MapMetric, type MapMetricOptions, type Sample } from './map-metric'
 export { makeBuckets, type BucketType, type BucketSettings, type Buckets } from './buckets'
-export { MetricOptionError, counterShape, histogramShape, type LabelOption, type DecoderSpecOption } from './options'
+export { MetricOptionError, type LabelOption, type DecoderSpecOption } from './options'
 export {
   registerDecoder,
   decoderNames,

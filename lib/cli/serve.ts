@@ -4,10 +4,8 @@
 import type { Server } from 'node:http'
 import type { Command } from 'commander'
 import { dropCapabilities, type Capability } from '../index'
-import { ConfigError } from '../daemon/config'
-import { Daemon } from '../daemon/daemon'
-import { listen, parseListen } from '../daemon/http'
-import { createLog, LOG_LEVELS, routeLibbpf, type DaemonLogLevel } from '../daemon/log'
+import type { Daemon } from '../daemon/daemon'
+import type { DaemonLogLevel } from '../daemon/log'
 import { fail } from './fail'
 
 /** What the daemon still needs once attached: CAP_BPF to read maps, both to load programs on reload. */
@@ -21,6 +19,9 @@ interface ServeFlags {
 }
 
 async function serve(config: string, flags: ServeFlags): Promise<void> {
+  // Loaded here, not with the CLI: the other commands need neither pino, prom-client, zod nor yaml.
+  const [{ ConfigError }, { Daemon }, { listen, parseListen }, { createLog, LOG_LEVELS, routeLibbpf }] = await Promise.all([
+    import('../daemon/config'), import('../daemon/daemon'), import('../daemon/http'), import('../daemon/log')])
   const address = parseListen(flags.listen)
   if (address === undefined) fail('serve', `--listen takes HOST:PORT (e.g. 127.0.0.1:9437), got ${flags.listen}`)
   if (!(LOG_LEVELS as readonly string[]).includes(flags.logLevel)) fail('serve', `--log-level is one of ${LOG_LEVELS.join(', ')}`)
@@ -105,6 +106,6 @@ export function addServeCommand(program: Command): void {
     .option('--listen <host:port>', 'where to serve; port 0 picks a free one', '127.0.0.1:9437')
     .option('--pin-dir <dir>', 'pin the metrics maps under this bpffs directory and reuse them on the next start')
     .option('--drop-caps', `once attached, keep only ${KEPT_CAPABILITIES.join(' and ')}`)
-    .option('--log-level <level>', `${LOG_LEVELS.join(', ')}`, 'info')
+    .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action((config: string, flags: ServeFlags) => serve(config, flags).catch((error) => fail('serve', error)))
 }

@@ -68,10 +68,10 @@ export interface ProgramEntry {
   at: readonly (string | number)[]
 }
 
-/** A config that cannot be used: one line, `file:line: field: reason`. */
+/** A config that cannot be used: one line, `file:line: field: reason` (no line when the file cannot be read). */
 export class ConfigError extends Error {
   constructor(readonly file: string, readonly line: number, readonly field: string, reason: string) {
-    super(`${file}:${line}: ${field ? `${field}: ` : ''}${reason}`)
+    super(`${file}${line > 0 ? `:${line}` : ''}: ${field ? `${field}: ` : ''}${reason}`)
     this.name = 'ConfigError'
   }
 }

@@ -35,6 +35,7 @@ export { BpfError, VerifierError, type BpfErrorOptions, type VerifierErrorOption
 export { setLogger, type Logger, type LogLevel } from './log'
 export { libbpfVersion, version } from './version'
 export { probeKernel, type KernelSupport } from './probe'
+export { dropCapabilities, capabilities, CAPABILITIES, type Capability, type CapabilitySets, type DroppedCapabilities } from './capabilities'
 export {
   openSkeleton,
   type OpenedSkeleton,

@@ -64,7 +64,7 @@ export interface MapHandle {
   readonly btfId: number
   readonly fd: number
   readonly id: number
-  readonly pinPath: string | null
+  pinPath: string | null
   lookup(key: Uint8Array | null, flags?: number): Buffer | undefined
   lookup(key: Uint8Array | null, flags: number, out: Uint8Array): boolean
   lookupAndDelete(key: Uint8Array | null, flags?: number): Buffer | undefined
@@ -78,6 +78,7 @@ export interface MapHandle {
   freeze(): void
   pin(path: string): void
   unpin(): void
+  reuse(other: MapHandle): void
   readGlobal(offset: number, target: Uint8Array): void
   writeGlobal(offset: number, source: Uint8Array): void
   close(): void
@@ -146,6 +147,8 @@ export interface Addon {
   releaseUntied(): void
   /** if_nametoindex(3) in this process's network namespace; 0 when there is no such interface. */
   ifNameToIndex(name: string): number
+  /** Keeps only these capability numbers in every thread; which threads failed or did not answer. */
+  dropCapabilities(keep: number[]): { threads: number; failed: Array<{ tid: number; errno: number }>; unanswered: number[]; unreachable: number[] }
   /** libbpf's probes of the running kernel. */
   probe(): { programTypes: Record<string, boolean>; mapTypes: Record<string, boolean>; helpers: Record<string, boolean> }
 }

@@ -40,6 +40,12 @@ if [ ${#missing_bpo[@]} -gt 0 ]; then
 	echo "setup: installing ${missing_bpo[*]} from bookworm-backports"
 	apt-get install -y -qq -t bookworm-backports "${missing_bpo[@]}" >/dev/null
 fi
+# The daemon tests run a real Prometheus server and promtool; its exporters (recommended) are not needed.
+if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q 'ok installed'; then
+	echo "setup: installing prometheus (server and promtool, without its recommended exporters)"
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 [ "$node_major" -ge 20 ] || { echo "setup: bpfkit needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2; exit 1; }

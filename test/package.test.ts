@@ -19,6 +19,13 @@ describe('package', () => {
     expect(Object.keys(bpfkit)).toEqual(expect.arrayContaining(['BpfObject', 'BpfError', 'VerifierError', 'RingBuffer', 'Link']))
   })
 
+  it('has bpfkit/metrics for CommonJS and ESM, over the same classes as bpfkit', () => {
+    expect(node(['-e', "const m = require('bpfkit/metrics'); console.log(typeof m.MapCounter, m.MetricOptionError.prototype instanceof require('bpfkit').BpfError)"]).trim())
+      .toBe('function true')
+    const esm = node(['--input-type=module', '-e', "import { MapHistogram } from 'bpfkit/metrics'; import cjs from 'bpfkit/metrics'; console.log(MapHistogram === cjs.MapHistogram)"])
+    expect(esm.trim()).toBe('true')
+  })
+
   it('has a CLI with --version and --help', () => {
     const cli = path.join(root, 'dist/cli/index.js')
     expect(node([cli, '--version']).trim()).toBe(`${bpfkit.version} (libbpf ${bpfkit.libbpfVersion})`)

@@ -6,6 +6,7 @@ import { BpfError } from '../errors'
 import { probeKernel } from '../probe'
 import { selftest, type SelftestReport } from '../selftest'
 import { libbpfVersion } from '../version'
+import { capabilities } from '../capabilities'
 
 /** One finding: what was checked, whether it is fine, and what to do when it is not. */
 export interface Check {
@@ -37,7 +38,7 @@ function mounted(type: string): string | undefined {
   return read('/proc/mounts')?.split('\n').map((line) => line.split(' ')).find((f) => f[2] === type)?.[1]
 }
 
-const CAPABILITIES: Array<[string, number]> = [['CAP_BPF', 39], ['CAP_PERFMON', 38], ['CAP_NET_ADMIN', 12], ['CAP_SYS_ADMIN', 21]]
+const CAPABILITIES = ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN'] as const
 
 /** Examines the running kernel and this process. */
 export function examine(): DoctorReport {
@@ -52,12 +53,12 @@ export function examine(): DoctorReport {
   const bpffs = mounted('bpf')
   checks.push({ name: 'bpffs', ok: bpffs !== undefined, detail: bpffs ?? 'not mounted (needed to pin)',
     fix: bpffs ? undefined : 'mount -t bpf bpf /sys/fs/bpf' })
-  const effective = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(read('/proc/self/status') ?? '')?.[1] ?? '0'}`)
+  const effective = capabilities().effective
   const root = process.geteuid?.() === 0
-  for (const [name, bit] of CAPABILITIES) {
-    const has = (effective >> BigInt(bit)) & 1n
-    checks.push({ name, ok: has === 1n, detail: has === 1n ? 'held' : 'missing',
-      fix: has === 1n ? undefined : `run as root or grant ${name} (setcap, or the container's capabilities)` })
+  for (const name of CAPABILITIES) {
+    const has = effective.includes(name)
+    checks.push({ name, ok: has, detail: has ? 'held' : 'missing',
+      fix: has ? undefined : `run as root or grant ${name} (setcap, or the container's capabilities)` })
   }
   checks.push({ name: 'root', ok: root, detail: root ? 'euid 0' : `euid ${process.geteuid?.()}`, fix: root ? undefined : 'run as root' })
   const memlock = /^Max locked memory\s+(\S+)/m.exec(read('/proc/self/limits') ?? '')?.[1] ?? 'unknown'

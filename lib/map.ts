@@ -1,5 +1,5 @@
 // BpfMap: one BPF map: its definition, typed access through its BTF, and raw byte access.
-import { addon, type MapHandle } from './native'
+import { addon, type MapCreateSpec, type MapHandle } from './native'
 import { BpfError, invalidArgument } from './errors'
 import { Btf } from './btf/btf'
 import { isCharArray, type Codec, type Init } from './btf/codec'
@@ -13,10 +13,83 @@ export type UpdateFlag = 'any' | 'noexist' | 'exist' | number
 
 const FLAG_NAMES: Record<string, number> = { any: 0, noexist: 1, exist: 2 }
 
+/** The kernel's view of a map (bpf_map_get_info_by_fd), as `bpftool map show` prints it. */
+export interface MapInfo {
+  id: number
+  /** libbpf's name of the map type. */
+  type: string
+  /** The name the kernel knows (cut to 15 characters). */
+  name: string
+  keySize: number
+  valueSize: number
+  maxEntries: number
+  /** BPF_F_* flags. */
+  flags: number
+  /** The kernel's id of the map's BTF (0: none), and the key's and value's type ids in it. */
+  btfId: number
+  btfKeyTypeId: number
+  btfValueTypeId: number
+}
+
+/**
+ * A type for BpfMap.create: a C type name in `btf` (`'u32'`, `'struct task_struct'`, `'struct event'`),
+ * a type id of `btf`, or a type read from it (`btf.find('event', 'struct')`).
+ */
+export type TypeRef = string | number | BtfType
+
+export interface CreateMapOptions {
+  /** libbpf's name of the map type: `hash`, `array`, `percpu_hash`, `prog_array`, `array_of_maps`, `user_ringbuf`… */
+  type: string
+  /** The kernel's name for it (at most 15 characters, as `bpftool map` shows it). */
+  name?: string
+  /** The key: its size in bytes, or its type in `btf` (then the map is typed). */
+  keySize?: number
+  keyType?: TypeRef
+  /** The value: its size in bytes, or its type in `btf`. */
+  valueSize?: number
+  valueType?: TypeRef
+  maxEntries: number
+  /** BPF_F_* flags (BPF_F_NO_PREALLOC = 1, BPF_F_RDONLY_PROG = 128, BPF_F_INNER_MAP = 4096…). */
+  flags?: number
+  numaNode?: number
+  /** The bloom filter's hash count, an arena's address… (map_extra). */
+  mapExtra?: bigint
+  /** Map-in-map: a map like those it will hold. */
+  innerMap?: BpfMap
+  /** Where `keyType` and `valueType` are (default: the running kernel's BTF). */
+  btf?: Btf
+}
+
 const PER_CPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage'])
 const ARRAYS = new Set(['array', 'percpu_array'])
 // Batch chunk: entries per bpf_map_lookup_batch call while iterating.
 const CHUNK = 4096
+
+/** Map types without keys: a created one needs no keySize. */
+const KEYLESS = new Set(['queue', 'stack', 'bloom_filter', 'ringbuf', 'user_ringbuf'])
+
+function u32(op: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw invalidArgument(op, 'expected a 32-bit unsigned integer')
+  }
+  return value
+}
+
+/** The id of a CreateMapOptions type in `btf`. */
+function typeId(op: string, btf: Btf, ref: TypeRef, part: string): number {
+  if (typeof ref === 'number') {
+    if (!Number.isInteger(ref) || ref <= 0 || ref >= btf.count) throw invalidArgument(op, `${part}Type ${ref} is not a type id of the BTF`)
+    return ref
+  }
+  if (typeof ref === 'object' && ref !== null && typeof (ref as BtfType).id === 'number') return typeId(op, btf, (ref as BtfType).id, part)
+  if (typeof ref !== 'string' || ref.trim() === '') throw invalidArgument(op, `${part}Type must be a type name, a type id or a BtfType`)
+  const [, kind, name] = /^(?:(struct|union|enum)\s+)?(\S+)$/.exec(ref.trim()) ?? []
+  const found = name === undefined ? undefined : kind === undefined
+    ? btf.find(name, 'typedef') ?? btf.find(name, 'int') ?? btf.find(name, 'struct') ?? btf.find(name, 'union') ?? btf.find(name, 'float')
+    : btf.find(name, kind as 'struct') ?? (kind === 'enum' ? btf.find(name, 'enum64') : undefined)
+  if (found === undefined) throw new BpfError(`${op}: the BTF has no type '${ref}'`, { code: 'ENOENT', op, origin: 'argument' })
+  return found.id
+}
 
 function bytes(op: string, what: string, value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array)) throw invalidArgument(op, `${what} must be a Buffer or Uint8Array`)
@@ -87,6 +160,7 @@ export class BpfMap<K = any, V = any> {
   readonly #btf: () => Btf | undefined
   readonly #onClose: (() => void) | undefined
   #typed: Typed | undefined
+  #inner: BpfMap | undefined
   /** Byte-level access to the map's entries. */
   readonly raw: RawMap
 
@@ -104,7 +178,82 @@ export class BpfMap<K = any, V = any> {
    */
   static openPinned<K = any, V = any>(path: string): BpfMap<K, V> {
     if (typeof path !== 'string' || path === '') throw invalidArgument('BpfMap.openPinned', 'expected a path on bpffs')
-    const handle = new addon.BpfMap({ pinned: path })
+    return BpfMap.#own(new addon.BpfMap({ pinned: path }))
+  }
+
+  /** Opens a map by its id (as `bpftool map list` and `bpfkit ps` show it); typed when it has BTF. */
+  static fromId<K = any, V = any>(id: number): BpfMap<K, V> {
+    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw invalidArgument('BpfMap.fromId', 'expected a map id (a positive integer)')
+    return BpfMap.#own(new addon.BpfMap({ id }))
+  }
+
+  /** A map from a file descriptor (duplicated: the caller keeps its own); typed when it has BTF. */
+  static fromFd<K = any, V = any>(fd: number): BpfMap<K, V> {
+    if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw invalidArgument('BpfMap.fromFd', 'expected a file descriptor')
+    return BpfMap.#own(new addon.BpfMap({ fd }))
+  }
+
+  /**
+   * Creates a map of its own, without an object (bpf_map_create). With `keyType`/`valueType` from a
+   * Btf (the kernel's by default) it is typed: those types go to the kernel with the map, so it stays
+   * typed wherever it is opened (a pin, an id). close() releases it; pin it to keep it.
+   */
+  static create<K = any, V = any>(options: CreateMapOptions): BpfMap<K, V> {
+    const op = 'BpfMap.create'
+    if (options === null || typeof options !== 'object') throw invalidArgument(op, 'options must be an object')
+    const { type, name, maxEntries, innerMap } = options
+    if (typeof type !== 'string' || type === '') throw invalidArgument(op, "type must be a map type such as 'hash'")
+    if (name !== undefined && (typeof name !== 'string' || name.length > 15 || !/^[A-Za-z0-9_.]*$/.test(name))) {
+      throw invalidArgument(op, 'name must be at most 15 letters, digits, _ or .')
+    }
+    const count = (what: string, value: unknown, min: number): number => {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 0xffffffff) {
+        throw invalidArgument(op, `${what} must be an integer from ${min} to 2^32-1`)
+      }
+      return value
+    }
+    if (innerMap !== undefined && !(innerMap instanceof BpfMap)) throw invalidArgument(op, 'innerMap must be a BpfMap')
+    if (options.mapExtra !== undefined && (typeof options.mapExtra !== 'bigint' || options.mapExtra < 0n || options.mapExtra >= 1n << 64n)) {
+      throw invalidArgument(op, 'mapExtra must be a 64-bit unsigned bigint')
+    }
+    const typed = options.keyType !== undefined || options.valueType !== undefined
+    if (options.btf !== undefined && !(options.btf instanceof Btf)) throw invalidArgument(op, 'btf must be a Btf')
+    const btf = typed ? options.btf ?? Btf.vmlinux() : undefined
+    const side = (part: 'key' | 'value'): { size: number; id: number } => {
+      const size = part === 'key' ? options.keySize : options.valueSize
+      const ref = part === 'key' ? options.keyType : options.valueType
+      if (ref === undefined) return { size: count(`${part}Size`, size ?? (part === 'key' && KEYLESS.has(type) ? 0 : undefined), 0), id: 0 }
+      const id = typeId(op, btf!, ref, part)
+      const bytes = btf!.sizeOf(id)
+      if (size !== undefined && size !== bytes) {
+        throw invalidArgument(op, `${part}Size ${String(size)} does not match ${part}Type ${btf!.typeName(id)} (${bytes} bytes)`)
+      }
+      return { size: bytes, id }
+    }
+    const key = side('key')
+    const value = side('value')
+    const spec: MapCreateSpec = {
+      type,
+      name,
+      keySize: key.size,
+      valueSize: value.size,
+      maxEntries: count('maxEntries', maxEntries, 0),
+      flags: options.flags === undefined ? 0 : count('flags', options.flags, 0),
+      numaNode: options.numaNode === undefined ? 0 : count('numaNode', options.numaNode, 0),
+      mapExtra: options.mapExtra,
+      innerMap: innerMap?.handle,
+    }
+    if (btf !== undefined) Object.assign(spec, { btf: btf.native(op), keyTypeId: key.id, valueTypeId: value.id })
+    return BpfMap.#own(new addon.BpfMap({ create: spec }))
+  }
+
+  /** Every map in the kernel, system-wide (what `bpftool map list` shows). */
+  static list(): MapInfo[] {
+    return addon.listMaps()
+  }
+
+  /** A map holding its own fd, typed from the BTF the kernel keeps with it. */
+  static #own<K, V>(handle: MapHandle): BpfMap<K, V> {
     let btf: Btf | undefined | null = null
     return new BpfMap<K, V>(handle, () => {
       if (btf === null) btf = handle.btfId === 0 ? undefined : Btf.fromKernel(handle.btfId)
@@ -126,12 +275,27 @@ export class BpfMap<K = any, V = any> {
     return this.#handle.type
   }
 
+  /** Bytes of a key. Settable before load, where libbpf allows it (bpf_map__set_key_size). */
   get keySize(): number {
     return this.#handle.keySize
   }
 
+  set keySize(value: number) {
+    this.#handle.keySize = u32('map.keySize', value)
+    this.#typed = undefined
+  }
+
+  /**
+   * Bytes of a value. Settable before load (bpf_map__set_value_size): a stack trace map's depth, a
+   * global data section's last array.
+   */
   get valueSize(): number {
     return this.#handle.valueSize
+  }
+
+  set valueSize(value: number) {
+    this.#handle.valueSize = u32('map.valueSize', value)
+    this.#typed = undefined
   }
 
   /** Bytes of one value as lookups return it: valueSize, or one aligned slot per CPU for per-CPU maps. */
@@ -151,9 +315,63 @@ export class BpfMap<K = any, V = any> {
     this.#handle.maxEntries = value
   }
 
-  /** The BPF_F_* flags the map was declared with. */
-  get mapFlags(): number {
-    return this.#handle.mapFlags
+  /** The BPF_F_* flags the map was declared with (BPF_F_NO_PREALLOC = 1…). Settable before load. */
+  get flags(): number {
+    return this.#handle.flags
+  }
+
+  set flags(value: number) {
+    this.#handle.flags = u32('map.flags', value)
+  }
+
+  /** The NUMA node to allocate the map on (with BPF_F_NUMA_NODE). Settable before load. */
+  get numaNode(): number {
+    return this.#handle.numaNode
+  }
+
+  set numaNode(value: number) {
+    this.#handle.numaNode = u32('map.numaNode', value)
+  }
+
+  /** map_extra: a bloom filter's hash count, an arena's address. Settable before load. */
+  get mapExtra(): bigint {
+    return this.#handle.mapExtra
+  }
+
+  set mapExtra(value: bigint) {
+    if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) throw invalidArgument('map.mapExtra', 'mapExtra must be a 64-bit unsigned bigint')
+    this.#handle.mapExtra = value
+  }
+
+  /** Whether load() creates the map; false leaves it out (programs that use it must not load). Settable before load. */
+  get autocreate(): boolean {
+    return this.#handle.autocreate
+  }
+
+  set autocreate(value: boolean) {
+    if (typeof value !== 'boolean') throw invalidArgument('map.autocreate', 'autocreate must be a boolean')
+    this.#handle.autocreate = value
+  }
+
+  /**
+   * Map-in-map: what its inner maps are like — the template libbpf made from the declaration
+   * (`__array(values, struct inner)`), or the map set here before load; null for other maps.
+   */
+  get innerMap(): BpfMap | null {
+    if (this.#inner !== undefined) return this.#inner
+    const template = this.#handle.innerMap()
+    return template === null ? null : new BpfMap(template, this.#btf)
+  }
+
+  set innerMap(map: BpfMap | null) {
+    if (!(map instanceof BpfMap)) throw invalidArgument('map.innerMap', 'expected a BpfMap (created or loaded) like the inner maps')
+    this.#handle.setInnerMap(map.handle)
+    this.#inner = map
+  }
+
+  /** The kernel's view of the map: id, type, sizes, flags, BTF ids. */
+  info(): MapInfo {
+    return this.#handle.info()
   }
 
   /** Whether libbpf made this map for a global data section (.rodata, .data, .bss…). */
@@ -418,15 +636,26 @@ export class BpfMap<K = any, V = any> {
   }
 
   /**
-   * Before load(): the object uses `existing` (a loaded object's map, or one opened from a pin) instead
-   * of creating this map, so that programs of both share its entries (libbpf's bpf_map__reuse_fd).
-   * Throws EINVAL, naming them, when the two differ (see differences()).
+   * Before load(): the object uses `existing` (a loaded object's map, one opened from a pin or by id, a
+   * created one, or a map's fd) instead of creating this map, so that programs of both share its entries
+   * (libbpf's bpf_map__reuse_fd). Throws EINVAL, naming both layouts, when the two differ (see differences()).
    */
-  reuse(existing: BpfMap): void {
-    if (!(existing instanceof BpfMap)) throw invalidArgument('map.reuse', 'expected a BpfMap')
+  reuse(existing: BpfMap | number): void {
+    const op = 'map.reuse'
+    if (typeof existing === 'number') {
+      const map = BpfMap.fromFd(existing)
+      try {
+        this.reuse(map)
+      } finally {
+        map.close()
+      }
+      return
+    }
+    if (!(existing instanceof BpfMap)) throw invalidArgument(op, 'expected a BpfMap or a map fd')
     const differences = this.differences(existing)
     if (differences.length > 0) {
-      throw invalidArgument('map.reuse', `map '${existing.name}' cannot stand for '${this.name}': ${differences.join('; ')}`)
+      throw invalidArgument(op, `map '${existing.name}' cannot stand for '${this.name}': ${differences.join('; ')}`,
+        'the object was built with another definition of this map: rebuild one of them, or let load() create a new map')
     }
     this.#handle.reuse(existing.handle)
   }
@@ -446,7 +675,7 @@ export class BpfMap<K = any, V = any> {
     compare('key size', this.keySize, other.keySize)
     compare('value size', this.valueSize, other.valueSize)
     compare('maxEntries', this.maxEntries, other.maxEntries)
-    compare('flags', this.mapFlags, other.mapFlags)
+    compare('flags', this.flags, other.flags)
     for (const part of ['key', 'value'] as const) {
       const mine = part === 'key' ? this.keyType : this.valueType
       const theirs = part === 'key' ? other.keyType : other.valueType

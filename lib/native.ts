@@ -1,14 +1,16 @@
 // Loads the addon (a prebuild or the local build) and describes what it exports.
 import * as path from 'node:path'
 import nodeGypBuild = require('node-gyp-build')
-import { BpfError, VerifierError } from './errors'
+import { BpfError } from './errors'
 import type { BtfType } from './btf/types'
 import type { ProgramInfo } from './program'
 import type { LinkInfo } from './link'
+import type { MapInfo } from './map'
 
 export interface NativeObjectOptions {
   objectName?: string
   btfCustomPath?: string
+  pinRoot?: string
   kernelLogLevel?: number
   logLevel?: number
   logger?: (level: number, message: string) => void
@@ -27,14 +29,23 @@ export interface ObjectHandle {
 export interface ProgramHandle {
   readonly name: string
   readonly section: string
-  readonly type: string
-  readonly expectedAttachType: string
+  type: string
+  expectedAttachType: string
+  flags: number
+  logLevel: number
+  readonly verifierLog: string | null
   autoload: boolean
   readonly fd: number
+  readonly pinPath: string | null
+  pin(path: string): void
+  unpin(): void
+  setAttachTarget(functionName: string | null, target?: ProgramHandle): void
+  close(): void
   attach(): LinkHandle
   attachTracepoint(category: string, name: string): LinkHandle
   attachRawTracepoint(name: string): LinkHandle
   attachUprobe(binary: string, symbol: string | null, offset: number, pid: number, retprobe: boolean, cookie: bigint): LinkHandle
+  attachUprobeMulti(binary: string, offsets: number[], pid: number, retprobe: boolean, cookies: bigint[] | null): LinkHandle
   attachUsdt(binary: string, provider: string, name: string, pid: number, cookie: bigint): LinkHandle
   attachKprobe(symbol: string, offset: number, retprobe: boolean, cookie: bigint): LinkHandle
   attachKprobeMulti(pattern: string | null, symbols: string[] | null, retprobe: boolean, cookies: bigint[] | null): LinkHandle
@@ -53,11 +64,14 @@ export interface ProgramHandle {
 export interface MapHandle {
   readonly name: string
   readonly type: string
-  readonly keySize: number
-  readonly valueSize: number
+  keySize: number
+  valueSize: number
   readonly valueBytes: number
   maxEntries: number
-  readonly mapFlags: number
+  flags: number
+  numaNode: number
+  mapExtra: bigint
+  autocreate: boolean
   readonly isInternal: boolean
   readonly btfKeyTypeId: number
   readonly btfValueTypeId: number
@@ -79,6 +93,9 @@ export interface MapHandle {
   pin(path: string): void
   unpin(): void
   reuse(other: MapHandle): void
+  innerMap(): MapHandle | null
+  setInnerMap(inner: MapHandle): void
+  info(): MapInfo
   readGlobal(offset: number, target: Uint8Array): void
   writeGlobal(offset: number, source: Uint8Array): void
   close(): void
@@ -91,6 +108,7 @@ export interface BtfHandle {
   dumpC(): string
   rawData(): Buffer
   add(other: BtfHandle): number
+  addTypes(other: BtfHandle, ids: number[]): number[]
   close(): void
 }
 
@@ -108,7 +126,31 @@ export interface LinkHandle {
   pin(path: string): void
   unpin(): void
   detach(): void
+  update(program: ProgramHandle): void
+  iterCreate(): number
   destroy(): void
+}
+
+export interface UserRingBufferHandle {
+  /** Writes one record; false when the ring has no room for it. */
+  write(record: Uint8Array): boolean
+  close(): void
+}
+
+/** What a map of its own is created from (BpfMap.create). */
+export interface MapCreateSpec {
+  type: string
+  name?: string
+  keySize: number
+  valueSize: number
+  maxEntries: number
+  flags?: number
+  numaNode?: number
+  mapExtra?: bigint
+  innerMap?: MapHandle
+  btf?: BtfHandle
+  keyTypeId?: number
+  valueTypeId?: number
 }
 
 /** What the ring buffer and perf buffer readers have in common (native/reader.cc). */
@@ -131,16 +173,18 @@ export interface PerfBufferHandle extends EventReaderHandle {
 
 export interface Addon {
   BpfObject: new (source: string | Uint8Array, options: NativeObjectOptions) => ObjectHandle
-  BpfMap: new (source: { pinned: string }) => MapHandle
-  Link: new (source: { pinned: string }) => LinkHandle
+  BpfMap: new (source: { pinned: string } | { id: number } | { fd: number } | { create: MapCreateSpec }) => MapHandle
+  BpfProgram: new (source: { pinned: string } | { id: number }) => ProgramHandle
+  Link: new (source: { pinned: string } | { id: number }) => LinkHandle
   Btf: new (source: { path: string } | { vmlinux: true } | { id: number } | { empty: true }) => BtfHandle
   RingBuffer: new (maps: MapHandle[], options: { batchEvents: number; batchBytes: number }) => RingBufferHandle
   PerfBuffer: new (map: MapHandle, options: { pages: number; batchEvents: number; batchBytes: number }) => PerfBufferHandle
+  UserRingBuffer: new (map: MapHandle) => UserRingBufferHandle
   readonly libbpfVersion: string
   readonly sourceHash: string
   /** libbpf_num_possible_cpus(): the slots of a per-CPU map value. */
   readonly possibleCpus: number
-  setErrorClasses(bpfError: typeof BpfError, verifierError: typeof VerifierError): void
+  setErrorClass(bpfError: typeof BpfError): void
   setLogger(logger: ((level: number, message: string) => void) | null, level: number): void
   liveResources(): number
   /** Releases the attachments the kernel does not undo when the process ends (netlink XDP, clsact filters). */
@@ -149,8 +193,17 @@ export interface Addon {
   ifNameToIndex(name: string): number
   /** Keeps only these capability numbers in every thread; which threads failed or did not answer. */
   dropCapabilities(keep: number[]): { threads: number; failed: Array<{ tid: number; errno: number }>; unanswered: number[]; unreachable: number[] }
-  /** libbpf's probes of the running kernel. */
-  probe(): { programTypes: Record<string, boolean>; mapTypes: Record<string, boolean>; helpers: Record<string, boolean> }
+  /** Each probe asks the running kernel one thing (libbpf's probes, or a tiny program). */
+  probeProgramType(name: string): boolean
+  probeMapType(name: string): boolean
+  probeHelper(programType: string, helper: string): boolean
+  probeAttach(kinds: string[]): Record<string, boolean>
+  /** The names the probes take. */
+  probeNames(): { programTypes: string[]; mapTypes: string[]; helpers: string[] }
+  /** The kernel's view of every loaded program, map and BPF link, system-wide. */
+  listPrograms(): ProgramInfo[]
+  listMaps(): MapInfo[]
+  listLinks(): LinkInfo[]
 }
 
 /**
@@ -175,7 +228,7 @@ function findAddon(): string {
 }
 
 export const addon = require(addonPath) as Addon
-addon.setErrorClasses(BpfError, VerifierError)
+addon.setErrorClass(BpfError)
 // process.exit() skips the environment's cleanup hooks; the 'exit' event still runs. Only what the
 // kernel would leave attached goes here: objects and maps stay readable in the user's own 'exit' handlers.
 process.on('exit', () => addon.releaseUntied())

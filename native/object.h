@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -13,6 +14,7 @@
 #include "addon.h"
 
 struct bpf_map;
+struct bpf_program;
 struct bpf_object;
 
 namespace bpfkit {
@@ -46,6 +48,9 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   };
   Region GlobalRegion(Napi::Env env, struct bpf_map* map, const char* op);
 
+  // What the verifier wrote into `program`'s log buffer at load (null when it has none).
+  const char* ProgramLog(struct bpf_program* program) const;
+
   // Runs on the worker thread: loads unless close() came first.
   void LoadInBackground(int* err, std::vector<LogLine>* lines);
   void FinishLoad(Napi::Env env, int err, const std::vector<LogLine>& lines, Napi::Promise::Deferred deferred);
@@ -71,6 +76,7 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   bool loadCancelled_ = false;
   std::vector<std::pair<struct bpf_map*, Region>> mapped_;  // munmap()ed by Release()
   std::vector<uint8_t> bytes_;  // bpf_object__open_mem's input must outlive the object
+  std::vector<std::unique_ptr<char[]>> logs_;  // the programs' verifier log buffers, set at load()
   int logLevel_;
   Napi::FunctionReference logger_;
 };

@@ -7,7 +7,7 @@ import * as net from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { BpfError, BpfObject, Link, elfFunctions, probeKernel } from 'bpfkit'
+import { BpfError, BpfObject, Link, elfFunctions, features } from 'bpfkit'
 import { bpfFds, cgroup2Mount, fixture, root, thrown, waitFor } from './helpers'
 
 const GETPPID = process.arch === 'arm64' ? 173 : 110
@@ -243,38 +243,38 @@ describe('kprobes', () => {
 })
 
 describe('fentry, LSM and iterators', () => {
-  const support = probeKernel().programTypes
-
-  it.runIf(!support.tracing)('loading a program type the kernel lacks names the program, with a way out', async () => {
+  it.runIf(!features.attach('fentry'))('loading a program the kernel cannot attach names that program, with a way out', async () => {
     const other = BpfObject.open(fixture('attach-unsupported.bpf.o'))
     try {
+      other.program('on_kprobe_multi').autoload = false
       const error = await other.load().then(() => undefined, (e: BpfError) => e)
       expect(error).toBeInstanceOf(BpfError)
-      expect(error!.message).toContain("this kernel cannot load 'on_fentry' (tracing)")
-      expect(error!.hint).toMatch(/autoload = false for on_fentry/)
+      expect(error!.message).toMatch(/program 'on_fentry' \(SEC\("fentry\/do_nanosleep"\)\) could not be loaded/)
+      expect(error!.hint).toMatch(/cannot load fentry programs.*autoload = false for 'on_fentry'/)
     } finally {
       await other.close()
     }
   })
 
-  it('each fails with a probe-backed error where the kernel lacks the program type, and runs where it has it', async () => {
+  it('each fails with a probe-backed error where the kernel cannot attach it, and runs where it can', async () => {
     const other = BpfObject.open(fixture('attach-unsupported.bpf.o'))
     const cases = [
-      { program: 'on_fentry', type: 'tracing', attach: () => other.program('on_fentry').attachFentry() },
-      { program: 'on_lsm', type: 'lsm', attach: () => other.program('on_lsm').attachLsm() },
-      { program: 'on_iter', type: 'tracing', attach: () => other.program('on_iter').attachIter() },
-    ]
+      { program: 'on_fentry', kind: 'fentry', attach: () => other.program('on_fentry').attachFentry() },
+      { program: 'on_lsm', kind: 'lsm', attach: () => other.program('on_lsm').attachLsm() },
+      { program: 'on_iter', kind: 'iter', attach: () => other.program('on_iter').attachIter() },
+    ] as const
     try {
-      for (const program of other.programs) program.autoload = cases.some((c) => c.program === program.name && support[c.type])
+      for (const program of other.programs) program.autoload = cases.some((c) => c.program === program.name && features.attach(c.kind))
       await other.load()
       for (const c of cases) {
-        if (support[c.type]) {
+        if (features.attach(c.kind)) {
           c.attach().close()
           continue
         }
         const error = thrown(c.attach)
         expect(error).toMatchObject({ code: 'EOPNOTSUPP' })
-        expect(error.message).toContain(`does not support BPF_PROG_TYPE_${c.type.toUpperCase()}`)
+        expect(error.message).toContain(`this kernel cannot attach`)
+        expect(error.message).toContain(`features.attach('${c.kind}') is false`)
         expect(error.hint).toBeTruthy()
       }
     } finally {
@@ -561,7 +561,7 @@ describe('links', () => {
       console.log(JSON.stringify({ info: link.info(), detach }))
       link.unpin(); link.close()`
     const result = JSON.parse(execFileSync(process.execPath, ['-e', script]).toString())
-    expect(result.info).toEqual({ id, type: 'perf_event', programId: obj.program('on_tracepoint').id })
+    expect(result.info).toEqual({ id, type: 'perf_event', programId: obj.program('on_tracepoint').id, name: 'sys_enter_getppid' })
     expect(result.detach.code).toBe('EOPNOTSUPP')
     expect(result.detach.hint).toMatch(/unpin/)
     expect(fs.existsSync(pin)).toBe(false)

@@ -64,6 +64,19 @@ export class Btf {
     return this.#native('btf.rawData').rawData()
   }
 
+  /** @internal The native BTF (not an object's copy), for maps created with its types. */
+  native(op: string): BtfHandle {
+    return this.#native(op)
+  }
+
+  /**
+   * @internal Copies types `ids` of `from`, and what they reach, into this BTF (reusing the named types
+   * it has); returns their new ids. Existing ids and strings do not move.
+   */
+  copyTypes(from: Btf, ids: number[]): number[] {
+    return this.#native('btf.copyTypes').addTypes(from.#native('btf.copyTypes'), ids)
+  }
+
   #native(op: string): BtfHandle {
     if (this.#handle === null) {
       throw new BpfError(`${op}: an object's BTF copy has no native form: use Btf.parse(path) on the object`, { code: 'EINVAL', op })

@@ -44,6 +44,7 @@ export interface LinkTarget {
 }
 
 /** Link types whose program the kernel swaps on request (BPF_LINK_UPDATE). */
+const UPDATABLE_TYPES = new Set(['cgroup', 'xdp', 'tcx', 'netns', 'netkit', 'sockmap'])
 const UPDATABLE = 'cgroup, XDP, tcx, netns (sk_lookup, flow dissector), netkit and sockmap links'
 
 export class Link implements Disposable {
@@ -149,8 +150,8 @@ export class Link implements Disposable {
     const op = 'link.update'
     if (!(program instanceof BpfProgram)) throw invalidArgument(op, 'expected a BpfProgram (loaded)')
     const info = this.info()
-    if (info === null) {
-      throw new BpfError(`${op}: ${this.target} is not one BPF link, so the kernel cannot swap its program`, {
+    if (info === null || !UPDATABLE_TYPES.has(info.type)) {
+      throw new BpfError(`${op}: the kernel cannot swap the program of ${info === null ? `${this.target}, which is not one BPF link` : `a ${info.type} link`}`, {
         code: 'EOPNOTSUPP', op, origin: 'argument', hint: `the kernel swaps programs of ${UPDATABLE}: close this one and attach the new program`,
       })
     }

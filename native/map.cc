@@ -266,7 +266,10 @@ int MapHandle::LoadedFd(Napi::Env env, const char* op) const {
   }
   owner_->Require(env, op, Need::Loaded);
   int fd = bpf_map__fd(map_);
-  if (fd < 0) throw BpfError(env, op, "EBADSTATE", "map '" + NameOf() + "' was not created");
+  // A map left out (autocreate off) keeps libbpf's placeholder fd, which is no map.
+  if (fd < 0 || !bpf_map__autocreate(map_)) {
+    throw BpfError(env, op, "EBADSTATE", "map '" + NameOf() + "' was not created (autocreate is off)");
+  }
   return fd;
 }
 

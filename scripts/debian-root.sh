@@ -28,7 +28,7 @@ cached() {
 	"$@" >"$dir.log" 2>&1 || { tail -20 "$dir.log" >&2; return 1; }
 	rm -f "$dir.log"
 	find "$bpfkit_cache/roots" -maxdepth 1 -name "$key-*.tar" -delete
-	tar -C "$dir" -cf "$tarball.part" . && mv "$tarball.part" "$tarball"
+	tar -C "$dir" -cf "$tarball.$$" . && mv "$tarball.$$" "$tarball"
 }
 
 debian_root() {

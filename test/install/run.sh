@@ -46,12 +46,14 @@ fallback() {
 	done
 }
 
-failed=()
-summary=()
+# Roots are made one after another (a cold cache builds each suite once), then checked up to
+# BPFKIT_INSTALL_JOBS (2) at a time, each scenario's output kept together.
+jobs=${BPFKIT_INSTALL_JOBS:-2}
+work=$(mktemp -d /var/tmp/bpfkit-install.XXXXXX)
+trap 'rm -rf "$work"' EXIT
 for scenario in "${scenarios[@]}"; do
-	dir=/var/tmp/bpfkit-install-$scenario
-	start=$SECONDS
-	echo "install: $scenario"
+	dir=$work/$scenario
+	SECONDS=0
 	case $scenario in
 	debian12-node20) prepare bookworm "$dir" libatomic1 && node_into "$dir" 20 ;;
 	debian13-nodejs) prepare trixie "$dir" nodejs && npm_into "$dir" ;;
@@ -61,14 +63,35 @@ for scenario in "${scenarios[@]}"; do
 	fallback) prepare bookworm "$dir" libatomic1 && node_into "$dir" 20 ;;
 	*) echo "install: unknown scenario $scenario" >&2; exit 2 ;;
 	esac
-	if [ "$scenario" = fallback ]; then
-		fallback "$dir" && result=passed || result=failed
-	else
-		in_root "$dir" env BPFKIT_TREE_HASH="$tree_hash" bash /pkg/check.sh && result=passed || result=failed
-	fi
-	[ $result = passed ] || failed+=("$scenario")
-	summary+=("$(printf '%-22s %s in %3d s' "$scenario" "$result" $((SECONDS - start)))")
-	rm -rf "$dir"
+	echo "$SECONDS" >"$dir.prepared"
 done
-printf 'install: %s\n' "${summary[@]}"
+
+check() {
+	local scenario=$1 dir=$work/$1 start=$SECONDS
+	{
+		echo "install: $scenario"
+		if [ "$scenario" = fallback ]; then
+			fallback "$dir"
+		else
+			in_root "$dir" env BPFKIT_TREE_HASH="$tree_hash" bash /pkg/check.sh
+		fi && echo passed >"$dir.result" || echo failed >"$dir.result"
+		echo "$((SECONDS - start))" >"$dir.checked"
+		rm -rf "$dir"
+	} >"$dir.out" 2>&1
+}
+
+for scenario in "${scenarios[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+	check "$scenario" &
+done
+wait
+failed=()
+for scenario in "${scenarios[@]}"; do
+	cat "$work/$scenario.out"
+	[ "$(cat "$work/$scenario.result")" = passed ] || failed+=("$scenario")
+done
+for scenario in "${scenarios[@]}"; do
+	printf 'install: %-22s %s (root ready in %d s, checked in %d s)\n' "$scenario" "$(cat "$work/$scenario.result")" \
+		"$(cat "$work/$scenario.prepared")" "$(cat "$work/$scenario.checked")"
+done
 [ ${#failed[@]} -eq 0 ] || { echo "install: failed: ${failed[*]}" >&2; exit 1; }

@@ -105,7 +105,7 @@ export interface BtfHandle {
   readonly count: number
   types(first: number, end: number): BtfType[]
   find(name: string, kind?: number): number
-  dumpC(): string
+  dumpC(kfuncs: boolean): string
   rawData(): Buffer
   add(other: BtfHandle): number
   addTypes(other: BtfHandle, ids: number[]): number[]

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <string>
 
@@ -229,10 +230,13 @@ Napi::Value BtfHandle::Find(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, id < 0 ? 0 : id);
 }
 
-// dumpC() → every type as C declarations, in id order (libbpf's btf_dump, as bpftool's `format c`).
+// dumpC(kfuncs) → every type as C declarations, in id order (libbpf's btf_dump, as bpftool's `format c`);
+// with `kfuncs`, then an `extern … __weak __ksym;` prototype of each function tagged bpf_kfunc, as
+// bpftool writes them, so that programs calling kfuncs compile against it.
 Napi::Value BtfHandle::DumpC(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const struct btf* btf = Require(env, "btf_dump__new");
+  bool kfuncs = info[0].ToBoolean().Value();
   std::string out;
   auto print = [](void* context, const char* format, va_list args) {
     auto* text = static_cast<std::string*>(context);
@@ -250,6 +254,22 @@ Napi::Value BtfHandle::DumpC(const Napi::CallbackInfo& info) {
   uint32_t count = btf__type_cnt(btf);
   int err = 0;
   for (uint32_t id = 1; id < count && err == 0; id++) err = -btf_dump__dump_type(dump, id);
+  if (kfuncs && err == 0) {
+    out += "\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n";
+    LIBBPF_OPTS(btf_dump_emit_type_decl_opts, opts);
+    for (uint32_t id = 1; id < count && err == 0; id++) {
+      const struct btf_type* tag = btf__type_by_id(btf, id);
+      if (!btf_is_decl_tag(tag) || btf_decl_tag(tag)->component_idx != -1) continue;
+      if (strcmp(btf__name_by_offset(btf, tag->name_off), "bpf_kfunc") != 0) continue;
+      const struct btf_type* func = btf__type_by_id(btf, tag->type);
+      if (!btf_is_func(func)) continue;
+      out += "extern ";
+      opts.field_name = btf__name_by_offset(btf, func->name_off);
+      err = -btf_dump__emit_type_decl(dump, func->type, &opts);
+      out += " __weak __ksym;\n";
+    }
+    out += "#endif\n\n";
+  }
   btf_dump__free(dump);
   if (err != 0) throw BpfError(env, "btf_dump__dump_type", err);
   return Napi::String::New(env, out);

@@ -268,9 +268,9 @@ export class Btf {
 
   /**
    * Every type as C declarations, as a header in the form `bpftool btf dump … format c` writes
-   * (a `vmlinux.h` for the kernel's BTF): include guard, and CO-RE's `preserve_access_index` on
-   * every record unless BPF_NO_PRESERVE_ACCESS_INDEX is defined. (bpftool also lists kfunc
-   * prototypes; this does not.)
+   * (a `vmlinux.h` for the kernel's BTF): include guard, CO-RE's `preserve_access_index` on every record
+   * unless BPF_NO_PRESERVE_ACCESS_INDEX is defined, and — as bpftool — an `extern … __weak __ksym`
+   * prototype of every kfunc (functions tagged `bpf_kfunc`) unless BPF_NO_KFUNC_PROTOTYPES is defined.
    */
   toC(): string {
     const handle = this.#native('btf.toC')
@@ -290,7 +290,7 @@ export class Btf {
       '#define __weak __attribute__((weak))',
       '#endif',
       '',
-      handle.dumpC() + '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX',
+      handle.dumpC(true) + '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX',
       '#pragma clang attribute pop',
       '#endif',
       '',

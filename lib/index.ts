@@ -1,5 +1,5 @@
 // bpfkit's public API.
-export { BpfObject, type OpenOptions, type ObjectState } from './object'
+export { BpfObject, type OpenOptions, type ObjectLimits, type ObjectState } from './object'
 export {
   BpfProgram,
   type TestRunOptions,

@@ -1,6 +1,6 @@
 // BpfMap: one BPF map: its definition, typed access through its BTF, and raw byte access.
 import { addon, type MapHandle } from './native'
-import { BpfError, invalidArgument } from './errors'
+import { BpfError, describe, invalidArgument } from './errors'
 import { Btf } from './btf/btf'
 import { isCharArray, type Codec, type Init } from './btf/codec'
 import type { BtfType } from './btf/types'
@@ -25,9 +25,15 @@ function bytes(op: string, what: string, value: unknown): Uint8Array {
 
 function flagsOf(op: string, flags: UpdateFlag | undefined): number {
   if (flags === undefined) return 0
-  if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0) return flags
-  if (typeof flags === 'string' && flags in FLAG_NAMES) return FLAG_NAMES[flags] as number
-  throw invalidArgument(op, `flags must be 'any', 'noexist', 'exist' or UpdateFlags bits, got ${String(flags)}`)
+  if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0 && flags <= 0xffffffff) return flags
+  if (typeof flags === 'string' && Object.hasOwn(FLAG_NAMES, flags)) return FLAG_NAMES[flags] as number
+  throw invalidArgument(op, `flags must be 'any', 'noexist', 'exist' or UpdateFlags bits, got ${describe(flags)}`)
+}
+
+/** Lookup flags (BPF_F_LOCK): a 32-bit unsigned integer. */
+function lookupFlags(op: string, flags: unknown): number {
+  if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0 && flags <= 0xffffffff) return flags
+  throw invalidArgument(op, `flags must be a 32-bit unsigned integer, got ${describe(flags)}`)
 }
 
 /**
@@ -44,7 +50,7 @@ export class RawMap {
 
   /** The value bytes for `key` (null for queue and stack: peek), or undefined when there is none. */
   lookup(key: Uint8Array | null, flags = 0): Buffer | undefined {
-    return this.#handle.lookup(key === null ? null : bytes('map.lookup', 'key', key), flags)
+    return this.#handle.lookup(key === null ? null : bytes('map.lookup', 'key', key), lookupFlags('map.lookup', flags))
   }
 
   /** Creates or replaces `key`'s value (null key: push onto a queue or stack, add to a bloom filter). */
@@ -60,7 +66,7 @@ export class RawMap {
 
   /** Looks up and deletes `key` (null: pop from a queue or stack). */
   lookupAndDelete(key: Uint8Array | null, flags = 0): Buffer | undefined {
-    return this.#handle.lookupAndDelete(key === null ? null : bytes('map.lookupAndDelete', 'key', key), flags)
+    return this.#handle.lookupAndDelete(key === null ? null : bytes('map.lookupAndDelete', 'key', key), lookupFlags('map.lookupAndDelete', flags))
   }
 
   /** The key after `key` (the first key for null), or undefined at the end. */
@@ -201,8 +207,9 @@ export class BpfMap<K = any, V = any> {
   /** The value for `key`, or undefined. For per-CPU maps: an array with one value per possible CPU. */
   get(key: Init<K>, flags = 0): V | undefined {
     const t = this.#keyed('map.get')
+    const f = lookupFlags('map.get', flags)
     t.encodeKey(key)
-    if (!this.#handle.lookup(t.key, flags, t.value)) return undefined
+    if (!this.#handle.lookup(t.key, f, t.value)) return undefined
     return t.decodeValue(t.value, 0) as V
   }
 

@@ -9,6 +9,10 @@ import type { LinkInfo } from './link'
 export interface NativeObjectOptions {
   objectName?: string
   btfCustomPath?: string
+  /** BTF for libbpf to relocate against, handed over in a memfd (extraBtf's merge). */
+  customBtf?: Uint8Array
+  /** The largest object file the addon reads. */
+  objectBytes?: number
   kernelLogLevel?: number
   logLevel?: number
   logger?: (level: number, message: string) => void
@@ -102,6 +106,8 @@ export interface TestRunResult {
 
 export interface LinkHandle {
   readonly fd: number
+  /** Whether the kernel undoes the attachment when this process's fds close (not netlink XDP, clsact). */
+  readonly tiedToProcess: boolean
   readonly pinPath: string | null
   info(): LinkInfo | null
   pin(path: string): void
@@ -155,6 +161,3 @@ export const addon: Addon = (
   process.env.BPFKIT_ADDON ? require(path.resolve(process.env.BPFKIT_ADDON)) : nodeGypBuild(path.join(__dirname, '..'))
 ) as Addon
 addon.setErrorClasses(BpfError, VerifierError)
-// process.exit() skips the environment's cleanup hooks; the 'exit' event still runs. Only what the
-// kernel would leave attached goes here: objects and maps stay readable in the user's own 'exit' handlers.
-process.on('exit', () => addon.releaseUntied())

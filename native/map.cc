@@ -38,9 +38,6 @@ uint32_t Count(Napi::Env env, const char* op, const Napi::Value& value) {
   return static_cast<uint32_t>(count);
 }
 
-// ENOTSUPP is the kernel's internal "not supported", which reaches user space for missing batch ops.
-constexpr int kENOTSUPP = 524;
-
 }  // namespace
 
 Napi::Function MapHandle::Init(Napi::Env env) {
@@ -223,7 +220,21 @@ void MapHandle::SetMaxEntries(const Napi::CallbackInfo& info, const Napi::Value&
   if (map_ == nullptr) throw BpfError(env, op, "EBADSTATE", "a pinned map already exists in the kernel");
   owner_->Require(env, op, Need::BeforeLoad);
   if (!value.IsNumber()) throw BpfError(env, op, "EINVAL", "maxEntries must be a number");
-  int err = -bpf_map__set_max_entries(map_, value.As<Napi::Number>().Uint32Value());
+  uint32_t entries = value.As<Napi::Number>().Uint32Value();
+  // libbpf maps a global-data or struct_ops map's memory at open for the declared size, maps the
+  // kernel's over it at load with the new one, and unmaps the new size at close: a larger size there
+  // unmaps the process's neighbouring memory. An arena's initial data is copied into its first pages.
+  size_t initial = 0;
+  if (bpf_map__initial_value(map_, &initial) != nullptr) {
+    if (bpf_map__type(map_) != BPF_MAP_TYPE_ARENA) {
+      throw BpfError(env, op, "EINVAL",
+                     "map '" + NameOf() + "' holds the object's own data (a global section or struct_ops): its size is fixed by the object");
+    }
+    if (static_cast<uint64_t>(entries) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) < initial) {
+      throw BpfError(env, op, "EINVAL", "arena '" + NameOf() + "' needs at least " + std::to_string(initial) + " bytes for its variables");
+    }
+  }
+  int err = -bpf_map__set_max_entries(map_, entries);
   if (err != 0) throw BpfError(env, op, err);
 }
 

@@ -415,6 +415,9 @@ Napi::Value ProgramHandle::AttachTcClsact(const Napi::CallbackInfo& info) {
   uint32_t priority = static_cast<uint32_t>(IntArg(env, info[2], op, "priority"));
   uint32_t handle = static_cast<uint32_t>(IntArg(env, info[3], op, "handle"));
   return AttachWith(env, op, [&](auto& out, int fd) {
+    struct bpf_prog_info prog_info = {};
+    uint32_t length = sizeof(prog_info);
+    if (bpf_prog_get_info_by_fd(fd, &prog_info, &length) != 0) return errno;
     bool created = false;
     int err = TcFilter::EnsureHook(ifindex, &created);
     if (err != 0) return err;
@@ -425,7 +428,7 @@ Napi::Value ProgramHandle::AttachTcClsact(const Napi::CallbackInfo& info) {
       if (created) TcFilter::DropOwnedHook(ifindex);
       return err;
     }
-    out = std::make_unique<TcFilter>(ifindex, egress, opts.handle, opts.priority, created);
+    out = std::make_unique<TcFilter>(ifindex, egress, opts.handle, opts.priority, prog_info.id, created);
     return 0;
   });
 }

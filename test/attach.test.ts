@@ -420,6 +420,123 @@ describe('networking', () => {
     expect(attached()).not.toMatch(/prog\/xdp|clsact/)
   })
 
+  it("closing a clsact filter removes bpfkit's own only: another tool's filter, and the qdisc holding it, stay", () => {
+    const tc = (...args: string[]): string => execFileSync('tc', args).toString()
+    const other = ['prio', '50', 'bpf', 'bytecode', '1,6 0 0 0,']
+    // Another tool adds a filter to the qdisc bpfkit created: closing bpfkit's link leaves both.
+    const link = obj.program('on_tc_ingress').attachTc(host, { direction: 'ingress', api: 'clsact' })
+    tc('filter', 'add', 'dev', host, 'egress', ...other)
+    link.close()
+    expect(tc('filter', 'show', 'dev', host, 'ingress')).toBe('')
+    expect(tc('filter', 'show', 'dev', host, 'egress')).toContain('pref 50 bpf')
+    expect(tc('qdisc', 'show', 'dev', host)).toContain('clsact')
+    // A qdisc bpfkit did not create stays, empty or not.
+    obj.program('on_tc_ingress').attachTc(host, { direction: 'ingress', api: 'clsact' }).close()
+    tc('filter', 'del', 'dev', host, 'egress', 'prio', '50')
+    obj.program('on_tc_ingress').attachTc(host, { direction: 'ingress', api: 'clsact' }).close()
+    expect(tc('qdisc', 'show', 'dev', host)).toContain('clsact')
+    tc('qdisc', 'del', 'dev', host, 'clsact')
+    // The other tool's filter went first: the qdisc bpfkit created goes with bpfkit's last filter.
+    const first = obj.program('on_tc_ingress').attachTc(host, { direction: 'ingress', api: 'clsact' })
+    const second = obj.program('on_tc_egress').attachTc(host, { direction: 'egress', api: 'clsact' })
+    tc('filter', 'add', 'dev', host, 'ingress', ...other)
+    tc('filter', 'del', 'dev', host, 'ingress', 'prio', '50')
+    first.close()
+    expect(tc('qdisc', 'show', 'dev', host)).toContain('clsact')
+    second.close()
+    expect(tc('qdisc', 'show', 'dev', host)).not.toContain('clsact')
+  })
+
+  it('a clsact link whose interface was deleted leaves alone the interface that took over its ifindex', () => {
+    const tc = (...args: string[]): string => execFileSync('tc', args).toString()
+    const [a, b] = [`bkc${process.pid % 100000}`, `bkd${process.pid % 100000}`]
+    let index = 100000 + (process.pid % 1000000)
+    while (fs.readdirSync('/sys/class/net').some((name) => fs.readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim() === String(index))) index++
+    const create = (): void => {
+      ip('link', 'add', 'name', a, 'index', String(index), 'type', 'veth', 'peer', 'name', b)
+      ip('link', 'set', a, 'up')
+    }
+    create()
+    try {
+      const stale = obj.program('on_tc_ingress').attachTc(a, { direction: 'ingress', api: 'clsact' })
+      ip('link', 'del', a)
+      create()
+      // Another tool's qdisc and filter on the new interface, which has the old one's ifindex.
+      tc('qdisc', 'add', 'dev', a, 'clsact')
+      tc('filter', 'add', 'dev', a, 'ingress', 'prio', '50', 'bpf', 'bytecode', '1,6 0 0 0,')
+      // bpfkit does not take that qdisc for the one it created...
+      const fresh = obj.program('on_tc_egress').attachTc(a, { direction: 'egress', api: 'clsact' })
+      fresh.close()
+      // ...nor does closing the old link touch the new interface.
+      stale.close()
+      expect(tc('qdisc', 'show', 'dev', a)).toContain('clsact')
+      expect(tc('filter', 'show', 'dev', a, 'ingress')).toContain('pref 50 bpf')
+      expect(tc('filter', 'show', 'dev', a, 'egress')).toBe('')
+    } finally {
+      spawnSync('ip', ['link', 'del', a])
+    }
+  })
+
+  it('netlink XDP and clsact filters go on SIGINT, SIGTERM and SIGHUP, and the signal still ends the process', async () => {
+    const attached = (): string => ip('link', 'show', host) + execFileSync('tc', ['qdisc', 'show', 'dev', host]).toString()
+    const script = (handler: string): string => `
+      const { BpfObject } = require(${JSON.stringify(path.join(root, 'dist/index.js'))})
+      const obj = BpfObject.open(${JSON.stringify(fixture('attach.bpf.o'))})
+      obj.load().then(() => {
+        obj.program('on_xdp').attachXdp(${JSON.stringify(host)}, { mode: 'skb', replace: true })
+        obj.program('on_tc_ingress').attachTc(${JSON.stringify(host)}, { direction: 'ingress', api: 'clsact' })
+        ${handler}
+        console.log('attached')
+        setInterval(() => {}, 1000)
+      })`
+    const run = async (handler: string, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> => {
+      const child = spawn(process.execPath, ['-e', script(handler)])
+      let out = ''
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+      await waitFor(() => out.includes('attached'), 20_000, 'the child to attach')
+      expect(attached()).toMatch(/prog\/xdp[\s\S]*clsact/)
+      child.kill(signal)
+      const [code, by] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])))
+      return { code, signal: by, out }
+    }
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      expect((await run('', signal)).signal).toBe(signal)
+      expect(attached()).not.toMatch(/prog\/xdp|clsact/)
+    }
+    // A listener of the user's own is in charge: nothing goes until the process exits.
+    const own = await run(`process.on('SIGTERM', () => {
+      console.log(require('node:child_process').execFileSync('ip', ['link', 'show', ${JSON.stringify(host)}]).toString().includes('prog/xdp') ? 'still attached' : 'detached')
+      process.exit(3)
+    })`, 'SIGTERM')
+    expect(own).toMatchObject({ code: 3, signal: null })
+    expect(own.out).toContain('still attached')
+    expect(attached()).not.toMatch(/prog\/xdp|clsact/)
+  })
+
+  it("libbpf's messages while a link closes go to the object's logger, never straight to stderr", () => {
+    // Another tool removes bpfkit's XDP program and clsact qdisc: closing the links makes the kernel
+    // explain that they are gone, which libbpf prints.
+    const script = `
+      const { execFileSync } = require('node:child_process')
+      const { BpfObject } = require(${JSON.stringify(path.join(root, 'dist/index.js'))})
+      const messages = []
+      const obj = BpfObject.open(${JSON.stringify(fixture('attach.bpf.o'))}, { logger: (level, message) => messages.push([level, message]) })
+      obj.load().then(() => {
+        const xdp = obj.program('on_xdp').attachXdp(${JSON.stringify(host)}, { mode: 'skb', replace: true })
+        const tc = obj.program('on_tc_ingress').attachTc(${JSON.stringify(host)}, { direction: 'ingress', api: 'clsact' })
+        messages.length = 0
+        execFileSync('ip', ['link', 'set', 'dev', ${JSON.stringify(host)}, 'xdpgeneric', 'off'])
+        execFileSync('tc', ['qdisc', 'del', 'dev', ${JSON.stringify(host)}, 'clsact'])
+        xdp.close()
+        tc.close()
+        console.log(JSON.stringify(messages))
+      })`
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+    expect(result.stderr).toBe('')
+    const messages = JSON.parse(result.stdout) as Array<[string, string]>
+    expect(messages.some(([level, message]) => level === 'warn' && message.includes('Kernel error message'))).toBe(true)
+  })
+
   it('wrong program types and unknown interfaces are clear errors before any syscall', () => {
     expect(thrown(() => obj.program('on_tracepoint').attachXdp(host))).toMatchObject({ code: 'EINVAL' })
     expect(thrown(() => obj.program('on_xdp').attachXdp('bpfkit-nope0'))).toMatchObject({ code: 'ENODEV' })

@@ -49,8 +49,15 @@ export function programExists(id: number): boolean {
   }
 }
 
+/**
+ * How much slower this machine is than a developer's: `BPFKIT_TEST_SCALE` (npm run test:kernels sets it
+ * for qemu's emulation). Every bound a test waits against is multiplied by it.
+ */
+export const SCALE = Number(process.env.BPFKIT_TEST_SCALE) || 1
+
+/** Waits until `condition` holds, failing after `timeoutMs` (× SCALE). */
 export async function waitFor(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
+  const deadline = Date.now() + timeoutMs * SCALE
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 10))

@@ -1,7 +1,8 @@
 // Lifetime: nothing leaks across many objects, worker threads, or an unprivileged process.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { Worker } from 'node:worker_threads'
 import * as fs from 'node:fs'
+import * as os from 'node:os'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { BpfError, BpfObject } from 'bpfkit'
@@ -192,7 +193,7 @@ describe('links', () => {
 })
 
 describe('close during load', () => {
-  it('close() while load() runs rejects the load and leaves nothing in the kernel', async () => {
+  it('close() while load() runs rejects the load with ECLOSED and leaves nothing in the kernel', async () => {
     const before = bpfFds()
     const obj = BpfObject.open(example('execsnoop.bpf.o'))
     const loading = obj.load()
@@ -200,8 +201,38 @@ describe('close during load', () => {
     expect(() => obj.programs[0].fd).toThrow(expect.objectContaining({ code: 'EBUSY' }))
     obj.close()
     expect(obj.state).toBe('closed')
+    const error = await loading.then(() => undefined, (e: BpfError) => e)
+    expect(error).toBeInstanceOf(BpfError)
+    // About the close, not about the kernel (which refused nothing).
+    expect(error).toMatchObject({ code: 'ECLOSED', op: 'bpf_object__load' })
+    expect(error!.message).toMatch(/closed during load\(\)/)
+    expect(error!.hint).toMatch(/close\(\) came while load\(\) ran/)
     expect(bpfFds()).toEqual(before)
-    await expect(loading).rejects.toMatchObject({ code: 'ECLOSED' })
+  })
+
+  it('close() during a long load returns at once: the event loop keeps running, the load ends in the background', async () => {
+    const before = bpfFds()
+    const obj = BpfObject.open(fixture('maps.bpf.o'))
+    // A per-CPU array of 2^21 entries: BPF_MAP_CREATE allocates each entry on each CPU, seconds of work.
+    obj.map('percpu_slots').maxEntries = 1 << 21
+    const started = performance.now()
+    const loading = obj.load().then(() => undefined, (e: BpfError) => e)
+    // The load is under way once its first maps exist (percpu_slots comes after four others).
+    await waitFor(() => bpfFds().maps.length > before.maps.length, 10_000, 'the load to create its first maps')
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 10)
+    const closing = performance.now()
+    obj.close()
+    const closed = performance.now() - closing
+    const error = await loading
+    const total = performance.now() - started
+    clearInterval(timer)
+    expect(error).toMatchObject({ code: 'ECLOSED' })
+    // The load itself took a while: a close() that waited for it would have taken most of that.
+    expect(total).toBeGreaterThan(300)
+    expect(closed).toBeLessThan(total / 4)
+    expect(ticks).toBeGreaterThan(3)
+    expect(bpfFds()).toEqual(before)
   })
 
   it('a worker that exits during load() leaves nothing behind', async () => {
@@ -215,5 +246,28 @@ describe('close during load', () => {
     `)
     expect(code).toBe(0)
     expect(bpfFds()).toEqual(before)
+  })
+})
+
+describe('extraBtf', () => {
+  it('leaves no file behind, whether the process exits, drops the object, or is killed', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bpfkit-extrabtf-'))
+    const script = (end: string): string => `
+      const { BpfObject } = require(${JSON.stringify(dist)})
+      let obj = BpfObject.open(${JSON.stringify(example('execsnoop.bpf.o'))}, { extraBtf: [${JSON.stringify(fixture('skel-v1.bpf.o'))}] })
+      ${end}`
+    try {
+      // TMPDIR is where a temporary file would go (os.tmpdir()).
+      const env = { ...process.env, TMPDIR: tmp }
+      execFileSync(process.execPath, ['-e', script('obj = null; global.gc?.()')], { env })
+      execFileSync(process.execPath, ['-e', script('process.exit(0)')], { env })
+      const killed = spawn(process.execPath, ['-e', script("console.log('opened'); setInterval(() => {}, 1000)")], { env })
+      await new Promise<void>((resolve) => killed.stdout.once('data', () => resolve()))
+      killed.kill('SIGKILL')
+      await new Promise((resolve) => killed.once('exit', resolve))
+      expect(fs.readdirSync(tmp)).toEqual([])
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true })
+    }
   })
 })

@@ -4,6 +4,8 @@ import { BpfError, describe, invalidArgument } from './errors'
 import { Btf } from './btf/btf'
 import { isCharArray, type Codec, type Init } from './btf/codec'
 import type { BtfType } from './btf/types'
+import type { Link } from './link'
+import type { LinkTracker } from './program'
 
 /** Update flags, as in bpf_map_update_elem. */
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2, LOCK: 4 } as const
@@ -92,15 +94,17 @@ export class BpfMap<K = any, V = any> {
   readonly #handle: MapHandle
   readonly #btf: () => Btf | undefined
   readonly #onClose: (() => void) | undefined
+  readonly #track: LinkTracker | undefined
   #typed: Typed | undefined
   /** Byte-level access to the map's entries. */
   readonly raw: RawMap
 
   /** @internal Maps come from `BpfObject.maps` or `BpfMap.openPinned`. */
-  constructor(handle: MapHandle, btf: () => Btf | undefined, onClose?: () => void) {
+  constructor(handle: MapHandle, btf: () => Btf | undefined, onClose?: () => void, track?: LinkTracker) {
     this.#handle = handle
     this.#btf = btf
     this.#onClose = onClose
+    this.#track = track
     this.raw = new RawMap(handle)
   }
 
@@ -395,6 +399,16 @@ export class BpfMap<K = any, V = any> {
     if (this.type !== 'bloom_filter') throw invalidArgument('map.add', `'${this.name}' is a ${this.type} map, not a bloom filter`)
     t.encodeValue(value, t.value, 0)
     this.#handle.update(null, t.value, 0)
+  }
+
+  /**
+   * Registers a struct_ops map (a TCP congestion control, a sched_ext scheduler…) with the kernel: its
+   * callbacks, the object's `SEC("struct_ops/…")` programs, run until the link is closed. A map of
+   * `SEC(".struct_ops.link")` gives a BPF link (Linux ≥ 6.4) that can be pinned.
+   */
+  attachStructOps(): Link {
+    if (this.#track === undefined) throw invalidArgument('map.attachStructOps', 'only the struct_ops maps of an object attach')
+    return this.#track(this.#handle.attachStructOps(), { program: this.name, target: `struct_ops ${this.name}` })
   }
 
   /** Pins the map on bpffs, so it outlives this process (BpfMap.openPinned opens it again). */

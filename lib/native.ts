@@ -35,6 +35,7 @@ export interface ProgramHandle {
   readonly expectedAttachType: string
   autoload: boolean
   readonly fd: number
+  setAttachTarget(functionName: string): void
   attach(): LinkHandle
   attachTracepoint(category: string, name: string): LinkHandle
   attachRawTracepoint(name: string): LinkHandle
@@ -42,6 +43,7 @@ export interface ProgramHandle {
   attachUsdt(binary: string, provider: string, name: string, pid: number, cookie: bigint): LinkHandle
   attachKprobe(symbol: string, offset: number, retprobe: boolean, cookie: bigint): LinkHandle
   attachKprobeMulti(pattern: string | null, symbols: string[] | null, retprobe: boolean, cookies: bigint[] | null): LinkHandle
+  attachKsyscall(syscall: string, retprobe: boolean, cookie: bigint): LinkHandle
   attachPerfEvent(type: number, config: bigint, sample: number, frequency: boolean, cpus: number[], pid: number, cookie: bigint): LinkHandle
   attachTrace(): LinkHandle
   attachLsm(): LinkHandle
@@ -80,6 +82,7 @@ export interface MapHandle {
   updateBatch(keys: Uint8Array, values: Uint8Array, count: number, flags?: number): true | null
   deleteBatch(keys: Uint8Array, count: number): { count: number; missing: boolean } | null
   freeze(): void
+  attachStructOps(): LinkHandle
   pin(path: string): void
   unpin(): void
   readGlobal(offset: number, target: Uint8Array): void
@@ -153,7 +156,7 @@ export interface Addon {
   /** if_nametoindex(3) in this process's network namespace; 0 when there is no such interface. */
   ifNameToIndex(name: string): number
   /** libbpf's probes of the running kernel. */
-  probe(): { programTypes: Record<string, boolean>; mapTypes: Record<string, boolean>; helpers: Record<string, boolean> }
+  probe(): { programTypes: Record<string, boolean>; mapTypes: Record<string, boolean>; helpers: Record<string, boolean>; links: Record<string, boolean> }
 }
 
 // BPFKIT_ADDON names another build of the addon (e.g. the AddressSanitizer one from CMake).

@@ -152,7 +152,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
 
   /** Every map of the object, including libbpf's internal ones for global data (`.rodata`, `.bss`…). */
   get maps(): readonly BpfMap[] {
-    this.#maps ??= Object.freeze(this.#handle.maps().map((m) => new BpfMap(m, () => this.btf)))
+    this.#maps ??= Object.freeze(this.#handle.maps().map((m) => new BpfMap(m, () => this.btf, undefined, (link, target) => this.#track(link, target))))
     return this.#maps
   }
 
@@ -244,10 +244,10 @@ export class BpfObject implements Disposable, AsyncDisposable {
   }
 
   /**
-   * Attaches every loaded program whose SEC() name says where (libbpf's auto-attach). The result is
-   * an array of the links (each says its `program` and `target`) whose `skipped` lists the programs
-   * left alone and why: autoload off, or a section that names no target (`SEC("xdp")` needs
-   * attachXdp(iface)). Any other failure detaches what was attached and throws.
+   * Attaches every loaded program whose SEC() name says where (libbpf's auto-attach), and registers
+   * every struct_ops map. The result is an array of the links (each says its `program` and `target`)
+   * whose `skipped` lists the programs left alone and why: autoload off, or a section that names no
+   * target (`SEC("xdp")` needs attachXdp(iface)). Any other failure detaches what was attached and throws.
    */
   attach(): Attachments {
     const links = new Attachments()
@@ -257,6 +257,10 @@ export class BpfObject implements Disposable, AsyncDisposable {
           links.skipped.push({ program: program.name, section: program.section, reason: 'autoload is off' })
           continue
         }
+        if (program.type === 'struct_ops') {
+          links.skipped.push({ program: program.name, section: program.section, reason: 'a callback of a struct_ops map, which attaches it' })
+          continue
+        }
         try {
           links.push(program.attach())
         } catch (error) {
@@ -264,6 +268,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
           links.skipped.push({ program: program.name, section: program.section, reason: noTargetReason(program) })
         }
       }
+      for (const map of this.maps) if (map.type === 'struct_ops') links.push(map.attachStructOps())
     } catch (error) {
       for (const link of links) link.close()
       throw error

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "link.h"
 
 namespace bpfkit {
 
@@ -65,6 +66,7 @@ Napi::Function MapHandle::Init(Napi::Env env) {
       InstanceMethod<&MapHandle::UpdateBatch>("updateBatch"),
       InstanceMethod<&MapHandle::DeleteBatch>("deleteBatch"),
       InstanceMethod<&MapHandle::Freeze>("freeze"),
+      InstanceMethod<&MapHandle::AttachStructOps>("attachStructOps"),
       InstanceMethod<&MapHandle::Pin>("pin"),
       InstanceMethod<&MapHandle::Unpin>("unpin"),
       InstanceMethod<&MapHandle::ReadGlobal>("readGlobal"),
@@ -436,6 +438,37 @@ Napi::Value MapHandle::Freeze(const Napi::CallbackInfo& info) {
   int fd = LoadedFd(env, "bpf_map_freeze");
   if (bpf_map_freeze(fd) != 0) throw BpfError(env, "bpf_map_freeze", errno, NameOf());
   return env.Undefined();
+}
+
+// attachStructOps(): registers a struct_ops map's callbacks with the kernel (a TCP congestion control,
+// a sched_ext scheduler…). From SEC(".struct_ops.link") it is a BPF link; from SEC(".struct_ops"), the
+// registration itself, with no fd of its own.
+Napi::Value MapHandle::AttachStructOps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map__attach_struct_ops";
+  LoadedFd(env, op);
+  if (map_ == nullptr || TypeOf() != BPF_MAP_TYPE_STRUCT_OPS) {
+    throw BpfError(env, op, "EINVAL", "map '" + NameOf() + "' is not a struct_ops map of an object");
+  }
+  struct bpf_link* link = nullptr;
+  int err = 0;
+  std::vector<LogLine> lines = Captured(owner_->LogLevel(), [&] {
+    link = bpf_map__attach_struct_ops(map_);
+    err = link == nullptr ? errno : 0;
+  });
+  if (link == nullptr) {
+    owner_->Deliver(env, lines);
+    throw BpfError(env, op, err, NameOf());
+  }
+  bool hasFd = (bpf_map__map_flags(map_) & BPF_F_LINK) != 0;
+  Napi::Object wrapped = LinkHandle::New(env, std::make_unique<LibbpfLinks>(std::vector<struct bpf_link*>{link}, hasFd), ownerRef_.Value());
+  try {
+    owner_->Deliver(env, lines);
+  } catch (...) {
+    LinkHandle::Unwrap(wrapped)->Release();
+    throw;
+  }
+  return wrapped;
 }
 
 Napi::Value MapHandle::Pin(const Napi::CallbackInfo& info) {

@@ -1,6 +1,7 @@
 // BpfObject: one libbpf bpf_object from open to close, with load() off the JS thread.
 #include "object.h"
 
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <fcntl.h>
@@ -91,6 +92,24 @@ int BtfMemfd(const uint8_t* data, size_t size) {
     done += static_cast<size_t>(n);
   }
   return fd;
+}
+
+// libbpf 1.5 takes a map of type BPF_MAP_TYPE_STRUCT_OPS to come from a SEC(".struct_ops") variable and
+// reads that section's data without checking: a map declared in SEC(".maps") with that type (a crafted
+// object) crashes bpf_object__load and bpf_map__initial_value. Returns such a map's name, or null.
+const char* StructOpsInMaps(struct bpf_object* object) {
+  struct btf* btf = bpf_object__btf(object);
+  int id = btf == nullptr ? -1 : btf__find_by_name_kind(btf, ".maps", BTF_KIND_DATASEC);
+  if (id <= 0) return nullptr;
+  const struct btf_type* datasec = btf__type_by_id(btf, id);
+  const struct btf_var_secinfo* vars = btf_var_secinfos(datasec);
+  for (uint16_t i = 0; i < btf_vlen(datasec); i++) {
+    const struct btf_type* var = btf__type_by_id(btf, vars[i].type);
+    const char* name = var == nullptr ? nullptr : btf__name_by_offset(btf, var->name_off);
+    struct bpf_map* map = name == nullptr ? nullptr : bpf_object__find_map_by_name(object, name);
+    if (map != nullptr && bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS) return bpf_map__name(map);
+  }
+  return nullptr;
 }
 
 struct bpf_object* Open(const std::vector<uint8_t>& bytes, const std::string& objectName,
@@ -211,6 +230,12 @@ ObjectHandle::ObjectHandle(const Napi::CallbackInfo& info)
                    path.empty() ? std::string() : path);
   }
   addon_->Track(this);
+  if (const char* map = StructOpsInMaps(object_)) {
+    std::string message = std::string("map '") + map + "' is declared in SEC(\".maps\") with type BPF_MAP_TYPE_STRUCT_OPS";
+    Release();
+    throw BpfError(env, path.empty() ? "bpf_object__open_mem" : "bpf_object__open_file", "EINVAL", message,
+                   "struct_ops maps are variables of SEC(\".struct_ops\") or SEC(\".struct_ops.link\")");
+  }
   try {
     Deliver(env, lines);
   } catch (...) {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BpfError, BpfObject, setLogger, type BpfMap, type Link, type PerfBuffer, type RingBuffer } from 'bpfkit'
 import { SCALE, bpfFds, fixture, openFds, root, trigger, waitFor } from './helpers'
 
-const RUNS = Number(process.env.BPFKIT_SEQUENCES) || 60
+const RUNS = Number(process.env.BPFKIT_SEQUENCES) || 150
 const FIXTURES = ['sequence.bpf.o', 'maps.bpf.o', 'globals.bpf.o', 'attach.bpf.o'] as const
 
 /** A Uint8Array whose buffer has been transferred away. */

@@ -8,7 +8,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { BpfObject, Link, elfFunctions, probeKernel } from 'bpfkit'
-import { bpfFds, fixture, root, thrown, waitFor } from './helpers'
+import { bpfFds, fixture, node, root, thrown, waitFor } from './helpers'
 
 const GETPPID = process.arch === 'arm64' ? 173 : 110
 const PORT = 9999
@@ -284,7 +284,7 @@ describe('networking', () => {
     expect(execFileSync('tc', ['qdisc', 'show', 'dev', host]).toString()).not.toContain('clsact')
   })
 
-  it('detach() removes a pinned XDP link from the interface, in this process or from its pin in another', () => {
+  it('detach() removes a pinned XDP link from the interface, in this process or from its pin in another', async () => {
     const pin = `/sys/fs/bpf/bpfkit-xdp-${process.pid}`
     const link = obj.program('on_xdp').attachXdp(host, { mode: 'skb' })
     link.pin(pin)
@@ -301,12 +301,12 @@ describe('networking', () => {
       const { Link } = require(${JSON.stringify(path.join(root, 'dist/index.js'))})
       const link = Link.openPinned(${JSON.stringify(pin)})
       link.detach(); link.unpin(); link.close()`
-    execFileSync(process.execPath, ['-e', script])
+    expect((await node(script)).status).toBe(0)
     expect(ip('link', 'show', host)).not.toContain('prog/xdp')
     expect(fs.existsSync(pin)).toBe(false)
   })
 
-  it('netlink XDP and clsact filters, which the kernel does not tie to a process, are removed when a process or worker ends without close()', () => {
+  it('netlink XDP and clsact filters, which the kernel does not tie to a process, are removed when a process or worker ends without close()', async () => {
     const attachAll = `
       const { BpfObject } = require(${JSON.stringify(path.join(root, 'dist/index.js'))})
       const obj = BpfObject.open(${JSON.stringify(fixture('attach.bpf.o'))})
@@ -318,7 +318,7 @@ describe('networking', () => {
       })`
     const attached = (): string => ip('link', 'show', host) + execFileSync('tc', ['qdisc', 'show', 'dev', host]).toString()
     for (const exit of ['', 'process.exit(0)']) {
-      const printed = execFileSync(process.execPath, ['-e', attachAll.replace('EXIT', exit)]).toString()
+      const printed = (await node(attachAll.replace('EXIT', exit))).stdout
       expect(printed).toContain('on_tc_ingress')
       expect(attached()).not.toMatch(/prog\/xdp|clsact/)
     }
@@ -336,9 +336,9 @@ describe('networking', () => {
         process.on('exit', () => console.log('hits', obj.bss.usdt_hits))
         process.exit(0)
       })`
-    expect(execFileSync(process.execPath, ['-e', exitHandler]).toString()).toBe('hits 0n\n')
+    expect((await node(exitHandler)).stdout).toBe('hits 0n\n')
     expect(attached()).not.toContain('prog/xdp')
-    const afterWorker = execFileSync(process.execPath, ['-e', worker]).toString()
+    const afterWorker = (await node(worker)).stdout
     expect(afterWorker).not.toContain('prog/xdp')
     expect(attached()).not.toMatch(/prog\/xdp|clsact/)
   })
@@ -436,7 +436,7 @@ describe('networking', () => {
     expect(attached()).not.toMatch(/prog\/xdp|clsact/)
   })
 
-  it("libbpf's messages while a link closes go to the object's logger, never straight to stderr", () => {
+  it("libbpf's messages while a link closes go to the object's logger, never straight to stderr", async () => {
     // Another tool removes bpfkit's XDP program and clsact qdisc: closing the links makes the kernel
     // explain that they are gone, which libbpf prints.
     const script = `
@@ -454,7 +454,7 @@ describe('networking', () => {
         tc.close()
         console.log(JSON.stringify(messages))
       })`
-    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+    const result = await node(script)
     expect(result.stderr).toBe('')
     const messages = JSON.parse(result.stdout) as Array<[string, string]>
     expect(messages.some(([level, message]) => level === 'warn' && message.includes('Kernel error message'))).toBe(true)
@@ -583,7 +583,7 @@ describe('perf events', () => {
 })
 
 describe('links', () => {
-  it('a pinned link keeps the program attached after close; another process reopens it from the pin and releases it', () => {
+  it('a pinned link keeps the program attached after close; another process reopens it from the pin and releases it', async () => {
     const pin = `/sys/fs/bpf/bpfkit-link-${process.pid}`
     const link = obj.program('on_tracepoint').attachTracepoint('syscalls', 'sys_enter_getppid')
     link.pin(pin)
@@ -601,7 +601,7 @@ describe('links', () => {
       try { link.detach() } catch (error) { detach = { code: error.code, hint: error.hint } }
       console.log(JSON.stringify({ info: link.info(), detach }))
       link.unpin(); link.close()`
-    const result = JSON.parse(execFileSync(process.execPath, ['-e', script]).toString())
+    const result = JSON.parse((await node(script)).stdout)
     expect(result.info).toEqual({ id, type: 'perf_event', programId: obj.program('on_tracepoint').id })
     expect(result.detach.code).toBe('EOPNOTSUPP')
     expect(result.detach.hint).toMatch(/unpin/)

@@ -1,16 +1,16 @@
 // Bad input and wrong states: each a BpfError with the right code, never a crash.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BpfError, BpfObject, VerifierError, setLogger } from 'bpfkit'
-import { SCALE, bpfFds, fixture, openSequence, root, thrown } from './helpers'
+import { bpfFds, fixture, node, openSequence, root, thrown, type Ran } from './helpers'
+import { sections } from './fuzz/mutate'
 
 /** Runs a script with bpfkit in a child process, so that a crash or a hang fails the test, not the run. */
-function child(script: string): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
-  const prelude = `const { BpfObject } = require(${JSON.stringify(path.join(root, 'dist/index.js'))});`
-  return spawnSync(process.execPath, ['-e', prelude + script], { encoding: 'utf8', timeout: 20_000 * SCALE })
+function child(script: string): Promise<Ran> {
+  return node(`const { BpfObject } = require(${JSON.stringify(path.join(root, 'dist/index.js'))});${script}`, { timeoutMs: 20_000 })
 }
 
 async function rejected(promise: Promise<unknown>): Promise<BpfError> {
@@ -112,8 +112,8 @@ describe('errors', () => {
     expect(thrown(() => obj.program('emit').attachTracepoint('', 'x')).code).toBe('EINVAL')
   })
 
-  it('maxEntries of a global-data map is refused before load (libbpf would unmap memory of the process at close)', () => {
-    const result = child(`
+  it('maxEntries of a global-data map is refused before load (libbpf would unmap memory of the process at close)', async () => {
+    const result = await child(`
       const obj = BpfObject.open(${JSON.stringify(fixture('globals.bpf.o'))}, { logger: () => {} })
       const codes = obj.maps.filter((map) => map.isInternal).map((map) => {
         try { map.maxEntries = 1 << 16; return 'set' } catch (e) { return e.code }
@@ -143,12 +143,12 @@ describe('errors', () => {
     expect(error.message).toContain('Operation not supported')
   })
 
-  it('open() takes regular files only: a FIFO with no writer would block the thread forever', () => {
+  it('open() takes regular files only: a FIFO with no writer would block the thread forever', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpfkit-errors-'))
     try {
       const fifo = path.join(dir, 'object.bpf.o')
       execFileSync('mkfifo', [fifo])
-      const result = child(`
+      const result = await child(`
         for (const p of [${JSON.stringify(fifo)}, ${JSON.stringify(dir)}, '/dev/zero']) {
           try { BpfObject.open(p) } catch (e) { console.log(e.code, e.op, e.message.split('\\n')[0]) }
         }`)
@@ -180,6 +180,15 @@ describe('errors', () => {
     expect(error.message).toMatch(/more than limits\.mapBytes \(1024 MiB\): flows \d+ MiB/)
     expect(bpfFds()).toEqual(before)
     obj.close()
+    // 5 KB whose .bss section says 1.75 GiB: libbpf would map and copy it all, the kernel allocate it.
+    const crafted = fs.readFileSync(fixture('globals.bpf.o'))
+    const bss = sections(crafted).find((section) => section.name === '.bss')!
+    crafted.writeBigUInt64LE(0x70000000n, bss.header + 0x20)
+    const hostile = BpfObject.open(crafted)
+    const rss = process.memoryUsage().rss
+    expect(await rejected(hostile.load())).toMatchObject({ code: 'E2BIG' })
+    expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 2 ** 20)
+    hostile.close()
     // A trusted object may take more; within the limit, the same object loads.
     const trusted = BpfObject.open(bytes, { limits: { mapBytes: Infinity } })
     trusted.map('flows').maxEntries = 1 << 16

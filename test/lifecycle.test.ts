@@ -1,12 +1,12 @@
 // Lifetime: nothing leaks across many objects, worker threads, or an unprivileged process.
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { Worker } from 'node:worker_threads'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { BpfError, BpfObject } from 'bpfkit'
-import { SCALE, bpfFds, example, fixture, openFds, programExists, root, waitFor } from './helpers'
+import { SCALE, bpfFds, example, fixture, node, openFds, programExists, root, run, waitFor } from './helpers'
 
 const dist = path.join(root, 'dist/index.js')
 
@@ -85,7 +85,7 @@ describe('lifecycle', () => {
     await waitFor(() => !programExists(messages[0] as number), 5000, 'the program to leave the kernel')
   })
 
-  it('a worker that exits with a ring buffer open does not crash a process that never loaded bpfkit', () => {
+  it('a worker that exits with a ring buffer open does not crash a process that never loaded bpfkit', async () => {
     // The main thread does not load the addon, so Node unloads it when the worker ends: nothing of
     // it may run after that (libuv close callbacks included).
     const script = `
@@ -97,13 +97,13 @@ describe('lifecycle', () => {
       \`, { eval: true })
       worker.on('exit', (code) => setTimeout(() => console.log('worker exited', code), 100))
     `
-    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+    const result = await node(script)
     expect(result.signal).toBeNull()
     expect(result.status).toBe(0)
     expect(result.stdout.trim()).toBe('worker exited 0')
   })
 
-  it('a worker terminated in the middle of native calls ends cleanly, never aborting the process', () => {
+  it('a worker terminated in the middle of native calls ends cleanly, never aborting the process', async () => {
     // terminate() stops the worker's JavaScript while an attach call is inside the addon: the error it
     // cannot throw any more must be dropped (it used to abort the process: std::terminate).
     const script = `
@@ -123,12 +123,12 @@ describe('lifecycle', () => {
         worker.on('exit', () => (++ended < ${Math.ceil(20 / SCALE) + 4} ? start() : console.log('ended')))
       }
       start()`
-    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+    const result = await node(script)
     expect(result.signal).toBeNull()
     expect(result.stdout.trim()).toBe('ended')
   })
 
-  it('loading without privileges is EPERM with a hint', () => {
+  it('loading without privileges is EPERM with a hint', async () => {
     const script = `
       const { BpfObject } = require(${JSON.stringify(dist)})
       const obj = BpfObject.open(${JSON.stringify(fixture('sequence.bpf.o'))}, { logger: () => {} })
@@ -137,10 +137,9 @@ describe('lifecycle', () => {
         (e) => console.log(JSON.stringify({ name: e.name, code: e.code, op: e.op, hint: e.hint })),
       )
     `
-    const result = spawnSync(
+    const result = await run(
       'setpriv',
       ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, '-e', script],
-      { encoding: 'utf8' },
     )
     expect(result.stderr).toBe('')
     const outcome = JSON.parse(result.stdout)
@@ -148,7 +147,7 @@ describe('lifecycle', () => {
     expect(outcome.hint).toMatch(/root|CAP_BPF/)
   })
 
-  it('the process exits cleanly with objects, links and readers left open', () => {
+  it('the process exits cleanly with objects, links and readers left open', async () => {
     const script = `
       const { BpfObject } = require(${JSON.stringify(dist)})
       ;(async () => {
@@ -160,7 +159,7 @@ describe('lifecycle', () => {
         setTimeout(() => process.exit(0), 50)
       })()
     `
-    const id = Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim())
+    const id = Number((await node(script)).stdout.trim())
     expect(id).toBeGreaterThan(0)
     return waitFor(() => !programExists(id), 5000, 'the program to leave the kernel')
   })
@@ -286,8 +285,8 @@ describe('extraBtf', () => {
     try {
       // TMPDIR is where a temporary file would go (os.tmpdir()).
       const env = { ...process.env, TMPDIR: tmp }
-      execFileSync(process.execPath, ['-e', script('obj = null; global.gc?.()')], { env })
-      execFileSync(process.execPath, ['-e', script('process.exit(0)')], { env })
+      expect((await node(script('obj = null; global.gc?.()'), { env })).status).toBe(0)
+      expect((await node(script('process.exit(0)'), { env })).status).toBe(0)
       const killed = spawn(process.execPath, ['-e', script("console.log('opened'); setInterval(() => {}, 1000)")], { env })
       await new Promise<void>((resolve) => killed.stdout.once('data', () => resolve()))
       killed.kill('SIGKILL')

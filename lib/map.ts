@@ -300,12 +300,7 @@ export class BpfMap<K = any, V = any> {
       }
       return all
     }
-    if (keys === null || typeof (keys as Iterable<K>)[Symbol.iterator] !== 'function') {
-      throw invalidArgument('map.getMany', 'keys must be iterable')
-    }
-    const result: Array<V | undefined> = []
-    for (const key of keys) result.push(this.get(key))
-    return result
+    return this.#list('map.getMany', keys).map((key) => this.get(key))
   }
 
   /**
@@ -479,7 +474,10 @@ export class BpfMap<K = any, V = any> {
     if (items === null || typeof (items as Iterable<T>)?.[Symbol.iterator] !== 'function') {
       throw invalidArgument(op, 'expected an iterable')
     }
-    return Array.isArray(items) ? items : [...items]
+    if (Array.isArray(items)) return items
+    // A typed array whose buffer was transferred cannot even be iterated.
+    if (ArrayBuffer.isView(items) && items.byteLength === 0 && items.buffer.byteLength === 0) return []
+    return [...items]
   }
 
   #deleteKeys(t: Typed, keys: Buffer, count: number): number {

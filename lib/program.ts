@@ -5,7 +5,7 @@ import type * as net from 'node:net'
 import { addon, type LinkHandle, type ProgramHandle } from './native'
 import { BpfError, invalidArgument } from './errors'
 import { Link, type LinkTarget } from './link'
-import { elfFunctions, nearMatches, resolveBinary } from './elf'
+import { elfFunctions, findBinary, nearMatches } from './elf'
 import { linkSupported, programTypeSupported } from './probe'
 
 /** @internal How a program hands its new links to the object that will close them. */
@@ -300,7 +300,7 @@ export class BpfProgram {
     const offset = checkInteger(op, 'offset', options.offset, 0, 0x7fffffff) ?? 0
     const pid = checkPid(op, options.pid)
     const cookie = checkCookie(op, options.cookie)
-    const path = resolveBinary(binary, op)
+    const path = findBinary(binary, op)
     const hex = `0x${offset.toString(16)}`
     const where = `${path}:${options.symbol === undefined ? hex : offset === 0 ? options.symbol : `${options.symbol}+${hex}`}`
     try {
@@ -322,7 +322,7 @@ export class BpfProgram {
       if (typeof options[key] !== 'string' || options[key] === '') throw invalidArgument(op, `${key} must be a non-empty string`)
     }
     const pid = checkPid(op, options.pid)
-    const path = resolveBinary(binary, op)
+    const path = findBinary(binary, op)
     const handle = this.#handle.attachUsdt(path, options.provider, options.name, pid, checkCookie(op, options.cookie))
     return this.#link(handle, `usdt ${path}:${options.provider}:${options.name}${pid >= 0 ? ` (pid ${pid})` : ''}`)
   }

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads'
 import * as path from 'node:path'
 import * as fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BpfError, BpfObject, setLogger, type BpfMap, type Link, type PerfBuffer, type RingBuffer } from 'bpfkit'
+import { BpfError, BpfMap, BpfObject, Link, elfFunctions, generateSkeleton, openSkeleton, probeKernel, resolveBinary, setLogger, type PerfBuffer, type RingBuffer } from 'bpfkit'
 import { SCALE, bpfFds, fixture, openFds, root, trigger, waitFor } from './helpers'
 
 const RUNS = Number(process.env.BPFKIT_SEQUENCES) || 150
@@ -78,6 +78,27 @@ const steps: fc.Arbitrary<Step>[] = [
     await call('BpfObject.open(bytes)', () => world.objects.push(BpfObject.open(require('node:fs').readFileSync(fixture(name)), { objectName: options, logLevel: options, limits: options, kernelLogLevel: options } as never)))
   }),
   anything.map((value) => async () => await call('BpfObject.open(value)', () => BpfObject.open(value as string))),
+  fc.tuple(anything, anything).map(([a, b]) => async () => {
+    // The entry points that take no object.
+    await call('Link.openPinned', () => Link.openPinned(a as string).close())
+    await call('BpfMap.openPinned', () => BpfMap.openPinned(a as string).close())
+    await call('elfFunctions', () => elfFunctions(a as string))
+    await call('resolveBinary', () => resolveBinary(a as string))
+    await call('generateSkeleton', () => generateSkeleton(a as Uint8Array, b as never))
+    await call('openSkeleton', () => openSkeleton(a as never, b as never).close())
+    await call('setLogger', () => setLogger(a as null, b as never))
+    setLogger(() => {})
+    await call('probeKernel', () => probeKernel())
+  }),
+  fc.tuple(index, anything).map(([i, name]) => async (world: World) => {
+    const obj = pick(world.objects, i)
+    if (obj === undefined) return
+    await call('obj.globals', () => obj.globals(name as string))
+    await call('obj.program', () => obj.program(name as string))
+    await call('obj.map', () => obj.map(name as string))
+    await call('obj.btf', () => obj.btf)
+    await call('obj.name', () => obj.name)
+  }),
   index.map((i) => async (world: World) => {
     const obj = pick(world.objects, i)
     if (obj !== undefined) world.pending.push(obj.load().catch((error: unknown) => {

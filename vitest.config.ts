@@ -7,7 +7,10 @@ const scale = Number(process.env.BPFKIT_TEST_SCALE) || 1
 export default defineConfig({
   resolve: {
     // Tests use the built package exactly as users import it.
-    alias: { bpfkit: path.resolve(__dirname, 'dist/index.mjs') },
+    alias: [
+      { find: /^bpfkit$/, replacement: path.resolve(__dirname, 'dist/index.mjs') },
+      { find: /^bpfkit\/metrics$/, replacement: path.resolve(__dirname, 'dist/metrics/index.mjs') },
+    ],
   },
   test: {
     include: ['test/**/*.test.ts'],

@@ -179,18 +179,29 @@ function formatTime(ms) {
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
 }
 
+/** The test files in the vitest processes they run in, one after another. */
+function groups(files) {
+  if (files.length === 0) return [[]]
+  const alone = files.filter((file) => file.endsWith('perf-buffer.test.ts'))
+  const rest = files.filter((file) => !alone.includes(file))
+  return [rest, alone].filter((group) => group.length > 0)
+}
+
 /** Boots one kernel and runs the tests in it; resolves with its summary. */
 async function boot(name, dir, initramfs, files, options) {
   const release = fs.readFileSync(path.join(dir, 'release'), 'utf8').trim()
   const job = fs.mkdtempSync(path.join(os.tmpdir(), `bpfkit-kernel-${name}-`))
   const logFile = path.join(job, 'console.log')
   fs.writeFileSync(path.join(job, 'run.sh'), [
-    'set -e',
     `cd ${JSON.stringify(root)}`,
     // CI: vitest's plain reporter (the console is a terminal).
     `export BPFKIT_TEST_SCALE=${SCALE} CI=true HOME=/root PATH=${JSON.stringify(process.env.PATH)}`,
-    // One test process for all files: starting one per file costs 15 s each under emulation.
-    `exec ${JSON.stringify(process.execPath)} node_modules/vitest/vitest.mjs run --no-isolate ${files.map((f) => JSON.stringify(f)).join(' ')}`,
+    // One test process for the files (starting one per file costs 15 s each under emulation), except
+    // the perf buffer's: after some of the others in one process its first test intermittently gets no
+    // events under emulation (3 of 7 runs, never alone or on this machine), which is not resolved yet.
+    'set +e',
+    ...groups(files).map((group) => `${JSON.stringify(process.execPath)} node_modules/vitest/vitest.mjs run --no-isolate ${group.map((f) => JSON.stringify(f)).join(' ')} || failed=1`),
+    'exit ${failed:-0}',
     '',
   ].join('\n'))
   await roomForGuest()
@@ -220,7 +231,9 @@ async function boot(name, dir, initramfs, files, options) {
   const elapsed = Date.now() - started
   const status = fs.existsSync(path.join(job, 'status')) ? Number(fs.readFileSync(path.join(job, 'status'), 'utf8')) : undefined
   const text = console.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '')
-  const counts = /tests: (\d+) passed, (\d+) failed, (\d+) skipped/.exec(text)
+  const summaries = [...text.matchAll(/tests: (\d+) passed, (\d+) failed, (\d+) skipped/g)]
+  const counts = summaries.length === 0 ? null
+    : summaries.reduce((sum, m) => [m[0], ...[1, 2, 3].map((i) => String(Number(sum[i]) + Number(m[i])))], ['', '0', '0', '0'])
   const skips = [...text.matchAll(/^\s*skipped: (.*)$/gm)].map((m) => m[1].trim())
   const failures = [...new Set([...text.matchAll(/^ FAIL (.*)$/gm)].map((m) => m[1].trim()))]
   const ok = status === 0 && counts !== null && counts[2] === '0'

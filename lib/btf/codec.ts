@@ -331,7 +331,7 @@ interface Field {
 }
 
 function cannot(btf: Btf, id: number, why: string): BpfError {
-  return new BpfError(`btf.codec: cannot decode ${btf.typeName(id)}: ${why}`, { code: 'ENOTSUP', op: 'btf.codec' })
+  return new BpfError(`btf.codec: cannot decode ${btf.typeName(id)}: ${why}`, { code: 'EOPNOTSUPP', op: 'btf.codec' })
 }
 
 /** Object-literal keys that make own data properties whatever the C name is (`__proto__` too). */
@@ -768,7 +768,7 @@ function rangeError(op: string, size: number, length: number, offset: number): B
 /** @internal Compiles the codec of BTF type `id` (Btf.codec caches it). */
 export function compileCodec(btf: Btf, id: number): Codec {
   if (!LITTLE_ENDIAN) {
-    throw new BpfError('btf.codec: big-endian hosts are not supported yet', { code: 'ENOTSUP', op: 'btf.codec' })
+    throw new BpfError('btf.codec: big-endian hosts are not supported yet', { code: 'EOPNOTSUPP', op: 'btf.codec' })
   }
   return new Compiler(btf).compile(id)
 }

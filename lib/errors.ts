@@ -138,6 +138,26 @@ export function invalidArgument(op: string, message: string, hint?: string): Bpf
   return new BpfError(`${op}: ${message}`, { code: 'EINVAL', op, origin: 'argument', hint })
 }
 
+/** A short description of any value for an error message; never throws (Symbols, null-prototype objects). */
+export function describe(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return String(value)
+    case 'bigint':
+      return `${value}n`
+    case 'symbol':
+      return 'a symbol'
+    case 'function':
+      return 'a function'
+    default:
+      return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object'
+  }
+}
+
 function lastLines(log: string, count: number): string {
   const lines = log.split('\n').filter((line) => line.trim() !== '')
   return lines.slice(-count).map((line) => `  | ${line}`).join('\n')

@@ -5,6 +5,7 @@ import { BpfError, invalidArgument } from './errors'
 import { BpfProgram } from './program'
 import { IterReader } from './iterator'
 import type { Btf } from './btf/btf'
+import { untiedAttached, untiedReleased } from './exit'
 
 /** The kernel's view of a BPF link (bpf_link_get_info_by_fd). */
 export interface LinkInfo {
@@ -67,6 +68,7 @@ export class Link implements Disposable {
     this.#program = target.program
     this.target = target.target
     this.#btf = btf ?? (() => undefined)
+    if (!handle.tiedToProcess) untiedAttached(this)
   }
 
   /** The program's name (empty for a link reopened from a pin or by id); update() changes it. */
@@ -199,6 +201,7 @@ export class Link implements Disposable {
     this.#closed = true
     for (const pass of [...this.#passes]) pass.destroy()
     this.#handle.destroy()
+    untiedReleased(this)
     const onClose = this.#onClose
     this.#onClose = undefined
     onClose?.()

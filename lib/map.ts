@@ -1,9 +1,11 @@
 // BpfMap: one BPF map: its definition, typed access through its BTF, and raw byte access.
 import { addon, type MapCreateSpec, type MapHandle } from './native'
-import { BpfError, invalidArgument } from './errors'
+import { BpfError, describe, invalidArgument } from './errors'
 import { Btf } from './btf/btf'
 import { isCharArray, type Codec, type Init } from './btf/codec'
 import type { BtfType } from './btf/types'
+import type { Link } from './link'
+import type { LinkTracker } from './program'
 
 /** Update flags, as in bpf_map_update_elem. */
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2, LOCK: 4 } as const
@@ -98,9 +100,15 @@ function bytes(op: string, what: string, value: unknown): Uint8Array {
 
 function flagsOf(op: string, flags: UpdateFlag | undefined): number {
   if (flags === undefined) return 0
-  if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0) return flags
-  if (typeof flags === 'string' && flags in FLAG_NAMES) return FLAG_NAMES[flags] as number
-  throw invalidArgument(op, `flags must be 'any', 'noexist', 'exist' or UpdateFlags bits, got ${String(flags)}`)
+  if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0 && flags <= 0xffffffff) return flags
+  if (typeof flags === 'string' && Object.hasOwn(FLAG_NAMES, flags)) return FLAG_NAMES[flags] as number
+  throw invalidArgument(op, `flags must be 'any', 'noexist', 'exist' or UpdateFlags bits, got ${describe(flags)}`)
+}
+
+/** Lookup flags (BPF_F_LOCK): a 32-bit unsigned integer. */
+function lookupFlags(op: string, flags: unknown): number {
+  if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0 && flags <= 0xffffffff) return flags
+  throw invalidArgument(op, `flags must be a 32-bit unsigned integer, got ${describe(flags)}`)
 }
 
 /**
@@ -117,7 +125,7 @@ export class RawMap {
 
   /** The value bytes for `key` (null for queue and stack: peek), or undefined when there is none. */
   lookup(key: Uint8Array | null, flags = 0): Buffer | undefined {
-    return this.#handle.lookup(key === null ? null : bytes('map.lookup', 'key', key), flags)
+    return this.#handle.lookup(key === null ? null : bytes('map.lookup', 'key', key), lookupFlags('map.lookup', flags))
   }
 
   /** Creates or replaces `key`'s value (null key: push onto a queue or stack, add to a bloom filter). */
@@ -133,7 +141,7 @@ export class RawMap {
 
   /** Looks up and deletes `key` (null: pop from a queue or stack). */
   lookupAndDelete(key: Uint8Array | null, flags = 0): Buffer | undefined {
-    return this.#handle.lookupAndDelete(key === null ? null : bytes('map.lookupAndDelete', 'key', key), flags)
+    return this.#handle.lookupAndDelete(key === null ? null : bytes('map.lookupAndDelete', 'key', key), lookupFlags('map.lookupAndDelete', flags))
   }
 
   /** The key after `key` (the first key for null), or undefined at the end. */
@@ -159,16 +167,18 @@ export class BpfMap<K = any, V = any> {
   readonly #handle: MapHandle
   readonly #btf: () => Btf | undefined
   readonly #onClose: (() => void) | undefined
+  readonly #track: LinkTracker | undefined
   #typed: Typed | undefined
   #inner: BpfMap | undefined
   /** Byte-level access to the map's entries. */
   readonly raw: RawMap
 
   /** @internal Maps come from `BpfObject.maps` or `BpfMap.openPinned`. */
-  constructor(handle: MapHandle, btf: () => Btf | undefined, onClose?: () => void) {
+  constructor(handle: MapHandle, btf: () => Btf | undefined, onClose?: () => void, track?: LinkTracker) {
     this.#handle = handle
     this.#btf = btf
     this.#onClose = onClose
+    this.#track = track
     this.raw = new RawMap(handle)
   }
 
@@ -419,8 +429,9 @@ export class BpfMap<K = any, V = any> {
   /** The value for `key`, or undefined. For per-CPU maps: an array with one value per possible CPU. */
   get(key: Init<K>, flags = 0): V | undefined {
     const t = this.#keyed('map.get')
+    const f = lookupFlags('map.get', flags)
     t.encodeKey(key)
-    if (!this.#handle.lookup(t.key, flags, t.value)) return undefined
+    if (!this.#handle.lookup(t.key, f, t.value)) return undefined
     return t.decodeValue(t.value, 0) as V
   }
 
@@ -507,12 +518,7 @@ export class BpfMap<K = any, V = any> {
       }
       return all
     }
-    if (keys === null || typeof (keys as Iterable<K>)[Symbol.iterator] !== 'function') {
-      throw invalidArgument('map.getMany', 'keys must be iterable')
-    }
-    const result: Array<V | undefined> = []
-    for (const key of keys) result.push(this.get(key))
-    return result
+    return this.#list('map.getMany', keys).map((key) => this.get(key))
   }
 
   /**
@@ -606,6 +612,16 @@ export class BpfMap<K = any, V = any> {
     if (this.type !== 'bloom_filter') throw invalidArgument('map.add', `'${this.name}' is a ${this.type} map, not a bloom filter`)
     t.encodeValue(value, t.value, 0)
     this.#handle.update(null, t.value, 0)
+  }
+
+  /**
+   * Registers a struct_ops map (a TCP congestion control, a sched_ext scheduler…) with the kernel: its
+   * callbacks, the object's `SEC("struct_ops/…")` programs, run until the link is closed. A map of
+   * `SEC(".struct_ops.link")` gives a BPF link (Linux ≥ 6.4) that can be pinned.
+   */
+  attachStructOps(): Link {
+    if (this.#track === undefined) throw invalidArgument('map.attachStructOps', 'only the struct_ops maps of an object attach')
+    return this.#track(this.#handle.attachStructOps(), { program: this.name, target: `struct_ops ${this.name}` })
   }
 
   /** Pins the map on bpffs, so it outlives this process (BpfMap.openPinned opens it again). */
@@ -739,7 +755,10 @@ export class BpfMap<K = any, V = any> {
     if (items === null || typeof (items as Iterable<T>)?.[Symbol.iterator] !== 'function') {
       throw invalidArgument(op, 'expected an iterable')
     }
-    return Array.isArray(items) ? items : [...items]
+    if (Array.isArray(items)) return items
+    // A typed array whose buffer was transferred cannot even be iterated.
+    if (ArrayBuffer.isView(items) && items.byteLength === 0 && items.buffer.byteLength === 0) return []
+    return [...items]
   }
 
   #deleteKeys(t: Typed, keys: Buffer, count: number): number {

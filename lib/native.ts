@@ -10,6 +10,10 @@ import type { MapInfo } from './map'
 export interface NativeObjectOptions {
   objectName?: string
   btfCustomPath?: string
+  /** BTF for libbpf to relocate against, handed over in a memfd (extraBtf's merge). */
+  customBtf?: Uint8Array
+  /** The largest object file the addon reads. */
+  objectBytes?: number
   pinRoot?: string
   kernelLogLevel?: number
   logLevel?: number
@@ -49,6 +53,7 @@ export interface ProgramHandle {
   attachUsdt(binary: string, provider: string, name: string, pid: number, cookie: bigint): LinkHandle
   attachKprobe(symbol: string, offset: number, retprobe: boolean, cookie: bigint): LinkHandle
   attachKprobeMulti(pattern: string | null, symbols: string[] | null, retprobe: boolean, cookies: bigint[] | null): LinkHandle
+  attachKsyscall(syscall: string, retprobe: boolean, cookie: bigint): LinkHandle
   attachPerfEvent(type: number, config: bigint, sample: number, frequency: boolean, cpus: number[], pid: number, cookie: bigint): LinkHandle
   attachTrace(): LinkHandle
   attachLsm(): LinkHandle
@@ -90,6 +95,7 @@ export interface MapHandle {
   updateBatch(keys: Uint8Array, values: Uint8Array, count: number, flags?: number): true | null
   deleteBatch(keys: Uint8Array, count: number): { count: number; missing: boolean } | null
   freeze(): void
+  attachStructOps(): LinkHandle
   pin(path: string): void
   unpin(): void
   reuse(other: MapHandle): void
@@ -121,6 +127,8 @@ export interface TestRunResult {
 
 export interface LinkHandle {
   readonly fd: number
+  /** Whether the kernel undoes the attachment when this process's fds close (not netlink XDP, clsact). */
+  readonly tiedToProcess: boolean
   readonly pinPath: string | null
   info(): LinkInfo | null
   pin(path: string): void
@@ -229,6 +237,3 @@ function findAddon(): string {
 
 export const addon = require(addonPath) as Addon
 addon.setErrorClass(BpfError)
-// process.exit() skips the environment's cleanup hooks; the 'exit' event still runs. Only what the
-// kernel would leave attached goes here: objects and maps stay readable in the user's own 'exit' handlers.
-process.on('exit', () => addon.releaseUntied())

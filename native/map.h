@@ -72,6 +72,7 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
   Napi::Value UpdateBatch(const Napi::CallbackInfo& info);
   Napi::Value DeleteBatch(const Napi::CallbackInfo& info);
   Napi::Value Freeze(const Napi::CallbackInfo& info);
+  Napi::Value AttachStructOps(const Napi::CallbackInfo& info);
   Napi::Value Pin(const Napi::CallbackInfo& info);
   Napi::Value Unpin(const Napi::CallbackInfo& info);
   Napi::Value Reuse(const Napi::CallbackInfo& info);

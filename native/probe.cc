@@ -18,9 +18,6 @@ namespace bpfkit {
 
 namespace {
 
-// ENOTSUPP: the kernel's internal "not supported", which some bpf() commands return.
-constexpr int kENOTSUPP = 524;
-
 struct Helper {
   const char* name;
   enum bpf_func_id id;

@@ -113,6 +113,7 @@ Napi::Function ProgramHandle::Init(Napi::Env env) {
       InstanceMethod<&ProgramHandle::AttachUsdt>("attachUsdt"),
       InstanceMethod<&ProgramHandle::AttachKprobe>("attachKprobe"),
       InstanceMethod<&ProgramHandle::AttachKprobeMulti>("attachKprobeMulti"),
+      InstanceMethod<&ProgramHandle::AttachKsyscall>("attachKsyscall"),
       InstanceMethod<&ProgramHandle::AttachPerfEvent>("attachPerfEvent"),
       InstanceMethod<&ProgramHandle::AttachTrace>("attachTrace"),
       InstanceMethod<&ProgramHandle::AttachLsm>("attachLsm"),
@@ -430,7 +431,7 @@ Napi::Value ProgramHandle::AttachWith(Napi::Env env, const char* op, F attach) {
     Deliver(env, lines);
     throw BpfError(env, op, err != 0 ? err : EINVAL, "program '" + NameOf() + "'");
   }
-  Napi::Object wrapped = LinkHandle::New(env, std::move(attachment), owner_ != nullptr ? ownerRef_.Value() : Value());
+  Napi::Object wrapped = LinkHandle::New(env, std::move(attachment), owner_ != nullptr ? ownerRef_.Value() : Napi::Object());
   try {
     Deliver(env, lines);
   } catch (...) {
@@ -610,6 +611,20 @@ Napi::Value ProgramHandle::AttachKprobeMulti(const Napi::CallbackInfo& info) {
   });
 }
 
+// attachKsyscall(syscall, retprobe, cookie): a kprobe on the syscall's handler, whatever the kernel calls it.
+Napi::Value ProgramHandle::AttachKsyscall(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__attach_ksyscall";
+  struct bpf_program* program = ObjectProgram(env, op);
+  std::string syscall = StringArg(env, info[0], op, "syscall");
+  bool retprobe = info[1].ToBoolean().Value();
+  uint64_t cookie = CookieArg(env, info[2], op);
+  return AttachWith(env, op, [&](auto& out, int) {
+    LIBBPF_OPTS(bpf_ksyscall_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe);
+    return Take(bpf_program__attach_ksyscall(program, syscall.c_str(), &opts), out);
+  });
+}
+
 // attachPerfEvent(type, config: bigint, sample: number, frequency: boolean, cpus: number[], pid, cookie)
 // opens one perf event per entry of `cpus` (-1: any CPU, following `pid`) and attaches to each.
 Napi::Value ProgramHandle::AttachPerfEvent(const Napi::CallbackInfo& info) {
@@ -765,6 +780,9 @@ Napi::Value ProgramHandle::AttachTcClsact(const Napi::CallbackInfo& info) {
   uint32_t priority = static_cast<uint32_t>(IntArg(env, info[2], op, "priority"));
   uint32_t handle = static_cast<uint32_t>(IntArg(env, info[3], op, "handle"));
   return AttachWith(env, op, [&](auto& out, int fd) {
+    struct bpf_prog_info prog_info = {};
+    uint32_t length = sizeof(prog_info);
+    if (bpf_prog_get_info_by_fd(fd, &prog_info, &length) != 0) return errno;
     bool created = false;
     int err = TcFilter::EnsureHook(ifindex, &created);
     if (err != 0) return err;
@@ -775,7 +793,7 @@ Napi::Value ProgramHandle::AttachTcClsact(const Napi::CallbackInfo& info) {
       if (created) TcFilter::DropOwnedHook(ifindex);
       return err;
     }
-    out = std::make_unique<TcFilter>(ifindex, egress, opts.handle, opts.priority, created);
+    out = std::make_unique<TcFilter>(ifindex, egress, opts.handle, opts.priority, prog_info.id, created);
     return 0;
   });
 }

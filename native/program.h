@@ -61,6 +61,7 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle>, public Resource {
   Napi::Value AttachUsdt(const Napi::CallbackInfo& info);
   Napi::Value AttachKprobe(const Napi::CallbackInfo& info);
   Napi::Value AttachKprobeMulti(const Napi::CallbackInfo& info);
+  Napi::Value AttachKsyscall(const Napi::CallbackInfo& info);
   Napi::Value AttachPerfEvent(const Napi::CallbackInfo& info);
   Napi::Value AttachTrace(const Napi::CallbackInfo& info);
   Napi::Value AttachLsm(const Napi::CallbackInfo& info);

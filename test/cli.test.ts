@@ -2,7 +2,6 @@
 // `btf dump`, and `doctor`, checked against what this kernel does.
 import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Btf, BpfObject } from 'bpfkit'
@@ -11,7 +10,7 @@ import { example, fixture, root } from './helpers'
 const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'dist/cli/index.js'), ...args], { cwd: root, encoding: 'utf8' })
 
 describe('bpfkit CLI', () => {
-  it('doctor --json reports this kernel: BTF, tracepoints and ring buffers yes, kprobes and fentry no', () => {
+  it('doctor --json reports this kernel: BTF, tracepoints, ring buffers, tp_btf and iterators yes, kprobes and fentry no', () => {
     const result = cli('doctor', '--json')
     expect(result.status).toBe(0)
     const report = JSON.parse(result.stdout) as {
@@ -34,10 +33,14 @@ describe('bpfkit CLI', () => {
     const kprobes = fs.existsSync('/sys/kernel/tracing/kprobe_events')
     expect(report.attach).toMatchObject({ tracepoint: true, uprobe: true, kprobe: kprobes })
     if (!kprobes) {
-      expect(check('kprobes')).toMatchObject({ ok: false, fix: expect.stringContaining('CONFIG_KPROBES') })
-      expect(cli('doctor').stdout).toMatch(/^✗ kprobes +not available\n {4}fix: /m)
+      expect(check('kprobe')).toMatchObject({ ok: false, fix: expect.stringContaining('CONFIG_KPROBES') })
+      expect(cli('doctor').stdout).toMatch(/^✗ kprobe +not available\n {4}fix: /m)
     }
-    expect(report.attach.fentry).toBe(report.programTypes.tracing)
+    // Each kind probed on its own: tp_btf and iterators need no trampolines, so `tracing` may load without fentry.
+    for (const kind of ['tp_btf', 'iter', 'fentry', 'fexit', 'fmod_ret', 'lsm', 'kprobe_multi', 'uprobe_multi', 'tcx']) {
+      expect(check(kind)?.ok, kind).toBe(report.attach[kind])
+    }
+    expect(report.programTypes.tracing).toBe(report.attach.tp_btf || report.attach.iter || report.attach.fentry)
   })
 
   it('gen vmlinux writes a vmlinux.h that compiles the examples, which then load on this kernel', async () => {
@@ -89,14 +92,22 @@ describe('bpfkit CLI', () => {
     expect(btf.find('skel_sample', 'struct')?.id).toBeGreaterThan(kernel.count - 1)
     expect(btf.count).toBe(kernel.count + Btf.parse(fixture('skel-v1.bpf.o')).count - 1)
 
-    const temporary = (): string[] => fs.readdirSync(os.tmpdir()).filter((f) => f.endsWith('.btf') && f.startsWith(`bpfkit-${process.pid}-`))
+    // The merge lives in a memfd until libbpf has read it: nothing in the file system, ever.
+    const memfds = (): number => fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('/memfd:bpfkit-btf')
+      } catch {
+        return false
+      }
+    }).length
     const obj = BpfObject.open(example('execsnoop.bpf.o'), { extraBtf: [fixture('skel-v1.bpf.o')] })
-    expect(temporary()).toHaveLength(1)
+    expect(memfds()).toBe(1)
     await obj.load()
-    expect(temporary()).toHaveLength(0)
+    expect(memfds()).toBe(0)
     obj.close()
     expect(() => BpfObject.open(example('execsnoop.bpf.o'), { extraBtf: ['/nonexistent.btf'] })).toThrow(expect.objectContaining({ code: 'ENOENT' }))
-    expect(temporary()).toHaveLength(0)
+    BpfObject.open(example('execsnoop.bpf.o'), { extraBtf: [fixture('skel-v1.bpf.o')] }).close()
+    expect(memfds()).toBe(0)
     fs.rmSync(dir, { recursive: true, force: true })
   })
 

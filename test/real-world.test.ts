@@ -88,15 +88,16 @@ describe('load failures name what failed', () => {
   })
 
   it('a program the kernel refuses is the one blamed, not the tp_btf program beside it', async () => {
-    const obj = BpfObject.open(fixture('attach-unsupported.bpf.o'), { logger: () => {} })
-    obj.program('on_lsm').autoload = false
-    obj.program('on_kprobe_multi').autoload = false
-    const loads = features.attach('fentry')
+    const obj = BpfObject.open(fixture('tracing.bpf.o'), { logger: () => {} })
+    for (const program of obj.programs) program.autoload = ['on_tp_btf', 'on_iter', 'on_fentry'].includes(program.name)
+    obj.program('on_fentry').setAttachTarget('security_task_kill')
+    const loads = features.attach('fentry') && features.attach('tp_btf') && features.attach('iter')
     const error = await obj.load().then(() => undefined, (e: BpfError) => e)
     obj.close()
     if (loads) return expect(error).toBeUndefined()
     expect(error!.message).toMatch(/program 'on_fentry'/)
-    expect(error!.message).not.toMatch(/on_iter|tp_btf/)
+    expect(error!.message).not.toMatch(/on_iter|on_tp_btf/)
+    expect(error!.hint).toMatch(/cannot load fentry programs/)
   })
 
   it('doctor and probeKernel probe tp_btf, iterators and fentry each on their own; tp_btf attaches where it says so', async () => {

@@ -27,7 +27,7 @@ describe.runIf(features.attach('uprobe_multi'))('attachUprobeMulti', () => {
     byPattern.close()
 
     // File offsets, as elfFunctions lists them (for stripped binaries).
-    const libc = resolveBinary('libc.so.6', 'test')
+    const libc = resolveBinary('libc.so.6')
     const offset = elfFunctions(libc).find((f) => f.name === 'getegid')!.fileOffset
     const byOffset = program.attachUprobeMulti({ binary: libc, offsets: [offset], cookies: [3n], pid: process.pid })
     process.getegid!()

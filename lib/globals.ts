@@ -1,22 +1,36 @@
 // Globals: the variables of a global data section (.rodata, .data, .bss, .data.*, .rodata.*), typed by BTF.
 import { BpfError } from './errors'
 import type { Btf } from './btf/btf'
-import type { Codec } from './btf/codec'
+import { isCharArray, type Codec } from './btf/codec'
 import type { MapHandle } from './native'
 
 /** A section's variables by name: `obj.rodata.min_uid = 1000`, `obj.bss.counter`. */
 export type Globals = Record<string, any>
 
 interface Variable {
+  name: string
   offset: number
   codec: Codec
   scratch: Buffer
 }
 
 /**
+ * Where a value lives in a section: its byte offset and BTF type, or — for a bitfield — the struct that
+ * holds it and the field's name.
+ */
+interface Place {
+  offset: number
+  type: number
+  bitfield?: { parent: Place; name: string; bitOffset: number; bitSize: number }
+}
+
+/**
  * The variables of the section whose data lives in `map`. Reads and writes go to libbpf's initial
  * image before load and to the kernel's memory (mmap()ed, no syscall) after; read-only sections refuse
  * writes after load. Writing an unknown name throws instead of quietly adding a property.
+ *
+ * A struct, union or array variable reads as a live view: reading one of its fields reads the memory
+ * now, and writing one (`bss.s.point.x = 1`, `bss.s.counts[2] = 7`) writes just that field's bytes.
  */
 export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
   const datasec = btf.resolve(map.btfValueTypeId)
@@ -28,7 +42,7 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
     const variable = btf.type(v.type)
     // Statics of one name from linked units: the first one.
     if (variable.kind !== 'var' || variables.has(variable.name)) continue
-    variables.set(variable.name, { offset: v.offset, codec: btf.codec(variable.type), scratch: Buffer.alloc(v.size) })
+    variables.set(variable.name, { name: variable.name, offset: v.offset, codec: btf.codec(variable.type), scratch: Buffer.alloc(v.size) })
   }
   const names = (): string => [...variables.keys()].join(', ') || 'none'
   const find = (name: string | symbol, op: string): Variable => {
@@ -47,7 +61,10 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
     })
   }
   Object.preventExtensions(target)
+  const nested = nestedViews(map, btf, section)
   const read = (v: Variable): unknown => {
+    const view = nested.view({ offset: v.offset, type: v.codec.typeId }, v.name)
+    if (view !== undefined) return view
     map.readGlobal(v.offset, v.scratch)
     return v.codec.decode(v.scratch, 0)
   }
@@ -58,9 +75,7 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
         op: 'globals.set',
       })
     }
-    const bytes = Buffer.alloc(v.scratch.length)
-    v.codec.encodeInto(value, bytes, 0, `${section}.${name}`)
-    map.writeGlobal(v.offset, bytes)
+    nested.write({ offset: v.offset, type: v.codec.typeId }, value, `${section}.${name}`)
   }
   return new Proxy(target, {
     set(t, name, value) {
@@ -77,4 +92,148 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
       throw new BpfError(`${section}: cannot delete '${String(name)}'`, { code: 'EINVAL', op: 'globals.set' })
     },
   })
+}
+
+/** A struct or union member as the decoded object shows it: anonymous members flattened in. */
+interface Field {
+  type: number
+  bitOffset: number
+  bitSize: number
+}
+
+/** The fields of a struct or union by name, as its codec decodes them (anonymous members flattened). */
+function fieldsOf(btf: Btf, id: number): Map<string, Field> {
+  const fields = new Map<string, Field>()
+  const visit = (type: number, base: number): void => {
+    for (const m of btf.members(type)) {
+      const inner = btf.resolve(m.type)
+      if (m.name === '' && (inner.kind === 'struct' || inner.kind === 'union')) visit(m.type, base + m.bitOffset)
+      else if (m.name !== '' && !fields.has(m.name)) fields.set(m.name, { type: m.type, bitOffset: base + m.bitOffset, bitSize: m.bitSize })
+    }
+  }
+  visit(id, 0)
+  return fields
+}
+
+/**
+ * Live views of the structs, unions and arrays of a section: reads decode from the memory each time,
+ * writes encode one place and write its bytes only, so the program's concurrent writes elsewhere stay.
+ */
+function nestedViews(map: MapHandle, btf: Btf, section: string): {
+  view(place: Place, path: string): object | undefined
+  write(place: Place, value: unknown, path: string): void
+} {
+  const bytesOf = (offset: number, size: number): Buffer => {
+    const buffer = Buffer.alloc(size)
+    map.readGlobal(offset, buffer)
+    return buffer
+  }
+  const readPlace = (place: Place): unknown => {
+    if (place.bitfield !== undefined) {
+      const parent = place.bitfield.parent
+      return (btf.codec(parent.type).decode(bytesOf(parent.offset, btf.sizeOf(parent.type)), 0) as Record<string, unknown>)[place.bitfield.name]
+    }
+    return btf.codec(place.type).decode(bytesOf(place.offset, btf.sizeOf(place.type)), 0)
+  }
+  const write = (place: Place, value: unknown, path: string): void => {
+    if (place.bitfield !== undefined) {
+      // The bytes that hold the bitfield, from its parent encoded with the new value.
+      const { parent, name, bitOffset, bitSize } = place.bitfield
+      const codec = btf.codec(parent.type)
+      const decoded = codec.decode(bytesOf(parent.offset, codec.size), 0) as Record<string, unknown>
+      decoded[name] = value
+      const encoded = Buffer.alloc(codec.size)
+      codec.encodeInto(decoded, encoded, 0, path)
+      const first = Math.floor(bitOffset / 8)
+      map.writeGlobal(parent.offset + first, encoded.subarray(first, Math.ceil((bitOffset + bitSize) / 8)))
+      return
+    }
+    const codec = btf.codec(place.type)
+    const bytes = Buffer.alloc(codec.size)
+    codec.encodeInto(value, bytes, 0, path)
+    map.writeGlobal(place.offset, bytes)
+  }
+  const childOf = (place: Place, key: string | symbol, path: string): Place | undefined => {
+    const type = btf.resolve(place.type)
+    if (type.kind === 'array') {
+      const index = typeof key === 'string' && /^(0|[1-9]\d*)$/.test(key) ? Number(key) : -1
+      if (index < 0 || index >= type.length) return undefined
+      return { offset: place.offset + index * btf.sizeOf(type.type), type: type.type }
+    }
+    const field = typeof key === 'string' ? fieldsOf(btf, place.type).get(key) : undefined
+    if (field === undefined) {
+      if (typeof key === 'string') {
+        throw new BpfError(`${path}: no field '${key}' (fields: ${[...fieldsOf(btf, place.type).keys()].join(', ')})`, {
+          code: 'ENOENT', op: 'globals.set', origin: 'argument',
+        })
+      }
+      return undefined
+    }
+    const inner = btf.resolve(field.type)
+    const bits = field.bitSize !== 0 || (inner.kind === 'int' && (inner.bits !== inner.size * 8 || inner.bitOffset !== 0))
+    if (bits) {
+      return { offset: place.offset, type: field.type, bitfield: { parent: place, name: key as string, bitOffset: field.bitOffset, bitSize: field.bitSize || (inner.kind === 'int' ? inner.bits : 0) } }
+    }
+    return { offset: place.offset + field.bitOffset / 8, type: field.type }
+  }
+  const composite = (id: number): boolean => {
+    const type = btf.resolve(id)
+    return type.kind === 'struct' || type.kind === 'union' || (type.kind === 'array' && !isCharArray(btf, type.id))
+  }
+  const view = (place: Place, path: string): object | undefined => {
+    if (place.bitfield !== undefined || !composite(place.type)) return undefined
+    const child = (key: string | symbol): unknown => {
+      const at = childOf(place, key, path)
+      return at === undefined ? undefined : view(at, `${path}.${String(key)}`) ?? readPlace(at)
+    }
+    if (btf.resolve(place.type).kind === 'array') {
+      // A copy read now, whose element writes go to memory; a method that changes it writes it all back.
+      const copy = readPlace(place) as unknown[] & Record<string | symbol, unknown>
+      const proxy: object = new Proxy(copy, {
+        get(target, key) {
+          const at = typeof key === 'string' && /^\d+$/.test(key) ? childOf(place, key, path) : undefined
+          if (at !== undefined) return view(at, `${path}[${key as string}]`) ?? readPlace(at)
+          const value = Reflect.get(target, key, target)
+          if (typeof value !== 'function') return value
+          return (...args: unknown[]) => {
+            const result = (value as (...a: unknown[]) => unknown).apply(target, args)
+            write(place, target, path)
+            return result === target ? proxy : result
+          }
+        },
+        set(target, key, value) {
+          const at = typeof key === 'string' ? childOf(place, key, path) : undefined
+          if (at === undefined) throw new BpfError(`${path}: no element ${String(key)} (it has ${target.length})`, { code: 'EINVAL', op: 'globals.set', origin: 'argument' })
+          write(at, value, `${path}[${key as string}]`)
+          ;(target as Record<string, unknown>)[key as string] = value
+          return true
+        },
+      })
+      return proxy
+    }
+    const names = [...fieldsOf(btf, place.type).keys()]
+    // What inspection shows (util.inspect reads a proxy's target): the fields as they were when read.
+    const shape = { ...(readPlace(place) as Record<string, unknown>) }
+    return new Proxy(shape, {
+      get: (_target, key) => (typeof key === 'string' && names.includes(key) ? child(key) : undefined),
+      set: (_target, key, value) => {
+        const at = childOf(place, key, path)
+        if (at === undefined) throw new BpfError(`${path}: cannot set ${String(key)}`, { code: 'EINVAL', op: 'globals.set', origin: 'argument' })
+        write(at, value, `${path}.${String(key)}`)
+        shape[key as string] = readPlace(at)
+        return true
+      },
+      getOwnPropertyDescriptor: (_target, key) =>
+        typeof key === 'string' && names.includes(key) ? { value: child(key), writable: true, enumerable: true, configurable: true } : undefined,
+      ownKeys: () => names,
+      has: (_target, key) => typeof key === 'string' && names.includes(key),
+      defineProperty: () => {
+        throw new BpfError(`${path}: its fields are fixed by the object`, { code: 'EINVAL', op: 'globals.set', origin: 'argument' })
+      },
+      deleteProperty: () => {
+        throw new BpfError(`${path}: its fields are fixed by the object`, { code: 'EINVAL', op: 'globals.set', origin: 'argument' })
+      },
+    })
+  }
+  return { view: (place, path) => view(place, `${section}.${path}`), write }
 }

@@ -362,9 +362,11 @@ export class BpfObject implements Disposable, AsyncDisposable {
       try {
         links.push(program.attach())
       } catch (error) {
-        // EOPNOTSUPP from auto-attach: the SEC() name has no target — unless the kernel lacks the kind.
+        // EOPNOTSUPP from auto-attach: the SEC() name has no target — unless it names one and the kernel
+        // lacks that kind of attachment.
         const kind = attachKindOf(program)
-        if (error instanceof BpfError && error.code === 'EOPNOTSUPP' && error.op === 'bpf_program__attach' && (kind === undefined || features.attach(kind))) {
+        if (error instanceof BpfError && error.code === 'EOPNOTSUPP' && error.op === 'bpf_program__attach' &&
+          (kind === undefined || features.attach(kind) || !program.section.includes('/'))) {
           links.skipped.push({ program: program.name, section: program.section, reason: noTargetReason(program) })
           continue
         }

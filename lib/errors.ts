@@ -63,7 +63,10 @@ export interface BpfErrorOptions {
   /** The libbpf call (or bpfkit method) that failed, e.g. `bpf_object__load`. */
   op: string
   hint?: string
-  /** By default `kernel` (or `libbpf`) when there is an errno, else `bpfkit`. */
+  /**
+   * By default `kernel` (or `libbpf`) when there is an errno; else `argument` for EINVAL, E2BIG, ERANGE
+   * and EOVERFLOW, `state` for ECLOSED, EBADSTATE, EBUSY and EROFS, and `bpfkit` for the rest.
+   */
   origin?: ErrorOrigin
   cause?: unknown
 }
@@ -90,8 +93,7 @@ export class BpfError extends Error {
     this.errno = options.errno
     this.op = options.op
     this.hint = hint
-    this.origin = options.origin ??
-      (options.errno === undefined ? 'bpfkit' : (LIBBPF_CODES as readonly string[]).includes(code) ? 'libbpf' : 'kernel')
+    this.origin = options.origin ?? originOf(code, options.errno)
   }
 }
 
@@ -115,6 +117,15 @@ export class VerifierError extends BpfError {
     this.program = options.program
     this.log = options.log
   }
+}
+
+/** Without an errno, these codes are bpfkit's refusals of an argument, or of a call in the wrong state. */
+const ARGUMENT_CODES: ReadonlySet<string> = new Set(['EINVAL', 'E2BIG', 'ERANGE', 'EOVERFLOW'])
+const STATE_CODES: ReadonlySet<string> = new Set(['ECLOSED', 'EBADSTATE', 'EBUSY', 'EROFS'])
+
+function originOf(code: BpfErrorCode, errno: number | undefined): ErrorOrigin {
+  if (errno !== undefined) return (LIBBPF_CODES as readonly string[]).includes(code) ? 'libbpf' : 'kernel'
+  return ARGUMENT_CODES.has(code) ? 'argument' : STATE_CODES.has(code) ? 'state' : 'bpfkit'
 }
 
 const ERRNO_NAMES = new Map<number, BpfErrorCode>(Object.entries(ERRNO).map(([name, value]) => [value, name as BpfErrorCode]))

@@ -29,8 +29,8 @@ interface Place {
  * image before load and to the kernel's memory (mmap()ed, no syscall) after; read-only sections refuse
  * writes after load. Writing an unknown name throws instead of quietly adding a property.
  *
- * A struct, union or array variable reads as a live view: reading one of its fields reads the memory
- * now, and writing one (`bss.s.point.x = 1`, `bss.s.counts[2] = 7`) writes just that field's bytes.
+ * A struct, union or array variable reads as its value at that moment (a copy), whose fields write
+ * through: `bss.s.point.x = 1` or `bss.s.counts[2] = 7` writes just that field's bytes (and the copy).
  */
 export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
   const datasec = btf.resolve(map.btfValueTypeId)
@@ -116,8 +116,8 @@ function fieldsOf(btf: Btf, id: number): Map<string, Field> {
 }
 
 /**
- * Live views of the structs, unions and arrays of a section: reads decode from the memory each time,
- * writes encode one place and write its bytes only, so the program's concurrent writes elsewhere stay.
+ * Write-through values of the structs, unions and arrays of a section: a write encodes one place and
+ * writes its bytes only, so what the program writes elsewhere meanwhile stays.
  */
 function nestedViews(map: MapHandle, btf: Btf, section: string): {
   view(place: Place, path: string): object | undefined
@@ -180,60 +180,55 @@ function nestedViews(map: MapHandle, btf: Btf, section: string): {
     const type = btf.resolve(id)
     return type.kind === 'struct' || type.kind === 'union' || (type.kind === 'array' && !isCharArray(btf, type.id))
   }
-  const view = (place: Place, path: string): object | undefined => {
-    if (place.bitfield !== undefined || !composite(place.type)) return undefined
-    const child = (key: string | symbol): unknown => {
-      const at = childOf(place, key, path)
-      return at === undefined ? undefined : view(at, `${path}.${String(key)}`) ?? readPlace(at)
+  // A value read from the section, whose writes go to the section: a proxy over the value as decoded
+  // (so it reads as a copy, also after close), each write encoding one place and updating the copy.
+  const view = (place: Place, path: string, value: unknown = readPlace(place)): object | undefined => {
+    if (place.bitfield !== undefined || !composite(place.type) || typeof value !== 'object' || value === null) return undefined
+    const target = value as Record<string | symbol, unknown>
+    const children = new Map<string, object>()
+    const child = (key: string, at: Place): unknown => {
+      const current = target[key]
+      let nested = children.get(key)
+      if (nested === undefined) {
+        nested = view(at, `${path}${Array.isArray(target) || ArrayBuffer.isView(target) ? `[${key}]` : `.${key}`}`, current)
+        if (nested !== undefined) children.set(key, nested)
+      }
+      return nested ?? current
     }
-    if (btf.resolve(place.type).kind === 'array') {
-      // A copy read now, whose element writes go to memory; a method that changes it writes it all back.
-      const copy = readPlace(place) as unknown[] & Record<string | symbol, unknown>
-      const proxy: object = new Proxy(copy, {
-        get(target, key) {
-          const at = typeof key === 'string' && /^\d+$/.test(key) ? childOf(place, key, path) : undefined
-          if (at !== undefined) return view(at, `${path}[${key as string}]`) ?? readPlace(at)
-          const value = Reflect.get(target, key, target)
-          if (typeof value !== 'function') return value
-          return (...args: unknown[]) => {
-            const result = (value as (...a: unknown[]) => unknown).apply(target, args)
-            write(place, target, path)
-            return result === target ? proxy : result
-          }
-        },
-        set(target, key, value) {
-          const at = typeof key === 'string' ? childOf(place, key, path) : undefined
-          if (at === undefined) throw new BpfError(`${path}: no element ${String(key)} (it has ${target.length})`, { code: 'EINVAL', op: 'globals.set', origin: 'argument' })
-          write(at, value, `${path}[${key as string}]`)
-          ;(target as Record<string, unknown>)[key as string] = value
-          return true
-        },
-      })
-      return proxy
-    }
-    const names = [...fieldsOf(btf, place.type).keys()]
-    // What inspection shows (util.inspect reads a proxy's target): the fields as they were when read.
-    const shape = { ...(readPlace(place) as Record<string, unknown>) }
-    return new Proxy(shape, {
-      get: (_target, key) => (typeof key === 'string' && names.includes(key) ? child(key) : undefined),
-      set: (_target, key, value) => {
-        const at = childOf(place, key, path)
-        if (at === undefined) throw new BpfError(`${path}: cannot set ${String(key)}`, { code: 'EINVAL', op: 'globals.set', origin: 'argument' })
-        write(at, value, `${path}.${String(key)}`)
-        shape[key as string] = readPlace(at)
+    const proxy: object = new Proxy(target, {
+      get(t, key) {
+        const at = typeof key === 'string' && Object.hasOwn(t, key) ? childOf(place, key, path) : undefined
+        if (at !== undefined) return child(key as string, at)
+        const member = Reflect.get(t, key, t)
+        if (typeof member !== 'function' || !(Array.isArray(t) || ArrayBuffer.isView(t))) return member
+        // An array method that may change it (fill, sort, set…) writes the whole array back.
+        return (...args: unknown[]) => {
+          const result = (member as (...a: unknown[]) => unknown).apply(t, args)
+          write(place, t, path)
+          children.clear()
+          return result === t ? proxy : result
+        }
+      },
+      set(t, key, value) {
+        const at = typeof key === 'string' ? childOf(place, key, path) : undefined
+        if (at === undefined) {
+          throw new BpfError(`${path}: no ${Array.isArray(t) || ArrayBuffer.isView(t) ? 'element' : 'field'} ${String(key)}`, {
+            code: 'EINVAL', op: 'globals.set', origin: 'argument',
+          })
+        }
+        write(at, value, Array.isArray(t) || ArrayBuffer.isView(t) ? `${path}[${key as string}]` : `${path}.${key as string}`)
+        ;(t as Record<string, unknown>)[key as string] = readPlace(at)
+        children.delete(key as string)
         return true
       },
-      getOwnPropertyDescriptor: (_target, key) =>
-        typeof key === 'string' && names.includes(key) ? { value: child(key), writable: true, enumerable: true, configurable: true } : undefined,
-      ownKeys: () => names,
-      has: (_target, key) => typeof key === 'string' && names.includes(key),
-      defineProperty: () => {
+      defineProperty() {
         throw new BpfError(`${path}: its fields are fixed by the object`, { code: 'EINVAL', op: 'globals.set', origin: 'argument' })
       },
-      deleteProperty: () => {
+      deleteProperty() {
         throw new BpfError(`${path}: its fields are fixed by the object`, { code: 'EINVAL', op: 'globals.set', origin: 'argument' })
       },
     })
+    return proxy
   }
   return { view: (place, path) => view(place, `${section}.${path}`), write }
 }

@@ -20,7 +20,8 @@ export {
   type ProgramInfo,
   type ProgramStats,
 } from './program'
-export { BpfMap, RawMap, UpdateFlags, type UpdateFlag, type MapInfo, type CreateMapOptions, type TypeRef } from './map'
+export { BpfMap, RawMap, UpdateFlags, type UpdateFlag, type MapInfo, type MapDefinition, type CreateMapOptions, type TypeRef } from './map'
+export type { SlotValue } from './map-slots'
 export type { Globals } from './globals'
 export { Btf } from './btf/btf'
 export type { Codec } from './btf/codec'

@@ -5,6 +5,7 @@ import { Btf } from './btf/btf'
 import { isCharArray, type Codec, type Init } from './btf/codec'
 import type { BtfType } from './btf/types'
 import type { Link } from './link'
+import { Slots, slotKind, type SlotValue } from './map-slots'
 import type { LinkTracker } from './program'
 
 /** Update flags, as in bpf_map_update_elem. */
@@ -66,6 +67,39 @@ const PER_CPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'perc
 const ARRAYS = new Set(['array', 'percpu_array'])
 // Batch chunk: entries per bpf_map_lookup_batch call while iterating.
 const CHUNK = 4096
+
+/** What a map is: its type, sizes, flags and BTF types (ids in the BTF it comes with). */
+export interface MapDefinition {
+  type: string
+  keySize: number
+  valueSize: number
+  maxEntries: number
+  flags: number
+  btfKeyTypeId: number
+  btfValueTypeId: number
+}
+
+/** What tells `theirs` apart from `mine`: sizes, flags and — where both have BTF — the layouts. */
+function compareDefinitions(mine: MapDefinition, mineBtf: Btf | undefined, theirs: MapDefinition, theirsBtf: Btf | undefined): string[] {
+  const found: string[] = []
+  const compare = (what: string, a: unknown, b: unknown): void => {
+    if (a !== b) found.push(`${what} ${String(b)}, not ${String(a)}`)
+  }
+  compare('type', mine.type, theirs.type)
+  compare('key size', mine.keySize, theirs.keySize)
+  compare('value size', mine.valueSize, theirs.valueSize)
+  compare('maxEntries', mine.maxEntries, theirs.maxEntries)
+  compare('flags', mine.flags, theirs.flags)
+  for (const part of ['key', 'value'] as const) {
+    const a = part === 'key' ? mine.btfKeyTypeId : mine.btfValueTypeId
+    const b = part === 'key' ? theirs.btfKeyTypeId : theirs.btfValueTypeId
+    if (a === 0 || b === 0 || mineBtf === undefined || theirsBtf === undefined) continue
+    const layoutA = mineBtf.layout(a)
+    const layoutB = theirsBtf.layout(b)
+    if (layoutA !== layoutB) found.push(`${part} layout ${theirsBtf.typeName(b)} ${layoutB}, not ${mineBtf.typeName(a)} ${layoutA}`)
+  }
+  return found
+}
 
 /** Map types without keys: a created one needs no keySize. */
 const KEYLESS = new Set(['queue', 'stack', 'bloom_filter', 'ringbuf', 'user_ringbuf'])
@@ -169,7 +203,9 @@ export class BpfMap<K = any, V = any> {
   readonly #onClose: (() => void) | undefined
   readonly #track: LinkTracker | undefined
   #typed: Typed | undefined
+  #slots: Slots | undefined
   #inner: BpfMap | undefined
+  #template: MapDefinition | undefined
   /** Byte-level access to the map's entries. */
   readonly raw: RawMap
 
@@ -180,6 +216,8 @@ export class BpfMap<K = any, V = any> {
     this.#onClose = onClose
     this.#track = track
     this.raw = new RawMap(handle)
+    // libbpf frees a map-in-map's template at load: its definition is kept from open.
+    if (slotKind(handle.type) === 'map') this.#template = handle.innerMap() ?? undefined
   }
 
   /**
@@ -293,6 +331,7 @@ export class BpfMap<K = any, V = any> {
   set keySize(value: number) {
     this.#handle.keySize = u32('map.keySize', value)
     this.#typed = undefined
+    this.#slots = undefined
   }
 
   /**
@@ -306,6 +345,7 @@ export class BpfMap<K = any, V = any> {
   set valueSize(value: number) {
     this.#handle.valueSize = u32('map.valueSize', value)
     this.#typed = undefined
+    this.#slots = undefined
   }
 
   /** Bytes of one value as lookups return it: valueSize, or one aligned slot per CPU for per-CPU maps. */
@@ -364,19 +404,37 @@ export class BpfMap<K = any, V = any> {
   }
 
   /**
-   * Map-in-map: what its inner maps are like — the template libbpf made from the declaration
-   * (`__array(values, struct inner)`), or the map set here before load; null for other maps.
+   * Map-in-map: what its inner maps are like — the declaration's (`__array(values, struct inner)`), or
+   * that of the map set here before load (libbpf's bpf_map__set_inner_map_fd); null for other maps, and
+   * for a map-in-map opened from a pin or by id (the kernel does not say).
    */
-  get innerMap(): BpfMap | null {
-    if (this.#inner !== undefined) return this.#inner
-    const template = this.#handle.innerMap()
-    return template === null ? null : new BpfMap(template, this.#btf)
+  get innerMap(): MapDefinition | null {
+    return this.#inner?.definition() ?? this.#template ?? null
   }
 
-  set innerMap(map: BpfMap | null) {
+  set innerMap(map: BpfMap) {
     if (!(map instanceof BpfMap)) throw invalidArgument('map.innerMap', 'expected a BpfMap (created or loaded) like the inner maps')
     this.#handle.setInnerMap(map.handle)
     this.#inner = map
+  }
+
+  /** @internal This map's definition, for comparisons. */
+  definition(): MapDefinition {
+    return {
+      type: this.type, keySize: this.keySize, valueSize: this.valueSize, maxEntries: this.maxEntries, flags: this.flags,
+      btfKeyTypeId: this.#handle.btfKeyTypeId, btfValueTypeId: this.#handle.btfValueTypeId,
+    }
+  }
+
+  /**
+   * @internal What a program could tell apart if `other` stood for an inner map of this map-in-map
+   * (see differences()); empty when there is no template to compare with.
+   */
+  innerDifferences(other: BpfMap): string[] {
+    const template = this.innerMap
+    if (template === null) return []
+    const btf = this.#inner?.btf ?? this.#btf()
+    return compareDefinitions(template, btf, other.definition(), other.btf)
   }
 
   /** The kernel's view of the map: id, type, sizes, flags, BTF ids. */
@@ -426,8 +484,13 @@ export class BpfMap<K = any, V = any> {
       this.#btf() !== undefined
   }
 
-  /** The value for `key`, or undefined. For per-CPU maps: an array with one value per possible CPU. */
+  /**
+   * The value for `key`, or undefined. For per-CPU maps: an array with one value per possible CPU. For
+   * a prog_array or a map-in-map: the id of the program or map in the slot; a sockmap: the socket's cookie.
+   */
   get(key: Init<K>, flags = 0): V | undefined {
+    const slots = this.#slotsOf()
+    if (slots !== undefined) return slots.get(key) as V | undefined
     const t = this.#keyed('map.get')
     const f = lookupFlags('map.get', flags)
     t.encodeKey(key)
@@ -437,11 +500,17 @@ export class BpfMap<K = any, V = any> {
 
   /**
    * Creates or replaces `key`'s value. Omitted fields are zero. Per-CPU maps take one value (for every
-   * CPU) or an array of exactly one value per possible CPU.
+   * CPU) or an array of exactly one value per possible CPU. A prog_array takes a loaded BpfProgram (the
+   * target of bpf_tail_call), a map-in-map a BpfMap like its inner-map template, a sockmap a socket.
    */
-  set(key: Init<K>, value: Init<V> | Init<ElementOf<V>>, flags: UpdateFlag = 'any'): this {
-    const t = this.#keyed('map.set')
+  set(key: Init<K>, value: Init<V> | Init<ElementOf<V>> | SlotValue, flags: UpdateFlag = 'any'): this {
     const f = flagsOf('map.set', flags)
+    const slots = this.#slotsOf()
+    if (slots !== undefined) {
+      slots.set(key, value, f)
+      return this
+    }
+    const t = this.#keyed('map.set')
     t.encodeKey(key)
     t.encodeValue(value, t.value, 0)
     this.#handle.update(t.key, t.value, f)
@@ -450,6 +519,8 @@ export class BpfMap<K = any, V = any> {
 
   /** Deletes `key`; false when it was not there. Array maps cannot delete (EINVAL): use set. */
   delete(key: Init<K>): boolean {
+    const slots = this.#slotsOf()
+    if (slots !== undefined) return this.#handle.delete(slots.encodeKey('map.delete', key))
     const t = this.#keyed('map.delete')
     t.encodeKey(key)
     return this.#handle.delete(t.key)
@@ -457,6 +528,8 @@ export class BpfMap<K = any, V = any> {
 
   /** Whether `key` has a value; for a bloom filter, whether `key` (a value) may have been added. */
   has(key: Init<K> | Init<V>): boolean {
+    const slots = this.#slotsOf()
+    if (slots !== undefined) return slots.get(key) !== undefined
     const t = this.#types('map.has')
     if (this.type === 'bloom_filter') {
       t.encodeValue(key, t.value, 0)
@@ -481,6 +554,11 @@ export class BpfMap<K = any, V = any> {
    * few thousand entries), else key by key. Entries changed meanwhile may or may not be seen.
    */
   *entries(): IterableIterator<[K, V]> {
+    const slots = this.#slotsOf()
+    if (slots !== undefined) {
+      yield* slots.entries() as IterableIterator<[K, V]>
+      return
+    }
     const t = this.#keyed('map.entries')
     for (const chunk of this.#chunks(t, false)) {
       for (let i = 0; i < chunk.count; i++) {
@@ -683,24 +761,7 @@ export class BpfMap<K = any, V = any> {
    */
   differences(other: BpfMap): string[] {
     if (!(other instanceof BpfMap)) throw invalidArgument('map.differences', 'expected a BpfMap')
-    const found: string[] = []
-    const compare = (what: string, mine: unknown, theirs: unknown): void => {
-      if (mine !== theirs) found.push(`${what} ${String(theirs)}, not ${String(mine)}`)
-    }
-    compare('type', this.type, other.type)
-    compare('key size', this.keySize, other.keySize)
-    compare('value size', this.valueSize, other.valueSize)
-    compare('maxEntries', this.maxEntries, other.maxEntries)
-    compare('flags', this.flags, other.flags)
-    for (const part of ['key', 'value'] as const) {
-      const mine = part === 'key' ? this.keyType : this.valueType
-      const theirs = part === 'key' ? other.keyType : other.valueType
-      if (mine === undefined || theirs === undefined) continue
-      const a = this.btf!.layout(mine.id)
-      const b = other.btf!.layout(theirs.id)
-      if (a !== b) found.push(`${part} layout ${other.btf!.typeName(theirs.id)} ${b}, not ${this.btf!.typeName(mine.id)} ${a}`)
-    }
-    return found
+    return compareDefinitions(this.definition(), this.btf, other.definition(), other.btf)
   }
 
   /** Makes the map read-only for user space (bpf_map_freeze); BPF programs can still write it. */
@@ -716,6 +777,17 @@ export class BpfMap<K = any, V = any> {
 
   [Symbol.dispose](): void {
     this.close()
+  }
+
+  /** Prog arrays, map-in-maps and sockmaps: their values are programs, maps and sockets. */
+  #slotsOf(): Slots | undefined {
+    if (this.#slots !== undefined) return this.#slots
+    const kind = slotKind(this.type)
+    if (kind === undefined) return undefined
+    const keyId = this.#handle.btfKeyTypeId
+    const btf = keyId === 0 ? undefined : this.#btf()
+    this.#slots = new Slots(this, this.#handle, kind, btf === undefined ? undefined : btf.codec(keyId))
+    return this.#slots
   }
 
   /** The typed view, for an operation by key: queues, stacks and bloom filters have no keys. */

@@ -5,7 +5,7 @@ import { BpfError } from './errors'
 import type { BtfType } from './btf/types'
 import type { ProgramInfo } from './program'
 import type { LinkInfo } from './link'
-import type { MapInfo } from './map'
+import type { MapDefinition, MapInfo } from './map'
 
 export interface NativeObjectOptions {
   objectName?: string
@@ -99,7 +99,7 @@ export interface MapHandle {
   pin(path: string): void
   unpin(): void
   reuse(other: MapHandle): void
-  innerMap(): MapHandle | null
+  innerMap(): MapDefinition | null
   setInnerMap(inner: MapHandle): void
   info(): MapInfo
   readGlobal(offset: number, target: Uint8Array): void

@@ -432,13 +432,24 @@ void MapHandle::SetAutocreate(const Napi::CallbackInfo& info, const Napi::Value&
   if (err != 0) throw BpfError(info.Env(), op, err, NameOf());
 }
 
-// innerMap() → the template of a map-in-map's inner maps (its __array(values, …) declaration), or null.
+// innerMap() → the definition of a map-in-map's inner maps, from its __array(values, …) declaration:
+// { type, keySize, valueSize, maxEntries, flags, btfKeyTypeId, btfValueTypeId }, or null. libbpf frees
+// this template at load, so it is copied out, never handed out.
 Napi::Value MapHandle::InnerMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireOpen(env, "bpf_map__inner_map");
   struct bpf_map* inner = map_ != nullptr ? bpf_map__inner_map(map_) : nullptr;
   if (inner == nullptr) return env.Null();
-  return Addon::Of(env)->mapClass.New({ownerRef_.Value(), Napi::External<struct bpf_map>::New(env, inner)});
+  Napi::Object result = Napi::Object::New(env);
+  const char* type = libbpf_bpf_map_type_str(bpf_map__type(inner));
+  result.Set("type", type != nullptr ? type : "unknown");
+  result.Set("keySize", bpf_map__key_size(inner));
+  result.Set("valueSize", bpf_map__value_size(inner));
+  result.Set("maxEntries", bpf_map__max_entries(inner));
+  result.Set("flags", bpf_map__map_flags(inner));
+  result.Set("btfKeyTypeId", bpf_map__btf_key_type_id(inner));
+  result.Set("btfValueTypeId", bpf_map__btf_value_type_id(inner));
+  return result;
 }
 
 // setInnerMap(map) before load: the inner maps of this map-in-map are like `map` (bpf_map__set_inner_map_fd).

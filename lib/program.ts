@@ -666,6 +666,11 @@ export class BpfProgram implements Disposable {
           (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'give a cgroup v2 directory, e.g. /sys/fs/cgroup/my.slice' : undefined)
       }
       opened = true
+      if (fs.statfsSync(cgroup).type !== CGROUP2_SUPER_MAGIC) {
+        fs.closeSync(fd)
+        throw invalidArgument(op, `${cgroup} is not a cgroup v2 directory`,
+          'cgroup programs attach to cgroup v2: a directory under the cgroup2 mount (grep cgroup2 /proc/mounts)')
+      }
     } else if (typeof cgroup === 'number' && Number.isInteger(cgroup) && cgroup >= 0 && cgroup <= MAX_FD) {
       fd = cgroup
     } else {
@@ -830,6 +835,8 @@ export interface TestRunResult {
   /** The context as the program left it. */
   ctx?: Buffer
 }
+
+const CGROUP2_SUPER_MAGIC = 0x63677270
 
 const TRAMPOLINES = 'needs BPF trampolines: CONFIG_DEBUG_INFO_BTF and a JIT with trampolines (x86-64, arm64 ≥ 6.0) (see: bpfkit doctor)'
 

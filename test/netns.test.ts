@@ -23,7 +23,7 @@ function inNamespace(script: string): any {
 const bpfkit = JSON.stringify(path.join(root, 'dist/index.mjs'))
 
 describe('netns programs', () => {
-  it('sk_lookup steers connections to one port to a listener on another, until its link is closed', () => {
+  it('sk_lookup steers connections to one port to a listener (in a sockmap) on another, until its link is closed', () => {
     const result = inNamespace(`
       import * as net from 'node:net'
       import { BpfObject } from ${bpfkit}
@@ -33,9 +33,8 @@ describe('netns programs', () => {
       await obj.load()
       const server = net.createServer((socket) => socket.end('steered'))
       await new Promise((resolve) => server.listen(7000, '127.0.0.1', resolve))
-      const fd = Buffer.alloc(8)
-      fd.writeBigUInt64LE(BigInt(server._handle.fd))
-      obj.map('listener').raw.update(Buffer.alloc(4), fd)
+      obj.map('listener').set(0, server)
+      const cookie = obj.map('listener').get(0)
       const connect = (port) => new Promise((resolve) => {
         const socket = net.connect(port, '127.0.0.1')
         let data = ''
@@ -50,11 +49,11 @@ describe('netns programs', () => {
       link.close()
       const after = await connect(7001)
       server.close()
-      console.log(JSON.stringify({ before, during, after, info: { type: info.type, attachType: info.attachType }, steered: Number(obj.bss.steered) }))
+      console.log(JSON.stringify({ before, during, after, info: { type: info.type, attachType: info.attachType }, steered: Number(obj.bss.steered), cookie: typeof cookie }))
       obj.close()`)
     expect(result).toEqual({
       before: 'ECONNREFUSED', during: 'steered', after: 'ECONNREFUSED',
-      info: { type: 'netns', attachType: 'sk_lookup' }, steered: 1,
+      info: { type: 'netns', attachType: 'sk_lookup' }, steered: 1, cookie: 'bigint',
     })
   })
 

@@ -8,10 +8,16 @@ import type { MapHandle } from './native'
 export type Globals = Record<string, any>
 
 interface Variable {
+  id: number
   name: string
   offset: number
   codec: Codec
   scratch: Buffer
+}
+
+/** Whether a global is bpfkit.bpf.h's (tagged `bpfkit.…`: BPFKIT_RINGBUF's event type) rather than the program's. */
+export function isBpfkitVariable(btf: Btf, id: number): boolean {
+  return btf.declTags(id).some((tag) => tag.startsWith('bpfkit.'))
 }
 
 /**
@@ -42,7 +48,7 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
     const variable = btf.type(v.type)
     // Statics of one name from linked units: the first one.
     if (variable.kind !== 'var' || variables.has(variable.name)) continue
-    variables.set(variable.name, { name: variable.name, offset: v.offset, codec: btf.codec(variable.type), scratch: Buffer.alloc(v.size) })
+    variables.set(variable.name, { id: variable.id, name: variable.name, offset: v.offset, codec: btf.codec(variable.type), scratch: Buffer.alloc(v.size) })
   }
   const names = (): string => [...variables.keys()].join(', ') || 'none'
   const find = (name: string | symbol, op: string): Variable => {
@@ -55,7 +61,8 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
   const target: Globals = Object.create(null)
   for (const name of variables.keys()) {
     Object.defineProperty(target, name, {
-      enumerable: true,
+      // bpfkit.bpf.h's variables (a ring buffer's event type) are there, but not listed.
+      enumerable: !isBpfkitVariable(btf, variables.get(name)!.id),
       get: () => read(find(name, 'globals.get')),
       set: (value: unknown) => write(name, find(name, 'globals.set'), value),
     })

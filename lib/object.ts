@@ -77,6 +77,9 @@ export type ObjectState = 'opened' | 'loading' | 'loaded' | 'failed' | 'closed'
 
 type Closable = { close(): void }
 
+/** bpfkit.bpf.h's maps: its ring buffers' configuration and drop counts, not the program's own. */
+const BPFKIT_MAPS: ReadonlySet<string> = new Set(['bpfkit_ringbuf_config', 'bpfkit_ringbuf_dropped'])
+
 /** The kernel's (or `base`'s) BTF merged with `extras`, which the addon hands libbpf in a memfd. */
 function mergedBtf(base: string | undefined, extras: readonly string[]): Uint8Array {
   return Btf.merge(base === undefined ? Btf.vmlinux() : Btf.parse(base), ...extras.map((file) => Btf.parse(file))).rawData()
@@ -142,6 +145,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
   readonly #children = new Set<Closable>()
   #programs: readonly BpfProgram[] | undefined
   #maps: readonly BpfMap[] | undefined
+  #every: readonly BpfMap[] | undefined
   #btf: Btf | null | undefined
   readonly #globals = new Map<string, Globals>()
   readonly #limits: Required<ObjectLimits>
@@ -203,10 +207,20 @@ export class BpfObject implements Disposable, AsyncDisposable {
     return this.#programs
   }
 
-  /** Every map of the object, including libbpf's internal ones for global data (`.rodata`, `.bss`…). */
+  /**
+   * Every map of the object, including libbpf's internal ones for global data (`.rodata`, `.bss`…), but
+   * not the companions bpfkit.bpf.h adds for its ring buffers (`bpfkit_ringbuf_config`,
+   * `bpfkit_ringbuf_dropped`), which `map(name)` still finds.
+   */
   get maps(): readonly BpfMap[] {
-    this.#maps ??= Object.freeze(this.#handle.maps().map((m) => new BpfMap(m, () => this.btf, undefined, (link, target) => this.#track(link, target))))
+    this.#maps ??= Object.freeze(this.#allMaps().filter((map) => !BPFKIT_MAPS.has(map.name)))
     return this.#maps
+  }
+
+  /** Every map, bpfkit.bpf.h's companions of its ring buffers too (obj.map() finds those by name). */
+  #allMaps(): readonly BpfMap[] {
+    this.#every ??= Object.freeze(this.#handle.maps().map((m) => new BpfMap(m, () => this.btf, undefined, (link, target) => this.#track(link, target))))
+    return this.#every
   }
 
   /** The object's BTF (its types, as compiled with -g), or undefined when it has none. */
@@ -272,7 +286,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
 
   /** The map named `name`. */
   map<K = any, V = any>(name: string): BpfMap<K, V> {
-    return this.#find(this.maps, 'map', name) as BpfMap<K, V>
+    return this.#find(this.#allMaps(), 'map', name) as BpfMap<K, V>
   }
 
   /**
@@ -284,12 +298,12 @@ export class BpfObject implements Disposable, AsyncDisposable {
     let loading: Loading | undefined
     try {
       if (this.state === 'opened') {
-        checkMapBytes(this.maps, this.#limits.mapBytes)
+        checkMapBytes(this.#allMaps(), this.#limits.mapBytes)
         this.#checkPinnedMaps()
         // What a failed load is explained with: the object takes no calls once it failed.
         loading = {
           programs: this.programs.map((p) => ({ name: p.name, section: p.section, type: p.type, kind: attachKindOf(p) })),
-          maps: this.maps.map((m) => ({ name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags })),
+          maps: this.#allMaps().map((m) => ({ name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags })),
         }
       }
       await this.#handle.load()
@@ -439,8 +453,8 @@ export class BpfObject implements Disposable, AsyncDisposable {
     })
     const decoders = rings.map((ring) => this.#recordDecoder(ring.name, options, op))
     const companions = {
-      config: this.maps.find((m) => m.name === 'bpfkit_ringbuf_config'),
-      dropped: this.maps.find((m) => m.name === 'bpfkit_ringbuf_dropped'),
+      config: this.#allMaps().find((m) => m.name === 'bpfkit_ringbuf_config'),
+      dropped: this.#allMaps().find((m) => m.name === 'bpfkit_ringbuf_dropped'),
     }
     const handle = new addon.RingBuffer(rings.map((r) => r.handle), sizes)
     let reader: RingBuffer<T | Tagged<T>> | undefined

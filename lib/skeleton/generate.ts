@@ -17,6 +17,7 @@ import { MODIFIERS, type Btf } from '../btf/btf'
 import { isCharArray, typedArrayOf } from '../btf/codec'
 import type { BtfType } from '../btf/types'
 import { layoutOf, shapesOf, type SkeletonSpec } from './runtime'
+import { isBpfkitVariable } from '../globals'
 
 export interface GenerateOptions {
   /** Where the object is (for the header and `embed: false`). */
@@ -273,8 +274,10 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
         const iface = key === null ? gen.reserve(`Section${pascal(datasec.name)}`) : pascal(key)
         // Statics of one name from linked units: the first is the one `obj.globals()` gives.
         const seen = new Set<string>()
+        // bpfkit.bpf.h's own variables (a ring buffer's event type) are not the program's globals.
         const vars = datasec.vars.map((v) => btf.type(v.type))
-          .filter((v): v is Extract<BtfType, { kind: 'var' }> => v.kind === 'var' && !seen.has(v.name) && seen.add(v.name) !== undefined)
+          .filter((v): v is Extract<BtfType, { kind: 'var' }> => v.kind === 'var' && !isBpfkitVariable(btf, v.id) &&
+            !seen.has(v.name) && seen.add(v.name) !== undefined)
         const members = vars.map((v) => {
           const sv = datasec.vars.find((s) => s.type === v.id)!
           const type = gen.tsType(v.type, `${iface}__anon_${v.name}`)

@@ -6,7 +6,7 @@ import type { BpfProgram } from '../program'
 import type { Attachments } from '../link'
 import type { Btf } from '../btf/btf'
 import type { BtfType } from '../btf/types'
-import type { Globals } from '../globals'
+import { isBpfkitVariable, type Globals } from '../globals'
 import { BpfError, invalidArgument } from '../errors'
 import type { RingBuffer, RingBufferOptions } from '../events/ring-buffer'
 import type { PerfBuffer, PerfBufferOptions } from '../events/perf-buffer'
@@ -142,7 +142,7 @@ export function shapesOf(object: BpfObject): Record<string, string> {
       if (datasec?.kind !== 'datasec') continue
       for (const v of datasec.vars) {
         const variable = btf.type(v.type)
-        if (variable.kind !== 'var') continue
+        if (variable.kind !== 'var' || isBpfkitVariable(btf, variable.id)) continue
         shapes[`var ${datasec.name}.${variable.name}`] ??= `${v.offset}:${typeSignature(btf, variable.type)}`
       }
     } else if (value !== 0) {

@@ -546,6 +546,9 @@ export class BpfProgram implements Disposable {
     this.#expectType(op, ['kprobe'])
     checkObject(op, options)
     if (typeof options.syscall !== 'string' || options.syscall === '') throw invalidArgument(op, 'syscall must be a non-empty string')
+    // A ksyscall is a kprobe on the syscall's handler: without kprobes libbpf would only say ENOENT.
+    this.#requireAttach(op, 'kprobe', 'ksyscall programs, which are kprobes on the syscall handlers',
+      'this kernel lacks CONFIG_KPROBES: use a tracepoint (SEC("tracepoint/syscalls/sys_enter_NAME")) or a raw tracepoint on sys_enter instead')
     const handle = this.#handle.attachKsyscall(options.syscall, options.retprobe === true, checkCookie(op, options.cookie))
     return this.#link(handle, `${options.retprobe ? 'kretsyscall' : 'ksyscall'} ${options.syscall}`)
   }

@@ -132,6 +132,22 @@ describe('load failures name what failed', () => {
   })
 })
 
+describe('ksyscall', () => {
+  it('without kprobes, attachKsyscall and attach() say that the kernel lacks them, and what to use instead', async (ctx) => {
+    if (features.attach('kprobe')) ctx.skip('this kernel has kprobes: test/tracing.test.ts attaches ksyscall programs')
+    const before = bpfFds()
+    const obj = BpfObject.open(fixture('tracing.bpf.o'), { logger: () => {} })
+    for (const program of obj.programs) program.autoload = program.name === 'on_ksyscall'
+    await obj.load()
+    const error = thrown(() => obj.program('on_ksyscall').attachKsyscall({ syscall: 'getppid' }))
+    expect(error).toMatchObject({ code: 'EOPNOTSUPP', op: 'program.attachKsyscall' })
+    expect(error.message.split('\n')[0]).toBe("program.attachKsyscall: this kernel cannot attach ksyscall programs, which are kprobes on the syscall handlers (features.attach('kprobe') is false)")
+    expect(error.hint).toMatch(/CONFIG_KPROBES.*tracepoint/)
+    obj.close()
+    expect(bpfFds()).toEqual(before)
+  })
+})
+
 describe('attach({ partial })', () => {
   async function load(): Promise<BpfObject> {
     const obj = BpfObject.open(fixture('realworld.bpf.o'))

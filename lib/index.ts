@@ -55,6 +55,7 @@ export {
   type LoadedSkeleton,
   type RingBufferMap,
   type PerfBufferMap,
+  type UserRingBufferMap,
   type SkeletonSpec,
   type SkeletonGlobals,
 } from './skeleton/runtime'

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "errors.h"
+#include "kernel_object.h"
 #include "object.h"
 #include "program.h"
 
@@ -496,24 +497,7 @@ Napi::Value LinkHandle::IterCreate(const Napi::CallbackInfo& info) {
 
 // listLinks() → LinkInfo of every BPF link in the kernel (bpf_link_get_next_id).
 Napi::Value LinkHandle::List(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Array result = Napi::Array::New(env);
-  uint32_t id = 0;
-  uint32_t count = 0;
-  while (bpf_link_get_next_id(id, &id) == 0) {
-    int fd = bpf_link_get_fd_by_id(id);
-    if (fd < 0) {
-      if (errno == ENOENT) continue;
-      throw BpfError(env, "bpf_link_get_fd_by_id", errno, "link id " + std::to_string(id));
-    }
-    Napi::Object item;
-    int err = LinkInfoOf(env, fd, &item);
-    close(fd);
-    if (err != 0) throw BpfError(env, "bpf_link_get_info_by_fd", err, "link id " + std::to_string(id));
-    result.Set(count++, item);
-  }
-  if (errno != ENOENT) throw BpfError(env, "bpf_link_get_next_id", errno);
-  return result;
+  return ListById(info.Env(), "link", bpf_link_get_next_id, bpf_link_get_fd_by_id, LinkInfoOf);
 }
 
 // destroy(): detaching may make libbpf speak (a netlink error from a filter someone else removed): its

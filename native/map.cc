@@ -15,6 +15,7 @@
 
 #include "btf.h"
 #include "errors.h"
+#include "kernel_object.h"
 #include "link.h"
 
 namespace bpfkit {
@@ -140,11 +141,10 @@ MapHandle::MapHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MapHandl
     }
     if (fd < 0) throw BpfError(env, op, errno, what);
     // A pin or an fd may hold a program or a link, whose info would read as nonsense map info.
-    char kind[32] = {};
-    std::string link = "/proc/self/fd/" + std::to_string(fd);
-    if (readlink(link.c_str(), kind, sizeof(kind) - 1) < 0 || std::string(kind) != "anon_inode:bpf-map") {
+    std::string kind = FdKind(fd);
+    if (kind != "anon_inode:bpf-map") {
       close(fd);
-      throw BpfError(env, op, "EINVAL", what + " is not a map (" + (kind[0] ? kind : "unknown") + ")");
+      throw BpfError(env, op, "EINVAL", what + " is not a map (" + (kind.empty() ? "unknown" : kind) + ")");
     }
     uint32_t length = sizeof(info_);
     if (bpf_map_get_info_by_fd(fd, &info_, &length) != 0) {
@@ -475,24 +475,7 @@ Napi::Value MapHandle::Info(const Napi::CallbackInfo& info) {
 
 // listMaps() → MapInfo of every map in the kernel (bpf_map_get_next_id).
 Napi::Value MapHandle::List(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Array result = Napi::Array::New(env);
-  uint32_t id = 0;
-  uint32_t count = 0;
-  while (bpf_map_get_next_id(id, &id) == 0) {
-    int fd = bpf_map_get_fd_by_id(id);
-    if (fd < 0) {
-      if (errno == ENOENT) continue;
-      throw BpfError(env, "bpf_map_get_fd_by_id", errno, "map id " + std::to_string(id));
-    }
-    Napi::Object item;
-    int err = MapInfoOf(env, fd, &item);
-    close(fd);
-    if (err != 0) throw BpfError(env, "bpf_map_get_info_by_fd", err, "map id " + std::to_string(id));
-    result.Set(count++, item);
-  }
-  if (errno != ENOENT) throw BpfError(env, "bpf_map_get_next_id", errno);
-  return result;
+  return ListById(info.Env(), "map", bpf_map_get_next_id, bpf_map_get_fd_by_id, MapInfoOf);
 }
 
 Napi::Value MapHandle::IsInternal(const Napi::CallbackInfo& info) {

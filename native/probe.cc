@@ -95,7 +95,8 @@ bool ProbeAttachKind(const std::string& kind, const struct btf* vmlinux, bool* k
   if (kind == "fentry") return ProbeBtfAttach(vmlinux, BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, "bpf_fentry_test1", BTF_KIND_FUNC);
   if (kind == "fexit") return ProbeBtfAttach(vmlinux, BPF_PROG_TYPE_TRACING, BPF_TRACE_FEXIT, "bpf_fentry_test1", BTF_KIND_FUNC);
   if (kind == "fmod_ret") {
-    return ProbeBtfAttach(vmlinux, BPF_PROG_TYPE_TRACING, BPF_MODIFY_RETURN, "bpf_modify_return_test", BTF_KIND_FUNC);
+    // A security_* hook: fmod_ret may change those without CONFIG_FUNCTION_ERROR_INJECTION (Debian has none).
+    return ProbeBtfAttach(vmlinux, BPF_PROG_TYPE_TRACING, BPF_MODIFY_RETURN, "security_file_open", BTF_KIND_FUNC);
   }
   if (kind == "lsm") return ProbeBtfAttach(vmlinux, BPF_PROG_TYPE_LSM, BPF_LSM_MAC, "bpf_lsm_file_open", BTF_KIND_FUNC);
   if (kind == "iter") return ProbeBtfAttach(vmlinux, BPF_PROG_TYPE_TRACING, BPF_TRACE_ITER, "bpf_iter_task", BTF_KIND_FUNC);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "kernel_object.h"
 #include "link.h"
 
 namespace bpfkit {
@@ -153,11 +154,10 @@ ProgramHandle::ProgramHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     }
     if (fd < 0) throw BpfError(env, op, errno, what);
     // A pin may hold a map or a link, whose info would read as nonsense program info.
-    char kind[32] = {};
-    std::string link = "/proc/self/fd/" + std::to_string(fd);
-    if (readlink(link.c_str(), kind, sizeof(kind) - 1) < 0 || std::string(kind) != "anon_inode:bpf-prog") {
+    std::string kind = FdKind(fd);
+    if (kind != "anon_inode:bpf-prog") {
       close(fd);
-      throw BpfError(env, op, "EINVAL", what + " is not a program (" + (kind[0] ? kind : "unknown") + ")");
+      throw BpfError(env, op, "EINVAL", what + " is not a program (" + (kind.empty() ? "unknown" : kind) + ")");
     }
     uint32_t length = sizeof(info_);
     if (bpf_prog_get_info_by_fd(fd, &info_, &length) != 0) {
@@ -400,24 +400,7 @@ Napi::Value ProgramHandle::Close(const Napi::CallbackInfo& info) {
 // listPrograms() → ProgramInfo of every program loaded in the kernel (bpf_prog_get_next_id), skipping
 // those unloaded meanwhile.
 Napi::Value ProgramHandle::List(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Array result = Napi::Array::New(env);
-  uint32_t id = 0;
-  uint32_t count = 0;
-  while (bpf_prog_get_next_id(id, &id) == 0) {
-    int fd = bpf_prog_get_fd_by_id(id);
-    if (fd < 0) {
-      if (errno == ENOENT) continue;
-      throw BpfError(env, "bpf_prog_get_fd_by_id", errno, "program id " + std::to_string(id));
-    }
-    Napi::Object item;
-    int err = ProgramInfoOf(env, fd, &item);
-    close(fd);
-    if (err != 0) throw BpfError(env, "bpf_prog_get_info_by_fd", err, "program id " + std::to_string(id));
-    result.Set(count++, item);
-  }
-  if (errno != ENOENT) throw BpfError(env, "bpf_prog_get_next_id", errno);
-  return result;
+  return ListById(info.Env(), "program", bpf_prog_get_next_id, bpf_prog_get_fd_by_id, ProgramInfoOf);
 }
 
 template <typename F>

@@ -154,13 +154,13 @@ describe('setAttachTarget on a BPF program', () => {
     await replace.load()
     using tracepoint = entry.attachTracepoint('syscalls', 'sys_enter_getppid')
     void process.ppid
-    expect(target.bss.decided).toBe(2)
+    expect(target.data.decided).toBe(2)
     using fexit = replace.program('after_decide').attach()
     void process.ppid
-    expect(replace.bss.last_result).toBe(2)
+    expect(replace.data.last_result).toBe(2)
     using freplace = replace.program('new_decide').attach()
     void process.ppid
-    expect(target.bss.decided).toBe(42)
+    expect(target.data.decided).toBe(42)
     void tracepoint, fexit, freplace
   })
 })

@@ -2,17 +2,8 @@
 // per-kind probes, attach({ partial }), and verifier hints that match the log.
 import { describe, expect, it } from 'vitest'
 import { BpfError, BpfObject, VerifierError, features, probeKernel, setLogger } from 'bpfkit'
-import { bpfFds, fixture, thrown } from './helpers'
+import { bpfFds, fixture, rejected, thrown } from './helpers'
 
-async function failure(promise: Promise<unknown>): Promise<BpfError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).toBeInstanceOf(BpfError)
-    return error as BpfError
-  }
-  throw new Error('expected a BpfError')
-}
 
 describe('pre-load setters', () => {
   it('a stack trace map takes its value size before load, as the C tools set it', async () => {
@@ -78,7 +69,7 @@ describe('load failures name what failed', () => {
     const before = bpfFds()
     const obj = BpfObject.open(fixture('realworld.bpf.o'), { logger: () => {} })
     obj.map('lookup_table').valueSize = 0
-    const error = await failure(obj.load())
+    const error = await rejected(obj.load())
     expect(error).toMatchObject({ code: 'EINVAL', errno: 22, op: 'bpf_object__load', origin: 'kernel' })
     expect(error.message.split('\n')[0]).toBe("bpf_object__load: map 'lookup_table' (hash, key 4 B, value 0 B, 64 entries) could not be created: Invalid argument")
     expect(error.hint).toMatch(/key and value sizes/)
@@ -202,7 +193,7 @@ describe('verifier hints', () => {
     ] as const) {
       const obj = BpfObject.open(fixture('rejected.bpf.o'), { logger: () => {} })
       for (const p of obj.programs) p.autoload = p.name === program
-      const error = await failure(obj.load())
+      const error = await rejected(obj.load())
       obj.close()
       expect(error).toBeInstanceOf(VerifierError)
       expect(error).toMatchObject({ code: 'EACCES', program })

@@ -1,7 +1,9 @@
 // User ring buffers: records written from JavaScript, drained by a BPF program.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { BpfObject, features } from 'bpfkit'
-import { bpfFds, fixture, thrown } from './helpers'
+import { BpfObject, features, generateSkeleton } from 'bpfkit'
+import { bpfFds, fixture, root, thrown } from './helpers'
 
 async function load(): Promise<BpfObject> {
   const obj = BpfObject.open(fixture('user-ringbuf.bpf.o'))
@@ -60,5 +62,25 @@ describe.runIf(features.mapType('user_ringbuf'))('user ring buffers', () => {
     obj.close()
     expect(again.closed).toBe(true)
     expect(bpfFds()).toEqual(before)
+  })
+
+  it('a skeleton types the ring and its records, and writes through writer()', async () => {
+    const source = generateSkeleton(fs.readFileSync(fixture('user-ringbuf.bpf.o')), { objectPath: 'test/fixtures/user-ringbuf.bpf.o' })
+    expect(source).toContain("  /** user_ringbuf map 'commands' */\n  commands: UserRingBufferMap<Command>")
+    const file = path.join(root, 'build', `user-ringbuf-${process.pid}.skel.ts`)
+    fs.writeFileSync(file, source)
+    try {
+      const { open } = (await import(file)) as typeof import('../test/fixtures/types.skel')
+      const skel = (open as unknown as () => any)()
+      skel.rodata.target_pid = process.pid
+      await using loaded = await skel.load()
+      loaded.attach()
+      using writer = loaded.maps.commands.writer()
+      writer.write({ op: 3, value: 33, tag: 'skel' })
+      void process.ppid
+      expect(loaded.bss).toMatchObject({ total: 33n, last_tag: 'skel' })
+    } finally {
+      fs.rmSync(file)
+    }
   })
 })

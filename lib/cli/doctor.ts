@@ -78,7 +78,7 @@ export function examine(): DoctorReport {
     iter: 'a kernel with BTF, 5.8+',
     fentry: 'a kernel with BPF trampolines (CONFIG_DEBUG_INFO_BTF, CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS, x86-64/arm64, 5.5+); tp_btf and raw tracepoints work without them',
     fexit: 'as fentry',
-    fmod_ret: 'as fentry, and functions on the error-injection list',
+    fmod_ret: 'as fentry (it changes functions on the error-injection list and security_* hooks)',
     lsm: "CONFIG_BPF_LSM=y and 'bpf' in the lsm= boot list",
     kprobe: 'a kernel with CONFIG_KPROBES=y (tracepoints and raw tracepoints work without it)',
     uprobe: 'a kernel with CONFIG_UPROBE_EVENTS=y',

@@ -43,7 +43,7 @@ const RESERVED = new Set([
   'JSON', 'Math', 'Iterable', 'Iterator', 'Disposable', 'AsyncDisposable', 'ArrayLike', 'PropertyKey',
   // This module's own names.
   'Maps', 'Progs', 'Globals', 'Rodata', 'Data', 'Bss', 'Kconfig', 'Skeleton', 'LoadedSkeleton', 'BpfMap',
-  'BpfProgram', 'RingBufferMap', 'PerfBufferMap', 'OpenOptions', 'OpenedSkeleton', 'SPEC', 'open', 'Init', 'Loaded',
+  'BpfProgram', 'RingBufferMap', 'PerfBufferMap', 'UserRingBufferMap', 'OpenOptions', 'OpenedSkeleton', 'SPEC', 'open', 'Init', 'Loaded',
   'SkeletonSpec', 'OBJECT', 'path',
 ])
 
@@ -290,7 +290,7 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
         else custom.push(`    ${JSON.stringify(datasec.name)}: ${iface}`)
         continue
       }
-      const kind = map.type === 'ringbuf' ? 'ringbuf' : map.type === 'perf_event_array' ? 'perf' : 'map'
+      const kind = map.type === 'ringbuf' ? 'ringbuf' : map.type === 'perf_event_array' ? 'perf' : map.type === 'user_ringbuf' ? 'userringbuf' : 'map'
       specMaps.push([map.name, kind])
       let type: string
       if (kind === 'ringbuf') {
@@ -298,6 +298,10 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
         const pointer = declared?.kind === 'var' ? btf.resolve(declared.type) : undefined
         const event = pointer?.kind === 'ptr' ? gen.tsType(pointer.type, `${pascal(map.name)}Event`) : 'Buffer'
         type = `RingBufferMap<${event}>`
+      } else if (kind === 'userringbuf') {
+        const declared = btf.find(`${map.name}__bpfkit_event`, 'var')
+        const pointer = declared?.kind === 'var' ? btf.resolve(declared.type) : undefined
+        type = `UserRingBufferMap<${pointer?.kind === 'ptr' ? gen.tsType(pointer.type, `${pascal(map.name)}Record`) : 'Buffer'}>`
       } else if (kind === 'perf') {
         type = 'PerfBufferMap<Buffer>'
       } else {
@@ -347,7 +351,7 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
       `// from ${objectName} (sha256 ${hash}). Do not edit: regenerate instead.`,
       '/* eslint-disable */',
       ...(embed ? [] : ["import * as path from 'node:path'"]),
-      "import { openSkeleton, type BpfMap, type BpfProgram, type LoadedSkeleton, type OpenedSkeleton, type OpenOptions, type PerfBufferMap, type RingBufferMap, type SkeletonSpec, type Init } from 'bpfkit'",
+      `import { openSkeleton, type BpfMap, type BpfProgram, type LoadedSkeleton, type OpenedSkeleton, type OpenOptions, type PerfBufferMap, type RingBufferMap, type SkeletonSpec, type Init${specMaps.some(([, kind]) => kind === 'userringbuf') ? ', type UserRingBufferMap' : ''} } from 'bpfkit'`,
       '',
       ...gen.declarations.flatMap((d) => [d, '']),
       ...globalsLines.flatMap((d) => [d, '']),

@@ -1,6 +1,6 @@
 // Skeleton runtime: what a generated `*.skel.ts` calls — opens the object, checks it still has the
 // layout the skeleton was generated from, and gives typed maps, programs, globals and readers.
-import { BpfObject, type OpenOptions } from '../object'
+import { BpfObject, type AttachOptions, type OpenOptions } from '../object'
 import type { BpfMap } from '../map'
 import type { BpfProgram } from '../program'
 import type { Attachments } from '../link'
@@ -10,12 +10,20 @@ import { isBpfkitVariable, type Globals } from '../globals'
 import { BpfError, invalidArgument } from '../errors'
 import type { RingBuffer, RingBufferOptions } from '../events/ring-buffer'
 import type { PerfBuffer, PerfBufferOptions } from '../events/perf-buffer'
+import type { UserRingBuffer, UserRingBufferOptions } from '../events/user-ring-buffer'
 
 /** A ring buffer map of a skeleton, with the reader typed by its event type. */
 export interface RingBufferMap<T> {
   readonly map: BpfMap
   /** A reader of this ring buffer (see BpfObject.ringBuffer); `U` when `options.type` names another type. */
   reader<U = T>(options?: RingBufferOptions<U>): RingBuffer<U>
+}
+
+/** A user ring buffer of a skeleton: records written from JavaScript, typed by BPFKIT_USER_RINGBUF. */
+export interface UserRingBufferMap<T> {
+  readonly map: BpfMap
+  /** A writer of this ring (see BpfObject.userRingBuffer); `U` when `options.type` names another type. */
+  writer<U = T>(options?: UserRingBufferOptions): UserRingBuffer<U>
 }
 
 /** A perf event array of a skeleton. */
@@ -50,8 +58,8 @@ export interface OpenedSkeleton<M, P, G extends SkeletonGlobals> extends Disposa
   section<S extends keyof NonNullable<G['custom']>>(name: S): NonNullable<G['custom']>[S]
   /** Loads the object; the same skeleton, typed as loaded (`.rodata` read-only). */
   load(): Promise<LoadedSkeleton<M, P, G>>
-  /** Attaches every program by its SEC() name; `.skipped` says which were not, and why. */
-  attach(): Attachments
+  /** Attaches every program by its SEC() name; `.skipped` says which were not, and why (see BpfObject.attach). */
+  attach(options?: AttachOptions): Attachments
   close(): void
 }
 
@@ -80,7 +88,7 @@ export interface SkeletonSpec {
   shapes: Record<string, string>
   /** Global sections by the skeleton's property name: `rodata: '.rodata'`. */
   sections: Record<string, string>
-  maps: Array<[string, 'map' | 'ringbuf' | 'perf']>
+  maps: Array<[string, 'map' | 'ringbuf' | 'perf' | 'userringbuf']>
   progs: string[]
 }
 
@@ -198,6 +206,7 @@ export function openSkeleton<M, P, G extends SkeletonGlobals>(spec: SkeletonSpec
       const map = object.map(name)
       if (kind === 'ringbuf') maps[name] = { map, reader: (o?: RingBufferOptions<unknown>) => object.ringBuffer(name, o) }
       else if (kind === 'perf') maps[name] = { map, reader: (o?: PerfBufferOptions<unknown>) => object.perfBuffer(name, o) }
+      else if (kind === 'userringbuf') maps[name] = { map, writer: (o?: UserRingBufferOptions) => object.userRingBuffer(name, o) }
       else maps[name] = map
     }
     for (const name of spec.progs) {
@@ -230,7 +239,7 @@ export function openSkeleton<M, P, G extends SkeletonGlobals>(spec: SkeletonSpec
       await object.load()
       return skeleton
     },
-    attach: () => object.attach(),
+    attach: (options?: AttachOptions) => object.attach(options),
     close: () => object.close(),
     [Symbol.dispose]: () => object.close(),
     [Symbol.asyncDispose]: async () => object.close(),

@@ -11,11 +11,11 @@
 bpfkit_cache=${BPFKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfkit}
 debian_mirror=${BPFKIT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
-# cached KEY DIR COMMAND...: DIR holds the newest cached KEY-<date>.tar younger than the maximum age,
-# or what COMMAND makes in DIR, which is then cached.
+# cached KEY DIR WHAT COMMAND...: DIR holds the newest cached KEY-<date>.tar younger than the maximum
+# age, or what COMMAND makes in DIR (WHAT says what that is), which is then cached.
 cached() {
-	local key=$1 dir=$2 tarball
-	shift 2
+	local key=$1 dir=$2 what=$3 tarball
+	shift 3
 	mkdir -p "$bpfkit_cache/roots"
 	tarball=$(find "$bpfkit_cache/roots" -maxdepth 1 -name "$key-*.tar" -mtime "-${BPFKIT_ROOT_MAX_AGE:-7}" | sort | tail -1)
 	rm -rf "$dir" && mkdir -p "$dir"
@@ -24,7 +24,7 @@ cached() {
 		return
 	fi
 	tarball="$bpfkit_cache/roots/$key-$(date +%Y%m%d).tar"
-	echo "root: $* (cached as ${tarball##*/})" >&2
+	echo "root: $what (cached as ${tarball##*/})" >&2
 	"$@" >"$dir.log" 2>&1 || { tail -20 "$dir.log" >&2; return 1; }
 	rm -f "$dir.log"
 	find "$bpfkit_cache/roots" -maxdepth 1 -name "$key-*.tar" -delete
@@ -36,7 +36,8 @@ debian_root() {
 	shift 2
 	local packages
 	packages=$(printf '%s\n' "$@" | sort -u | paste -sd, -)
-	cached "$suite-$(printf '%s' "$packages" | sha256sum | cut -c1-8)" "$dir" make_root "$suite" "$dir" "$@"
+	cached "$suite-$(printf '%s' "$packages" | sha256sum | cut -c1-8)" "$dir" "debootstrap $suite${packages:+ with $packages}" \
+		make_root "$suite" "$dir" "$@"
 	# npm inside the root talks to the registry through the host's CA bundle and resolver.
 	mkdir -p "$dir/etc/ssl/certs"
 	cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
@@ -55,7 +56,7 @@ make_root() {
 }
 
 debian_sysroot() {
-	cached "$1-$2-sysroot" "$3" make_sysroot "$@"
+	cached "$1-$2-sysroot" "$3" "debootstrap --foreign $1 for $2" make_sysroot "$@"
 }
 
 make_sysroot() {

@@ -13,7 +13,7 @@ import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const cache = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'bpfkit', 'kernels')
+const cache = path.join(process.env.BPFKIT_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'bpfkit'), 'kernels')
 
 // The kernels: a pinned package of each family, and the family's pattern for when the archive has
 // moved on from the pin.

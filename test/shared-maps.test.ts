@@ -13,6 +13,7 @@ afterEach(() => fs.rmSync(root, { recursive: true, force: true }))
 // Every object here pins under `root`: without a pinRoot, libbpf pins LIBBPF_PIN_BY_NAME maps in /sys/fs/bpf.
 async function open(version: 1 | 2, options: Parameters<typeof BpfObject.open>[1] = { pinRoot: root }): Promise<BpfObject> {
   const obj = BpfObject.open(fixture(`pinned-v${version}.bpf.o`), options)
+  if (version === 1) obj.rodata.target_tgid = process.pid
   await obj.load()
   return obj
 }

@@ -173,7 +173,10 @@ export interface EventReaderHandle {
   stats(): { events: number; bytes: number; batches: number }
 }
 
-export type RingBufferHandle = EventReaderHandle
+export interface RingBufferHandle extends EventReaderHandle {
+  /** Unread bytes (record headers included) of the reader's ring at this index. */
+  availableBytes(ring: number): number
+}
 
 export interface PerfBufferHandle extends EventReaderHandle {
   stats(): { events: number; bytes: number; batches: number; lost: number[] }

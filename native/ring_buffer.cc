@@ -25,7 +25,9 @@ constexpr size_t kMaxMaps = 1024;
 }  // namespace
 
 Napi::Function RingBufferHandle::Init(Napi::Env env) {
-  return DefineClass(env, "RingBufferHandle", Methods<RingBufferHandle>());
+  auto methods = Methods<RingBufferHandle>();
+  methods.push_back(InstanceMethod("availableBytes", &RingBufferHandle::AvailableBytes));
+  return DefineClass(env, "RingBufferHandle", methods);
 }
 
 RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
@@ -82,6 +84,18 @@ void RingBufferHandle::Free() {
   if (ring_ == nullptr) return;
   ring_buffer__free(ring_);
   ring_ = nullptr;
+}
+
+// Bytes the programs have committed or reserved in ring `index` and the reader has not consumed yet,
+// record headers included (ring__avail_data_size).
+Napi::Value RingBufferHandle::AvailableBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "ring__avail_data_size";
+  if (ring_ == nullptr) throw BpfError(env, op, "ECLOSED", "the reader is closed");
+  if (!info[0].IsNumber()) throw BpfError(env, op, "EINVAL", "expected a ring index");
+  uint32_t index = info[0].As<Napi::Number>().Uint32Value();
+  if (index >= sources_.size()) throw BpfError(env, op, "EINVAL", "no such ring");
+  return Napi::Number::New(env, static_cast<double>(ring__avail_data_size(ring_buffer__ring(ring_, index))));
 }
 
 int RingBufferHandle::OnSample(void* context, void* data, size_t size) {

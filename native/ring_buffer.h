@@ -27,6 +27,8 @@ class RingBufferHandle : public Napi::ObjectWrap<RingBufferHandle>, public Event
     uint16_t index;
   };
 
+  // availableBytes(ringIndex): unread bytes of one of the reader's rings.
+  Napi::Value AvailableBytes(const Napi::CallbackInfo& info);
   static int OnSample(void* context, void* data, size_t size);
   // One pass over the rings, starting after the one the last drain started with, so that a busy ring
   // cannot keep the others waiting.

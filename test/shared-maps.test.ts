@@ -115,6 +115,18 @@ describe('BpfMap.create', () => {
     expect([...kernel.get(1).in6_u.u6_addr8]).toEqual([0x20, 1, 0xd, 0xb8, ...new Array(11).fill(0), 1])
   })
 
+  it('mapExtra is what the kernel keeps: a bloom filter\'s hash count, read back directly and by id', () => {
+    const bloom = BpfMap.create({ type: 'bloom_filter', name: 'seen', keySize: 0, valueSize: 4, maxEntries: 64, mapExtra: 3n })
+    expect(bloom.mapExtra).toBe(3n)
+    using again = BpfMap.fromId(bloom.id)
+    expect(again.mapExtra).toBe(3n)
+    expect(thrown(() => (bloom.mapExtra = 5n)).code).toBe('EBADSTATE')
+    bloom.close()
+    expect(thrown(() => bloom.mapExtra).code).toBe('ECLOSED')
+    // A bloom filter takes at most 15 hashes: the kernel refuses 16.
+    expect(thrown(() => BpfMap.create({ type: 'bloom_filter', keySize: 0, valueSize: 4, maxEntries: 64, mapExtra: 16n }))).toMatchObject({ code: 'EINVAL', origin: 'kernel' })
+  })
+
   it('refuses sizes that contradict the types, unknown types and names, before any syscall; kernel refusals are its errors', () => {
     const before = bpfFds()
     expect(thrown(() => BpfMap.create({ type: 'hash', keyType: 'u32', valueSize: 3, valueType: 'u64', maxEntries: 1 })).message).toContain('valueSize 3 does not match valueType')

@@ -43,7 +43,7 @@ export interface ProgramHandle {
   readonly pinPath: string | null
   pin(path: string): void
   unpin(): void
-  setAttachTarget(functionName: string | null, target?: ProgramHandle): void
+  setAttachTarget(functionName: string | null, target?: ProgramHandle | number): void
   close(): void
   attach(): LinkHandle
   attachTracepoint(category: string, name: string): LinkHandle

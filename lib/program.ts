@@ -3,7 +3,7 @@ import type * as dgram from 'node:dgram'
 import * as fs from 'node:fs'
 import type * as net from 'node:net'
 import { addon, type LinkHandle, type ProgramHandle } from './native'
-import { BpfError, invalidArgument, systemError } from './errors'
+import { BpfError, describe, invalidArgument, systemError } from './errors'
 import { Link, type LinkTarget } from './link'
 import { elfFunctions, findBinary, nearMatches } from './elf'
 import { features, type AttachKind } from './probe'
@@ -316,19 +316,22 @@ export class BpfProgram implements Disposable {
 
   /**
    * Before load: what an fentry, fexit, fmod_ret or LSM program attaches to instead of what its SEC()
-   * name gives (a kernel function), or — with `target`, a loaded BpfProgram — a function of that BPF
-   * program, for fentry/fexit on BPF programs and freplace (`SEC("freplace")`).
+   * name gives (a kernel function), or — with `target`, a loaded BpfProgram or a program's fd — a
+   * function of that BPF program, for fentry/fexit on BPF programs and freplace (`SEC("freplace")`).
    */
   setAttachTarget(functionName: string): void
-  setAttachTarget(target: BpfProgram, functionName: string): void
-  setAttachTarget(first: string | BpfProgram, second?: string): void {
+  setAttachTarget(target: BpfProgram | number, functionName: string): void
+  setAttachTarget(first: string | BpfProgram | number, second?: string): void {
     const op = 'program.setAttachTarget'
-    if (first instanceof BpfProgram) {
+    if (first instanceof BpfProgram || typeof first === 'number') {
+      if (typeof first === 'number' && !(Number.isInteger(first) && first > 0 && first <= 0x7fffffff)) {
+        throw invalidArgument(op, `the target must be a BpfProgram or a program's fd, not ${describe(first)}`)
+      }
       if (typeof second !== 'string' || second === '') throw invalidArgument(op, "expected the target program's function name")
-      this.#handle.setAttachTarget(second, first.handle)
+      this.#handle.setAttachTarget(second, first instanceof BpfProgram ? first.handle : first)
       return
     }
-    if (typeof first !== 'string' || first === '') throw invalidArgument(op, 'expected a kernel function name, or a BpfProgram and its function name')
+    if (typeof first !== 'string' || first === '') throw invalidArgument(op, 'expected a kernel function name, or a BpfProgram (or fd) and its function name')
     this.#handle.setAttachTarget(first)
   }
 

@@ -377,9 +377,12 @@ Napi::Value ProgramHandle::SetAttachTarget(const Napi::CallbackInfo& info) {
   struct bpf_program* program = Settable(env, op);
   std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
   int target = 0;
-  if (info.Length() >= 2 && !info[1].IsUndefined()) {
+  if (info.Length() >= 2 && info[1].IsNumber()) {
+    target = info[1].As<Napi::Number>().Int32Value();
+    if (target <= 0) throw BpfError(env, op, "EINVAL", "the target must be a program's fd");
+  } else if (info.Length() >= 2 && !info[1].IsUndefined()) {
     ProgramHandle* other = From(env, info[1]);
-    if (other == nullptr) throw BpfError(env, op, "EINVAL", "the target must be a program");
+    if (other == nullptr) throw BpfError(env, op, "EINVAL", "the target must be a program or its fd");
     target = other->LoadedFd(env, op);
   }
   if (name.empty() && target == 0) throw BpfError(env, op, "EINVAL", "expected a function name");

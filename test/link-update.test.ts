@@ -142,8 +142,18 @@ describe('setAttachTarget on a BPF program', () => {
     const entry = target.program('entry')
     await using replace = BpfObject.open(fixture('replace.bpf.o'), { logger: () => {} })
     replace.program('new_decide').setAttachTarget(entry, 'decide')
-    replace.program('after_decide').setAttachTarget(entry, 'decide')
+    replace.program('after_decide').setAttachTarget(entry.fd, 'decide')
     expect(thrown(() => replace.program('after_decide').setAttachTarget(entry, ''))).toMatchObject({ code: 'EINVAL', origin: 'argument' })
+    for (const fd of [0, -1, 1.5, 2 ** 31]) {
+      expect(thrown(() => replace.program('after_decide').setAttachTarget(fd, 'decide'))).toMatchObject({ code: 'EINVAL', origin: 'argument' })
+    }
+    // An fd that is not a program's: the kernel has no program info to give.
+    const notProgram = fs.openSync('/dev/null', 'r')
+    try {
+      expect(thrown(() => replace.program('new_decide').setAttachTarget(notProgram, 'decide'))).toMatchObject({ code: 'EINVAL', origin: 'kernel' })
+    } finally {
+      fs.closeSync(notProgram)
+    }
     if (!features.attach('fexit')) {
       const error = await replace.load().then(() => undefined, (e: BpfError) => e)
       expect(error).toBeInstanceOf(BpfError)

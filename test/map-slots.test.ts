@@ -108,6 +108,7 @@ describe('prog_array', () => {
     const notProgram = thrown(() => jumps.set(0, obj.map('outer')))
     expect(notProgram).toMatchObject({ code: 'EINVAL', origin: 'argument' })
     expect(notProgram.message).toContain("its values are BpfPrograms, not map 'outer' (array_of_maps)")
+    expect(notProgram.hint).toMatch(/a prog_array slot takes a loaded program/)
     expect(thrown(() => jumps.set(0, 3 as never)).origin).toBe('argument')
     expect(thrown(() => jumps.set(-1, obj.program('land'))).origin).toBe('argument')
     expect(jumps.get(0)).toBeUndefined()

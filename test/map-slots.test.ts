@@ -69,6 +69,28 @@ describe('map-in-map', () => {
     expect(bpfFds()).toEqual(before)
   })
 
+  it('map.innerMap set before load replaces the declared template: its inner maps are like the one given', async () => {
+    const obj = BpfObject.open(fixture('map-in-map.bpf.o'))
+    obj.rodata.target_pid = process.pid
+    using template = BpfMap.create({ type: 'array', keyType: 'u32', valueType: 'u64', maxEntries: 4 })
+    obj.map('outer').innerMap = template
+    expect(obj.map('outer').innerMap).toMatchObject({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 4 })
+    expect(thrown(() => (obj.map('outer').innerMap = {} as never))).toMatchObject({ code: 'EINVAL', origin: 'argument' })
+    await obj.load()
+    using four = BpfMap.create({ type: 'array', keyType: 'u32', valueType: 'u64', maxEntries: 4 })
+    four.set(0, 44n)
+    obj.map('outer').set(0, four)
+    using reader = obj.program('read_inner').attachTracepoint('syscalls', 'sys_enter_getppid')
+    void process.ppid
+    expect(obj.bss.seen).toBe(44n)
+    // The declaration's maxEntries 1 no longer fits.
+    using one = inner(1n)
+    expect(thrown(() => obj.map('outer').set(1, one)).message).toContain('maxEntries 1, not 4')
+    expect(thrown(() => (obj.map('outer').innerMap = template)).code).toBe('EBADSTATE')
+    obj.close()
+    void reader
+  })
+
   it('a map of its own can hold maps too: BpfMap.create with innerMap', () => {
     using template = inner(0n)
     using outer = BpfMap.create({ type: 'hash_of_maps', keySize: 4, valueSize: 4, maxEntries: 4, innerMap: template })

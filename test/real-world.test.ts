@@ -1,9 +1,10 @@
 // What widely used tools need: pre-load setters, load failures that name the map or program at fault,
 // per-kind probes, attach({ partial }), and verifier hints that match the log.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { BpfError, BpfObject, VerifierError, features, probeKernel, setLogger } from 'bpfkit'
-import { bpfFds, fixture, rejected, thrown } from './helpers'
-
+import { bpfFds, cgroup2Mount, fixture, rejected, thrown } from './helpers'
 
 describe('pre-load setters', () => {
   it('a stack trace map takes its value size before load, as the C tools set it', async () => {
@@ -52,6 +53,25 @@ describe('pre-load setters', () => {
       expect(thrown(set).code).toBe('EBADSTATE')
     }
     obj.close()
+  })
+
+  it('program.expectedAttachType chooses the hook a SEC() left open: a cgroup_skb/egress program attached at ingress', async () => {
+    const cgroup = path.join(cgroup2Mount(), `bpfkit-attach-type-${process.pid}`)
+    fs.mkdirSync(cgroup)
+    try {
+      await using obj = BpfObject.open(fixture('link-update.bpf.o'))
+      const program = obj.program('count_a')
+      expect(program.expectedAttachType).toBe('cgroup_inet_egress')
+      program.expectedAttachType = 'cgroup_inet_ingress'
+      expect(program.expectedAttachType).toBe('cgroup_inet_ingress')
+      expect(thrown(() => (program.expectedAttachType = 'no_such_hook')).code).toBe('EINVAL')
+      await obj.load()
+      using link = program.attachCgroup(cgroup)
+      expect(link.info()).toMatchObject({ attachType: 'cgroup_inet_ingress' })
+      expect(thrown(() => (program.expectedAttachType = 'cgroup_inet_egress')).code).toBe('EBADSTATE')
+    } finally {
+      fs.rmdirSync(cgroup)
+    }
   })
 
   it('map.autocreate = false leaves a map out', async () => {

@@ -1,11 +1,11 @@
 // The bpfkit side of the ring buffer benchmark: drain, live and soak consumers, each printing one JSON line.
 // index.ts runs it pinned to CPU 0, as it runs baseline.c:
-//   consumer.ts drain SIZE batch|typed EVENTS ROUNDS
+//   consumer.ts drain SHAPE MODE EVENTS ROUNDS        (SHAPE: 32 | 256 | exec | mixed; MODE: see DRAINS)
 //   consumer.ts live SECONDS BURST GENERATOR [WAKEUP_BYTES LATENCY_MS]
 //   consumer.ts soak SECONDS WARMUP_SECONDS BURST GENERATOR WAKEUP_BYTES LATENCY_MS
 import { spawn } from 'node:child_process'
 import * as path from 'node:path'
-import { performance } from 'node:perf_hooks'
+import { PerformanceObserver, performance } from 'node:perf_hooks'
 import { BpfObject, type EventBatch, type RingBuffer, type WakeupPolicy } from 'bpfkit'
 
 const object = path.join(__dirname, 'ringbuf.bpf.o')
@@ -23,10 +23,177 @@ interface Event {
   seq: bigint
 }
 
-/** What one drain of N events measured: how long it took and the sum of their seq fields (as a check). */
+/** The event shapes of ringbuf.bpf.c: their ring, the filler's number for them, and the field each consumer sums. */
+export const SHAPES = {
+  '32': { ring: 'rb32', fill: 0, field: 'seq', wide: true },
+  '256': { ring: 'rb256', fill: 1, field: 'seq', wide: true },
+  exec: { ring: 'rbexec', fill: 2, field: 'pid', wide: false },
+  mixed: { ring: 'rbmixed', fill: 3, field: 'seq', wide: true },
+} as const
+export type Shape = keyof typeof SHAPES
+
+/** What one drain of N events measured: how long it took and the sum of the summed field (as a check). */
 interface Drained {
   seconds: number
-  sum: bigint
+  sum: number
+}
+
+/** What a drain run measured per round, and the garbage collections during the timed drains. */
+export interface DrainResult {
+  rates: number[]
+  /** Garbage collections (all kinds) during the timed rounds, per million events. */
+  gcPerMillion: number
+  /** JS heap in use after the last round minus before the first timed one. */
+  heapGrowth: number
+}
+
+/** The summed field of the record at `offset`: a u64 read as two u32 halves (exact below 2^53) or a u32. */
+function fieldAt(view: DataView, offset: number, wide: boolean): number {
+  return wide ? view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 0x1_0000_0000 : view.getUint32(offset, true)
+}
+
+/**
+ * The fast path's per-batch work: the sum of every record's field, through a DataView made only when
+ * the batch buffer changes (it is reused from drain to drain). A local accumulator: a double stored
+ * into a closure variable is boxed on every write.
+ */
+function batchSummer(wide = true): (batch: EventBatch<unknown>) => number {
+  let bytes: Uint8Array | undefined
+  let view: DataView = new DataView(new ArrayBuffer(0))
+  return (batch) => {
+    if (batch.bytes !== bytes) {
+      bytes = batch.bytes
+      view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    }
+    const offsets = batch.offsets
+    let sum = 0
+    for (let i = 0; i < batch.count; i++) sum += fieldAt(view, offsets[i] as number, wide)
+    return sum
+  }
+}
+
+/** A number from a decoded field (bigint by default, number with int64: 'number'). */
+const num = (x: unknown): number => (typeof x === 'bigint' ? Number(x) : (x as number))
+
+type Reader = RingBuffer<Record<string, unknown>>
+
+/**
+ * The ways to read a drain, by name. Each resolves once `events` events were read, with their field sum:
+ * - batch: a DataView over each batch's bytes, one field read per record (the fastest path);
+ * - data: 'data' events, each decoded into an object by its BTF type (`number`: with int64: 'number');
+ * - view: batch.at(i), a reused view whose getters read the batch bytes (`view-number`: int64: 'number');
+ * - iterator: for await over the reader; stream: for await over reader.stream().
+ */
+const DRAINS: Record<string, (rb: Reader, events: number, field: string, wide: boolean) => Promise<Drained>> = {
+  batch: (rb, events, _field, wide) => new Promise((resolve) => {
+    let count = 0
+    let sum = 0
+    const summer = batchSummer(wide)
+    const start = performance.now()
+    const onBatch = (batch: EventBatch<unknown>): void => {
+      sum += summer(batch)
+      count += batch.count
+      if (count >= events) {
+        const seconds = (performance.now() - start) / 1e3
+        rb.off('batch', onBatch)
+        resolve({ seconds, sum })
+      }
+    }
+    rb.on('batch', onBatch)
+  }),
+  data: (rb, events, field) => new Promise((resolve) => {
+    let count = 0
+    let sum = 0
+    const start = performance.now()
+    const onData = (event: Record<string, unknown>): void => {
+      sum += num(event[field])
+      if (++count === events) {
+        const seconds = (performance.now() - start) / 1e3
+        rb.off('data', onData)
+        resolve({ seconds, sum })
+      }
+    }
+    rb.on('data', onData)
+  }),
+  view: (rb, events, field) => new Promise((resolve, reject) => {
+    let count = 0
+    let sum = 0
+    const start = performance.now()
+    const onBatch = (batch: EventBatch<Record<string, unknown>>): void => {
+      const at = (batch as { at?: (i: number) => Record<string, unknown> }).at
+      if (typeof at !== 'function') {
+        rb.off('batch', onBatch)
+        reject(new Error('this bpfkit has no batch.at(i)'))
+        return
+      }
+      let s = 0
+      for (let i = 0; i < batch.count; i++) s += num(at.call(batch, i)[field])
+      sum += s
+      count += batch.count
+      if (count >= events) {
+        const seconds = (performance.now() - start) / 1e3
+        rb.off('batch', onBatch)
+        resolve({ seconds, sum })
+      }
+    }
+    rb.on('batch', onBatch)
+  }),
+  iterator: async (rb, events, field) => {
+    const iterator = rb[Symbol.asyncIterator]()
+    let sum = 0
+    const start = performance.now()
+    for (let count = 0; count < events; count++) sum += num(((await iterator.next()).value as Record<string, unknown>)[field])
+    return { seconds: (performance.now() - start) / 1e3, sum }
+  },
+  stream: async (rb, events, field) => {
+    const stream = streams.get(rb) ?? streams.set(rb, rb.stream()).get(rb)!
+    const iterator = stream[Symbol.asyncIterator]()
+    let sum = 0
+    const start = performance.now()
+    for (let count = 0; count < events; count++) sum += num(((await iterator.next()).value as Record<string, unknown>)[field])
+    return { seconds: (performance.now() - start) / 1e3, sum }
+  },
+}
+const streams = new Map<Reader, ReturnType<Reader['stream']>>()
+
+/** Pre-fills the ring with `events` events per round (reader created, not reading), then times reading them all. */
+async function drain(shape: string, mode: string, events: number, rounds: number): Promise<DrainResult> {
+  if (!(shape in SHAPES)) fail(`no event shape ${shape}`)
+  const numbers = mode.endsWith('-number')
+  const read = DRAINS[numbers ? mode.slice(0, -'-number'.length) : mode] ?? fail(`no ${mode} path`)
+  const { ring, fill: which, field, wide } = SHAPES[shape as Shape]
+  const obj = BpfObject.open(object)
+  await obj.load()
+  obj.map<number, Settings>('settings').set(0, { fill_events: events, fill_ring: which, tgid: 0, burst: 0 })
+  const rb = obj.ringBuffer(ring, numbers ? ({ int64: 'number' } as object) : {}) as Reader
+  const fill = obj.program('fill')
+  const expected = (events * (events - 1)) / 2
+  const rates: number[] = []
+  let collections = 0
+  const observer = new PerformanceObserver((list) => (collections += list.getEntries().length))
+  let heapStart = 0
+  // Round 0 warms up (JIT, the ring's consumer pages) and is not counted, as in baseline.c.
+  for (let round = 0; round <= rounds; round++) {
+    const { retval } = fill.testRun()
+    if (retval !== events) fail(`the filler emitted ${retval} events, expected ${events}`)
+    if (round === 1) {
+      heapStart = process.memoryUsage().heapUsed
+      observer.observe({ entryTypes: ['gc'] })
+    }
+    const { seconds, sum } = await read(rb, events, field, wide)
+    if (sum !== expected) fail(`the events' ${field} fields summed to ${sum}, expected ${expected}`)
+    if (round > 0) rates.push(events / seconds)
+  }
+  const heapGrowth = process.memoryUsage().heapUsed - heapStart
+  // GC entries are delivered asynchronously.
+  await new Promise((resolve) => setImmediate(resolve))
+  observer.disconnect()
+  obj.close()
+  return { rates, gcPerMillion: (collections / (events * rounds)) * 1e6, heapGrowth }
+}
+
+function fail(what: string): never {
+  throw new Error(`bpfkit consumer: ${what}`)
 }
 
 /** What a live run (or a soak) measured; `rate` is events consumed per second, from go to the last event. */
@@ -47,96 +214,6 @@ export interface SoakResult extends LiveResult {
   rssMax: number
   heapStart: number
   heapEnd: number
-}
-
-function fail(what: string): never {
-  throw new Error(`bpfkit consumer: ${what}`)
-}
-
-/** seq of the record at `offset`: a u64 read as two u32 halves, exact below 2^53 (bigints would allocate). */
-function seqAt(view: DataView, offset: number): number {
-  return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 0x1_0000_0000
-}
-
-/**
- * The fast path's per-batch work: the sum of every record's seq, through a DataView made only when
- * the batch buffer changes (it is reused from drain to drain). A local accumulator: a double stored
- * into a closure variable is boxed on every write.
- */
-function batchSummer(): (batch: EventBatch<Event>) => number {
-  let bytes: Uint8Array | undefined
-  let view: DataView = new DataView(new ArrayBuffer(0))
-  return (batch) => {
-    if (batch.bytes !== bytes) {
-      bytes = batch.bytes
-      view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    }
-    const offsets = batch.offsets
-    let sum = 0
-    for (let i = 0; i < batch.count; i++) sum += seqAt(view, offsets[i] as number)
-    return sum
-  }
-}
-
-/** The fast path: a DataView over each batch, one field read per record. */
-function drainBatches(rb: RingBuffer<Event>, events: number): Promise<Drained> {
-  return new Promise((resolve) => {
-    let count = 0
-    let sum = 0
-    const summer = batchSummer()
-    const start = performance.now()
-    const onBatch = (batch: EventBatch<Event>): void => {
-      sum += summer(batch)
-      count += batch.count
-      if (count >= events) {
-        const seconds = (performance.now() - start) / 1e3
-        rb.off('batch', onBatch)
-        resolve({ seconds, sum: BigInt(sum) })
-      }
-    }
-    rb.on('batch', onBatch)
-  })
-}
-
-/** The typed path: each event decoded into an object from BTF. */
-function drainTyped(rb: RingBuffer<Event>, events: number): Promise<Drained> {
-  return new Promise((resolve) => {
-    let count = 0
-    let sum = 0n
-    const start = performance.now()
-    const onData = (event: Event): void => {
-      sum += event.seq
-      if (++count === events) {
-        const seconds = (performance.now() - start) / 1e3
-        rb.off('data', onData)
-        resolve({ seconds, sum })
-      }
-    }
-    rb.on('data', onData)
-  })
-}
-
-/** Pre-fills the ring with `events` events per round (reader created, not reading), then times reading them all. */
-async function drain(size: number, mode: string, events: number, rounds: number): Promise<{ rates: number[] }> {
-  if (size !== 32 && size !== 256) fail(`no ${size}-byte ring`)
-  if (mode !== 'batch' && mode !== 'typed') fail(`no ${mode} path`)
-  const obj = BpfObject.open(object)
-  await obj.load()
-  obj.map<number, Settings>('settings').set(0, { fill_events: events, fill_ring: size === 32 ? 0 : 1, tgid: 0, burst: 0 })
-  const rb = obj.ringBuffer<Event>(size === 32 ? 'rb32' : 'rb256')
-  const fill = obj.program('fill')
-  const expected = (BigInt(events) * BigInt(events - 1)) / 2n
-  const rates: number[] = []
-  // Round 0 warms up (JIT, the ring's consumer pages) and is not counted, as in baseline.c.
-  for (let round = 0; round <= rounds; round++) {
-    const { retval } = fill.testRun()
-    if (retval !== events) fail(`the filler emitted ${retval} events, expected ${events}`)
-    const { seconds, sum } = mode === 'batch' ? await drainBatches(rb, events) : await drainTyped(rb, events)
-    if (sum !== expected) fail(`the events' seq fields summed to ${sum}, expected ${expected}`)
-    if (round > 0) rates.push(events / seconds)
-  }
-  obj.close()
-  return { rates }
 }
 
 /** Starts `GENERATOR generate SECONDS 1` (it pins itself to CPU 1 and waits for a byte on stdin). */
@@ -234,7 +311,7 @@ async function main(): Promise<void> {
   const [command, ...args] = process.argv.slice(2)
   const n = (i: number): number => Number(args[i])
   let result: unknown
-  if (command === 'drain' && args.length === 4) result = await drain(n(0), args[1] as string, n(2), n(3))
+  if (command === 'drain' && args.length === 4) result = await drain(args[0] as string, args[1] as string, n(2), n(3))
   else if (command === 'live' && (args.length === 3 || args.length === 5)) {
     result = await consumeLive(n(0), n(1), args[2] as string, wakeupOf(args[3], args[4]), false)
   } else if (command === 'soak' && args.length === 6) {

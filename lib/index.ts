@@ -1,5 +1,5 @@
 // bpfkit's public API.
-export { BpfObject, type OpenOptions, type ObjectState } from './object'
+export { BpfObject, type OpenOptions, type MapOptions, type ObjectState } from './object'
 export {
   BpfProgram,
   type TestRunOptions,
@@ -20,14 +20,14 @@ export {
 export { BpfMap, RawMap, UpdateFlags, type UpdateFlag } from './map'
 export type { Globals } from './globals'
 export { Btf } from './btf/btf'
-export type { Codec } from './btf/codec'
+export type { Codec, CodecOptions, Int64, Int64AsNumber, Int64Mode } from './btf/codec'
 export type * from './btf/types'
 export { Link, Attachments, type LinkInfo, type LinkTarget, type SkippedProgram } from './link'
 export { elfFunctions, resolveBinary, type ElfSymbol } from './elf'
 export { RingBuffer, type RingBufferOptions, type RingBufferStats, type WakeupPolicy } from './events/ring-buffer'
 export { PerfBuffer, type PerfBufferOptions, type PerfBufferStats } from './events/perf-buffer'
-export { EventReader, type Decoder, type ReaderOptions, type Tagged } from './events/reader'
-export { EventBatch } from './events/batch'
+export { EventReader, type Decoder, type ReaderOptions, type ReaderEvents, type Tagged, type OnCpu } from './events/reader'
+export { EventBatch, type EventView, type EventOf } from './events/batch'
 export { BpfError, VerifierError, type BpfErrorOptions, type VerifierErrorOptions } from './errors'
 export { setLogger, type Logger, type LogLevel } from './log'
 export { libbpfVersion, version } from './version'

@@ -1,8 +1,8 @@
 // BpfMap: one BPF map: its definition, typed access through its BTF, and raw byte access.
 import { addon, type MapHandle } from './native'
-import { BpfError, invalidArgument } from './errors'
-import { Btf } from './btf/btf'
-import { isCharArray, type Codec, type Init } from './btf/codec'
+import { BpfError, describe, invalidArgument } from './errors'
+import { Btf, int64Of } from './btf/btf'
+import { isCharArray, viewsOfBuffer, type CompiledCodec, type Init, type Int64Mode } from './btf/codec'
 import type { BtfType } from './btf/types'
 
 /** Update flags, as in bpf_map_update_elem. */
@@ -26,8 +26,8 @@ function bytes(op: string, what: string, value: unknown): Uint8Array {
 function flagsOf(op: string, flags: UpdateFlag | undefined): number {
   if (flags === undefined) return 0
   if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0) return flags
-  if (typeof flags === 'string' && flags in FLAG_NAMES) return FLAG_NAMES[flags] as number
-  throw invalidArgument(op, `flags must be 'any', 'noexist', 'exist' or UpdateFlags bits, got ${String(flags)}`)
+  if (typeof flags === 'string' && Object.hasOwn(FLAG_NAMES, flags)) return FLAG_NAMES[flags] as number
+  throw invalidArgument(op, `flags must be 'any', 'noexist', 'exist' or UpdateFlags bits, got ${describe(flags)}`)
 }
 
 /**
@@ -86,30 +86,38 @@ export class BpfMap<K = any, V = any> {
   readonly #handle: MapHandle
   readonly #btf: () => Btf | undefined
   readonly #onClose: (() => void) | undefined
+  readonly #int64: Int64Mode
   #typed: Typed | undefined
   /** Byte-level access to the map's entries. */
   readonly raw: RawMap
 
-  /** @internal Maps come from `BpfObject.maps` or `BpfMap.openPinned`. */
-  constructor(handle: MapHandle, btf: () => Btf | undefined, onClose?: () => void) {
+  /** @internal Maps come from `BpfObject.maps`, `BpfObject.map` or `BpfMap.openPinned`. */
+  constructor(handle: MapHandle, btf: () => Btf | undefined, onClose?: () => void, int64: Int64Mode = 'bigint') {
     this.#handle = handle
     this.#btf = btf
     this.#onClose = onClose
+    this.#int64 = int64
     this.raw = new RawMap(handle)
   }
 
   /**
    * Opens a map pinned on bpffs (by this or any other program). It is typed when it was created with
-   * BTF, raw otherwise. close() releases it.
+   * BTF, raw otherwise; `int64: 'number'` decodes its 64-bit integers as numbers. close() releases it.
    */
-  static openPinned<K = any, V = any>(path: string): BpfMap<K, V> {
+  static openPinned<K = any, V = any>(path: string, options?: { int64?: Int64Mode }): BpfMap<K, V> {
     if (typeof path !== 'string' || path === '') throw invalidArgument('BpfMap.openPinned', 'expected a path on bpffs')
+    const int64 = int64Of('BpfMap.openPinned', options)
     const handle = new addon.BpfMap({ pinned: path })
     let btf: Btf | undefined | null = null
     return new BpfMap<K, V>(handle, () => {
       if (btf === null) btf = handle.btfId === 0 ? undefined : Btf.fromKernel(handle.btfId)
       return btf
-    })
+    }, undefined, int64)
+  }
+
+  /** How the map decodes 64-bit integers. */
+  get int64(): Int64Mode {
+    return this.#int64
   }
 
   /** @internal The native handle, for ring buffers over this map. */
@@ -201,9 +209,12 @@ export class BpfMap<K = any, V = any> {
   /** The value for `key`, or undefined. For per-CPU maps: an array with one value per possible CPU. */
   get(key: Init<K>, flags = 0): V | undefined {
     const t = this.#keyed('map.get')
+    if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0) {
+      throw invalidArgument('map.get', `flags must be a non-negative integer (BPF_F_LOCK), got ${describe(flags)}`)
+    }
     t.encodeKey(key)
-    if (!this.#handle.lookup(t.key, flags, t.value)) return undefined
-    return t.decodeValue(t.value, 0) as V
+    if (!this.#handle.lookupScratch(flags)) return undefined
+    return t.readValue() as V
   }
 
   /**
@@ -214,8 +225,8 @@ export class BpfMap<K = any, V = any> {
     const t = this.#keyed('map.set')
     const f = flagsOf('map.set', flags)
     t.encodeKey(key)
-    t.encodeValue(value, t.value, 0)
-    this.#handle.update(t.key, t.value, f)
+    t.writeValue(value)
+    this.#handle.updateScratch(f)
     return this
   }
 
@@ -223,18 +234,18 @@ export class BpfMap<K = any, V = any> {
   delete(key: Init<K>): boolean {
     const t = this.#keyed('map.delete')
     t.encodeKey(key)
-    return this.#handle.delete(t.key)
+    return this.#handle.deleteScratch()
   }
 
   /** Whether `key` has a value; for a bloom filter, whether `key` (a value) may have been added. */
   has(key: Init<K> | Init<V>): boolean {
     const t = this.#types('map.has')
     if (this.type === 'bloom_filter') {
-      t.encodeValue(key, t.value, 0)
-      return this.#handle.lookup(null, 0, t.value)
+      t.writeValue(key)
+      return this.#handle.lookupScratch(0)
     }
     this.#keyed('map.has').encodeKey(key as K)
-    return this.#handle.lookup(t.key, 0, t.value)
+    return this.#handle.lookupScratch(0)
   }
 
   /** Every key (batched where the kernel can). */
@@ -363,8 +374,9 @@ export class BpfMap<K = any, V = any> {
   push(value: Init<V>, flags: UpdateFlag = 'any'): void {
     const t = this.#types('map.push')
     this.#keyless('map.push')
-    t.encodeValue(value, t.value, 0)
-    this.#handle.update(null, t.value, flagsOf('map.push', flags))
+    const f = flagsOf('map.push', flags)
+    t.writeValue(value)
+    this.#handle.updateScratch(f)
   }
 
   /** Queue or stack: removes and returns the next value, or undefined when empty. */
@@ -379,15 +391,15 @@ export class BpfMap<K = any, V = any> {
   peek(): V | undefined {
     const t = this.#types('map.peek')
     this.#keyless('map.peek')
-    return this.#handle.lookup(null, 0, t.value) ? (t.decodeValue(t.value, 0) as V) : undefined
+    return this.#handle.lookupScratch(0) ? (t.readValue() as V) : undefined
   }
 
   /** Bloom filter: adds `value`; has(value) is then true (and may be true for values never added). */
   add(value: Init<V>): void {
     const t = this.#types('map.add')
     if (this.type !== 'bloom_filter') throw invalidArgument('map.add', `'${this.name}' is a ${this.type} map, not a bloom filter`)
-    t.encodeValue(value, t.value, 0)
-    this.#handle.update(null, t.value, 0)
+    t.writeValue(value)
+    this.#handle.updateScratch(0)
   }
 
   /** Pins the map on bpffs, so it outlives this process (BpfMap.openPinned opens it again). */
@@ -422,13 +434,13 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** The typed view, for an operation by key: queues, stacks and bloom filters have no keys. */
-  #keyed(op: string): Typed & { keyCodec: Codec } {
+  #keyed(op: string): Typed & { keyCodec: CompiledCodec } {
     const t = this.#types(op)
     if (t.keyCodec === undefined) {
       const instead = this.type === 'bloom_filter' ? 'add() and has()' : 'push(), pop() and peek()'
       throw invalidArgument(op, `a ${this.type} map has no keys: use ${instead}`)
     }
-    return t as Typed & { keyCodec: Codec }
+    return t as Typed & { keyCodec: CompiledCodec }
   }
 
   #types(op: string): Typed {
@@ -444,7 +456,8 @@ export class BpfMap<K = any, V = any> {
         hint: 'declare it with __type(key, …) and __type(value, …) and compile with -g, or use map.raw',
       })
     }
-    this.#typed = new Typed(btf, keyless ? undefined : btf.codec(keyId), btf.codec(valueId), this)
+    this.#typed = new Typed(btf, keyless ? undefined : btf.compiled(keyId, this.#int64), btf.compiled(valueId, this.#int64), this,
+      this.#handle.scratch())
     return this.#typed
   }
 
@@ -532,24 +545,31 @@ interface Chunk {
   deleted: boolean
 }
 
-/** A typed map's codecs and scratch buffers (a key and a value, reused by every call). */
+/** A typed map's codecs and scratch buffers (a key and a value, shared with native code, reused by every call). */
 class Typed {
   readonly keySize: number
   readonly valueBytes: number
-  readonly key: Buffer
   readonly value: Buffer
+  readonly keyCodec: CompiledCodec | undefined
   readonly #cpus: number
   readonly #stride: number
-  readonly #valueCodec: Codec
+  readonly #valueCodec: CompiledCodec
   readonly #valueKind: 'string' | 'array' | 'other'
+  // One DataView and Buffer over the scratch key and value, which share an ArrayBuffer: the codecs
+  // read and write them at fixed offsets, with no lookups per call.
+  readonly #dv: DataView
+  readonly #b: Buffer
+  readonly #keyAt: number
+  readonly #valueAt: number
 
-  constructor(btf: Btf, readonly keyCodec: Codec | undefined, valueCodec: Codec, map: BpfMap) {
+  constructor(btf: Btf, keyCodec: CompiledCodec | undefined, valueCodec: CompiledCodec, map: BpfMap, scratch: Buffer) {
     this.keySize = map.keySize
     this.valueBytes = map.valueBytes
+    this.keyCodec = keyCodec
     this.#valueCodec = valueCodec
     const valueType = btf.resolve(valueCodec.typeId)
     this.#valueKind = isCharArray(btf, valueType.id) ? 'string' : valueType.kind === 'array' ? 'array' : 'other'
-    const check = (what: string, codec: Codec, size: number): void => {
+    const check = (what: string, codec: CompiledCodec, size: number): void => {
       if (codec.size !== size) {
         throw new BpfError(`map '${map.name}': its BTF ${what} type ${btf.typeName(codec.typeId)} is ${codec.size} bytes, the map's ${what}s ${size}`, {
           code: 'EINVAL',
@@ -559,13 +579,32 @@ class Typed {
     }
     if (keyCodec !== undefined) check('key', keyCodec, map.keySize)
     check('value', valueCodec, map.valueSize)
-    ;[this.key, this.value] = split(this.keySize, this.valueBytes)
+    // The native scratch key and value: get/set/delete hand no buffers to native code.
+    const keyBytes = (this.keySize + 7) & ~7
+    this.value = scratch.subarray(keyBytes, keyBytes + this.valueBytes)
+    const views = viewsOfBuffer(scratch.buffer)
+    this.#dv = views.view
+    this.#b = views.buffer
+    this.#keyAt = scratch.byteOffset
+    this.#valueAt = this.value.byteOffset
     this.#cpus = map.perCpu ? addon.possibleCpus : 0
     this.#stride = (map.valueSize + 7) & ~7
   }
 
   encodeKey(key: unknown): void {
-    this.keyCodec!.encodeInto(key, this.key, 0, 'key')
+    this.keyCodec!.writeAt(key, this.#dv, this.#b, this.#keyAt, 'key')
+  }
+
+  /** The scratch value, decoded. */
+  readValue(): unknown {
+    if (this.#cpus === 0) return this.#valueCodec.read(this.#dv, this.#b, this.#valueAt)
+    return this.decodeValue(this.value, 0)
+  }
+
+  /** Encodes `value` into the scratch value. */
+  writeValue(value: unknown): void {
+    if (this.#cpus === 0) this.#valueCodec.writeAt(value, this.#dv, this.#b, this.#valueAt, 'value')
+    else this.encodeValue(value, this.value, 0)
   }
 
   decodeValue(bytes: Uint8Array, offset: number): unknown {

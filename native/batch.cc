@@ -1,7 +1,9 @@
-// EventBatch: the records one drain of a ring or perf buffer hands to JS, copied back to back (8-byte
-// aligned) into one reused ArrayBuffer, with their offsets, lengths and sources in reused arrays.
+// EventBatch: the records one drain of a ring or perf buffer hands to JS, copied (8-byte aligned) into one
+// reused ArrayBuffer, with their offsets, lengths and sources (map index, or CPU for perf buffers) in
+// reused arrays.
 #include "batch.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace bpfkit {
@@ -57,6 +59,18 @@ bool EventBatch::Store(const void* data, size_t size, uint16_t source) {
   count_++;
   used_ = offset + size;
   return !Full();
+}
+
+EventBatch::Slots EventBatch::OpenRun() const {
+  return {offsetsData_, lengthsData_, count_, std::min(maxEvents_, hardEvents_), Align(used_), maxBytes_};
+}
+
+void EventBatch::AddRun(Napi::Env env, const Slots& slots, const void* data, size_t bytes, uint16_t source) {
+  if (slots.start + bytes > capacity_) Grow(env, slots.start + bytes);
+  std::memcpy(data_ + slots.start, data, bytes);
+  used_ = slots.start + bytes;
+  for (uint32_t i = count_; i < slots.count; i++) sourcesData_[i] = source;
+  count_ = slots.count;
 }
 
 void EventBatch::Settle(Napi::Env env) {

@@ -1,5 +1,6 @@
-// EventBatch: the records one drain of a ring or perf buffer hands to JS, copied back to back (8-byte
-// aligned) into one reused ArrayBuffer, with their offsets, lengths and sources in reused arrays.
+// EventBatch: the records one drain of a ring or perf buffer hands to JS, copied (8-byte aligned) into one
+// reused ArrayBuffer, with their offsets, lengths and sources (map index, or CPU for perf buffers) in
+// reused arrays.
 #pragma once
 
 #include <napi.h>
@@ -20,6 +21,21 @@ class EventBatch {
   // Copies a record in; false when the batch is full now (or the record had to wait: see Settle).
   // Runs inside libbpf's callbacks, so it never allocates JS memory.
   bool Store(const void* data, size_t size, uint16_t source);
+  // Runs of records copied whole (ring buffers). A consumer takes Slots, writes the offsets and
+  // lengths of the records of a run that starts at `start` (8-byte aligned) for as long as `count <
+  // limit` and the run's end stays below `end`, then calls AddRun() with the run's bytes and source.
+  // Plain pointers and locals, so that the compiler keeps them in registers across the stores.
+  struct Slots {
+    uint32_t* offsets;
+    uint32_t* lengths;
+    uint32_t count;
+    uint32_t limit;
+    size_t start;
+    size_t end;
+  };
+  Slots OpenRun() const;
+  // Copies the run (growing the buffer first if needed) and takes the records noted in `slots`.
+  void AddRun(Napi::Env env, const Slots& slots, const void* data, size_t bytes, uint16_t source);
   // After libbpf returns: grows the buffer for a record that did not fit and stores it.
   void Settle(Napi::Env env);
   void Clear();

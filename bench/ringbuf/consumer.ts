@@ -18,11 +18,6 @@ interface Settings {
   burst: number
 }
 
-/** The field every consumer reads: the first of struct ev32 and struct ev256. */
-interface Event {
-  seq: bigint
-}
-
 /** The event shapes of ringbuf.bpf.c: their ring, the filler's number for them, and the field each consumer sums. */
 export const SHAPES = {
   '32': { ring: 'rb32', fill: 0, field: 'seq', wide: true },
@@ -41,6 +36,8 @@ interface Drained {
 /** What a drain run measured per round, and the garbage collections during the timed drains. */
 export interface DrainResult {
   rates: number[]
+  /** Events per second of the process's CPU time (what other processes on the CPU do not disturb). */
+  cpuRates: number[]
   /** Garbage collections (all kinds) during the timed rounds, per million events. */
   gcPerMillion: number
   /** JS heap in use after the last round minus before the first timed one. */
@@ -76,64 +73,68 @@ function batchSummer(wide = true): (batch: EventBatch<unknown>) => number {
 const num = (x: unknown): number => (typeof x === 'bigint' ? Number(x) : (x as number))
 
 type Reader = RingBuffer<Record<string, unknown>>
+type Event = Record<string, unknown>
+
+/** The summed field of a decoded event or view, read by name as a user's code would (e.seq, e.pid). */
+const FIELDS: Record<string, (event: Event) => unknown> = { seq: (e) => e.seq, pid: (e) => e.pid }
 
 /**
- * The ways to read a drain, by name. Each resolves once `events` events were read, with their field sum:
+ * The ways to read a drain, by name. Each resolves once `events` events were read, with their field sum
+ * (kept in a Float64Array: a number stored into a closure variable would be boxed on every write):
  * - batch: a DataView over each batch's bytes, one field read per record (the fastest path);
- * - data: 'data' events, each decoded into an object by its BTF type (`number`: with int64: 'number');
+ * - data: 'data' events, each decoded into an object by its BTF type (`data-number`: with int64: 'number');
  * - view: batch.at(i), a reused view whose getters read the batch bytes (`view-number`: int64: 'number');
  * - iterator: for await over the reader; stream: for await over reader.stream().
  */
-const DRAINS: Record<string, (rb: Reader, events: number, field: string, wide: boolean) => Promise<Drained>> = {
+const DRAINS: Record<string, (rb: Reader, events: number, field: (event: Event) => unknown, wide: boolean) => Promise<Drained>> = {
   batch: (rb, events, _field, wide) => new Promise((resolve) => {
     let count = 0
-    let sum = 0
+    const sum = new Float64Array(1)
     const summer = batchSummer(wide)
     const start = performance.now()
     const onBatch = (batch: EventBatch<unknown>): void => {
-      sum += summer(batch)
+      sum[0] += summer(batch)
       count += batch.count
       if (count >= events) {
         const seconds = (performance.now() - start) / 1e3
         rb.off('batch', onBatch)
-        resolve({ seconds, sum })
+        resolve({ seconds, sum: sum[0] as number })
       }
     }
     rb.on('batch', onBatch)
   }),
   data: (rb, events, field) => new Promise((resolve) => {
     let count = 0
-    let sum = 0
+    const sum = new Float64Array(1)
     const start = performance.now()
-    const onData = (event: Record<string, unknown>): void => {
-      sum += num(event[field])
+    const onData = (event: Event): void => {
+      sum[0] += num(field(event))
       if (++count === events) {
         const seconds = (performance.now() - start) / 1e3
         rb.off('data', onData)
-        resolve({ seconds, sum })
+        resolve({ seconds, sum: sum[0] as number })
       }
     }
     rb.on('data', onData)
   }),
   view: (rb, events, field) => new Promise((resolve, reject) => {
     let count = 0
-    let sum = 0
+    const sum = new Float64Array(1)
     const start = performance.now()
-    const onBatch = (batch: EventBatch<Record<string, unknown>>): void => {
-      const at = (batch as { at?: (i: number) => Record<string, unknown> }).at
+    const onBatch = (batch: EventBatch<Event>): void => {
+      const at = (batch as { at?: (i: number) => Event }).at
       if (typeof at !== 'function') {
         rb.off('batch', onBatch)
         reject(new Error('this bpfkit has no batch.at(i)'))
         return
       }
-      let s = 0
-      for (let i = 0; i < batch.count; i++) s += num(at.call(batch, i)[field])
-      sum += s
-      count += batch.count
+      const n = batch.count
+      for (let i = 0; i < n; i++) sum[0] += num(field(at.call(batch, i)))
+      count += n
       if (count >= events) {
         const seconds = (performance.now() - start) / 1e3
         rb.off('batch', onBatch)
-        resolve({ seconds, sum })
+        resolve({ seconds, sum: sum[0] as number })
       }
     }
     rb.on('batch', onBatch)
@@ -142,7 +143,7 @@ const DRAINS: Record<string, (rb: Reader, events: number, field: string, wide: b
     const iterator = rb[Symbol.asyncIterator]()
     let sum = 0
     const start = performance.now()
-    for (let count = 0; count < events; count++) sum += num(((await iterator.next()).value as Record<string, unknown>)[field])
+    for (let count = 0; count < events; count++) sum += num(field((await iterator.next()).value as Event))
     return { seconds: (performance.now() - start) / 1e3, sum }
   },
   stream: async (rb, events, field) => {
@@ -150,7 +151,7 @@ const DRAINS: Record<string, (rb: Reader, events: number, field: string, wide: b
     const iterator = stream[Symbol.asyncIterator]()
     let sum = 0
     const start = performance.now()
-    for (let count = 0; count < events; count++) sum += num(((await iterator.next()).value as Record<string, unknown>)[field])
+    for (let count = 0; count < events; count++) sum += num(field((await iterator.next()).value as Event))
     return { seconds: (performance.now() - start) / 1e3, sum }
   },
 }
@@ -165,12 +166,17 @@ async function drain(shape: string, mode: string, events: number, rounds: number
   const obj = BpfObject.open(object)
   await obj.load()
   obj.map<number, Settings>('settings').set(0, { fill_events: events, fill_ring: which, tgid: 0, burst: 0 })
-  const rb = obj.ringBuffer(ring, numbers ? ({ int64: 'number' } as object) : {}) as Reader
+  const rb = obj.ringBuffer(ring, numbers ? { int64: 'number' } : {}) as Reader
   const fill = obj.program('fill')
   const expected = (events * (events - 1)) / 2
   const rates: number[] = []
-  let collections = 0
-  const observer = new PerformanceObserver((list) => (collections += list.getEntries().length))
+  const cpuRates: number[] = []
+  // Collections are counted only inside the timed drains (the filler between them allocates too).
+  const windows: Array<[number, number]> = []
+  const starts: number[] = []
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) starts.push(entry.startTime)
+  })
   let heapStart = 0
   // Round 0 warms up (JIT, the ring's consumer pages) and is not counted, as in baseline.c.
   for (let round = 0; round <= rounds; round++) {
@@ -180,16 +186,24 @@ async function drain(shape: string, mode: string, events: number, rounds: number
       heapStart = process.memoryUsage().heapUsed
       observer.observe({ entryTypes: ['gc'] })
     }
-    const { seconds, sum } = await read(rb, events, field, wide)
+    const cpu = process.cpuUsage()
+    const from = performance.now()
+    const { seconds, sum } = await read(rb, events, FIELDS[field] as (event: Event) => unknown, wide)
+    const { user, system } = process.cpuUsage(cpu)
+    windows.push([from, performance.now()])
     if (sum !== expected) fail(`the events' ${field} fields summed to ${sum}, expected ${expected}`)
-    if (round > 0) rates.push(events / seconds)
+    if (round > 0) {
+      rates.push(events / seconds)
+      cpuRates.push(events / ((user + system) / 1e6))
+    }
   }
   const heapGrowth = process.memoryUsage().heapUsed - heapStart
   // GC entries are delivered asynchronously.
   await new Promise((resolve) => setImmediate(resolve))
   observer.disconnect()
+  const collections = starts.filter((t) => windows.some(([from, to]) => t >= from && t <= to)).length
   obj.close()
-  return { rates, gcPerMillion: (collections / (events * rounds)) * 1e6, heapGrowth }
+  return { rates, cpuRates, gcPerMillion: (collections / (events * rounds)) * 1e6, heapGrowth }
 }
 
 function fail(what: string): never {
@@ -249,7 +263,7 @@ async function consumeLive(seconds: number, burst: number, generator: string, wa
   let last = 0
   let expected = Infinity
   let done: (() => void) | undefined
-  if (typed) rb.on('data', (event: Event) => (typedSum += event.seq))
+  if (typed) rb.on('data', (event: Event) => (typedSum += event.seq as bigint))
   const summer = batchSummer()
   // Counting and timing once per batch; 'batch' is emitted before the batch's 'data' events, and `done`
   // resolves a promise, so the caller resumes only after those too.

@@ -100,12 +100,15 @@ interface Row {
   minRate?: number
   /** Garbage collections per million events during the timed drains. */
   gcPerMillion?: number
+  /** The ratio of events per CPU-second (drains only): what other processes on the machine disturb least. */
+  cpuRatio?: number
   /** The path must not make garbage per event (no collection in a million events). */
   gcFree?: boolean
   met: boolean | undefined
 }
 
-function row(label: string, c: number, js: number | undefined, target?: number, extra: Pick<Row, 'minRate' | 'gcPerMillion' | 'gcFree'> = {}): Row {
+function row(label: string, c: number, js: number | undefined, target?: number,
+  extra: Pick<Row, 'minRate' | 'gcPerMillion' | 'gcFree' | 'cpuRatio'> = {}): Row {
   const ratio = js === undefined ? undefined : js / c
   const goals = target !== undefined || extra.minRate !== undefined || extra.gcFree === true
   const met = !goals ? undefined : ratio !== undefined && js !== undefined && (target === undefined || ratio >= target) &&
@@ -159,12 +162,17 @@ const SHAPE_LABELS: Record<Shape, string> = {
 
 /** Drain capacity of one event shape: C, then each bpfkit path, each in its own process. */
 function drainRows(config: Config, baseline: string, shape: Shape): Row[] {
-  const c = onCpu0<{ rates: number[] }>(baseline, ['drain', object, shape, String(config.drainEvents[shape]), String(config.drainRounds)])
+  const c = onCpu0<{ rates: number[]; cpuRates: number[] }>(baseline,
+    ['drain', object, shape, String(config.drainEvents[shape]), String(config.drainRounds)])
   const cRate = median(c.rates)
+  const cCpu = median(c.cpuRates)
   return PATHS[shape].map(([mode, label, target, goals]) => {
     const result = drainPath(config, shape, mode)
-    return row(`${shape.padStart(5)}  ${label}`, cRate, result === undefined ? undefined : median(result.rates), target,
-      { ...goals, gcPerMillion: result?.gcPerMillion })
+    return row(`${shape.padStart(5)}  ${label}`, cRate, result === undefined ? undefined : median(result.rates), target, {
+      ...goals,
+      gcPerMillion: result?.gcPerMillion,
+      cpuRatio: result?.cpuRates === undefined ? undefined : median(result.cpuRates) / cCpu,
+    })
   })
 }
 
@@ -272,7 +280,7 @@ function printDrain(config: Config, rows: Row[]): void {
   console.log('ringbuf drain capacity: the ring pre-filled, then read to the end; each path reads one field per event ' +
     `(bpfkit's decoded paths decode every field); median of ${config.drainRounds} rounds after 1 warm-up; consumers on CPU 0`)
   console.log(`${'shape  path'.padEnd(44)}${'C events/s'.padStart(14)}${'bpfkit events/s'.padStart(17)}${'ratio'.padStart(8)}` +
-    `${'GC/M'.padStart(7)}  goal`)
+    `${'CPU-time'.padStart(10)}${'GC/M'.padStart(7)}  goal`)
   let shape: string | undefined
   for (const r of rows) {
     const current = r.label.slice(0, 5).trim()
@@ -288,8 +296,11 @@ function printDrain(config: Config, rows: Row[]): void {
     const verdict = r.met === undefined ? '' : `  ${goals} ${r.met ? 'met' : 'MISSED'}`
     const gc = r.gcPerMillion === undefined ? '' : r.gcPerMillion.toFixed(r.gcPerMillion < 10 ? 1 : 0)
     console.log(`${r.label.padEnd(44)}${num(r.c).padStart(14)}${(r.bpfkit === undefined ? 'n/a' : num(r.bpfkit)).padStart(17)}` +
-      `${(r.ratio === undefined ? '' : `${r.ratio.toFixed(3)}×`).padStart(8)}${gc.padStart(7)}${verdict}`)
+      `${(r.ratio === undefined ? '' : `${r.ratio.toFixed(3)}×`).padStart(8)}` +
+      `${(r.cpuRatio === undefined ? '' : `${r.cpuRatio.toFixed(3)}×`).padStart(10)}${gc.padStart(7)}${verdict}`)
   }
+  console.log('(ratio: events/s against C in the same run; CPU-time: events per CPU-second against C, which other load on ' +
+    'the machine disturbs less; GC/M: garbage collections per million events)')
 }
 
 main().catch((error: unknown) => {

@@ -264,10 +264,11 @@ export class BpfMap<K = any, V = any> {
    */
   *entries(): IterableIterator<[K, V]> {
     const t = this.#keyed('map.entries')
+    const entries: Array<[K, V]> = []
     for (const chunk of this.#chunks(t, false)) {
-      for (let i = 0; i < chunk.count; i++) {
-        yield [t.keyCodec.decode(chunk.keys, i * t.keySize) as K, t.decodeValue(chunk.values, i * t.valueBytes) as V]
-      }
+      entries.length = 0
+      t.appendEntries(chunk.keys, chunk.values, chunk.count, entries)
+      yield* entries
     }
   }
 
@@ -293,11 +294,7 @@ export class BpfMap<K = any, V = any> {
     if (keys === undefined) {
       const t = this.#keyed('map.getMany')
       const all: Array<[K, V]> = []
-      for (const chunk of this.#chunks(t, false)) {
-        const keys = t.keyCodec.decodeMany(chunk.keys, 0, t.keySize, chunk.count) as K[]
-        const values = t.decodeValues(chunk.values, chunk.count) as V[]
-        for (let i = 0; i < chunk.count; i++) all.push([keys[i] as K, values[i] as V])
-      }
+      for (const chunk of this.#chunks(t, false)) t.appendEntries(chunk.keys, chunk.values, chunk.count, all)
       return all
     }
     if (keys === null || typeof (keys as Iterable<K>)[Symbol.iterator] !== 'function') {
@@ -317,16 +314,7 @@ export class BpfMap<K = any, V = any> {
     const f = flagsOf('map.setMany', flags)
     const list = this.#list('map.setMany', entries)
     const [keys, values] = split(list.length * t.keySize, list.length * t.valueBytes)
-    const keyList = new Array(list.length)
-    const valueList = new Array(list.length)
-    for (let i = 0; i < list.length; i++) {
-      const entry = list[i]
-      if (!Array.isArray(entry) || entry.length !== 2) throw invalidArgument('map.setMany', `entry ${i} must be a [key, value] pair`)
-      keyList[i] = entry[0]
-      valueList[i] = entry[1]
-    }
-    t.keyCodec.encodeMany(keyList, keys, 0, t.keySize, (i) => `entries[${i}][0]`)
-    t.encodeValues(valueList, values, (i) => `entries[${i}][1]`)
+    t.encodeEntries(list, keys, values)
     if (list.length === 0) return
     if (this.#handle.updateBatch(keys, values, list.length, f) !== null) return
     for (let i = 0; i < list.length; i++) {
@@ -545,6 +533,9 @@ interface Chunk {
   deleted: boolean
 }
 
+const keyName = (i: number): string => `entries[${i}][0]`
+const valueName = (i: number): string => `entries[${i}][1]`
+
 /** A typed map's codecs and scratch buffers (a key and a value, shared with native code, reused by every call). */
 class Typed {
   readonly keySize: number
@@ -614,19 +605,44 @@ class Typed {
     return values
   }
 
-  /** `count` values laid out one per valueBytes. */
-  decodeValues(bytes: Uint8Array, count: number): unknown[] {
-    if (this.#cpus === 0) return this.#valueCodec.decodeMany(bytes, 0, this.valueBytes, count)
-    return Array.from({ length: count }, (_, i) => this.decodeValue(bytes, i * this.valueBytes))
-  }
-
-  /** Encodes values[i] at i * valueBytes; errors name the element as `name(i)`. */
-  encodeValues(values: unknown[], target: Uint8Array, name: (index: number) => string): void {
-    if (this.#cpus === 0) {
-      this.#valueCodec.encodeMany(values, target, 0, this.valueBytes, name)
+  /**
+   * Appends `count` entries as [key, value] pairs to `out`: keys laid out one per keySize in `keys`,
+   * values one per valueBytes in `values` (both filled by the kernel, their sizes checked natively).
+   */
+  appendEntries(keys: Buffer, values: Buffer, count: number, out: unknown[]): void {
+    const keyCodec = this.keyCodec as CompiledCodec
+    const readKey = keyCodec.read
+    const k = viewsOfBuffer(keys.buffer)
+    if (this.#cpus !== 0) {
+      for (let i = 0; i < count; i++) {
+        out.push([readKey(k.view, k.buffer, keys.byteOffset + i * this.keySize), this.decodeValue(values, i * this.valueBytes)])
+      }
       return
     }
-    values.forEach((value, i) => this.encodeValue(value, target, i * this.valueBytes, name(i)))
+    const readValue = this.#valueCodec.read
+    const v = values.buffer === keys.buffer ? k : viewsOfBuffer(values.buffer)
+    const keyAt = keys.byteOffset
+    const valueAt = values.byteOffset
+    for (let i = 0; i < count; i++) {
+      out.push([readKey(k.view, k.buffer, keyAt + i * this.keySize), readValue(v.view, v.buffer, valueAt + i * this.valueBytes)])
+    }
+  }
+
+  /**
+   * Encodes entries[i] (a [key, value] pair) at i * keySize of `keys` and i * valueBytes of `values`
+   * (zeroed buffers of that size); errors name the element as `entries[i][0]` or `entries[i][1]`.
+   */
+  encodeEntries(entries: readonly unknown[], keys: Buffer, values: Buffer): void {
+    const keyCodec = this.keyCodec as CompiledCodec
+    const k = viewsOfBuffer(keys.buffer)
+    const v = values.buffer === keys.buffer ? k : viewsOfBuffer(values.buffer)
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]
+      if (!Array.isArray(entry) || entry.length !== 2) throw invalidArgument('map.setMany', `entry ${i} must be a [key, value] pair`)
+      keyCodec.writeAt(entry[0], k.view, k.buffer, keys.byteOffset + i * this.keySize, keyName, i)
+      if (this.#cpus === 0) this.#valueCodec.writeAt(entry[1], v.view, v.buffer, values.byteOffset + i * this.valueBytes, valueName, i)
+      else this.encodeValue(entry[1], values, i * this.valueBytes, valueName(i))
+    }
   }
 
   /**

@@ -1021,16 +1021,17 @@ export class CompiledCodec<T = any> implements Codec<T> {
 
   /**
    * Writes `value` at absolute offset `o` of what `dv` and `b` cover, zeroing its bytes first: for
-   * callers that checked the bounds (a map's scratch buffers). Errors name the field under `path`.
+   * callers that checked the bounds (a map's scratch buffers). Errors name the field under `path`
+   * (or `path(index)`, made only when there is an error).
    */
-  writeAt(value: unknown, dv: DataView, b: Buffer, o: number, path: string): void {
+  writeAt(value: unknown, dv: DataView, b: Buffer, o: number, path: string | ((index: number) => string), index = 0): void {
     const size = this.size
     if (size <= 64) for (let i = o; i < o + size; i++) b[i] = 0
     else b.fill(0, o, o + size)
     try {
       this.#write(value, dv, b, o)
     } catch (error) {
-      if (error instanceof Fault) throw fieldError(path + error.path, error.message)
+      if (error instanceof Fault) throw fieldError((typeof path === 'string' ? path : path(index)) + error.path, error.message)
       throw error
     }
   }

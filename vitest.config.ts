@@ -4,7 +4,10 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   resolve: {
     // Tests use the built package exactly as users import it.
-    alias: { bpfkit: path.resolve(__dirname, 'dist/index.mjs') },
+    alias: [
+      { find: /^bpfkit$/, replacement: path.resolve(__dirname, 'dist/index.mjs') },
+      { find: /^bpfkit\/metrics$/, replacement: path.resolve(__dirname, 'dist/metrics/index.mjs') },
+    ],
   },
   test: {
     include: ['test/**/*.test.ts'],

@@ -1,4 +1,5 @@
-// ELF: finding the binary a uprobe or USDT names, and the functions its symbol tables list.
+// ELF: finding the binary a uprobe or USDT names, the functions its symbol tables list, and the
+// libraries and symbol versions a shared object needs.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { BpfError } from './errors'
@@ -15,8 +16,19 @@ export interface ElfSymbol {
   table: 'symtab' | 'dynsym'
 }
 
+/** What a shared object needs from the dynamic linker: its DT_NEEDED libraries and the symbol versions it uses. */
+export interface ElfNeeds {
+  /** `libc.so.6`, `libgcc_s.so.1`…, in DT_NEEDED order. */
+  libraries: string[]
+  /** By library: the versions the object's symbols are bound to (`GLIBC_2.2.5`…), sorted oldest first. */
+  versions: Record<string, string[]>
+}
+
 const SHT_SYMTAB = 2
+const SHT_DYNAMIC = 6
 const SHT_DYNSYM = 11
+const SHT_GNU_VERNEED = 0x6ffffffe
+const DT_NEEDED = 1n
 const STT_FUNC = 2
 const STT_GNU_IFUNC = 10
 
@@ -50,7 +62,15 @@ export function resolveBinary(binary: string, op: string): string {
 
 /** The functions (and GNU ifuncs) in an ELF file's .symtab and .dynsym. */
 export function elfFunctions(file: string): ElfSymbol[] {
-  const op = 'elfFunctions'
+  return readElf('elfFunctions', file, readFunctions)
+}
+
+/** The libraries and symbol versions a shared object or executable needs (what `objdump -p` lists). */
+export function elfNeeds(file: string): ElfNeeds {
+  return readElf('elfNeeds', file, readNeeds)
+}
+
+function readElf<T>(op: string, file: string, read: (data: Buffer, sections: Section[]) => T): T {
   if (typeof file !== 'string' || file === '') throw new BpfError(`${op}: expected a file path`, { code: 'EINVAL', op })
   let data: Buffer
   try {
@@ -62,18 +82,27 @@ export function elfFunctions(file: string): ElfSymbol[] {
   if (data.length < 64 || data.readUInt32BE(0) !== 0x7f454c46) throw new BpfError(`${op}: ${file} is not an ELF file`, { code: 'ENOEXEC', op })
   if (data[4] !== 2 || data[5] !== 1) throw new BpfError(`${op}: ${file}: only 64-bit little-endian ELF is supported`, { code: 'ENOEXEC', op })
   try {
-    return readFunctions(data)
+    return read(data, readSections(data))
   } catch (error) {
     // A read past the end: the headers point outside the file.
     throw new BpfError(`${op}: ${file} is a damaged ELF file`, { code: 'ENOEXEC', op, cause: error })
   }
 }
 
-function readFunctions(data: Buffer): ElfSymbol[] {
+interface Section {
+  type: number
+  addr: bigint
+  offset: number
+  size: number
+  link: number
+  entsize: number
+}
+
+function readSections(data: Buffer): Section[] {
   const shoff = Number(data.readBigUInt64LE(0x28))
   const shentsize = data.readUInt16LE(0x3a)
   const shnum = data.readUInt16LE(0x3c)
-  const sections = Array.from({ length: shnum }, (_, i) => {
+  return Array.from({ length: shnum }, (_, i) => {
     const at = shoff + i * shentsize
     return {
       type: data.readUInt32LE(at + 4),
@@ -84,6 +113,18 @@ function readFunctions(data: Buffer): ElfSymbol[] {
       entsize: Number(data.readBigUInt64LE(at + 0x38)),
     }
   })
+}
+
+/** The NUL-terminated string at `at` of string table section `strings`. */
+function stringAt(data: Buffer, strings: Section | undefined, at: number): string {
+  if (strings === undefined) throw new RangeError('no string table')
+  const start = strings.offset + at
+  const end = data.indexOf(0, start)
+  if (start >= data.length || end < 0) throw new RangeError('string outside the file')
+  return data.toString('latin1', start, end)
+}
+
+function readFunctions(data: Buffer, sections: Section[]): ElfSymbol[] {
   const symbols: ElfSymbol[] = []
   for (const section of sections) {
     if (section.type !== SHT_SYMTAB && section.type !== SHT_DYNSYM) continue
@@ -93,10 +134,7 @@ function readFunctions(data: Buffer): ElfSymbol[] {
       const kind = data[at + 4]! & 0xf
       const shndx = data.readUInt16LE(at + 6)
       if ((kind !== STT_FUNC && kind !== STT_GNU_IFUNC) || shndx === 0 || shndx >= sections.length) continue
-      const nameAt = strings.offset + data.readUInt32LE(at)
-      const nameEnd = data.indexOf(0, nameAt)
-      if (nameAt >= data.length || nameEnd < 0) throw new RangeError('symbol name outside the file')
-      const name = data.toString('latin1', nameAt, nameEnd).split('@')[0]!
+      const name = stringAt(data, strings, data.readUInt32LE(at)).split('@')[0]!
       const address = data.readBigUInt64LE(at + 8)
       const home = sections[shndx]!
       symbols.push({
@@ -109,6 +147,49 @@ function readFunctions(data: Buffer): ElfSymbol[] {
     }
   }
   return symbols
+}
+
+function readNeeds(data: Buffer, sections: Section[]): ElfNeeds {
+  const libraries: string[] = []
+  const versions: Record<string, string[]> = {}
+  for (const section of sections) {
+    if (section.type === SHT_DYNAMIC) {
+      for (let at = section.offset; at + 16 <= section.offset + section.size; at += 16) {
+        if (data.readBigUInt64LE(at) === DT_NEEDED) libraries.push(stringAt(data, sections[section.link], Number(data.readBigUInt64LE(at + 8))))
+      }
+    } else if (section.type === SHT_GNU_VERNEED) {
+      // Elf64_Verneed { vn_version, vn_cnt: u16; vn_file, vn_aux, vn_next: u32 }, each with vn_cnt
+      // Elf64_Vernaux { vna_hash: u32; vna_flags, vna_other: u16; vna_name, vna_next: u32 }.
+      const strings = sections[section.link]
+      for (let need = section.offset, left = section.size; left > 0; ) {
+        const file = stringAt(data, strings, data.readUInt32LE(need + 4))
+        const names = (versions[file] ??= [])
+        for (let aux = need + data.readUInt32LE(need + 8), n = data.readUInt16LE(need + 2); n > 0; n--) {
+          names.push(stringAt(data, strings, data.readUInt32LE(aux + 8)))
+          const next = data.readUInt32LE(aux + 12)
+          if (next === 0) break
+          aux += next
+        }
+        names.sort(compareVersions)
+        const next = data.readUInt32LE(need + 12)
+        if (next === 0) break
+        need += next
+        left -= next
+      }
+    }
+  }
+  return { libraries, versions }
+}
+
+/** Orders `GLIBC_2.2.5` before `GLIBC_2.17`: by name, then by each numeric part. */
+function compareVersions(a: string, b: string): number {
+  const [pa, pb] = [a, b].map((v) => v.split(/[_.]/))
+  for (let i = 0; i < Math.max(pa!.length, pb!.length); i++) {
+    const [x, y] = [pa![i] ?? '', pb![i] ?? '']
+    const order = /^\d+$/.test(x) && /^\d+$/.test(y) ? Number(x) - Number(y) : x.localeCompare(y)
+    if (order !== 0) return order
+  }
+  return 0
 }
 
 /** The names closest to `wanted` (shared prefix or substring first, then edit distance). */

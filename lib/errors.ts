@@ -1,9 +1,13 @@
 // BpfError and VerifierError: the errors every bpfkit call throws, created by native code too.
 import * as fs from 'node:fs'
+import * as os from 'node:os'
 
 export interface BpfErrorOptions {
-  /** errno name such as `EPERM`, a libbpf error (`EFORMAT`, `ERELOC`…) or bpfkit's own (`ECLOSED`, `EBADSTATE`). */
-  code: string
+  /**
+   * errno name such as `EPERM`, a libbpf error (`EFORMAT`, `ERELOC`…) or bpfkit's own (`ECLOSED`,
+   * `EBADSTATE`); the name of `errno` when omitted.
+   */
+  code?: string
   /** Positive errno (or libbpf's LIBBPF_ERRNO__* value) when the kernel or libbpf reported one. */
   errno?: number
   /** The libbpf call (or bpfkit method) that failed, e.g. `bpf_object__load`. */
@@ -21,10 +25,11 @@ export class BpfError extends Error {
   readonly hint: string | undefined
 
   constructor(message: string, options: BpfErrorOptions) {
-    const hint = options.hint ?? hintFor(options.code, options.op)
+    const code = options.code ?? errnoName(options.errno)
+    const hint = options.hint ?? hintFor(code, options.op)
     super(hint ? `${message}\n  hint: ${hint}` : message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = new.target.name
-    this.code = options.code
+    this.code = code
     this.errno = options.errno
     this.op = options.op
     this.hint = hint
@@ -48,6 +53,15 @@ export class VerifierError extends BpfError {
     this.program = options.program
     this.log = options.log
   }
+}
+
+// errno → name, as glibc's strerrorname_np names them where Linux has two names for one number.
+const ERRNO_NAMES = new Map<number, string>()
+for (const [name, value] of Object.entries(os.constants.errno)) if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name)
+ERRNO_NAMES.set(os.constants.errno.EOPNOTSUPP, 'EOPNOTSUPP')
+
+function errnoName(errno: number | undefined): string {
+  return (errno !== undefined && ERRNO_NAMES.get(errno)) || 'EUNKNOWN'
 }
 
 /**

@@ -1,4 +1,6 @@
-// bpfkit's public API.
+// bpfkit's public API. Its types use Node's (Buffer, EventEmitter, Disposable): the reference makes them
+// resolve in projects that do not list @types/node themselves.
+/// <reference types="node" preserve="true" />
 export { BpfObject, type OpenOptions, type MapOptions, type ObjectState } from './object'
 export {
   BpfProgram,
@@ -23,7 +25,8 @@ export { Btf } from './btf/btf'
 export type { Codec, CodecOptions, Int64, Int64AsNumber, Int64Mode } from './btf/codec'
 export type * from './btf/types'
 export { Link, Attachments, type LinkInfo, type LinkTarget, type SkippedProgram } from './link'
-export { elfFunctions, resolveBinary, type ElfSymbol } from './elf'
+export { elfFunctions, elfNeeds, resolveBinary, type ElfSymbol, type ElfNeeds } from './elf'
+export { selftest, type SelftestReport } from './selftest'
 export { RingBuffer, type RingBufferOptions, type RingBufferStats, type WakeupPolicy } from './events/ring-buffer'
 export { PerfBuffer, type PerfBufferOptions, type PerfBufferStats } from './events/perf-buffer'
 export { EventReader, type Decoder, type ReaderOptions, type ReaderEvents, type Tagged, type OnCpu } from './events/reader'
@@ -32,6 +35,7 @@ export { BpfError, VerifierError, type BpfErrorOptions, type VerifierErrorOption
 export { setLogger, type Logger, type LogLevel } from './log'
 export { libbpfVersion, version } from './version'
 export { probeKernel, type KernelSupport } from './probe'
+export { dropCapabilities, capabilities, CAPABILITIES, type Capability, type CapabilitySets, type DroppedCapabilities } from './capabilities'
 export {
   openSkeleton,
   type OpenedSkeleton,

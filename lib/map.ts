@@ -401,9 +401,61 @@ export class BpfMap<K = any, V = any> {
     this.#handle.unpin()
   }
 
-  /** Where pin() pinned the map, or null. */
+  /** Where the map is pinned (by pin(), or at load() by setting pinPath), or null. */
   get pinPath(): string | null {
     return this.#handle.pinPath
+  }
+
+  /**
+   * Before load(): pins the map at `path` (on bpffs) as load() creates it, or — when a map is pinned
+   * there already and has the same definition — uses that map instead, so that its contents carry on
+   * across runs (libbpf's bpf_map__set_pin_path). A pinned map that differs makes load() fail with
+   * EINVAL: compare first with `differences(BpfMap.openPinned(path))`. `null` clears it.
+   */
+  set pinPath(path: string | null) {
+    if (path !== null && (typeof path !== 'string' || path === '')) throw invalidArgument('map.pinPath', 'expected a path on bpffs, or null')
+    this.#handle.pinPath = path
+  }
+
+  /**
+   * Before load(): the object uses `existing` (a loaded object's map, or one opened from a pin) instead
+   * of creating this map, so that programs of both share its entries (libbpf's bpf_map__reuse_fd).
+   * Throws EINVAL, naming them, when the two differ (see differences()).
+   */
+  reuse(existing: BpfMap): void {
+    if (!(existing instanceof BpfMap)) throw invalidArgument('map.reuse', 'expected a BpfMap')
+    const differences = this.differences(existing)
+    if (differences.length > 0) {
+      throw invalidArgument('map.reuse', `map '${existing.name}' cannot stand for '${this.name}': ${differences.join('; ')}`)
+    }
+    this.#handle.reuse(existing.handle)
+  }
+
+  /**
+   * What a program could tell apart if `other` stood for this map: the type, key and value sizes,
+   * maxEntries, flags, and — when both have BTF — the layout of key and value (field names, offsets,
+   * sizes). Empty when `other` can be reused as this map.
+   */
+  differences(other: BpfMap): string[] {
+    if (!(other instanceof BpfMap)) throw invalidArgument('map.differences', 'expected a BpfMap')
+    const found: string[] = []
+    const compare = (what: string, mine: unknown, theirs: unknown): void => {
+      if (mine !== theirs) found.push(`${what} ${String(theirs)}, not ${String(mine)}`)
+    }
+    compare('type', this.type, other.type)
+    compare('key size', this.keySize, other.keySize)
+    compare('value size', this.valueSize, other.valueSize)
+    compare('maxEntries', this.maxEntries, other.maxEntries)
+    compare('flags', this.mapFlags, other.mapFlags)
+    for (const part of ['key', 'value'] as const) {
+      const mine = part === 'key' ? this.keyType : this.valueType
+      const theirs = part === 'key' ? other.keyType : other.valueType
+      if (mine === undefined || theirs === undefined) continue
+      const a = this.btf!.layout(mine.id)
+      const b = other.btf!.layout(theirs.id)
+      if (a !== b) found.push(`${part} layout ${other.btf!.typeName(theirs.id)} ${b}, not ${this.btf!.typeName(mine.id)} ${a}`)
+    }
+    return found
   }
 
   /** Makes the map read-only for user space (bpf_map_freeze); BPF programs can still write it. */

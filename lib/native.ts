@@ -64,7 +64,7 @@ export interface MapHandle {
   readonly btfId: number
   readonly fd: number
   readonly id: number
-  readonly pinPath: string | null
+  pinPath: string | null
   lookup(key: Uint8Array | null, flags?: number): Buffer | undefined
   lookup(key: Uint8Array | null, flags: number, out: Uint8Array): boolean
   lookupAndDelete(key: Uint8Array | null, flags?: number): Buffer | undefined
@@ -83,6 +83,7 @@ export interface MapHandle {
   freeze(): void
   pin(path: string): void
   unpin(): void
+  reuse(other: MapHandle): void
   readGlobal(offset: number, target: Uint8Array): void
   writeGlobal(offset: number, source: Uint8Array): void
   close(): void
@@ -151,14 +152,34 @@ export interface Addon {
   releaseUntied(): void
   /** if_nametoindex(3) in this process's network namespace; 0 when there is no such interface. */
   ifNameToIndex(name: string): number
+  /** Keeps only these capability numbers in every thread; which threads failed or did not answer. */
+  dropCapabilities(keep: number[]): { threads: number; failed: Array<{ tid: number; errno: number }>; unanswered: number[]; unreachable: number[] }
   /** libbpf's probes of the running kernel. */
   probe(): { programTypes: Record<string, boolean>; mapTypes: Record<string, boolean>; helpers: Record<string, boolean> }
 }
 
-// BPFKIT_ADDON names another build of the addon (e.g. the AddressSanitizer one from CMake).
-export const addon: Addon = (
-  process.env.BPFKIT_ADDON ? require(path.resolve(process.env.BPFKIT_ADDON)) : nodeGypBuild(path.join(__dirname, '..'))
-) as Addon
+/**
+ * The addon file this process loaded: a prebuild shipped in the package, the local build, or the
+ * one BPFKIT_ADDON names (e.g. the AddressSanitizer build from CMake).
+ */
+export const addonPath: string = findAddon()
+
+function findAddon(): string {
+  if (process.env.BPFKIT_ADDON) return path.resolve(process.env.BPFKIT_ADDON)
+  try {
+    return nodeGypBuild.path(path.join(__dirname, '..'))
+  } catch (error) {
+    const target = `${process.platform}-${process.arch}`
+    throw new BpfError(`bpfkit has no native addon for ${target} in ${path.join(__dirname, '..')}`, {
+      code: 'ENOENT',
+      op: 'node-gyp-build',
+      hint: 'prebuilt addons cover Linux x64 and arm64 with glibc >= 2.31; elsewhere build one: `npm rebuild bpfkit` (needs g++, make and python3)',
+      cause: error,
+    })
+  }
+}
+
+export const addon = require(addonPath) as Addon
 addon.setErrorClasses(BpfError, VerifierError)
 // process.exit() skips the environment's cleanup hooks; the 'exit' event still runs. Only what the
 // kernel would leave attached goes here: objects and maps stay readable in the user's own 'exit' handlers.

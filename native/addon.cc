@@ -9,6 +9,7 @@
 #include <string>
 
 #include "btf.h"
+#include "capabilities.h"
 #include "link.h"
 #include "map.h"
 #include "object.h"
@@ -61,6 +62,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
       InstanceMethod("setLogger", &Addon::SetLogger),
       InstanceMethod("liveResources", &Addon::LiveResources),
       InstanceMethod("probe", &Addon::Probe),
+      InstanceMethod("dropCapabilities", &Addon::DropCapabilities),
       InstanceMethod("ifNameToIndex", &Addon::IfNameToIndex),
       InstanceMethod("releaseUntied", &Addon::ReleaseUntied),
       InstanceValue("libbpfVersion", Napi::String::New(env, libbpf_version_string())),
@@ -140,6 +142,8 @@ Napi::Value Addon::SetLogger(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Addon::Probe(const Napi::CallbackInfo& info) { return bpfkit::Probe(info); }
+
+Napi::Value Addon::DropCapabilities(const Napi::CallbackInfo& info) { return bpfkit::DropCapabilities(info); }
 
 // process.exit() ends the process without the environment's cleanup hooks: lib/native.ts calls this from
 // the 'exit' event, so attachments the kernel does not undo on its own (netlink XDP, clsact filters) go

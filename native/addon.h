@@ -90,6 +90,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value ReleaseUntied(const Napi::CallbackInfo& info);
   Napi::Value LiveResources(const Napi::CallbackInfo& info);
   Napi::Value Probe(const Napi::CallbackInfo& info);
+  Napi::Value DropCapabilities(const Napi::CallbackInfo& info);
   void ReleaseAll();
   static void Cleanup(napi_async_cleanup_hook_handle handle, void* data);
 

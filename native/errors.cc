@@ -12,6 +12,7 @@ namespace bpfkit {
 
 namespace {
 
+// libbpf's own error codes; errno names are given by BpfError in lib/errors.ts (nullptr here).
 const char* CodeOf(int err) {
   switch (err) {
     case LIBBPF_ERRNO__LIBELF: return "ELIBELF";
@@ -30,8 +31,7 @@ const char* CodeOf(int err) {
     case LIBBPF_ERRNO__NLPARSE: return "ENLPARSE";
     default: break;
   }
-  const char* name = strerrorname_np(err);
-  return name != nullptr ? name : "EUNKNOWN";
+  return nullptr;
 }
 
 Napi::Error Make(Napi::Env env, const Napi::FunctionReference& cls, const std::string& message,
@@ -43,7 +43,7 @@ Napi::Error Make(Napi::Env env, const Napi::FunctionReference& cls, const std::s
 
 Napi::Object Props(Napi::Env env, const char* op, const char* code, int err) {
   Napi::Object props = Napi::Object::New(env);
-  props.Set("code", code);
+  if (code != nullptr) props.Set("code", code);
   if (err != 0) props.Set("errno", err);
   props.Set("op", op);
   return props;

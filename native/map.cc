@@ -58,7 +58,7 @@ Napi::Function MapHandle::Init(Napi::Env env) {
       InstanceAccessor<&MapHandle::BtfId>("btfId"),
       InstanceAccessor<&MapHandle::Fd>("fd"),
       InstanceAccessor<&MapHandle::Id>("id"),
-      InstanceAccessor<&MapHandle::PinPath>("pinPath"),
+      InstanceAccessor<&MapHandle::PinPath, &MapHandle::SetPinPath>("pinPath"),
       InstanceMethod<&MapHandle::Lookup>("lookup"),
       InstanceMethod<&MapHandle::LookupAndDelete>("lookupAndDelete"),
       InstanceMethod<&MapHandle::Update>("update"),
@@ -74,6 +74,7 @@ Napi::Function MapHandle::Init(Napi::Env env) {
       InstanceMethod<&MapHandle::Freeze>("freeze"),
       InstanceMethod<&MapHandle::Pin>("pin"),
       InstanceMethod<&MapHandle::Unpin>("unpin"),
+      InstanceMethod<&MapHandle::Reuse>("reuse"),
       InstanceMethod<&MapHandle::ReadGlobal>("readGlobal"),
       InstanceMethod<&MapHandle::WriteGlobal>("writeGlobal"),
       InstanceMethod<&MapHandle::Close>("close"),
@@ -502,6 +503,33 @@ Napi::Value MapHandle::Pin(const Napi::CallbackInfo& info) {
   }
   if (bpf_obj_pin(fd, path.c_str()) != 0) throw BpfError(env, "bpf_obj_pin", errno, path);
   pinPath_ = path;
+  return env.Undefined();
+}
+
+// pinPath = path before load: libbpf's load then reuses a compatible map pinned at `path`, or creates
+// the map and pins it there.
+void MapHandle::SetPinPath(const Napi::CallbackInfo& info, const Napi::Value& value) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map__set_pin_path";
+  if (map_ == nullptr) throw BpfError(env, op, "EBADSTATE", "a map opened from a pin is pinned already");
+  owner_->Require(env, op, Need::BeforeLoad);
+  if (!value.IsString() && !value.IsNull()) throw BpfError(env, op, "EINVAL", "expected a path on a bpffs mount, or null");
+  std::string path = value.IsString() ? value.As<Napi::String>().Utf8Value() : std::string();
+  int err = -bpf_map__set_pin_path(map_, path.empty() ? nullptr : path.c_str());
+  if (err != 0) throw BpfError(env, op, err, path);
+  pinPath_ = path;
+}
+
+// reuse(other: MapHandle) before load: the object uses `other`'s map instead of creating its own.
+Napi::Value MapHandle::Reuse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map__reuse_fd";
+  if (map_ == nullptr) throw BpfError(env, op, "EBADSTATE", "a map opened from a pin exists already");
+  owner_->Require(env, op, Need::BeforeLoad);
+  MapHandle* other = From(env, info[0]);
+  if (other == nullptr) throw BpfError(env, op, "EINVAL", "expected a map");
+  int err = -bpf_map__reuse_fd(map_, other->LoadedFd(env, op));
+  if (err != 0) throw BpfError(env, op, err, NameOf());
   return env.Undefined();
 }
 

@@ -49,6 +49,7 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
   Napi::Value Fd(const Napi::CallbackInfo& info);
   Napi::Value Id(const Napi::CallbackInfo& info);
   Napi::Value PinPath(const Napi::CallbackInfo& info);
+  void SetPinPath(const Napi::CallbackInfo& info, const Napi::Value& value);
   Napi::Value Lookup(const Napi::CallbackInfo& info);
   Napi::Value LookupAndDelete(const Napi::CallbackInfo& info);
   Napi::Value Update(const Napi::CallbackInfo& info);
@@ -64,6 +65,7 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
   Napi::Value Freeze(const Napi::CallbackInfo& info);
   Napi::Value Pin(const Napi::CallbackInfo& info);
   Napi::Value Unpin(const Napi::CallbackInfo& info);
+  Napi::Value Reuse(const Napi::CallbackInfo& info);
   Napi::Value ReadGlobal(const Napi::CallbackInfo& info);
   Napi::Value WriteGlobal(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned libbpf, libelf (elfutils) and zlib as static position-independent libraries into
 # deps/linux-<arch>/, from the upstream (orig) tarballs of Debian's source packages, checksums verified.
-#   scripts/deps.sh [--arch x64|arm64]      (default: this machine's; arm64 on x64 cross-compiles)
+#   scripts/deps.sh [--arch ARCH]   (Node's name; default: this machine's; x64 <-> arm64 cross-compile)
 # The addon links them in, so every build has the same libbpf whatever the host has installed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,24 +19,25 @@ arch=$(host_arch)
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--arch) arch=$2; shift 2 ;;
-	*) echo "usage: scripts/deps.sh [--arch x64|arm64]" >&2; exit 2 ;;
+	*) echo "usage: scripts/deps.sh [--arch ARCH]" >&2; exit 2 ;;
 	esac
 done
-case "$arch" in
-x64) triplet=x86_64-linux-gnu ;;
-arm64) triplet=aarch64-linux-gnu ;;
-*) echo "deps: unsupported architecture '$arch' (x64 or arm64)" >&2; exit 2 ;;
-esac
 cross=
-[ "$arch" = "$(host_arch)" ] || cross=$triplet-
+if [ "$arch" != "$(host_arch)" ]; then
+	case "$arch" in
+	x64) cross=x86_64-linux-gnu- ;;
+	arm64) cross=aarch64-linux-gnu- ;;
+	*) echo "deps: cannot cross-compile for '$arch' (only for x64 and arm64)" >&2; exit 2 ;;
+	esac
+fi
 cc=${CC:-${cross}gcc}
 ar=${AR:-${cross}ar}
 for tool in "$cc" "$ar" make tar; do
-	command -v "$tool" >/dev/null || { echo "deps: '$tool' is missing (Debian: apt-get install build-essential${cross:+ gcc-$triplet})" >&2; exit 1; }
+	command -v "$tool" >/dev/null || { echo "deps: '$tool' is missing (Debian: apt-get install build-essential${cross:+ gcc-${cross%-}})" >&2; exit 1; }
 done
 
 out="$root/deps/linux-$arch"
-stamp="${pins[*]} cc=$($cc -dumpfullversion) arch=$arch"
+stamp="$(sha256sum <"$0" | cut -c1-16) cc=$($cc -dumpfullversion) arch=$arch"
 if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ]; then
 	echo "deps: libbpf, libelf and zlib for linux-$arch already built in ${out#"$root/"}/"
 	exit 0
@@ -78,7 +79,7 @@ for pin in "${pins[@]}"; do
 		;;
 	elfutils)
 		(cd "$work/elfutils" &&
-			./configure -q ${cross:+--host=$triplet} --disable-debuginfod --disable-libdebuginfod \
+			./configure -q ${cross:+--host=${cross%-}} --disable-debuginfod --disable-libdebuginfod \
 				--without-zstd --without-bzlib --without-lzma \
 				CC="$cc" AR="$ar" CFLAGS="$flags" CPPFLAGS="-I$out/include" LDFLAGS="-L$out/lib" >/dev/null &&
 			make -s -C lib -j"$jobs" >/dev/null &&
@@ -88,9 +89,10 @@ for pin in "${pins[@]}"; do
 		cp "$work/elfutils/libelf/libelf.h" "$work/elfutils/libelf/gelf.h" "$work/elfutils/libelf/nlist.h" "$out/include/"
 		;;
 	libbpf)
+		# With its own UAPI headers (linux/bpf.h), so older hosts' kernel headers do not matter.
 		make -s -C "$work/libbpf/src" -j"$jobs" BUILD_STATIC_ONLY=1 NO_PKG_CONFIG=1 CC="$cc" AR="$ar" \
 			EXTRA_CFLAGS="$flags -I$out/include" OBJDIR="$work/libbpf-obj" DESTDIR="$out" PREFIX=/ LIBDIR=/lib \
-			INCLUDEDIR=/include install >/dev/null
+			INCLUDEDIR=/include UAPIDIR=/include install install_uapi_headers >/dev/null
 		;;
 	esac
 done

@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . /etc/os-release
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(clang llvm curl ca-certificates make gcc g++ python3 iproute2 util-linux dpkg-dev strace systemtap-sdt-dev dwarves)
+packages=(clang llvm curl ca-certificates bzip2 make gcc g++ python3 iproute2 util-linux dpkg-dev strace systemtap-sdt-dev dwarves debootstrap qemu-user-static)
 backports=()
 if [ "${VERSION_CODENAME:-}" = bookworm ]; then
 	# The BPF-side headers of libbpf 1.4 and bpftool 7.5 come from bookworm-backports (the addon itself links
@@ -39,6 +39,12 @@ fi
 if [ ${#missing_bpo[@]} -gt 0 ]; then
 	echo "setup: installing ${missing_bpo[*]} from bookworm-backports"
 	apt-get install -y -qq -t bookworm-backports "${missing_bpo[@]}" >/dev/null
+fi
+# The daemon tests run a real Prometheus server and promtool; its exporters (recommended) are not needed.
+if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q 'ok installed'; then
+	echo "setup: installing prometheus (server and promtool, without its recommended exporters)"
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)

@@ -8,7 +8,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { BpfError, BpfObject, Link, elfFunctions, probeKernel } from 'bpfkit'
-import { bpfFds, fixture, root, thrown, waitFor } from './helpers'
+import { bpfFds, cgroup2Mount, fixture, root, thrown, waitFor } from './helpers'
 
 const GETPPID = process.arch === 'arm64' ? 173 : 110
 const PORT = 9999
@@ -463,8 +463,7 @@ describe('sockets and cgroups', () => {
   })
 
   it('attachCgroup with a connect4 program denies connects from processes in the cgroup only', async () => {
-    const mount = fs.readFileSync('/proc/mounts', 'utf8').split('\n').find((line) => line.split(' ')[2] === 'cgroup2')!.split(' ')[1]!
-    const cgroup = path.join(mount, `bpfkit-test-${process.pid}`)
+    const cgroup = path.join(cgroup2Mount(), `bpfkit-test-${process.pid}`)
     fs.mkdirSync(cgroup)
     const server = net.createServer((socket) => socket.end())
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

@@ -7,6 +7,21 @@ import { BpfError, BpfObject } from 'bpfkit'
 
 export const root = path.resolve(__dirname, '..')
 
+/** The addon file the tests run: the local build, or the one BPFKIT_ADDON names. */
+export const addonPath: string = (require(path.join(root, 'dist/native.js')) as { addonPath: string }).addonPath
+
+/**
+ * Where cgroup v2 is mounted; mounts it on a directory of its own first when nothing has (a fresh
+ * root or a minimal VM), so cgroup tests run everywhere.
+ */
+export function cgroup2Mount(): string {
+  const mounted = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((line) => line.split(' ')).find((f) => f[2] === 'cgroup2')
+  if (mounted) return mounted[1]!
+  const dir = fs.mkdtempSync('/tmp/bpfkit-cgroup2-')
+  execFileSync('mount', ['-t', 'cgroup2', 'none', dir])
+  return dir
+}
+
 export function fixture(name: string): string {
   return path.join(root, 'test/fixtures', name)
 }

@@ -19,16 +19,23 @@ describe('package', () => {
     expect(Object.keys(bpfkit)).toEqual(expect.arrayContaining(['BpfObject', 'BpfError', 'VerifierError', 'RingBuffer', 'Link']))
   })
 
+  it('has bpfkit/metrics for CommonJS and ESM, over the same classes as bpfkit', () => {
+    expect(node(['-e', "const m = require('bpfkit/metrics'); console.log(typeof m.MapCounter, m.MetricOptionError.prototype instanceof require('bpfkit').BpfError)"]).trim())
+      .toBe('function true')
+    const esm = node(['--input-type=module', '-e', "import { MapHistogram } from 'bpfkit/metrics'; import cjs from 'bpfkit/metrics'; console.log(MapHistogram === cjs.MapHistogram)"])
+    expect(esm.trim()).toBe('true')
+  })
+
   it('has a CLI with --version and --help', () => {
     const cli = path.join(root, 'dist/cli/index.js')
     expect(node([cli, '--version']).trim()).toBe(`${bpfkit.version} (libbpf ${bpfkit.libbpfVersion})`)
     expect(node([cli, '--help'])).toMatch(/Usage: bpfkit/)
   })
 
-  it('links libbpf and libelf statically', () => {
+  it('links libbpf, libelf, zlib and libstdc++ statically, and libbpf is the pinned 1.5', () => {
     const ldd = execFileSync('ldd', [path.join(root, 'build/Release/bpfkit.node')], { encoding: 'utf8' })
-    expect(ldd).not.toMatch(/libbpf|libelf|libz\./)
-    expect(bpfkit.libbpfVersion).toMatch(/^v1\.\d+/)
+    expect(ldd).not.toMatch(/libbpf|libelf|libz\.|libstdc\+\+/)
+    expect(bpfkit.libbpfVersion).toBe('v1.5')
   })
 
   it('was built from the native sources in this tree', () => {

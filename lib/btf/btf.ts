@@ -245,6 +245,34 @@ export class Btf {
     return codec as CompiledCodec<T>
   }
 
+  /**
+   * The memory layout of a type in one line: member names, offsets and bit sizes, integer sizes and
+   * signedness, array lengths — not type names. Two types with the same layout read the same bytes the
+   * same way, whatever BTF they come from (a map pinned by an older build of a program, say).
+   */
+  layout(id: number): string {
+    const type = this.resolve(id)
+    switch (type.kind) {
+      case 'int':
+        return `${type.bool ? 'bool' : type.signed ? 's' : 'u'}${type.bits}${type.bitOffset === 0 ? '' : `@${type.bitOffset}`}`
+      case 'float':
+        return `f${type.size * 8}`
+      case 'ptr':
+        return 'ptr'
+      case 'enum':
+      case 'enum64':
+        return `${type.signed ? 's' : 'u'}${type.size * 8}`
+      case 'array':
+        return `${this.layout(type.type)}[${type.length}]`
+      case 'struct':
+      case 'union':
+        return `${type.kind}(${type.size}){${type.members.map((m) =>
+          `${m.name}@${m.bitOffset}${m.bitSize === 0 ? '' : `:${m.bitSize}`} ${this.layout(m.type)}`).join('; ')}}`
+      default:
+        return type.kind
+    }
+  }
+
   /** The members of a struct or union (through typedefs); none for other types. */
   members(id: number): BtfComposite['members'] {
     const type = this.resolve(id)

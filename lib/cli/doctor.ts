@@ -2,8 +2,11 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import type { Command } from 'commander'
+import { BpfError } from '../errors'
 import { probeKernel } from '../probe'
+import { selftest, type SelftestReport } from '../selftest'
 import { libbpfVersion } from '../version'
+import { capabilities } from '../capabilities'
 
 /** One finding: what was checked, whether it is fine, and what to do when it is not. */
 export interface Check {
@@ -35,7 +38,7 @@ function mounted(type: string): string | undefined {
   return read('/proc/mounts')?.split('\n').map((line) => line.split(' ')).find((f) => f[2] === type)?.[1]
 }
 
-const CAPABILITIES: Array<[string, number]> = [['CAP_BPF', 39], ['CAP_PERFMON', 38], ['CAP_NET_ADMIN', 12], ['CAP_SYS_ADMIN', 21]]
+const CAPABILITIES = ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN'] as const
 
 /** Examines the running kernel and this process. */
 export function examine(): DoctorReport {
@@ -50,12 +53,12 @@ export function examine(): DoctorReport {
   const bpffs = mounted('bpf')
   checks.push({ name: 'bpffs', ok: bpffs !== undefined, detail: bpffs ?? 'not mounted (needed to pin)',
     fix: bpffs ? undefined : 'mount -t bpf bpf /sys/fs/bpf' })
-  const effective = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(read('/proc/self/status') ?? '')?.[1] ?? '0'}`)
+  const effective = capabilities().effective
   const root = process.geteuid?.() === 0
-  for (const [name, bit] of CAPABILITIES) {
-    const has = (effective >> BigInt(bit)) & 1n
-    checks.push({ name, ok: has === 1n, detail: has === 1n ? 'held' : 'missing',
-      fix: has === 1n ? undefined : `run as root or grant ${name} (setcap, or the container's capabilities)` })
+  for (const name of CAPABILITIES) {
+    const has = effective.includes(name)
+    checks.push({ name, ok: has, detail: has ? 'held' : 'missing',
+      fix: has ? undefined : `run as root or grant ${name} (setcap, or the container's capabilities)` })
   }
   checks.push({ name: 'root', ok: root, detail: root ? 'euid 0' : `euid ${process.geteuid?.()}`, fix: root ? undefined : 'run as root' })
   const memlock = /^Max locked memory\s+(\S+)/m.exec(read('/proc/self/limits') ?? '')?.[1] ?? 'unknown'
@@ -86,10 +89,19 @@ export function addDoctorCommand(program: Command): void {
     .command('doctor')
     .description('check what this kernel and process can do with BPF (BTF, program and map types, helpers, mounts, privileges)')
     .option('--json', 'print the report as JSON')
-    .action((flags: { json?: boolean }) => {
+    .option('--selftest', 'also load, attach and read a tiny program shipped in the package, and say which addon ran it')
+    .action(async (flags: { json?: boolean; selftest?: boolean }) => {
       const report = examine()
+      let test: SelftestReport | { error: BpfError } | undefined
+      if (flags.selftest) {
+        test = await selftest().catch((error: unknown) => ({
+          error: error instanceof BpfError ? error : new BpfError(String(error), { code: 'EIO', op: 'selftest', cause: error }),
+        }))
+        if ('error' in test) process.exitCode = 1
+      }
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+        const json = test && 'error' in test ? { error: { message: test.error.message, code: test.error.code, op: test.error.op, hint: test.error.hint } } : test
+        process.stdout.write(`${JSON.stringify({ ...report, ...(test ? { selftest: json } : {}) }, null, 2)}\n`)
         return
       }
       const lines = [`kernel ${report.kernel}, libbpf ${report.libbpf}`]
@@ -104,6 +116,22 @@ export function addDoctorCommand(program: Command): void {
       list('program types', report.programTypes)
       list('map types', report.mapTypes)
       list('attach', report.attach)
+      if (test) lines.push('', ...selftestLines(test))
       process.stdout.write(`${lines.join('\n')}\n`)
     })
+}
+
+function selftestLines(test: SelftestReport | { error: BpfError }): string[] {
+  if ('error' in test) {
+    const [first] = test.error.message.split('\n')
+    return [`✗ selftest failed in ${test.error.op}: ${first}`, ...(test.error.hint ? [`    fix: ${test.error.hint}`] : [])]
+  }
+  return [
+    '✓ selftest: loaded, attached, saw its own event, detached',
+    `    addon   ${test.addon} (${test.source})`,
+    `    libbpf  ${test.libbpf}`,
+    `    glibc   ${test.glibc ? `>= ${test.glibc}` : 'none needed'}; needs ${test.libraries.join(', ')}`,
+    `    event   pid ${test.event.pid} (${test.event.comm}) on tracepoint syscalls/sys_enter_getppid`,
+    `    steps   ${test.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}`,
+  ]
 }

@@ -6,6 +6,7 @@ import { addGenCommand } from './gen'
 import { addBtfCommand } from './btf'
 import { addDoctorCommand } from './doctor'
 import { addBuildCommand } from './build'
+import { addServeCommand } from './serve'
 
 export function createProgram(): Command {
   const program = new Command('bpfkit')
@@ -16,6 +17,7 @@ export function createProgram(): Command {
   addBtfCommand(program)
   addDoctorCommand(program)
   addBuildCommand(program)
+  addServeCommand(program)
   return program
 }
 

@@ -195,6 +195,12 @@ describe('typed skeletons', () => {
     fs.rmSync(dir, { recursive: true, force: true })
   })
 
+  it('types perf buffers by BPFKIT_PERFBUF and ring buffers by BPFKIT_RINGBUF', () => {
+    const module = generateSkeleton(fs.readFileSync(fixture('sequence.bpf.o')), { objectPath: fixture('sequence.bpf.o') })
+    expect(module).toContain('  perf_events: PerfBufferMap<Int64<SeqEvent, I>>')
+    expect(module).toContain('  events: RingBufferMap<Int64<SeqEvent, I>>')
+  })
+
   it('has --help and clear errors: not an ELF file, no BTF', () => {
     expect(cli('gen', 'skeleton', '--help').stdout).toContain('--check')
     const notElf = cli('gen', 'skeleton', path.join(root, 'package.json'))

@@ -767,7 +767,9 @@ class Compiler {
       const copy = `  [Symbol.for("nodejs.util.inspect.custom")]() { return ${decoder}(this.#dv, this.#b, this.#o); }` +
         (names.has('toJSON') ? '' : `\n  ["toJSON"]() { return ${decoder}(this.#dv, this.#b, this.#o); }`)
       return `class ${name} {\n  #dv = undefined;\n  #b = undefined;\n  #o = 0;\n${nested.join('\n')}\n` +
-        `  static at(v, dv, b, o) { v.#dv = dv; v.#b = b; v.#o = o; return v; }\n${members.join('\n')}\n${copy}\n}`
+        `  static at(v, dv, b, o) { v.#dv = dv; v.#b = b; v.#o = o; return v; }\n` +
+        `  static bind(v, dv, b) { v.#dv = dv; v.#b = b; }\n` +
+        `  static place(v, o) { v.#o = o; return v; }\n${members.join('\n')}\n${copy}\n}`
     })
   }
 
@@ -944,10 +946,15 @@ function range(bits: number, signed: boolean): [string, string] {
   return ['0', (2n ** BigInt(bits) - 1n).toString()]
 }
 
-/** @internal A compiled view class: `at(view, dv, b, o)` places a view (made with `new`) and returns it. */
+/**
+ * @internal A compiled view class: `at(view, dv, b, o)` places a view (made with `new`) over the
+ * bytes `dv` and `b` cover, at offset `o`, and returns it; `bind` sets the bytes, `place` the offset.
+ */
 export interface ViewClass {
   new (): object
   at(view: object, dv: DataView, b: Buffer, o: number): object
+  bind(view: object, dv: DataView, b: Buffer): void
+  place(view: object, o: number): object
 }
 
 function offsetOf(op: string, offset: unknown): number {

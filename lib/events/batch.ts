@@ -93,9 +93,8 @@ export class EventBatch<T> {
    */
   at(index: number): EventView<EventOf<T>> {
     const view = this.#view
-    const live = this.#live
-    if (view !== undefined && index >>> 0 === index && index < this.count) {
-      return view(live.dv, live.b, live.offsets[index] as number, live.lengths[index] as number) as EventView<EventOf<T>>
+    if (view !== undefined && index >>> 0 === index && index < this.count && (this.lengths[index] as number) >= view.size) {
+      return view.View.place(view.instance, this.offsets[index] as number) as EventView<EventOf<T>>
     }
     return this.#at(index) as EventView<EventOf<T>>
   }
@@ -108,7 +107,7 @@ export class EventBatch<T> {
     const type = (types.length === 1 ? types[0] : types[live.sources[index] as number]) as RecordType
     const offset = live.offsets[index] as number
     const length = live.lengths[index] as number
-    return type.view === undefined ? type.decode(live.dv, live.b, offset, length) : type.view(live.dv, live.b, offset, length)
+    return type.view === undefined ? type.decode(live.dv, live.b, offset, length) : type.view.at(offset, length)
   }
 
   /** The name of the map event `index` came from. */

@@ -11,8 +11,18 @@ import type { Decoder } from './reader'
  */
 export interface RecordType<T = unknown> {
   decode(dv: DataView, b: Buffer, offset: number, length: number): T
-  /** Places the reused view over the record (typed records of a struct or union), else undefined. */
-  view?(dv: DataView, b: Buffer, offset: number, length: number): object
+  /**
+   * The reused view of typed records of a struct or union: `bind` it to the batch's bytes (again
+   * when they change), then `at` places it over the record at `offset`.
+   */
+  view?: {
+    bind(dv: DataView, b: Buffer): void
+    at(offset: number, length: number): object
+    /** The class, its view over the batch and the type's size: batch.at(i)'s fast path for whole records. */
+    readonly View: ViewClass
+    readonly instance: object
+    readonly size: number
+  }
 }
 
 /** @internal A copy of the record's bytes. */
@@ -50,11 +60,21 @@ export function typedRecord<T>(btf: Btf, id: number, int64: Int64Mode): RecordTy
   if (View !== undefined) {
     const view = new View()
     // A short record's view reads a padded copy, which the next short record replaces.
-    const short = new View()
-    type.view = (dv, b, offset, length) => {
-      if (length >= size) return View.at(view, dv, b, offset)
-      pad(b, offset, length)
-      return View.at(short, paddedView, padded, padded.byteOffset)
+    const short = View.at(new View(), paddedView, padded, padded.byteOffset)
+    let bytes: Buffer = padded
+    type.view = {
+      View,
+      instance: view,
+      size,
+      bind: (dv, b) => {
+        View.bind(view, dv, b)
+        bytes = b
+      },
+      at: (offset, length) => {
+        if (length >= size) return View.place(view, offset)
+        pad(bytes, offset, length)
+        return short
+      },
     }
   }
   return type

@@ -160,6 +160,7 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
     this.#live = { dv: view, b: buffer, offsets: views.offsets, lengths: views.lengths, sources: views.sources, count: 0, next: 0, bytes: 0 }
     this.#batch = new EventBatch<T>(this.#live, this.#records)
     this.#batch.bytes = new Uint8Array(views.buffer)
+    for (const type of types) type.view?.bind(view, buffer)
     this.#onClose = onClose
     handle.onbatch = (buffer, count) => this.#onBatch(buffer, count)
     handle.onerror = (error) => this.#fail(error)
@@ -337,6 +338,7 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
       live.dv = view
       live.b = b
       this.#batch.bytes = new Uint8Array(buffer)
+      for (const type of this.#records.types) type.view?.bind(view, b)
     }
     live.count = count
     live.next = 0

@@ -132,6 +132,56 @@ export function viewsOfBuffer(buffer: ArrayBufferLike): Views {
   }
 }
 
+/** The longest string a StringCache keeps. */
+const CACHED_BYTES = 64
+const CACHE_SLOTS = 256
+
+/**
+ * The last strings one char[N] field decoded, by their bytes: events and map entries repeat the
+ * same few names (a comm, a path, a tag) far more often than not, and reusing a string costs a
+ * compare where making one costs an allocation and a call into C++. A field whose strings rarely
+ * repeat (under 1 in 8 of 1024 reads) stops looking for a while, so that it pays almost nothing.
+ */
+class StringCache {
+  readonly #hashes = new Int32Array(CACHE_SLOTS)
+  readonly #lengths = new Uint8Array(CACHE_SLOTS)
+  readonly #bytes = new Uint8Array(CACHE_SLOTS * CACHED_BYTES)
+  readonly #view = new DataView(this.#bytes.buffer)
+  readonly #strings: string[] = new Array<string>(CACHE_SLOTS).fill('')
+  #reads = 0
+  #hits = 0
+  /** Reads left before looking again. */
+  skip = 0
+
+  find(dv: DataView, o: number, length: number, hash: number): string | undefined {
+    const slot = (hash ^ (hash >>> 16)) & (CACHE_SLOTS - 1)
+    this.#account()
+    if (this.#lengths[slot] !== length || this.#hashes[slot] !== hash) return undefined
+    const view = this.#view
+    const base = slot * CACHED_BYTES
+    let k = 0
+    for (; k + 4 <= length; k += 4) if (view.getUint32(base + k, true) !== dv.getUint32(o + k, true)) return undefined
+    for (; k < length; k++) if (view.getUint8(base + k) !== dv.getUint8(o + k)) return undefined
+    this.#hits++
+    return this.#strings[slot]
+  }
+
+  add(b: Buffer, o: number, length: number, hash: number, string: string): void {
+    const slot = (hash ^ (hash >>> 16)) & (CACHE_SLOTS - 1)
+    this.#bytes.set(b.subarray(o, o + length), slot * CACHED_BYTES)
+    this.#lengths[slot] = length
+    this.#hashes[slot] = hash
+    this.#strings[slot] = string
+  }
+
+  #account(): void {
+    if (++this.#reads < 1024) return
+    if (this.#hits * 8 < this.#reads) this.skip = 16384
+    this.#reads = 0
+    this.#hits = 0
+  }
+}
+
 /** Buffer's latin1 and UTF-8 readers without toString's argument handling (Node has them on every Buffer). */
 interface Slices {
   latin1Slice(start: number, end: number): string
@@ -291,18 +341,39 @@ const helpers = {
     throw fault(`expected a boolean, got ${show(x)}`)
   },
 
-  /** A C string in `n` bytes: up to the first NUL (see the top of this file for bytes that are not UTF-8). */
-  str(b: Buffer, o: number, n: number): string {
+  /**
+   * A C string in `n` bytes: up to the first NUL (see the top of this file for bytes that are not
+   * UTF-8), from `cache` when it holds the same bytes. Scanned four bytes at a time.
+   */
+  str(dv: DataView, b: Buffer, o: number, n: number, cache: StringCache): string {
     const limit = o + n
+    const hashing = cache.skip === 0
+    if (!hashing) cache.skip--
     let end = o
-    let ascii = true
+    let high = 0
+    let hash = 0
+    for (; end + 4 <= limit; end += 4) {
+      const x = dv.getUint32(end, true)
+      if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break // a NUL in these four bytes
+      high |= x
+      if (hashing) hash = Math.imul(hash ^ x, 0x01000193)
+    }
     for (; end < limit; end++) {
       const c = b[end] as number
       if (c === 0) break
-      if (c > 0x7f) ascii = false
+      high |= c
+      if (hashing) hash = Math.imul(hash ^ c, 0x01000193)
     }
-    if (end === o) return ''
-    return ascii ? (b as unknown as Slices).latin1Slice(o, end) : decodeUtf8(b, o, end)
+    const length = end - o
+    if (length === 0) return ''
+    const cached = hashing && length <= CACHED_BYTES
+    if (cached) {
+      const string = cache.find(dv, o, length, hash)
+      if (string !== undefined) return string
+    }
+    const decoded = (high & 0x80808080) === 0 ? (b as unknown as Slices).latin1Slice(o, end) : decodeUtf8(b, o, end)
+    if (cached) cache.add(b, o, length, hash, decoded)
+    return decoded
   },
 
   putStr(x: unknown, b: Buffer, o: number, n: number, t: string): void {
@@ -703,7 +774,7 @@ class Compiler {
     const btf = this.#btf
     const type = btf.resolve(id) as Extract<BtfType, { kind: 'array' }>
     const n = type.length
-    if (isCharArray(this.#btf, id)) return `h.str(b, ${o}, ${n})`
+    if (isCharArray(this.#btf, id)) return `h.str(dv, b, ${o}, ${n}, ${this.#constant(new StringCache())})`
     const elementSize = btf.sizeOf(type.type)
     const typed = typedArrayOf(btf, type.type)
     const name = this.#once(this.#decoders, type.id, 'd', (fn) => {

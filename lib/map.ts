@@ -682,19 +682,23 @@ class Typed {
 
   /**
    * Encodes entries[i] (a [key, value] pair) at i * keySize of `keys` and i * valueBytes of `values`
-   * (zeroed buffers of that size); errors name the element as `entries[i][0]` or `entries[i][1]`.
+   * (zeroed buffers of that size), keys first; errors name the element as `entries[i][0]` or
+   * `entries[i][1]`.
    */
   encodeEntries(entries: readonly unknown[], keys: Buffer, values: Buffer): void {
-    const keyCodec = this.keyCodec as CompiledCodec
-    const k = viewsOfBuffer(keys.buffer)
-    const v = values.buffer === keys.buffer ? k : viewsOfBuffer(values.buffer)
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]
       if (!Array.isArray(entry) || entry.length !== 2) throw invalidArgument('map.setMany', `entry ${i} must be a [key, value] pair`)
-      keyCodec.writeAt(entry[0], k.view, k.buffer, keys.byteOffset + i * this.keySize, keyName, i)
-      if (this.#cpus === 0) this.#valueCodec.writeAt(entry[1], v.view, v.buffer, values.byteOffset + i * this.valueBytes, valueName, i)
-      else this.encodeValue(entry[1], values, i * this.valueBytes, valueName(i))
     }
+    const rows = entries as ReadonlyArray<readonly unknown[]>
+    const k = viewsOfBuffer(keys.buffer)
+    ;(this.keyCodec as CompiledCodec).writeColumn(rows, 0, k.view, k.buffer, keys.byteOffset, this.keySize, keyName)
+    if (this.#cpus !== 0) {
+      for (let i = 0; i < rows.length; i++) this.encodeValue((rows[i] as readonly unknown[])[1], values, i * this.valueBytes, valueName(i))
+      return
+    }
+    const v = values.buffer === keys.buffer ? k : viewsOfBuffer(values.buffer)
+    this.#valueCodec.writeColumn(rows, 1, v.view, v.buffer, values.byteOffset, this.valueBytes, valueName)
   }
 
   /**

@@ -138,9 +138,7 @@ const DRAINS: Record<string, (rb: Reader, events: number, field: (event: Event) 
         reject(new Error(typeof batch.at !== 'function' ? 'this bpfkit has no batch.at(i)' : "this bpfkit has no int64: 'number'"))
         return
       }
-      let s = 0
-      for (let i = 0; i < n; i++) s += num(field(batch.at(i)))
-      sum[0] += s
+      for (let i = 0; i < n; i++) sum[0] += num(field(batch.at(i)))
       count += n
       if (count >= events) {
         const seconds = (performance.now() - start) / 1e3

@@ -1099,17 +1099,31 @@ export class CompiledCodec<T = any> implements Codec<T> {
 
   /**
    * Writes `value` at absolute offset `o` of what `dv` and `b` cover, zeroing its bytes first: for
-   * callers that checked the bounds (a map's scratch buffers). Errors name the field under `path`
-   * (or `path(index)`, made only when there is an error).
+   * callers that checked the bounds (a map's scratch buffers). Errors name the field under `path`.
    */
-  writeAt(value: unknown, dv: DataView, b: Buffer, o: number, path: string | ((index: number) => string), index = 0): void {
+  writeAt(value: unknown, dv: DataView, b: Buffer, o: number, path: string): void {
     const size = this.size
     if (size <= 64) for (let i = o; i < o + size; i++) b[i] = 0
     else b.fill(0, o, o + size)
     try {
       this.#write(value, dv, b, o)
     } catch (error) {
-      if (error instanceof Fault) throw fieldError((typeof path === 'string' ? path : path(index)) + error.path, error.message)
+      if (error instanceof Fault) throw fieldError(path + error.path, error.message)
+      throw error
+    }
+  }
+
+  /**
+   * Writes element `part` of each of `rows` (arrays, as [key, value] entries) at `o + i * stride` of
+   * what `dv` and `b` cover, which the caller zeroed and sized; errors name the row as `name(i)`.
+   */
+  writeColumn(rows: ReadonlyArray<readonly unknown[]>, part: number, dv: DataView, b: Buffer, o: number, stride: number,
+    name: (index: number) => string): void {
+    let i = 0
+    try {
+      for (; i < rows.length; i++) this.#write((rows[i] as readonly unknown[])[part], dv, b, o + i * stride)
+    } catch (error) {
+      if (error instanceof Fault) throw fieldError(name(i) + error.path, error.message)
       throw error
     }
   }

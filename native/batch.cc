@@ -61,16 +61,13 @@ bool EventBatch::Store(const void* data, size_t size, uint16_t source) {
   return !Full();
 }
 
-EventBatch::Slots EventBatch::OpenRun() const {
-  return {offsetsData_, lengthsData_, count_, std::min(maxEvents_, hardEvents_), Align(used_), maxBytes_};
+EventBatch::Slots EventBatch::Open() const {
+  return {data_, capacity_, used_, maxBytes_, offsetsData_, lengthsData_, sourcesData_, count_, std::min(maxEvents_, hardEvents_)};
 }
 
-void EventBatch::AddRun(Napi::Env env, const Slots& slots, const void* data, size_t bytes, uint16_t source) {
-  if (slots.start + bytes > capacity_) Grow(env, slots.start + bytes);
-  std::memcpy(data_ + slots.start, data, bytes);
-  used_ = slots.start + bytes;
-  for (uint32_t i = count_; i < slots.count; i++) sourcesData_[i] = source;
+void EventBatch::Close(const Slots& slots) {
   count_ = slots.count;
+  used_ = slots.used;
 }
 
 void EventBatch::Settle(Napi::Env env) {

@@ -1,5 +1,5 @@
 // RingBuffer: one or more BPF ring buffer maps, mmap()ed and drained on the JS thread in batches by our
-// own consumer loop, which copies each run of records with one memcpy (see ring_buffer.cc).
+// own consumer loop (see ring_buffer.cc for why).
 #pragma once
 
 #include <napi.h>
@@ -21,7 +21,7 @@ class RingBufferHandle : public Napi::ObjectWrap<RingBufferHandle>, public Event
 
  private:
   // One ring as the kernel maps it: the consumer position (ours to write), then the producer position
-  // and the data pages, mapped twice in a row so that any run of records is contiguous.
+  // and the data pages, mapped twice in a row so that a record that wraps around is contiguous.
   struct Ring {
     unsigned long* consumer = nullptr;
     unsigned long* producer = nullptr;

@@ -143,6 +143,24 @@ describe('event shapes through every typed surface', () => {
     reader.close()
   })
 
+  it('records larger than the batch buffer arrive whole: the buffer grows and views follow it', async () => {
+    const shape = SHAPES[1]
+    const reader = obj.ringBuffer<Event>(shape.ring, { batchBytes: 64 }) // 256-byte records, a 128-byte buffer to start
+    const { expected } = recorder(reader, shape)
+    const viewed: unknown[] = []
+    const data: Event[] = []
+    reader.on('batch', (batch) => {
+      for (let i = 0; i < batch.count; i++) viewed.push(plain(batch.at(i), expected()[viewed.length]))
+    })
+    reader.on('data', (event) => data.push(event))
+    await new Promise((resolve) => setImmediate(resolve))
+    fill(shape, 20)
+    await waitFor(() => data.length === 20)
+    expect(data).toEqual(expected())
+    expect(viewed).toEqual(expected())
+    reader.close()
+  })
+
   it('a filename that is not UTF-8 decodes losslessly: encoding the event gives back the bytes the kernel copied', async () => {
     const shape = SHAPES[2]
     const reader = obj.ringBuffer<Event>(shape.ring)

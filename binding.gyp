@@ -10,6 +10,7 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "BPFKIT_SOURCE_HASH=\"<!(node scripts/build-config.js hash)\""
       ],
       "cflags!": ["-fno-exceptions"],

@@ -1,6 +1,9 @@
 import * as path from 'node:path'
 import { defineConfig } from 'vitest/config'
 
+// BPFKIT_TEST_SCALE: how much slower this machine is (npm run test:kernels under qemu's emulation).
+const scale = Number(process.env.BPFKIT_TEST_SCALE) || 1
+
 export default defineConfig({
   resolve: {
     // Tests use the built package exactly as users import it.
@@ -15,8 +18,8 @@ export default defineConfig({
     pool: 'forks',
     // Tests share the kernel (tracepoints, program ids): one file at a time.
     fileParallelism: false,
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    testTimeout: 60_000 * scale,
+    hookTimeout: 60_000 * scale,
     server: { deps: { external: [/\/dist\//] } },
   },
 })

@@ -43,7 +43,15 @@ const LIBRARY_DIRS = ['/lib64', '/usr/lib64', '/lib', '/usr/lib'].flatMap((dir) 
  * library name (`libc.so.6`) is searched in LD_LIBRARY_PATH and the system library directories; any
  * other name is searched in PATH.
  */
-export function resolveBinary(binary: string, op: string): string {
+export function resolveBinary(binary: string): string {
+  if (typeof binary !== 'string' || binary === '') {
+    throw new BpfError('resolveBinary: expected a path or a program or library name', { code: 'EINVAL', op: 'resolveBinary' })
+  }
+  return findBinary(binary, 'resolveBinary')
+}
+
+/** @internal resolveBinary for a checked name, with errors in the caller's name. */
+export function findBinary(binary: string, op: string): string {
   if (binary.includes('/')) {
     if (!fs.existsSync(binary)) throw notFound(op, `no such binary: ${binary}`)
     return path.resolve(binary)

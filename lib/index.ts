@@ -1,7 +1,7 @@
 // bpfkit's public API. Its types use Node's (Buffer, EventEmitter, Disposable): the reference makes them
 // resolve in projects that do not list @types/node themselves.
 /// <reference types="node" preserve="true" />
-export { BpfObject, type OpenOptions, type MapOptions, type ObjectState } from './object'
+export { BpfObject, type OpenOptions, type ObjectLimits, type MapOptions, type ObjectState } from './object'
 export {
   BpfProgram,
   type TestRunOptions,

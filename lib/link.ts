@@ -1,6 +1,7 @@
 // Link: keeps a program attached until closed; pinned to bpffs, it outlives the process.
 import { addon, type LinkHandle } from './native'
 import { invalidArgument } from './errors'
+import { untiedAttached, untiedReleased } from './exit'
 
 /** The kernel's view of a BPF link (bpf_link_get_info_by_fd). */
 export interface LinkInfo {
@@ -35,6 +36,7 @@ export class Link implements Disposable {
     this.#onClose = onClose
     this.program = target.program
     this.target = target.target
+    if (!handle.tiedToProcess) untiedAttached(this)
   }
 
   /**
@@ -95,6 +97,7 @@ export class Link implements Disposable {
     if (this.#closed) return
     this.#closed = true
     this.#handle.destroy()
+    untiedReleased(this)
     const onClose = this.#onClose
     this.#onClose = undefined
     onClose?.()

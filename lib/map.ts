@@ -4,6 +4,8 @@ import { BpfError, describe, invalidArgument } from './errors'
 import { Btf, int64Of } from './btf/btf'
 import { isCharArray, viewsOfBuffer, type CompiledCodec, type Init, type Int64Mode } from './btf/codec'
 import type { BtfType } from './btf/types'
+import type { Link } from './link'
+import type { LinkTracker } from './program'
 
 /** Update flags, as in bpf_map_update_elem. */
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2, LOCK: 4 } as const
@@ -25,9 +27,15 @@ function bytes(op: string, what: string, value: unknown): Uint8Array {
 
 function flagsOf(op: string, flags: UpdateFlag | undefined): number {
   if (flags === undefined) return 0
-  if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0) return flags
+  if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0 && flags <= 0xffffffff) return flags
   if (typeof flags === 'string' && Object.hasOwn(FLAG_NAMES, flags)) return FLAG_NAMES[flags] as number
   throw invalidArgument(op, `flags must be 'any', 'noexist', 'exist' or UpdateFlags bits, got ${describe(flags)}`)
+}
+
+/** Lookup flags (BPF_F_LOCK): a 32-bit unsigned integer. */
+function lookupFlags(op: string, flags: unknown): number {
+  if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0 && flags <= 0xffffffff) return flags
+  throw invalidArgument(op, `flags must be a 32-bit unsigned integer, got ${describe(flags)}`)
 }
 
 /**
@@ -44,7 +52,7 @@ export class RawMap {
 
   /** The value bytes for `key` (null for queue and stack: peek), or undefined when there is none. */
   lookup(key: Uint8Array | null, flags = 0): Buffer | undefined {
-    return this.#handle.lookup(key === null ? null : bytes('map.lookup', 'key', key), flags)
+    return this.#handle.lookup(key === null ? null : bytes('map.lookup', 'key', key), lookupFlags('map.lookup', flags))
   }
 
   /** Creates or replaces `key`'s value (null key: push onto a queue or stack, add to a bloom filter). */
@@ -60,7 +68,7 @@ export class RawMap {
 
   /** Looks up and deletes `key` (null: pop from a queue or stack). */
   lookupAndDelete(key: Uint8Array | null, flags = 0): Buffer | undefined {
-    return this.#handle.lookupAndDelete(key === null ? null : bytes('map.lookupAndDelete', 'key', key), flags)
+    return this.#handle.lookupAndDelete(key === null ? null : bytes('map.lookupAndDelete', 'key', key), lookupFlags('map.lookupAndDelete', flags))
   }
 
   /** The key after `key` (the first key for null), or undefined at the end. */
@@ -87,15 +95,17 @@ export class BpfMap<K = any, V = any> {
   readonly #btf: () => Btf | undefined
   readonly #onClose: (() => void) | undefined
   readonly #int64: Int64Mode
+  readonly #track: LinkTracker | undefined
   #typed: Typed | undefined
   /** Byte-level access to the map's entries. */
   readonly raw: RawMap
 
   /** @internal Maps come from `BpfObject.maps`, `BpfObject.map` or `BpfMap.openPinned`. */
-  constructor(handle: MapHandle, btf: () => Btf | undefined, onClose?: () => void, int64: Int64Mode = 'bigint') {
+  constructor(handle: MapHandle, btf: () => Btf | undefined, onClose?: () => void, track?: LinkTracker, int64: Int64Mode = 'bigint') {
     this.#handle = handle
     this.#btf = btf
     this.#onClose = onClose
+    this.#track = track
     this.#int64 = int64
     this.raw = new RawMap(handle)
   }
@@ -112,7 +122,7 @@ export class BpfMap<K = any, V = any> {
     return new BpfMap<K, V>(handle, () => {
       if (btf === null) btf = handle.btfId === 0 ? undefined : Btf.fromKernel(handle.btfId)
       return btf
-    }, undefined, int64)
+    }, undefined, undefined, int64)
   }
 
   /** How the map decodes 64-bit integers. */
@@ -209,11 +219,9 @@ export class BpfMap<K = any, V = any> {
   /** The value for `key`, or undefined. For per-CPU maps: an array with one value per possible CPU. */
   get(key: Init<K>, flags = 0): V | undefined {
     const t = this.#keyed('map.get')
-    if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0) {
-      throw invalidArgument('map.get', `flags must be a non-negative integer (BPF_F_LOCK), got ${describe(flags)}`)
-    }
+    const f = lookupFlags('map.get', flags)
     t.encodeKey(key)
-    if (!this.#handle.lookupScratch(flags)) return undefined
+    if (!this.#handle.lookupScratch(f)) return undefined
     return t.readValue() as V
   }
 
@@ -297,12 +305,7 @@ export class BpfMap<K = any, V = any> {
       for (const chunk of this.#chunks(t, false)) t.appendEntries(chunk.keys, chunk.values, chunk.count, all)
       return all
     }
-    if (keys === null || typeof (keys as Iterable<K>)[Symbol.iterator] !== 'function') {
-      throw invalidArgument('map.getMany', 'keys must be iterable')
-    }
-    const result: Array<V | undefined> = []
-    for (const key of keys) result.push(this.get(key))
-    return result
+    return this.#list('map.getMany', keys).map((key) => this.get(key))
   }
 
   /**
@@ -388,6 +391,16 @@ export class BpfMap<K = any, V = any> {
     if (this.type !== 'bloom_filter') throw invalidArgument('map.add', `'${this.name}' is a ${this.type} map, not a bloom filter`)
     t.writeValue(value)
     this.#handle.updateScratch(0)
+  }
+
+  /**
+   * Registers a struct_ops map (a TCP congestion control, a sched_ext scheduler…) with the kernel: its
+   * callbacks, the object's `SEC("struct_ops/…")` programs, run until the link is closed. A map of
+   * `SEC(".struct_ops.link")` gives a BPF link (Linux ≥ 6.4) that can be pinned.
+   */
+  attachStructOps(): Link {
+    if (this.#track === undefined) throw invalidArgument('map.attachStructOps', 'only the struct_ops maps of an object attach')
+    return this.#track(this.#handle.attachStructOps(), { program: this.name, target: `struct_ops ${this.name}` })
   }
 
   /** Pins the map on bpffs, so it outlives this process (BpfMap.openPinned opens it again). */
@@ -511,7 +524,10 @@ export class BpfMap<K = any, V = any> {
     if (items === null || typeof (items as Iterable<T>)?.[Symbol.iterator] !== 'function') {
       throw invalidArgument(op, 'expected an iterable')
     }
-    return Array.isArray(items) ? items : [...items]
+    if (Array.isArray(items)) return items
+    // A typed array whose buffer was transferred cannot even be iterated.
+    if (ArrayBuffer.isView(items) && items.byteLength === 0 && items.buffer.byteLength === 0) return []
+    return [...items]
   }
 
   #deleteKeys(t: Typed, keys: Buffer, count: number): number {

@@ -9,6 +9,10 @@ import type { LinkInfo } from './link'
 export interface NativeObjectOptions {
   objectName?: string
   btfCustomPath?: string
+  /** BTF for libbpf to relocate against, handed over in a memfd (extraBtf's merge). */
+  customBtf?: Uint8Array
+  /** The largest object file the addon reads. */
+  objectBytes?: number
   kernelLogLevel?: number
   logLevel?: number
   logger?: (level: number, message: string) => void
@@ -31,6 +35,7 @@ export interface ProgramHandle {
   readonly expectedAttachType: string
   autoload: boolean
   readonly fd: number
+  setAttachTarget(functionName: string): void
   attach(): LinkHandle
   attachTracepoint(category: string, name: string): LinkHandle
   attachRawTracepoint(name: string): LinkHandle
@@ -38,6 +43,7 @@ export interface ProgramHandle {
   attachUsdt(binary: string, provider: string, name: string, pid: number, cookie: bigint): LinkHandle
   attachKprobe(symbol: string, offset: number, retprobe: boolean, cookie: bigint): LinkHandle
   attachKprobeMulti(pattern: string | null, symbols: string[] | null, retprobe: boolean, cookies: bigint[] | null): LinkHandle
+  attachKsyscall(syscall: string, retprobe: boolean, cookie: bigint): LinkHandle
   attachPerfEvent(type: number, config: bigint, sample: number, frequency: boolean, cpus: number[], pid: number, cookie: bigint): LinkHandle
   attachTrace(): LinkHandle
   attachLsm(): LinkHandle
@@ -81,6 +87,7 @@ export interface MapHandle {
   updateScratch(flags: number): void
   deleteScratch(): boolean
   freeze(): void
+  attachStructOps(): LinkHandle
   pin(path: string): void
   unpin(): void
   reuse(other: MapHandle): void
@@ -108,6 +115,8 @@ export interface TestRunResult {
 
 export interface LinkHandle {
   readonly fd: number
+  /** Whether the kernel undoes the attachment when this process's fds close (not netlink XDP, clsact). */
+  readonly tiedToProcess: boolean
   readonly pinPath: string | null
   info(): LinkInfo | null
   pin(path: string): void
@@ -155,7 +164,7 @@ export interface Addon {
   /** Keeps only these capability numbers in every thread; which threads failed or did not answer. */
   dropCapabilities(keep: number[]): { threads: number; failed: Array<{ tid: number; errno: number }>; unanswered: number[]; unreachable: number[] }
   /** libbpf's probes of the running kernel. */
-  probe(): { programTypes: Record<string, boolean>; mapTypes: Record<string, boolean>; helpers: Record<string, boolean> }
+  probe(): { programTypes: Record<string, boolean>; mapTypes: Record<string, boolean>; helpers: Record<string, boolean>; links: Record<string, boolean> }
 }
 
 /**
@@ -181,6 +190,3 @@ function findAddon(): string {
 
 export const addon = require(addonPath) as Addon
 addon.setErrorClasses(BpfError, VerifierError)
-// process.exit() skips the environment's cleanup hooks; the 'exit' event still runs. Only what the
-// kernel would leave attached goes here: objects and maps stay readable in the user's own 'exit' handlers.
-process.on('exit', () => addon.releaseUntied())

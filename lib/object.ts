@@ -1,8 +1,4 @@
 // BpfObject: a compiled BPF ELF object from open to close: its programs, maps, links and readers.
-import { randomUUID } from 'node:crypto'
-import * as fs from 'node:fs'
-import * as os from 'node:os'
-import * as path from 'node:path'
 import { addon, type LinkHandle, type ObjectHandle } from './native'
 import { BpfError, VerifierError, invalidArgument } from './errors'
 import { programTypeSupported } from './probe'
@@ -39,6 +35,22 @@ export interface OpenOptions {
    * `'number'` (exact below 2^53). `map(name, { int64 })` and each reader's option override it.
    */
   int64?: Int64Mode
+  /**
+   * Refusals that keep an object from an untrusted source from taking the process down, checked
+   * before libbpf or the kernel does the work. Raise them for objects you trust that need more.
+   */
+  limits?: ObjectLimits
+}
+
+export interface ObjectLimits {
+  /** The largest object file or byte array open() reads (default 256 MiB). */
+  objectBytes?: number
+  /**
+   * The most kernel memory load() lets the object's maps take together, as estimated from their types,
+   * sizes and maxEntries (default 1 GiB). A crafted object can declare maps that take gigabytes, or
+   * minutes inside BPF_MAP_CREATE.
+   */
+  mapBytes?: number
 }
 
 /** Options of `obj.map(name, options)`. */
@@ -47,16 +59,28 @@ export interface MapOptions {
   int64?: Int64Mode
 }
 
+const DEFAULT_LIMITS: Required<ObjectLimits> = { objectBytes: 256 * 2 ** 20, mapBytes: 2 ** 30 }
+
 export type ObjectState = 'opened' | 'loading' | 'loaded' | 'failed' | 'closed'
 
 type Closable = { close(): void }
 
-/** Writes the kernel's (or `base`'s) BTF merged with `extras` to a temporary file for libbpf. */
-function mergedBtfFile(base: string | undefined, extras: readonly string[]): string {
-  const merged = Btf.merge(base === undefined ? Btf.vmlinux() : Btf.parse(base), ...extras.map((file) => Btf.parse(file)))
-  const file = path.join(os.tmpdir(), `bpfkit-${process.pid}-${randomUUID()}.btf`)
-  fs.writeFileSync(file, merged.rawData(), { mode: 0o600 })
-  return file
+/** The kernel's (or `base`'s) BTF merged with `extras`, which the addon hands libbpf in a memfd. */
+function mergedBtf(base: string | undefined, extras: readonly string[]): Uint8Array {
+  return Btf.merge(base === undefined ? Btf.vmlinux() : Btf.parse(base), ...extras.map((file) => Btf.parse(file))).rawData()
+}
+
+function checkLimits(limits: unknown): Required<ObjectLimits> {
+  if (limits === undefined) return DEFAULT_LIMITS
+  if (limits === null || typeof limits !== 'object') throw invalidArgument('BpfObject.open', 'limits must be an object')
+  const checked = { ...DEFAULT_LIMITS }
+  for (const key of ['objectBytes', 'mapBytes'] as const) {
+    const value = (limits as ObjectLimits)[key]
+    if (value === undefined) continue
+    if (typeof value !== 'number' || !(value > 0)) throw invalidArgument('BpfObject.open', `limits.${key} must be a positive number of bytes (Infinity for none)`)
+    checked[key] = value
+  }
+  return checked
 }
 
 function checkOptions(options: unknown): OpenOptions {
@@ -91,40 +115,42 @@ export class BpfObject implements Disposable, AsyncDisposable {
   /** Maps opened with another int64 mode than the object's, by name. */
   readonly #variants = new Map<string, BpfMap>()
   readonly #int64: Int64Mode
-  #temporary: string | undefined
+  readonly #limits: Required<ObjectLimits>
 
-  private constructor(handle: ObjectHandle, int64: Int64Mode) {
+  private constructor(handle: ObjectHandle, limits: Required<ObjectLimits>, int64: Int64Mode) {
     this.#handle = handle
+    this.#limits = limits
     this.#int64 = int64
     // Made now: a map's BTF types are read at open (libbpf forgets some at load).
     void this.maps
   }
 
-  /** Opens an object from a path or from its bytes. Nothing reaches the kernel until load(). */
+  /**
+   * Opens an object from a path (a regular file) or from its bytes. Nothing reaches the kernel until
+   * load().
+   */
   static open(pathOrBytes: string | Uint8Array, options?: OpenOptions): BpfObject {
     if (typeof pathOrBytes !== 'string' && !(pathOrBytes instanceof Uint8Array)) {
       throw invalidArgument('BpfObject.open', 'expected a file path or the object bytes (Uint8Array)')
     }
     if (pathOrBytes.length === 0) throw invalidArgument('BpfObject.open', 'the path or bytes are empty')
     const o = checkOptions(options)
-    const merged = o.extraBtf === undefined || o.extraBtf.length === 0 ? undefined : mergedBtfFile(o.btfCustomPath, o.extraBtf)
-    let handle: ObjectHandle
-    try {
-      handle = new addon.BpfObject(pathOrBytes, {
-        objectName: o.objectName,
-        btfCustomPath: merged ?? o.btfCustomPath,
+    const limits = checkLimits(o.limits)
+    if (typeof pathOrBytes !== 'string' && pathOrBytes.length > limits.objectBytes) {
+      throw new BpfError(`BpfObject.open: the object is ${pathOrBytes.length} bytes, more than limits.objectBytes (${limits.objectBytes})`, {
+        code: 'E2BIG', op: 'BpfObject.open', hint: 'raise limits.objectBytes for an object you trust',
+      })
+    }
+    const handle = new addon.BpfObject(pathOrBytes, {
+      objectName: o.objectName,
+      btfCustomPath: o.btfCustomPath,
+      customBtf: o.extraBtf === undefined || o.extraBtf.length === 0 ? undefined : mergedBtf(o.btfCustomPath, o.extraBtf),
+      objectBytes: limits.objectBytes,
       kernelLogLevel: o.kernelLogLevel,
       logLevel: levelNumber(o.logLevel, 'BpfObject.open'),
-        logger: o.logger === undefined ? undefined : nativeLogger(o.logger),
-      })
-    } catch (error) {
-      if (merged !== undefined) fs.rmSync(merged, { force: true })
-      throw error
-    }
-    const object = new BpfObject(handle, int64Of('BpfObject.open', o))
-    // libbpf reads the merged file at load: it goes once the object is loaded or closed.
-    if (merged !== undefined) object.#temporary = merged
-    return object
+      logger: o.logger === undefined ? undefined : nativeLogger(o.logger),
+    })
+    return new BpfObject(handle, limits, int64Of('BpfObject.open', o))
   }
 
   get name(): string {
@@ -143,7 +169,8 @@ export class BpfObject implements Disposable, AsyncDisposable {
 
   /** Every map of the object, including libbpf's internal ones for global data (`.rodata`, `.bss`…). */
   get maps(): readonly BpfMap[] {
-    this.#maps ??= Object.freeze(this.#handle.maps().map((m) => new BpfMap(m, () => this.btf, undefined, this.#int64)))
+    this.#maps ??= Object.freeze(this.#handle.maps().map((m) => new BpfMap(m, () => this.btf, undefined, (link, target) => this.#track(link, target),
+      this.#int64)))
     return this.#maps
   }
 
@@ -218,7 +245,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
     if (int64 === this.#int64 || (options as MapOptions).int64 === undefined) return map
     let variant = this.#variants.get(name)
     if (variant === undefined) {
-      variant = new BpfMap(map.handle, () => this.btf, undefined, int64)
+      variant = new BpfMap(map.handle, () => this.btf, undefined, (link, target) => this.#track(link, target), int64)
       this.#variants.set(name, variant)
     }
     return variant as BpfMap<K, V>
@@ -232,10 +259,10 @@ export class BpfObject implements Disposable, AsyncDisposable {
     const caller = new Error()
     let loading: Array<{ name: string; type: string }> = []
     try {
+      if (this.state === 'opened') checkMapBytes(this.maps, this.#limits.mapBytes)
       loading = this.programs.filter((program) => program.autoload).map((program) => ({ name: program.name, type: program.type }))
       await this.#handle.load()
     } catch (caught) {
-      this.#removeTemporary()
       const error = explainLoadError(caught, loading)
       // The error was made on the event loop after the worker finished: give it the caller's stack.
       if (error instanceof Error && caller.stack !== undefined) {
@@ -243,19 +270,13 @@ export class BpfObject implements Disposable, AsyncDisposable {
       }
       throw error
     }
-    this.#removeTemporary()
-  }
-
-  #removeTemporary(): void {
-    if (this.#temporary !== undefined) fs.rmSync(this.#temporary, { force: true })
-    this.#temporary = undefined
   }
 
   /**
-   * Attaches every loaded program whose SEC() name says where (libbpf's auto-attach). The result is
-   * an array of the links (each says its `program` and `target`) whose `skipped` lists the programs
-   * left alone and why: autoload off, or a section that names no target (`SEC("xdp")` needs
-   * attachXdp(iface)). Any other failure detaches what was attached and throws.
+   * Attaches every loaded program whose SEC() name says where (libbpf's auto-attach), and registers
+   * every struct_ops map. The result is an array of the links (each says its `program` and `target`)
+   * whose `skipped` lists the programs left alone and why: autoload off, or a section that names no
+   * target (`SEC("xdp")` needs attachXdp(iface)). Any other failure detaches what was attached and throws.
    */
   attach(): Attachments {
     const links = new Attachments()
@@ -265,6 +286,10 @@ export class BpfObject implements Disposable, AsyncDisposable {
           links.skipped.push({ program: program.name, section: program.section, reason: 'autoload is off' })
           continue
         }
+        if (program.type === 'struct_ops') {
+          links.skipped.push({ program: program.name, section: program.section, reason: 'a callback of a struct_ops map, which attaches it' })
+          continue
+        }
         try {
           links.push(program.attach())
         } catch (error) {
@@ -272,6 +297,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
           links.skipped.push({ program: program.name, section: program.section, reason: noTargetReason(program) })
         }
       }
+      for (const map of this.maps) if (map.type === 'struct_ops') links.push(map.attachStructOps())
     } catch (error) {
       for (const link of links) link.close()
       throw error
@@ -349,7 +375,6 @@ export class BpfObject implements Disposable, AsyncDisposable {
     for (const child of [...this.#children]) child.close()
     this.#children.clear()
     this.#handle.close()
-    this.#removeTemporary()
   }
 
   [Symbol.dispose](): void {
@@ -403,7 +428,8 @@ function noTargetReason(program: BpfProgram): string {
 
 /** A load that failed because the kernel lacks a program type says which program, not just EPERM/EINVAL. */
 function explainLoadError(error: unknown, loading: ReadonlyArray<{ name: string; type: string }>): unknown {
-  if (!(error instanceof BpfError) || error instanceof VerifierError) return error
+  // Only what the kernel refused: not bpfkit's own refusals (a close() during the load, the limits).
+  if (!(error instanceof BpfError) || error instanceof VerifierError || error.errno === undefined) return error
   // Without privileges every probe fails: then the probes say nothing about the kernel.
   if (!programTypeSupported('tracepoint')) return error
   const unsupported = loading.filter((program) => !programTypeSupported(program.type))
@@ -413,4 +439,36 @@ function explainLoadError(error: unknown, loading: ReadonlyArray<{ name: string;
     code: error.code, errno: error.errno, op: error.op, cause: error,
     hint: `this kernel does not support that program type (see: bpfkit doctor); set program.autoload = false for ${unsupported.map((p) => p.name).join(', ')} to load the rest`,
   })
+}
+
+// Hash tables: a bucket per entry (rounded up to a power of two) and, preallocated, an element per
+// entry with the kernel's header; every map: its entries' keys and values (per CPU where it has them).
+const HASHES = new Set(['hash', 'percpu_hash', 'lru_hash', 'lru_percpu_hash', 'hash_of_maps'])
+const PER_CPU_VALUES = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage'])
+const BPF_F_NO_PREALLOC = 1
+
+/** What the kernel allocates when it creates `map`, roughly: enough to refuse a map of gigabytes. */
+export function mapBytes(map: BpfMap): number {
+  const entries = map.maxEntries
+  const value = Math.ceil(map.valueSize / 8) * 8 * (PER_CPU_VALUES.has(map.type) ? addon.possibleCpus : 1)
+  if (map.type === 'ringbuf' || map.type === 'user_ringbuf') return entries
+  if (!HASHES.has(map.type)) return entries * (map.keySize + value)
+  const buckets = 2 ** Math.ceil(Math.log2(Math.max(entries, 1))) * 16
+  return buckets + ((map.mapFlags & BPF_F_NO_PREALLOC) !== 0 ? 0 : entries * (48 + Math.ceil(map.keySize / 8) * 8 + value))
+}
+
+/** Refuses, before BPF_MAP_CREATE, maps that together would take more than `limit` bytes. */
+function checkMapBytes(maps: readonly BpfMap[], limit: number): void {
+  const sizes = maps.map((map) => ({ map, bytes: mapBytes(map) }))
+  const total = sizes.reduce((sum, { bytes }) => sum + bytes, 0)
+  if (total <= limit) return
+  const largest = sizes.sort((a, b) => b.bytes - a.bytes).slice(0, 3).map(({ map, bytes }) => `${map.name} ${mib(bytes)}`)
+  throw new BpfError(`bpf_object__load: the maps would take about ${mib(total)} of kernel memory, more than limits.mapBytes (${mib(limit)}): ${largest.join(', ')}`, {
+    code: 'E2BIG', op: 'bpf_object__load',
+    hint: 'lower maxEntries before load(), or open an object you trust with a higher limits.mapBytes',
+  })
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0)} MiB`
 }

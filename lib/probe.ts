@@ -9,6 +9,11 @@ export interface KernelSupport {
   mapTypes: Record<string, boolean>
   /** The helpers bpfkit and bpfkit.bpf.h use (`ringbuf_reserve`, `loop`…): whether tracepoint programs may call them. */
   helpers: Record<string, boolean>
+  /**
+   * Link types a kernel may have without another: `kprobe_multi` (CONFIG_FPROBE, Linux ≥ 5.18) and `tcx`
+   * (Linux ≥ 6.6).
+   */
+  links: Record<string, boolean>
 }
 
 /** Asks the running kernel what it supports (each probe loads a tiny program or creates a map). */
@@ -16,10 +21,16 @@ export function probeKernel(): KernelSupport {
   return addon.probe()
 }
 
-let programTypes: Record<string, boolean> | undefined
+let probed: KernelSupport | undefined
 
 /** Whether the kernel loads programs of this type (libbpf's name); probed once per process. */
 export function programTypeSupported(type: string): boolean {
-  programTypes ??= addon.probe().programTypes
-  return programTypes[type] === true
+  probed ??= addon.probe()
+  return probed.programTypes[type] === true
+}
+
+/** Whether the kernel makes links of this kind (`kprobe_multi`, `tcx`); probed once per process. */
+export function linkSupported(kind: string): boolean {
+  probed ??= addon.probe()
+  return probed.links[kind] === true
 }

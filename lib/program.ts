@@ -5,8 +5,8 @@ import type * as net from 'node:net'
 import { addon, type LinkHandle, type ProgramHandle } from './native'
 import { BpfError, invalidArgument } from './errors'
 import { Link, type LinkTarget } from './link'
-import { elfFunctions, nearMatches, resolveBinary } from './elf'
-import { programTypeSupported } from './probe'
+import { elfFunctions, findBinary, nearMatches } from './elf'
+import { linkSupported, programTypeSupported } from './probe'
 
 /** @internal How a program hands its new links to the object that will close them. */
 export type LinkTracker = (handle: LinkHandle, target: LinkTarget) => Link
@@ -43,6 +43,15 @@ export interface KprobeOptions {
   symbol: string
   /** Offset into the function. */
   offset?: number
+  /** Fire on return (a kretprobe). */
+  retprobe?: boolean
+  /** A value the program reads with bpf_get_attach_cookie(). */
+  cookie?: bigint
+}
+
+export interface KsyscallOptions {
+  /** The syscall's name (`getppid`, `openat`): libbpf finds its handler, `__x64_sys_getppid` or the like. */
+  syscall: string
   /** Fire on return (a kretprobe). */
   retprobe?: boolean
   /** A value the program reads with bpf_get_attach_cookie(). */
@@ -206,6 +215,15 @@ export class BpfProgram {
     return this.#handle.fd
   }
 
+  /**
+   * Before load: the kernel function an fentry, fexit, fmod_ret or LSM program attaches to, instead of
+   * the one its SEC() name gives (`SEC("fentry")` names none).
+   */
+  setAttachTarget(functionName: string): void {
+    if (typeof functionName !== 'string' || functionName === '') throw invalidArgument('program.setAttachTarget', 'expected a kernel function name')
+    this.#handle.setAttachTarget(functionName)
+  }
+
   /** The kernel's id of the loaded program (as bpftool prog shows it). */
   get id(): number {
     return this.#handle.info().id
@@ -282,7 +300,7 @@ export class BpfProgram {
     const offset = checkInteger(op, 'offset', options.offset, 0, 0x7fffffff) ?? 0
     const pid = checkPid(op, options.pid)
     const cookie = checkCookie(op, options.cookie)
-    const path = resolveBinary(binary, op)
+    const path = findBinary(binary, op)
     const hex = `0x${offset.toString(16)}`
     const where = `${path}:${options.symbol === undefined ? hex : offset === 0 ? options.symbol : `${options.symbol}+${hex}`}`
     try {
@@ -304,7 +322,7 @@ export class BpfProgram {
       if (typeof options[key] !== 'string' || options[key] === '') throw invalidArgument(op, `${key} must be a non-empty string`)
     }
     const pid = checkPid(op, options.pid)
-    const path = resolveBinary(binary, op)
+    const path = findBinary(binary, op)
     const handle = this.#handle.attachUsdt(path, options.provider, options.name, pid, checkCookie(op, options.cookie))
     return this.#link(handle, `usdt ${path}:${options.provider}:${options.name}${pid >= 0 ? ` (pid ${pid})` : ''}`)
   }
@@ -323,7 +341,23 @@ export class BpfProgram {
     return this.#link(handle, `${options.retprobe ? 'kretprobe' : 'kprobe'} ${options.symbol}${offset ? `+0x${offset.toString(16)}` : ''}`)
   }
 
-  /** Attaches a `kprobe.multi` program to many kernel functions at once (a glob, or a list). */
+  /**
+   * Attaches a kprobe (or kretprobe) to a syscall's handler by the syscall's name, on any architecture
+   * (SEC("ksyscall/NAME") programs read the syscall's arguments with BPF_KSYSCALL).
+   */
+  attachKsyscall(options: KsyscallOptions): Link {
+    const op = 'program.attachKsyscall'
+    this.#expectType(op, ['kprobe'])
+    checkObject(op, options)
+    if (typeof options.syscall !== 'string' || options.syscall === '') throw invalidArgument(op, 'syscall must be a non-empty string')
+    const handle = this.#handle.attachKsyscall(options.syscall, options.retprobe === true, checkCookie(op, options.cookie))
+    return this.#link(handle, `${options.retprobe ? 'kretsyscall' : 'ksyscall'} ${options.syscall}`)
+  }
+
+  /**
+   * Attaches a `kprobe.multi` program to many kernel functions at once (a glob, or a list). Needs a
+   * kernel with fprobes (CONFIG_FPROBE, Linux ≥ 5.18); elsewhere it throws EOPNOTSUPP saying so.
+   */
   attachKprobeMulti(options: KprobeMultiOptions): Link {
     const op = 'program.attachKprobeMulti'
     this.#expectType(op, ['kprobe'])
@@ -336,6 +370,12 @@ export class BpfProgram {
     }
     if (cookies !== undefined && (symbols === undefined || !Array.isArray(cookies) || cookies.length !== symbols.length || cookies.some((c) => typeof c !== 'bigint'))) {
       throw invalidArgument(op, 'cookies must be one bigint per symbol')
+    }
+    if (!linkSupported('kprobe_multi')) {
+      throw new BpfError(`${op}: this kernel has no kprobe.multi links: they need CONFIG_FPROBE (Linux ≥ 5.18)`, {
+        code: 'EOPNOTSUPP', op,
+        hint: 'attach each function with attachKprobe({ symbol }) instead (see: bpfkit doctor)',
+      })
     }
     const handle = this.#handle.attachKprobeMulti(pattern ?? null, symbols ? [...symbols] : null, options.retprobe === true,
       cookies ? [...cookies] : null)
@@ -385,13 +425,13 @@ export class BpfProgram {
     const clsact = () => this.#link(this.#handle.attachTcClsact(ifindex, options.direction === 'egress', priority ?? 0, 0),
       `tc ${name} ${options.direction} (clsact${priority === undefined ? '' : `, priority ${priority}`})`)
     if (options.api === 'clsact' || priority !== undefined) return clsact()
-    try {
-      return this.#link(this.#handle.linkCreate(ifindex, `tcx_${options.direction}`, 0), `tc ${name} ${options.direction} (tcx)`)
-    } catch (error) {
-      // A kernel without tcx refuses the attach type itself.
-      if (options.api === undefined && error instanceof BpfError && error.code === 'EINVAL') return clsact()
-      throw error
+    if (!linkSupported('tcx')) {
+      if (options.api === undefined) return clsact()
+      throw new BpfError(`${op}: this kernel has no tcx links: they need Linux ≥ 6.6`, {
+        code: 'EOPNOTSUPP', op, hint: "use { api: 'clsact' }, or leave api out to get clsact where there is no tcx",
+      })
     }
+    return this.#link(this.#handle.linkCreate(ifindex, `tcx_${options.direction}`, 0), `tc ${name} ${options.direction} (tcx)`)
   }
 
   /**

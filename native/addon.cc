@@ -145,14 +145,18 @@ Napi::Value Addon::Probe(const Napi::CallbackInfo& info) { return bpfkit::Probe(
 
 Napi::Value Addon::DropCapabilities(const Napi::CallbackInfo& info) { return bpfkit::DropCapabilities(info); }
 
-// process.exit() ends the process without the environment's cleanup hooks: lib/native.ts calls this from
-// the 'exit' event, so attachments the kernel does not undo on its own (netlink XDP, clsact filters) go
-// too. Everything else stays usable for the user's own 'exit' handlers; the kernel closes the fds.
+// process.exit() and the terminating signals end the process without the environment's cleanup hooks:
+// lib/exit.ts calls this from the 'exit' event and from SIGINT/SIGTERM/SIGHUP, so attachments the kernel
+// does not undo on its own (netlink XDP, clsact filters) go too. Everything else stays usable for the
+// user's own 'exit' handlers; the kernel closes the fds.
 Napi::Value Addon::ReleaseUntied(const Napi::CallbackInfo& info) {
   std::vector<Resource*> resources(live_.begin(), live_.end());
-  for (Resource* resource : resources) {
-    if (!resource->TiedToProcess()) resource->Release();
-  }
+  std::vector<LogLine> lines = Captured(logLevel, [&] {
+    for (Resource* resource : resources) {
+      if (!resource->TiedToProcess()) resource->Release();
+    }
+  });
+  Deliver(info.Env(), lines, Napi::FunctionReference());
   return info.Env().Undefined();
 }
 

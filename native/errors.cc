@@ -29,6 +29,7 @@ const char* CodeOf(int err) {
     case LIBBPF_ERRNO__WRNGPID: return "EWRNGPID";
     case LIBBPF_ERRNO__INVSEQ: return "EINVSEQ";
     case LIBBPF_ERRNO__NLPARSE: return "ENLPARSE";
+    case kENOTSUPP: return "EOPNOTSUPP";
     default: break;
   }
   return nullptr;
@@ -50,6 +51,7 @@ Napi::Object Props(Napi::Env env, const char* op, const char* code, int err) {
 }
 
 std::string Describe(int err) {
+  if (err == kENOTSUPP) err = EOPNOTSUPP;
   char text[128];
   libbpf_strerror(err, text, sizeof(text));
   return text;
@@ -62,8 +64,11 @@ Napi::Error BpfError(Napi::Env env, const char* op, int err, const std::string& 
   return Make(env, Addon::Of(env)->bpfError, message, Props(env, op, CodeOf(err), err));
 }
 
-Napi::Error BpfError(Napi::Env env, const char* op, const char* code, const std::string& message) {
-  return Make(env, Addon::Of(env)->bpfError, std::string(op) + ": " + message, Props(env, op, code, 0));
+Napi::Error BpfError(Napi::Env env, const char* op, const char* code, const std::string& message,
+                     const std::string& hint) {
+  Napi::Object props = Props(env, op, code, 0);
+  if (!hint.empty()) props.Set("hint", hint);
+  return Make(env, Addon::Of(env)->bpfError, std::string(op) + ": " + message, props);
 }
 
 Napi::Error VerifierError(Napi::Env env, const char* op, int err, const std::string& program,

@@ -7,11 +7,16 @@
 
 namespace bpfkit {
 
+// The kernel's internal ENOTSUPP, which some bpf() commands return to user space (no glibc name). bpfkit
+// reports it as EOPNOTSUPP (errno 524 kept), so "not supported" has one code.
+constexpr int kENOTSUPP = 524;
+
 // `err` is a positive errno or libbpf's own error number (LIBBPF_ERRNO__*).
 Napi::Error BpfError(Napi::Env env, const char* op, int err, const std::string& detail = "");
 
 // An error bpfkit raises itself before any syscall: `code` such as ECLOSED, EBADSTATE or EINVAL.
-Napi::Error BpfError(Napi::Env env, const char* op, const char* code, const std::string& message);
+Napi::Error BpfError(Napi::Env env, const char* op, const char* code, const std::string& message,
+                     const std::string& hint = "");
 
 Napi::Error VerifierError(Napi::Env env, const char* op, int err, const std::string& program,
                           const std::string& log);

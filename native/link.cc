@@ -4,16 +4,23 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "errors.h"
+#include "object.h"
 
 namespace bpfkit {
 
@@ -113,61 +120,147 @@ void XdpNetlink::Release() { Detach(); }
 
 namespace {
 
-std::mutex hooksMutex;
-std::map<int, int> ownedHooks;  // ifindex → bpfkit filters on a clsact qdisc bpfkit created
+// This thread's network namespace: ifindexes mean something only within one.
+unsigned long CurrentNetns() {
+  struct stat st = {};
+  return stat("/proc/thread-self/ns/net", &st) == 0 ? st.st_ino : 0;
+}
 
-void DropHook(int ifindex) {
-  std::lock_guard<std::mutex> lock(hooksMutex);
-  auto found = ownedHooks.find(ifindex);
-  if (found == ownedHooks.end() || --found->second > 0) return;
-  ownedHooks.erase(found);
+// Whether the clsact qdisc on `ifindex` holds any filter, on ingress or egress (an RTM_GETTFILTER dump
+// of each, as `tc filter show dev IFACE ingress` makes). When it cannot tell, it says yes: keep the qdisc.
+bool ClsactHasFilters(int ifindex) {
+  int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (sock < 0) return true;
+  bool found = false;
+  bool known = true;
+  uint32_t seq = 0;
+  for (uint32_t parent : {TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS)}) {
+    struct {
+      struct nlmsghdr header;
+      struct tcmsg tc;
+    } request = {};
+    request.header.nlmsg_len = sizeof(request);
+    request.header.nlmsg_type = RTM_GETTFILTER;
+    request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    request.header.nlmsg_seq = ++seq;
+    request.tc.tcm_family = AF_UNSPEC;
+    request.tc.tcm_ifindex = ifindex;
+    request.tc.tcm_parent = parent;
+    if (send(sock, &request, sizeof(request), 0) < 0) {
+      known = false;
+      break;
+    }
+    for (bool done = false; !done;) {
+      alignas(struct nlmsghdr) char buffer[16384];
+      ssize_t length = recv(sock, buffer, sizeof(buffer), 0);
+      if (length < 0 && errno == EINTR) continue;
+      if (length <= 0) {
+        known = false;
+        break;
+      }
+      for (auto* header = reinterpret_cast<struct nlmsghdr*>(buffer); NLMSG_OK(header, length);
+           header = NLMSG_NEXT(header, length)) {
+        if (header->nlmsg_seq != seq) continue;
+        if (header->nlmsg_type == NLMSG_DONE) {
+          done = true;
+        } else if (header->nlmsg_type == NLMSG_ERROR) {
+          done = true;
+          known = known && static_cast<struct nlmsgerr*>(NLMSG_DATA(header))->error == 0;
+        } else if (header->nlmsg_type == RTM_NEWTFILTER) {
+          found = true;
+        }
+      }
+    }
+  }
+  close(sock);
+  return found || !known;
+}
+
+void DestroyHook(int ifindex) {
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
               .attach_point = static_cast<enum bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
   bpf_tc_hook_destroy(&hook);
 }
 
+std::mutex hooksMutex;
+// The clsact qdiscs bpfkit created (by namespace and ifindex) → bpfkit's filters on each.
+std::map<std::pair<unsigned long, int>, std::set<const TcFilter*>> createdHooks;
+
 }  // namespace
 
 int TcFilter::EnsureHook(int ifindex, bool* created) {
   std::lock_guard<std::mutex> lock(hooksMutex);
-  auto found = ownedHooks.find(ifindex);
-  if (found != ownedHooks.end()) {
-    found->second++;
+  auto key = std::make_pair(CurrentNetns(), ifindex);
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+  int err = -bpf_tc_hook_create(&hook);
+  if (err == 0) {
+    createdHooks[key].clear();  // an entry left from an interface that had this ifindex before
     *created = true;
     return 0;
   }
-  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-  int err = -bpf_tc_hook_create(&hook);
-  if (err == EEXIST) {
-    *created = false;
-    return 0;
-  }
-  if (err != 0) return err;
-  ownedHooks[ifindex] = 1;
-  *created = true;
+  if (err != EEXIST) return err;
+  // The qdisc is bpfkit's only while one of bpfkit's filters on it is still there: an interface that
+  // took over a deleted one's ifindex has a qdisc of its own.
+  auto found = createdHooks.find(key);
+  *created = found != createdHooks.end() &&
+             std::any_of(found->second.begin(), found->second.end(), [](const TcFilter* f) { return f->Present(); });
+  if (found != createdHooks.end() && !*created) createdHooks.erase(found);
   return 0;
 }
 
-TcFilter::TcFilter(int ifindex, bool egress, unsigned handle, unsigned priority, bool createdHook)
-    : ifindex_(ifindex), egress_(egress), handle_(handle), priority_(priority), createdHook_(createdHook) {}
+void TcFilter::DropOwnedHook(int ifindex) {
+  std::lock_guard<std::mutex> lock(hooksMutex);
+  auto found = createdHooks.find(std::make_pair(CurrentNetns(), ifindex));
+  if (found == createdHooks.end() || !found->second.empty()) return;
+  createdHooks.erase(found);
+  if (!ClsactHasFilters(ifindex)) DestroyHook(ifindex);
+}
+
+TcFilter::TcFilter(int ifindex, bool egress, unsigned handle, unsigned priority, uint32_t programId, bool createdHook)
+    : netns_(CurrentNetns()), ifindex_(ifindex), egress_(egress), handle_(handle), priority_(priority),
+      programId_(programId), createdHook_(createdHook) {
+  if (!createdHook_) return;
+  std::lock_guard<std::mutex> lock(hooksMutex);
+  createdHooks[std::make_pair(netns_, ifindex_)].insert(this);
+}
+
+bool TcFilter::Present() const {
+  if (CurrentNetns() != netns_) return false;
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex_, .attach_point = egress_ ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle_, .priority = priority_);
+  return bpf_tc_query(&hook, &opts) == 0 && opts.prog_id == programId_;
+}
 
 int TcFilter::Detach() {
   if (!attached_) return 0;
   attached_ = false;
-  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex_, .attach_point = egress_ ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle_, .priority = priority_);
-  int err = -bpf_tc_detach(&hook, &opts);
-  if (createdHook_) DropHook(ifindex_);
+  std::lock_guard<std::mutex> lock(hooksMutex);
+  bool present = Present();
+  int err = 0;
+  if (present) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex_, .attach_point = egress_ ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle_, .priority = priority_);
+    err = -bpf_tc_detach(&hook, &opts);
+  }
+  if (createdHook_) {
+    auto key = std::make_pair(netns_, ifindex_);
+    auto found = createdHooks.find(key);
+    if (found != createdHooks.end()) {
+      found->second.erase(this);
+      if (found->second.empty()) createdHooks.erase(found);
+    }
+    // Our filter was there, so this is the qdisc bpfkit created: it goes once nobody's filter is left.
+    if (present && !ClsactHasFilters(ifindex_)) DestroyHook(ifindex_);
+  }
   return err == ENOENT || err == ENODEV || err == EINVAL ? 0 : err;
 }
-
-void TcFilter::DropOwnedHook(int ifindex) { DropHook(ifindex); }
 
 // ---- the JS handle ----
 
 Napi::Function LinkHandle::Init(Napi::Env env) {
   return DefineClass(env, "LinkHandle", {
       InstanceAccessor<&LinkHandle::Fd>("fd"),
+      InstanceAccessor<&LinkHandle::GetTiedToProcess>("tiedToProcess"),
       InstanceAccessor<&LinkHandle::PinPath>("pinPath"),
       InstanceMethod<&LinkHandle::Info>("info"),
       InstanceMethod<&LinkHandle::Pin>("pin"),
@@ -192,7 +285,7 @@ LinkHandle::LinkHandle(const Napi::CallbackInfo& info)
     });
     addon_->Deliver(env, lines, Napi::FunctionReference());
     if (link == nullptr) throw BpfError(env, "bpf_link__open", err, path);
-      attachment_ = std::make_unique<LibbpfLinks>(std::vector<struct bpf_link*>{link});
+    attachment_ = std::make_unique<LibbpfLinks>(std::vector<struct bpf_link*>{link});
   } else {
     throw BpfError(env, "Link", "EINVAL", "links come from a program's attach calls or Link.openPinned(path)");
   }
@@ -223,6 +316,10 @@ Attachment* LinkHandle::Require(Napi::Env env, const char* op) const {
 
 Napi::Value LinkHandle::Fd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), Require(info.Env(), "bpf_link__fd")->Fd());
+}
+
+Napi::Value LinkHandle::GetTiedToProcess(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), TiedToProcess());
 }
 
 Napi::Value LinkHandle::PinPath(const Napi::CallbackInfo& info) {
@@ -275,10 +372,19 @@ Napi::Value LinkHandle::Detach(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// destroy(): detaching may make libbpf speak (a netlink error from a filter someone else removed): its
+// messages go to the object's logger, or the process-wide one for a link opened from a pin.
 Napi::Value LinkHandle::Destroy(const Napi::CallbackInfo& info) {
-  Release();
+  Napi::Env env = info.Env();
+  ObjectHandle* owner = owner_.IsEmpty() ? nullptr : ObjectHandle::Unwrap(owner_.Value());
+  std::vector<LogLine> lines = Captured(owner != nullptr ? owner->LogLevel() : addon_->logLevel, [&] { Release(); });
+  if (owner != nullptr) {
+    owner->Deliver(env, lines);
+  } else {
+    addon_->Deliver(env, lines, Napi::FunctionReference());
+  }
   owner_.Reset();
-  return info.Env().Undefined();
+  return env.Undefined();
 }
 
 }  // namespace bpfkit

@@ -105,25 +105,33 @@ class XdpNetlink : public Attachment {
   int programFd_;  // a dup, so the program stays identifiable after its object closes
 };
 
-// A tc filter on the clsact qdisc (the pre-tcx API). A clsact qdisc bpfkit created is removed when the
-// last bpfkit filter relying on it (in this process) goes.
+// A tc filter on the clsact qdisc (the pre-tcx API). bpfkit removes only its own filter (found by handle,
+// priority and program id, in the network namespace it was attached in), and the qdisc only when
+// bpfkit created it and no filter is left on it, whoever added that filter. A filter that is gone (the
+// interface was deleted, and its ifindex may now be another interface's) leaves everything alone.
 class TcFilter : public Attachment {
  public:
-  TcFilter(int ifindex, bool egress, unsigned handle, unsigned priority, bool createdHook);
+  TcFilter(int ifindex, bool egress, unsigned handle, unsigned priority, uint32_t programId, bool createdHook);
   ~TcFilter() override { Release(); }
   int Detach() override;
   void Release() override { Detach(); }
   bool TiedToProcess() const override { return false; }
-  // Creates the clsact qdisc when missing; returns 0 or a positive errno, and whether it was created.
+  // Creates the clsact qdisc when missing; returns 0 or a positive errno, and whether bpfkit created it
+  // (now, or for a filter of its own that is still there).
   static int EnsureHook(int ifindex, bool* created);
   // Undoes EnsureHook when the filter could not be attached.
   static void DropOwnedHook(int ifindex);
 
  private:
+  // Whether this filter is still attached where it was: same namespace, handle, priority and program.
+  bool Present() const;
+
+  unsigned long netns_;
   int ifindex_;
   bool egress_;
   unsigned handle_;
   unsigned priority_;
+  uint32_t programId_;
   bool createdHook_;
   bool attached_ = true;
 };
@@ -144,6 +152,7 @@ class LinkHandle : public Napi::ObjectWrap<LinkHandle>, public Resource {
 
  private:
   Napi::Value Fd(const Napi::CallbackInfo& info);
+  Napi::Value GetTiedToProcess(const Napi::CallbackInfo& info);
   Napi::Value PinPath(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Pin(const Napi::CallbackInfo& info);

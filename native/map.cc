@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "link.h"
 
 namespace bpfkit {
 
@@ -37,9 +38,6 @@ uint32_t Count(Napi::Env env, const char* op, const Napi::Value& value) {
   if (!(count >= 0 && count <= 0xffffffff)) throw BpfError(env, op, "EINVAL", "count out of range");
   return static_cast<uint32_t>(count);
 }
-
-// ENOTSUPP is the kernel's internal "not supported", which reaches user space for missing batch ops.
-constexpr int kENOTSUPP = 524;
 
 }  // namespace
 
@@ -72,6 +70,7 @@ Napi::Function MapHandle::Init(Napi::Env env) {
       InstanceMethod<&MapHandle::UpdateScratch>("updateScratch"),
       InstanceMethod<&MapHandle::DeleteScratch>("deleteScratch"),
       InstanceMethod<&MapHandle::Freeze>("freeze"),
+      InstanceMethod<&MapHandle::AttachStructOps>("attachStructOps"),
       InstanceMethod<&MapHandle::Pin>("pin"),
       InstanceMethod<&MapHandle::Unpin>("unpin"),
       InstanceMethod<&MapHandle::Reuse>("reuse"),
@@ -228,7 +227,21 @@ void MapHandle::SetMaxEntries(const Napi::CallbackInfo& info, const Napi::Value&
   if (map_ == nullptr) throw BpfError(env, op, "EBADSTATE", "a pinned map already exists in the kernel");
   owner_->Require(env, op, Need::BeforeLoad);
   if (!value.IsNumber()) throw BpfError(env, op, "EINVAL", "maxEntries must be a number");
-  int err = -bpf_map__set_max_entries(map_, value.As<Napi::Number>().Uint32Value());
+  uint32_t entries = value.As<Napi::Number>().Uint32Value();
+  // libbpf maps a global-data or struct_ops map's memory at open for the declared size, maps the
+  // kernel's over it at load with the new one, and unmaps the new size at close: a larger size there
+  // unmaps the process's neighbouring memory. An arena's initial data is copied into its first pages.
+  size_t initial = 0;
+  if (bpf_map__initial_value(map_, &initial) != nullptr) {
+    if (bpf_map__type(map_) != BPF_MAP_TYPE_ARENA) {
+      throw BpfError(env, op, "EINVAL",
+                     "map '" + NameOf() + "' holds the object's own data (a global section or struct_ops): its size is fixed by the object");
+    }
+    if (static_cast<uint64_t>(entries) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) < initial) {
+      throw BpfError(env, op, "EINVAL", "arena '" + NameOf() + "' needs at least " + std::to_string(initial) + " bytes for its variables");
+    }
+  }
+  int err = -bpf_map__set_max_entries(map_, entries);
   if (err != 0) throw BpfError(env, op, err);
 }
 
@@ -490,6 +503,37 @@ Napi::Value MapHandle::Freeze(const Napi::CallbackInfo& info) {
   int fd = LoadedFd(env, "bpf_map_freeze");
   if (bpf_map_freeze(fd) != 0) throw BpfError(env, "bpf_map_freeze", errno, NameOf());
   return env.Undefined();
+}
+
+// attachStructOps(): registers a struct_ops map's callbacks with the kernel (a TCP congestion control,
+// a sched_ext scheduler…). From SEC(".struct_ops.link") it is a BPF link; from SEC(".struct_ops"), the
+// registration itself, with no fd of its own.
+Napi::Value MapHandle::AttachStructOps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map__attach_struct_ops";
+  LoadedFd(env, op);
+  if (map_ == nullptr || TypeOf() != BPF_MAP_TYPE_STRUCT_OPS) {
+    throw BpfError(env, op, "EINVAL", "map '" + NameOf() + "' is not a struct_ops map of an object");
+  }
+  struct bpf_link* link = nullptr;
+  int err = 0;
+  std::vector<LogLine> lines = Captured(owner_->LogLevel(), [&] {
+    link = bpf_map__attach_struct_ops(map_);
+    err = link == nullptr ? errno : 0;
+  });
+  if (link == nullptr) {
+    owner_->Deliver(env, lines);
+    throw BpfError(env, op, err, NameOf());
+  }
+  bool hasFd = (bpf_map__map_flags(map_) & BPF_F_LINK) != 0;
+  Napi::Object wrapped = LinkHandle::New(env, std::make_unique<LibbpfLinks>(std::vector<struct bpf_link*>{link}, hasFd), ownerRef_.Value());
+  try {
+    owner_->Deliver(env, lines);
+  } catch (...) {
+    LinkHandle::Unwrap(wrapped)->Release();
+    throw;
+  }
+  return wrapped;
 }
 
 Napi::Value MapHandle::Pin(const Napi::CallbackInfo& info) {

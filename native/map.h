@@ -63,6 +63,7 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
   Napi::Value UpdateScratch(const Napi::CallbackInfo& info);
   Napi::Value DeleteScratch(const Napi::CallbackInfo& info);
   Napi::Value Freeze(const Napi::CallbackInfo& info);
+  Napi::Value AttachStructOps(const Napi::CallbackInfo& info);
   Napi::Value Pin(const Napi::CallbackInfo& info);
   Napi::Value Unpin(const Napi::CallbackInfo& info);
   Napi::Value Reuse(const Napi::CallbackInfo& info);

@@ -1,9 +1,12 @@
 // BpfObject: one libbpf bpf_object from open to close, with load() off the JS thread.
 #include "object.h"
 
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,14 +39,86 @@ bool FindVerifierLog(const LogLine& line, VerifierLog* out) {
   return true;
 }
 
-struct bpf_object* Open(const std::string& path, const std::vector<uint8_t>& bytes, const std::string& objectName,
+// Reads an object file into `bytes`. Only a regular file: a FIFO or a device would block the JS thread
+// (forever, for a FIFO with no writer). Returns 0, or an errno with `why` saying what is wrong.
+int ReadObject(const std::string& path, double limit, std::vector<uint8_t>* bytes, std::string* why) {
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return errno;
+  struct stat st = {};
+  int err = fstat(fd, &st) == 0 ? 0 : errno;
+  if (err == 0 && !S_ISREG(st.st_mode)) {
+    err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    *why = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO, not a regular file"
+           : S_ISSOCK(st.st_mode) ? "a socket, not a regular file" : "a device, not a regular file";
+  } else if (err == 0 && static_cast<double>(st.st_size) > limit) {
+    err = E2BIG;
+    *why = std::to_string(st.st_size) + " bytes, more than limits.objectBytes (" + std::to_string(static_cast<uint64_t>(limit)) + ")";
+  }
+  while (err == 0) {
+    uint8_t chunk[65536];
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) err = errno;
+    if (n <= 0) break;
+    bytes->insert(bytes->end(), chunk, chunk + n);
+    if (static_cast<double>(bytes->size()) > limit) {
+      err = E2BIG;
+      *why = "more than limits.objectBytes (" + std::to_string(static_cast<uint64_t>(limit)) + " bytes)";
+    }
+  }
+  close(fd);
+  return err;
+}
+
+// libbpf names an object opened from a file after the file, up to the first dot.
+std::string ObjectNameOf(const std::string& path) {
+  std::string name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  return name.substr(0, name.find('.'));
+}
+
+// The merged BTF of extraBtf, in a memfd libbpf can open by path. Returns the fd, or -1 with errno set.
+int BtfMemfd(const uint8_t* data, size_t size) {
+  int fd = memfd_create("bpfkit-btf", MFD_CLOEXEC);
+  if (fd < 0) return -1;
+  for (size_t done = 0; done < size;) {
+    ssize_t n = write(fd, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      errno = err;
+      return -1;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return fd;
+}
+
+// libbpf 1.5 takes a map of type BPF_MAP_TYPE_STRUCT_OPS to come from a SEC(".struct_ops") variable and
+// reads that section's data without checking: a map declared in SEC(".maps") with that type (a crafted
+// object) crashes bpf_object__load and bpf_map__initial_value. Returns such a map's name, or null.
+const char* StructOpsInMaps(struct bpf_object* object) {
+  struct btf* btf = bpf_object__btf(object);
+  int id = btf == nullptr ? -1 : btf__find_by_name_kind(btf, ".maps", BTF_KIND_DATASEC);
+  if (id <= 0) return nullptr;
+  const struct btf_type* datasec = btf__type_by_id(btf, id);
+  const struct btf_var_secinfo* vars = btf_var_secinfos(datasec);
+  for (uint16_t i = 0; i < btf_vlen(datasec); i++) {
+    const struct btf_type* var = btf__type_by_id(btf, vars[i].type);
+    const char* name = var == nullptr ? nullptr : btf__name_by_offset(btf, var->name_off);
+    struct bpf_map* map = name == nullptr ? nullptr : bpf_object__find_map_by_name(object, name);
+    if (map != nullptr && bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS) return bpf_map__name(map);
+  }
+  return nullptr;
+}
+
+struct bpf_object* Open(const std::vector<uint8_t>& bytes, const std::string& objectName,
                         const std::string& btfCustomPath, uint32_t kernelLogLevel, int* err) {
   LIBBPF_OPTS(bpf_object_open_opts, opts);
   if (!objectName.empty()) opts.object_name = objectName.c_str();
   if (!btfCustomPath.empty()) opts.btf_custom_path = btfCustomPath.c_str();
   opts.kernel_log_level = kernelLogLevel;
-  struct bpf_object* object = path.empty() ? bpf_object__open_mem(bytes.data(), bytes.size(), &opts)
-                                           : bpf_object__open_file(path.c_str(), &opts);
+  struct bpf_object* object = bpf_object__open_mem(bytes.data(), bytes.size(), &opts);
   *err = object == nullptr ? errno : 0;
   return object;
 }
@@ -99,24 +174,44 @@ Napi::Function ObjectHandle::Init(Napi::Env env) {
   });
 }
 
-// new BpfObjectHandle(pathOrBytes, { objectName, btfCustomPath, kernelLogLevel, logLevel, logger })
+// new BpfObjectHandle(pathOrBytes, { objectName, btfCustomPath, customBtf, objectBytes, kernelLogLevel,
+// logLevel, logger }): a path is read into memory first (regular files only, at most objectBytes).
 ObjectHandle::ObjectHandle(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<ObjectHandle>(info), addon_(Addon::Of(info.Env())), logLevel_(addon_->logLevel) {
   Napi::Env env = info.Env();
+  Napi::Object options = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  auto text = [&](const char* key) {
+    Napi::Value value = options.Get(key);
+    return value.IsString() ? value.As<Napi::String>().Utf8Value() : std::string();
+  };
   std::string path;
+  std::string objectName = text("objectName");
   if (info[0].IsString()) {
     path = info[0].As<Napi::String>().Utf8Value();
+    Napi::Value limit = options.Get("objectBytes");
+    std::string why;
+    int err = ReadObject(path, limit.IsNumber() ? limit.As<Napi::Number>().DoubleValue() : 0, &bytes_, &why);
+    if (err != 0 && why.empty()) throw BpfError(env, "bpf_object__open_file", err, path);
+    if (err != 0) {
+      throw BpfError(env, "bpf_object__open_file", err == E2BIG ? "E2BIG" : err == EISDIR ? "EISDIR" : "EINVAL",
+                     path + " is " + why,
+                     err == E2BIG ? "raise limits.objectBytes for an object you trust" : "give the path of a compiled .bpf.o file");
+    }
+    if (objectName.empty()) objectName = ObjectNameOf(path);
   } else if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
     auto data = info[0].As<Napi::Uint8Array>();
     bytes_.assign(data.Data(), data.Data() + data.ElementLength());
   } else {
     throw BpfError(env, "bpf_object__open", "EINVAL", "expected a path or a Uint8Array");
   }
-  Napi::Object options = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-  auto text = [&](const char* key) {
-    Napi::Value value = options.Get(key);
-    return value.IsString() ? value.As<Napi::String>().Utf8Value() : std::string();
-  };
+  std::string btfCustomPath = text("btfCustomPath");
+  Napi::Value customBtf = options.Get("customBtf");
+  if (customBtf.IsTypedArray() && customBtf.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    auto data = customBtf.As<Napi::Uint8Array>();
+    btfFd_ = BtfMemfd(data.Data(), data.ElementLength());
+    if (btfFd_ < 0) throw BpfError(env, "memfd_create", errno, "the merged BTF of extraBtf");
+    btfCustomPath = "/proc/self/fd/" + std::to_string(btfFd_);
+  }
   Napi::Value kernelLogLevel = options.Get("kernelLogLevel");
   Napi::Value logLevel = options.Get("logLevel");
   Napi::Value logger = options.Get("logger");
@@ -125,15 +220,22 @@ ObjectHandle::ObjectHandle(const Napi::CallbackInfo& info)
 
   int err = 0;
   std::vector<LogLine> lines = Captured(logLevel_, [&] {
-    object_ = Open(path, bytes_, text("objectName"), text("btfCustomPath"),
+    object_ = Open(bytes_, objectName, btfCustomPath,
                    kernelLogLevel.IsNumber() ? kernelLogLevel.As<Napi::Number>().Uint32Value() : 0, &err);
   });
   if (object_ == nullptr) {
+    Destroy();
     Deliver(env, lines);
     throw BpfError(env, path.empty() ? "bpf_object__open_mem" : "bpf_object__open_file", err,
                    path.empty() ? std::string() : path);
   }
   addon_->Track(this);
+  if (const char* map = StructOpsInMaps(object_)) {
+    std::string message = std::string("map '") + map + "' is declared in SEC(\".maps\") with type BPF_MAP_TYPE_STRUCT_OPS";
+    Release();
+    throw BpfError(env, path.empty() ? "bpf_object__open_mem" : "bpf_object__open_file", "EINVAL", message,
+                   "struct_ops maps are variables of SEC(\".struct_ops\") or SEC(\".struct_ops.link\")");
+  }
   try {
     Deliver(env, lines);
   } catch (...) {
@@ -147,21 +249,34 @@ ObjectHandle::~ObjectHandle() {
 }
 
 void ObjectHandle::Release() {
-  if (state_ == State::Loading) {
-    std::unique_lock<std::mutex> lock(loadMutex_);
+  std::unique_lock<std::mutex> lock(loadMutex_);
+  loadCancelled_ = true;
+  loadDone_.wait(lock, [this] { return !loadRunning_; });
+  lock.unlock();
+  Destroy();
+}
+
+void ObjectHandle::Destroy() {
+  bool handedOff = false;
+  {
+    std::lock_guard<std::mutex> lock(loadMutex_);
     loadCancelled_ = true;
-    loadDone_.wait(lock, [this] { return !loadRunning_; });
+    // The load's thread owns the object now, and closes it (with the memfd) when the load returns.
+    handedOff = loadRunning_;
+    if (handedOff) object_ = nullptr;
   }
   for (auto& [map, region] : mapped_) {
     if (region.data != nullptr) munmap(region.data, MappedSize(region.size));
   }
   mapped_.clear();
-  if (object_ != nullptr) {
-    bpf_object__close(object_);
+  if (!handedOff) {
+    if (object_ != nullptr) bpf_object__close(object_);
     object_ = nullptr;
     bytes_.clear();
-    addon_->Untrack(this);
+    if (btfFd_ >= 0) close(btfFd_);
+    btfFd_ = -1;
   }
+  if (state_ != State::Closed) addon_->Untrack(this);
   state_ = State::Closed;
 }
 
@@ -190,17 +305,21 @@ ObjectHandle::Region ObjectHandle::GlobalRegion(Napi::Env env, struct bpf_map* m
 }
 
 void ObjectHandle::LoadInBackground(int* err, std::vector<LogLine>* lines) {
+  struct bpf_object* object;
   {
     std::lock_guard<std::mutex> lock(loadMutex_);
     if (loadCancelled_) return;
     loadRunning_ = true;
+    object = object_;
   }
-  {
-    LogCapture capture(logLevel_);
-    *err = -bpf_object__load(object_);
-    *lines = std::move(capture.lines);
-  }
+  LogCapture capture(logLevel_);
+  *err = -bpf_object__load(object);
   std::lock_guard<std::mutex> lock(loadMutex_);
+  if (object_ == nullptr) bpf_object__close(object);
+  // libbpf has read the merged BTF: the memfd can go (close() already let go of it when it came first).
+  if (btfFd_ >= 0) close(btfFd_);
+  btfFd_ = -1;
+  *lines = std::move(capture.lines);
   loadRunning_ = false;
   loadDone_.notify_all();
 }
@@ -278,7 +397,9 @@ Napi::Value ObjectHandle::Load(const Napi::CallbackInfo& info) {
 void ObjectHandle::FinishLoad(Napi::Env env, int err, const std::vector<LogLine>& lines,
                               Napi::Promise::Deferred deferred) {
   if (state_ == State::Closed) {
-    deferred.Reject(BpfError(env, "bpf_object__load", "ECLOSED", "the object was closed during load()").Value());
+    deferred.Reject(BpfError(env, "bpf_object__load", "ECLOSED", "the object was closed during load()",
+                             "close() came while load() ran: the load finished in the background and what it made "
+                             "was released; await load() before close() to use the object").Value());
     return;
   }
   state_ = err == 0 ? State::Loaded : State::Failed;
@@ -309,7 +430,8 @@ void ObjectHandle::FinishLoad(Napi::Env env, int err, const std::vector<LogLine>
 }
 
 Napi::Value ObjectHandle::Close(const Napi::CallbackInfo& info) {
-  Release();
+  std::vector<LogLine> lines = Captured(logLevel_, [&] { Destroy(); });
+  Deliver(info.Env(), lines);
   return info.Env().Undefined();
 }
 

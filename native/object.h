@@ -26,6 +26,8 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   explicit ObjectHandle(const Napi::CallbackInfo& info);
   ~ObjectHandle() override;
 
+  // The cleanup hook and the finalizer: a load still running is waited for (the object must not
+  // outlive its environment). close() instead leaves a running load to finish on its own thread.
   void Release() override;
 
   // Throws a BpfError (ECLOSED, EBUSY or EBADSTATE) unless the object's state allows `op`.
@@ -46,7 +48,8 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   };
   Region GlobalRegion(Napi::Env env, struct bpf_map* map, const char* op);
 
-  // Runs on the worker thread: loads unless close() came first.
+  // Runs on the worker thread: loads unless close() came first. When close() comes during the load,
+  // this thread closes the object once the load returns, so close() itself never waits for it.
   void LoadInBackground(int* err, std::vector<LogLine>* lines);
   void FinishLoad(Napi::Env env, int err, const std::vector<LogLine>& lines, Napi::Promise::Deferred deferred);
 
@@ -58,19 +61,24 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   Napi::Value Btf(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  // Unmaps the global sections and closes the object (unless a running load owns it now).
+  void Destroy();
 
   Addon* addon_;
   struct bpf_object* object_ = nullptr;
   State state_ = State::Opened;
   // close() during load(): the worker thread may be inside bpf_object__load. close() cancels a load
-  // that has not started and waits for one that has, so nothing stays in the kernel once it returns
-  // (also when a worker thread exits mid-load).
+  // that has not started; one that has keeps the object (and the bytes and BTF it reads) until it
+  // returns, then closes it on its thread. Teardown (a worker thread exiting mid-load) waits for it.
   std::mutex loadMutex_;
   std::condition_variable loadDone_;
   bool loadRunning_ = false;
   bool loadCancelled_ = false;
-  std::vector<std::pair<struct bpf_map*, Region>> mapped_;  // munmap()ed by Release()
+  std::vector<std::pair<struct bpf_map*, Region>> mapped_;  // munmap()ed by Destroy()
   std::vector<uint8_t> bytes_;  // bpf_object__open_mem's input must outlive the object
+  // extraBtf: the merged BTF in a memfd that libbpf reads at load as /proc/self/fd/N. Nothing lands in
+  // the file system, and the kernel frees it with the process however that ends.
+  int btfFd_ = -1;
   int logLevel_;
   Napi::FunctionReference logger_;
 };

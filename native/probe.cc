@@ -1,8 +1,14 @@
 // Probes: what the running kernel supports (program types, map types, helpers), through libbpf.
 #include "probe.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "errors.h"
 
 namespace bpfkit {
 
@@ -30,6 +36,24 @@ constexpr Helper kHelpers[] = {
     {"loop", BPF_FUNC_loop},
 };
 
+// Whether the kernel makes links of an attach type, asked with a program that would fit and a target
+// that cannot exist: a kernel that knows the link type refuses the target (ENOENT, ESRCH, ENODEV…);
+// one that does not says EINVAL (an unknown attach type) or EOPNOTSUPP (built without it).
+bool ProbeLink(enum bpf_prog_type type, enum bpf_attach_type attach, const struct bpf_link_create_opts* link_opts) {
+  struct bpf_insn insns[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, load_opts, .expected_attach_type = attach);
+  int prog = bpf_prog_load(type, nullptr, "GPL", insns, 2, &load_opts);
+  if (prog < 0) return false;
+  int link = bpf_link_create(prog, 0, attach, link_opts);
+  int err = link < 0 ? errno : 0;
+  if (link >= 0) close(link);
+  close(prog);
+  return err != EINVAL && err != EOPNOTSUPP && err != kENOTSUPP;
+}
+
 }  // namespace
 
 Napi::Value Probe(const Napi::CallbackInfo& info) {
@@ -51,6 +75,15 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   for (const Helper& helper : kHelpers) {
     helpers.Set(helper.name, libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, helper.id, nullptr) == 1);
   }
+  // kprobe.multi links need CONFIG_FPROBE (Linux ≥ 5.18; Debian's 6.1 has kprobes without it), probed
+  // with a function that does not exist; tcx links (Linux ≥ 6.6), with ifindex 0.
+  Napi::Object links = Napi::Object::New(env);
+  const char* nowhere[] = {"bpfkit_probe_no_such_function"};
+  LIBBPF_OPTS(bpf_link_create_opts, multi, .kprobe_multi = {.flags = 0, .cnt = 1, .syms = nowhere});
+  links.Set("kprobe_multi", ProbeLink(BPF_PROG_TYPE_KPROBE, BPF_TRACE_KPROBE_MULTI, &multi));
+  LIBBPF_OPTS(bpf_link_create_opts, tcx);
+  links.Set("tcx", ProbeLink(BPF_PROG_TYPE_SCHED_CLS, BPF_TCX_INGRESS, &tcx));
+  result.Set("links", links);
   result.Set("programTypes", programs);
   result.Set("mapTypes", maps);
   result.Set("helpers", helpers);

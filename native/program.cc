@@ -34,6 +34,7 @@ Napi::Function ProgramHandle::Init(Napi::Env env) {
       InstanceAccessor<&ProgramHandle::ExpectedAttachType>("expectedAttachType"),
       InstanceAccessor<&ProgramHandle::Autoload, &ProgramHandle::SetAutoload>("autoload"),
       InstanceAccessor<&ProgramHandle::Fd>("fd"),
+      InstanceMethod<&ProgramHandle::SetAttachTarget>("setAttachTarget"),
       InstanceMethod<&ProgramHandle::Attach>("attach"),
       InstanceMethod<&ProgramHandle::AttachTracepoint>("attachTracepoint"),
       InstanceMethod<&ProgramHandle::AttachRawTracepoint>("attachRawTracepoint"),
@@ -41,6 +42,7 @@ Napi::Function ProgramHandle::Init(Napi::Env env) {
       InstanceMethod<&ProgramHandle::AttachUsdt>("attachUsdt"),
       InstanceMethod<&ProgramHandle::AttachKprobe>("attachKprobe"),
       InstanceMethod<&ProgramHandle::AttachKprobeMulti>("attachKprobeMulti"),
+      InstanceMethod<&ProgramHandle::AttachKsyscall>("attachKsyscall"),
       InstanceMethod<&ProgramHandle::AttachPerfEvent>("attachPerfEvent"),
       InstanceMethod<&ProgramHandle::AttachTrace>("attachTrace"),
       InstanceMethod<&ProgramHandle::AttachLsm>("attachLsm"),
@@ -99,6 +101,21 @@ void ProgramHandle::SetAutoload(const Napi::CallbackInfo& info, const Napi::Valu
 
 Napi::Value ProgramHandle::Fd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), LoadedFd(info.Env(), "bpf_program__fd"));
+}
+
+// setAttachTarget(functionName): the kernel function an fentry/fexit/fmod_ret/LSM program attaches to,
+// chosen before load instead of in the SEC() name.
+Napi::Value ProgramHandle::SetAttachTarget(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__set_attach_target";
+  owner_->Require(env, op, Need::BeforeLoad);
+  if (!info[0].IsString()) throw BpfError(env, op, "EINVAL", "the target must be a function name");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int err = 0;
+  std::vector<LogLine> lines = Captured(owner_->LogLevel(), [&] { err = -bpf_program__set_attach_target(program_, 0, name.c_str()); });
+  owner_->Deliver(env, lines);
+  if (err != 0) throw BpfError(env, op, err, std::string("program '") + bpf_program__name(program_) + "' → " + name);
+  return env.Undefined();
 }
 
 int ProgramHandle::LoadedFd(Napi::Env env, const char* op) const {
@@ -263,6 +280,19 @@ Napi::Value ProgramHandle::AttachKprobeMulti(const Napi::CallbackInfo& info) {
   });
 }
 
+// attachKsyscall(syscall, retprobe, cookie): a kprobe on the syscall's handler, whatever the kernel calls it.
+Napi::Value ProgramHandle::AttachKsyscall(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__attach_ksyscall";
+  std::string syscall = StringArg(env, info[0], op, "syscall");
+  bool retprobe = info[1].ToBoolean().Value();
+  uint64_t cookie = CookieArg(env, info[2], op);
+  return AttachWith(env, op, [&](auto& out, int) {
+    LIBBPF_OPTS(bpf_ksyscall_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe);
+    return Take(bpf_program__attach_ksyscall(program_, syscall.c_str(), &opts), out);
+  });
+}
+
 // attachPerfEvent(type, config: bigint, sample: number, frequency: boolean, cpus: number[], pid, cookie)
 // opens one perf event per entry of `cpus` (-1: any CPU, following `pid`) and attaches to each.
 Napi::Value ProgramHandle::AttachPerfEvent(const Napi::CallbackInfo& info) {
@@ -415,6 +445,9 @@ Napi::Value ProgramHandle::AttachTcClsact(const Napi::CallbackInfo& info) {
   uint32_t priority = static_cast<uint32_t>(IntArg(env, info[2], op, "priority"));
   uint32_t handle = static_cast<uint32_t>(IntArg(env, info[3], op, "handle"));
   return AttachWith(env, op, [&](auto& out, int fd) {
+    struct bpf_prog_info prog_info = {};
+    uint32_t length = sizeof(prog_info);
+    if (bpf_prog_get_info_by_fd(fd, &prog_info, &length) != 0) return errno;
     bool created = false;
     int err = TcFilter::EnsureHook(ifindex, &created);
     if (err != 0) return err;
@@ -425,7 +458,7 @@ Napi::Value ProgramHandle::AttachTcClsact(const Napi::CallbackInfo& info) {
       if (created) TcFilter::DropOwnedHook(ifindex);
       return err;
     }
-    out = std::make_unique<TcFilter>(ifindex, egress, opts.handle, opts.priority, created);
+    out = std::make_unique<TcFilter>(ifindex, egress, opts.handle, opts.priority, prog_info.id, created);
     return 0;
   });
 }

@@ -23,6 +23,7 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
   Napi::Value Autoload(const Napi::CallbackInfo& info);
   void SetAutoload(const Napi::CallbackInfo& info, const Napi::Value& value);
   Napi::Value Fd(const Napi::CallbackInfo& info);
+  Napi::Value SetAttachTarget(const Napi::CallbackInfo& info);
   Napi::Value Attach(const Napi::CallbackInfo& info);
   Napi::Value AttachTracepoint(const Napi::CallbackInfo& info);
   Napi::Value AttachRawTracepoint(const Napi::CallbackInfo& info);
@@ -30,6 +31,7 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
   Napi::Value AttachUsdt(const Napi::CallbackInfo& info);
   Napi::Value AttachKprobe(const Napi::CallbackInfo& info);
   Napi::Value AttachKprobeMulti(const Napi::CallbackInfo& info);
+  Napi::Value AttachKsyscall(const Napi::CallbackInfo& info);
   Napi::Value AttachPerfEvent(const Napi::CallbackInfo& info);
   Napi::Value AttachTrace(const Napi::CallbackInfo& info);
   Napi::Value AttachLsm(const Napi::CallbackInfo& info);

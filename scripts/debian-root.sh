@@ -11,55 +11,58 @@
 bpfkit_cache=${BPFKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfkit}
 debian_mirror=${BPFKIT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
-debian_root() {
-	local suite=$1 dir=$2
-	shift 2
-	local packages key tarball
-	packages=$(printf '%s\n' "$@" | sort -u | paste -sd, -)
-	key="$suite-$(printf '%s' "$packages" | sha256sum | cut -c1-8)"
+# cached KEY DIR WHAT COMMAND...: DIR holds the newest cached KEY-<date>.tar younger than the maximum
+# age, or what COMMAND makes in DIR (WHAT says what that is), which is then cached.
+cached() {
+	local key=$1 dir=$2 what=$3 tarball
+	shift 3
 	mkdir -p "$bpfkit_cache/roots"
 	tarball=$(find "$bpfkit_cache/roots" -maxdepth 1 -name "$key-*.tar" -mtime "-${BPFKIT_ROOT_MAX_AGE:-7}" | sort | tail -1)
 	rm -rf "$dir" && mkdir -p "$dir"
-	if [ -z "$tarball" ]; then
-		tarball="$bpfkit_cache/roots/$key-$(date +%Y%m%d).tar"
-		echo "root: debootstrap $suite${packages:+ with $packages} (cached as ${tarball##*/})" >&2
-		debootstrap --variant=minbase "$suite" "$dir" "$debian_mirror" >"$dir.log" 2>&1 || { tail -20 "$dir.log" >&2; return 1; }
-		cp /etc/resolv.conf "$dir/etc/resolv.conf"
-		# apt resolves dependencies fully (debootstrap's --include does not, e.g. for trixie's npm).
-		if [ $# -gt 0 ]; then
-			in_root "$dir" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"' \
-				apt "$@" >"$dir.log" 2>&1 || { tail -20 "$dir.log" >&2; return 1; }
-			in_root "$dir" apt-get clean
-		fi
-		rm -f "$dir.log"
-		find "$bpfkit_cache/roots" -maxdepth 1 -name "$key-*.tar" -delete
-		tar -C "$dir" -cf "$tarball.part" . && mv "$tarball.part" "$tarball"
-	else
+	if [ -n "$tarball" ]; then
 		tar -C "$dir" -xf "$tarball"
+		return
 	fi
+	tarball="$bpfkit_cache/roots/$key-$(date +%Y%m%d).tar"
+	echo "root: $what (cached as ${tarball##*/})" >&2
+	"$@" >"$dir.log" 2>&1 || { tail -20 "$dir.log" >&2; return 1; }
+	rm -f "$dir.log"
+	find "$bpfkit_cache/roots" -maxdepth 1 -name "$key-*.tar" -delete
+	tar -C "$dir" -cf "$tarball.$$" . && mv "$tarball.$$" "$tarball"
+}
+
+debian_root() {
+	local suite=$1 dir=$2
+	shift 2
+	local packages
+	packages=$(printf '%s\n' "$@" | sort -u | paste -sd, -)
+	cached "$suite-$(printf '%s' "$packages" | sha256sum | cut -c1-8)" "$dir" "debootstrap $suite${packages:+ with $packages}" \
+		make_root "$suite" "$dir" "$@"
 	# npm inside the root talks to the registry through the host's CA bundle and resolver.
 	mkdir -p "$dir/etc/ssl/certs"
 	cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
 	cp /etc/resolv.conf "$dir/etc/resolv.conf"
 }
 
+make_root() {
+	local suite=$1 dir=$2
+	shift 2
+	debootstrap --variant=minbase "$suite" "$dir" "$debian_mirror"
+	cp /etc/resolv.conf "$dir/etc/resolv.conf"
+	# apt resolves dependencies fully (debootstrap's --include does not, e.g. for trixie's npm).
+	[ $# -eq 0 ] && return
+	in_root "$dir" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"' apt "$@"
+	in_root "$dir" apt-get clean
+}
+
 debian_sysroot() {
-	local suite=$1 arch=$2 dir=$3 tarball
-	mkdir -p "$bpfkit_cache/roots"
-	tarball=$(find "$bpfkit_cache/roots" -maxdepth 1 -name "$suite-$arch-sysroot-*.tar" -mtime "-${BPFKIT_ROOT_MAX_AGE:-7}" | sort | tail -1)
-	rm -rf "$dir" && mkdir -p "$dir"
-	if [ -z "$tarball" ]; then
-		tarball="$bpfkit_cache/roots/$suite-$arch-sysroot-$(date +%Y%m%d).tar"
-		echo "root: debootstrap --foreign $suite for $arch (cached as ${tarball##*/})" >&2
-		debootstrap --variant=minbase --foreign --arch="$arch" "$suite" "$dir" "$debian_mirror" >"$dir.log" 2>&1 ||
-			{ tail -20 "$dir.log" >&2; return 1; }
-		rm -f "$dir.log"
-		rm -rf "$dir"/var/cache/apt/archives/*.deb
-		find "$bpfkit_cache/roots" -maxdepth 1 -name "$suite-$arch-sysroot-*.tar" -delete
-		tar -C "$dir" -cf "$tarball.part" . && mv "$tarball.part" "$tarball"
-	else
-		tar -C "$dir" -xf "$tarball"
-	fi
+	cached "$1-$2-sysroot" "$3" "debootstrap --foreign $1 for $2" make_sysroot "$@"
+}
+
+make_sysroot() {
+	local suite=$1 arch=$2 dir=$3
+	debootstrap --variant=minbase --foreign --arch="$arch" "$suite" "$dir" "$debian_mirror"
+	rm -rf "$dir"/var/cache/apt/archives/*.deb
 }
 
 node_into() {

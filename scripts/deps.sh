@@ -67,32 +67,35 @@ rm -rf "$out"
 mkdir -p "$out/lib" "$out/include"
 flags="-fPIC -O2 -g0"
 jobs=$(nproc)
+# quiet DIR COMMAND...: runs COMMAND in DIR, showing its output only when it fails.
+quiet() {
+	(cd "$1" && shift && "$@") >"$work/log" 2>&1 || { tail -40 "$work/log" >&2; echo "deps: failed: ${*:2}" >&2; exit 1; }
+}
 for pin in "${pins[@]}"; do
 	read -r name version path sum <<<"$pin"
 	fetch "$name" "$path" "$sum"
 	case $name in
 	zlib)
-		(cd "$work/zlib" && CC=$cc AR=$ar CFLAGS="$flags" ./configure --static --prefix="$out" >/dev/null &&
-			make -s -j"$jobs" libz.a >/dev/null)
+		quiet "$work/zlib" env CC="$cc" AR="$ar" CFLAGS="$flags" ./configure --static --prefix="$out"
+		quiet "$work/zlib" make -j"$jobs" libz.a
 		cp "$work/zlib/libz.a" "$out/lib/"
 		cp "$work/zlib/zlib.h" "$work/zlib/zconf.h" "$out/include/"
 		;;
 	elfutils)
-		(cd "$work/elfutils" &&
-			./configure -q ${cross:+--host=${cross%-}} --disable-debuginfod --disable-libdebuginfod \
-				--without-zstd --without-bzlib --without-lzma \
-				CC="$cc" AR="$ar" CFLAGS="$flags" CPPFLAGS="-I$out/include" LDFLAGS="-L$out/lib" >/dev/null &&
-			make -s -C lib -j"$jobs" >/dev/null &&
-			make -s -C libelf -j"$jobs" libelf.a >/dev/null)
+		quiet "$work/elfutils" ./configure ${cross:+--host=${cross%-}} --disable-debuginfod --disable-libdebuginfod \
+			--without-zstd --without-bzlib --without-lzma \
+			CC="$cc" AR="$ar" CFLAGS="$flags" CPPFLAGS="-I$out/include" LDFLAGS="-L$out/lib"
+		quiet "$work/elfutils" make -C lib -j"$jobs"
+		quiet "$work/elfutils" make -C libelf -j"$jobs" libelf.a
 		# libelf.a needs elfutils' internal helpers (libeu.a) since 0.190.
 		cp "$work/elfutils/libelf/libelf.a" "$work/elfutils/lib/libeu.a" "$out/lib/"
 		cp "$work/elfutils/libelf/libelf.h" "$work/elfutils/libelf/gelf.h" "$work/elfutils/libelf/nlist.h" "$out/include/"
 		;;
 	libbpf)
 		# With its own UAPI headers (linux/bpf.h), so older hosts' kernel headers do not matter.
-		make -s -C "$work/libbpf/src" -j"$jobs" BUILD_STATIC_ONLY=1 NO_PKG_CONFIG=1 CC="$cc" AR="$ar" \
+		quiet "$work/libbpf/src" make -j"$jobs" BUILD_STATIC_ONLY=1 NO_PKG_CONFIG=1 CC="$cc" AR="$ar" \
 			EXTRA_CFLAGS="$flags -I$out/include" OBJDIR="$work/libbpf-obj" DESTDIR="$out" PREFIX=/ LIBDIR=/lib \
-			INCLUDEDIR=/include UAPIDIR=/include install install_uapi_headers >/dev/null
+			INCLUDEDIR=/include UAPIDIR=/include install install_uapi_headers
 		;;
 	esac
 done

@@ -21,15 +21,16 @@ function say(message) {
   process.stderr.write(`bpfkit: ${message}\n`)
 }
 
-function current() {
+/** The addon node-gyp-build would load from `dir`, or null when there is none or the local build is stale. */
+function current(dir = root) {
   let file
   try {
-    file = nodeGypBuild.path(root)
+    file = nodeGypBuild.path(dir)
   } catch {
     return null
   }
   // A local build must have been made from this tree; a prebuild is what the package shipped.
-  const local = !path.relative(path.join(root, 'build'), file).startsWith('..')
+  const local = !path.relative(path.join(dir, 'build'), file).startsWith('..')
   return !local || fs.readFileSync(file).includes(sourceHash()) ? file : null
 }
 
@@ -85,5 +86,7 @@ function buildFromSource() {
   run(process.execPath, [gyp || require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', `--arch=${arch}`])
 }
 
-if (!current()) buildFromSource()
+module.exports = { current }
+
+if (require.main === module && !current()) buildFromSource()
 

@@ -7,7 +7,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . /etc/os-release
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(clang llvm curl ca-certificates bzip2 make gcc g++ python3 iproute2 util-linux dpkg-dev strace systemtap-sdt-dev dwarves debootstrap qemu-user-static)
+packages=(clang llvm curl ca-certificates bzip2 make gcc g++ python3 iproute2 util-linux dpkg-dev strace systemtap-sdt-dev dwarves debootstrap qemu-user-static
+	qemu-system-x86 busybox-static cpio kmod xz-utils valgrind)
 backports=()
 if [ "${VERSION_CODENAME:-}" = bookworm ]; then
 	# The BPF-side headers of libbpf 1.4 and bpftool 7.5 come from bookworm-backports (the addon itself links

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs the test suite against an AddressSanitizer build of the addon (CMake, Debug).
-# LeakSanitizer stays off: Node itself does not free everything at exit.
+# Runs the test suite against an AddressSanitizer + UndefinedBehaviorSanitizer build of the addon (CMake,
+# Debug): a memory error or undefined behaviour in the addon aborts the run. LeakSanitizer stays off:
+# Node itself does not free everything at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B cmake-build/asan -DCMAKE_BUILD_TYPE=Debug -DBPFKIT_ASAN=ON -DBPFKIT_BPF_OBJECTS=OFF >/dev/null
 cmake --build cmake-build/asan --target bpfkit -j"$(nproc)" >/dev/null
 LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	BPFKIT_ADDON=cmake-build/asan/bpfkit.node npx vitest run

@@ -222,20 +222,6 @@ describe('BTF and codecs', () => {
     expect(thrown(() => vmlinux.type(vmlinux.count - 1)).code).toBe('ECLOSED')
   })
 
-  it('compiles a codec for every struct and union of the running kernel, which round-trips', () => {
-    const vmlinux = Btf.vmlinux()
-    let compiled = 0
-    for (const type of vmlinux.types()) {
-      if (type.kind !== 'struct' && type.kind !== 'union') continue
-      const codec = vmlinux.codec(type.id)
-      const zero = Buffer.alloc(type.size)
-      expect(codec.encode(codec.decode(zero)).equals(zero), vmlinux.typeName(type.id)).toBe(true)
-      compiled++
-    }
-    expect(compiled).toBeGreaterThan(1000)
-    vmlinux.close()
-  })
-
   it('keeps the object BTF readable after close', async () => {
     const other = BpfObject.open(fixture('types.bpf.o'))
     const types = other.btf as Btf

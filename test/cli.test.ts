@@ -2,7 +2,6 @@
 // `btf dump`, and `doctor`, checked against what this kernel does.
 import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Btf, BpfObject } from 'bpfkit'
@@ -89,14 +88,22 @@ describe('bpfkit CLI', () => {
     expect(btf.find('skel_sample', 'struct')?.id).toBeGreaterThan(kernel.count - 1)
     expect(btf.count).toBe(kernel.count + Btf.parse(fixture('skel-v1.bpf.o')).count - 1)
 
-    const temporary = (): string[] => fs.readdirSync(os.tmpdir()).filter((f) => f.endsWith('.btf') && f.startsWith(`bpfkit-${process.pid}-`))
+    // The merge lives in a memfd until libbpf has read it: nothing in the file system, ever.
+    const memfds = (): number => fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('/memfd:bpfkit-btf')
+      } catch {
+        return false
+      }
+    }).length
     const obj = BpfObject.open(example('execsnoop.bpf.o'), { extraBtf: [fixture('skel-v1.bpf.o')] })
-    expect(temporary()).toHaveLength(1)
+    expect(memfds()).toBe(1)
     await obj.load()
-    expect(temporary()).toHaveLength(0)
+    expect(memfds()).toBe(0)
     obj.close()
     expect(() => BpfObject.open(example('execsnoop.bpf.o'), { extraBtf: ['/nonexistent.btf'] })).toThrow(expect.objectContaining({ code: 'ENOENT' }))
-    expect(temporary()).toHaveLength(0)
+    BpfObject.open(example('execsnoop.bpf.o'), { extraBtf: [fixture('skel-v1.bpf.o')] }).close()
+    expect(memfds()).toBe(0)
     fs.rmSync(dir, { recursive: true, force: true })
   })
 

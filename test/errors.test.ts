@@ -1,10 +1,17 @@
 // Bad input and wrong states: each a BpfError with the right code, never a crash.
+import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BpfError, BpfObject, VerifierError, setLogger } from 'bpfkit'
-import { fixture, openSequence, thrown } from './helpers'
+import { bpfFds, fixture, node, openSequence, root, thrown, type Ran } from './helpers'
+import { sections } from './fuzz/mutate'
+
+/** Runs a script with bpfkit in a child process, so that a crash or a hang fails the test, not the run. */
+function child(script: string): Promise<Ran> {
+  return node(`const { BpfObject } = require(${JSON.stringify(path.join(root, 'dist/index.js'))});${script}`, { timeoutMs: 20_000 })
+}
 
 async function rejected(promise: Promise<unknown>): Promise<BpfError> {
   try {
@@ -103,6 +110,90 @@ describe('errors', () => {
     using obj = BpfObject.open(fixture('sequence.bpf.o'))
     expect(thrown(() => (obj.map('events').maxEntries = 1.5)).code).toBe('EINVAL')
     expect(thrown(() => obj.program('emit').attachTracepoint('', 'x')).code).toBe('EINVAL')
+  })
+
+  it('maxEntries of a global-data map is refused before load (libbpf would unmap memory of the process at close)', async () => {
+    const result = await child(`
+      const obj = BpfObject.open(${JSON.stringify(fixture('globals.bpf.o'))}, { logger: () => {} })
+      const codes = obj.maps.filter((map) => map.isInternal).map((map) => {
+        try { map.maxEntries = 1 << 16; return 'set' } catch (e) { return e.code }
+      })
+      obj.load().then(() => { obj.close(); console.log(JSON.stringify(codes)) })`)
+    expect(result.signal).toBeNull()
+    expect(JSON.parse(result.stdout)).toEqual(['EINVAL', 'EINVAL', 'EINVAL', 'EINVAL'])
+  })
+
+  it('update flags and lookup flags of any type are a BpfError naming the argument', async () => {
+    await using obj = await openSequence()
+    const settings = obj.map('settings')
+    for (const flags of [{}, Object.create(null), Symbol('x'), 'toString', '__proto__', -1, 1.5, NaN, 2 ** 40, 1n, null]) {
+      const error = thrown(() => settings.set(0, { pid: 1 }, flags as 'any'))
+      expect(error).toMatchObject({ code: 'EINVAL', op: 'map.set' })
+      expect(error.message).toContain('flags must be')
+      expect(thrown(() => settings.get(0, flags as number))).toMatchObject({ code: 'EINVAL', op: 'map.get' })
+      expect(thrown(() => settings.raw.lookup(Buffer.alloc(4), flags as number))).toMatchObject({ code: 'EINVAL' })
+    }
+  })
+
+  it("the kernel's internal ENOTSUPP (524) is EOPNOTSUPP, 'Operation not supported'", async () => {
+    await using obj = await openSequence()
+    // BPF_PROG_TEST_RUN of a tracepoint program: the kernel has no test runner for it.
+    const error = thrown(() => obj.program('emit').testRun())
+    expect(error).toMatchObject({ code: 'EOPNOTSUPP', errno: 524, op: 'bpf_prog_test_run_opts' })
+    expect(error.message).toContain('Operation not supported')
+  })
+
+  it('open() takes regular files only: a FIFO with no writer would block the thread forever', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpfkit-errors-'))
+    try {
+      const fifo = path.join(dir, 'object.bpf.o')
+      execFileSync('mkfifo', [fifo])
+      const result = await child(`
+        for (const p of [${JSON.stringify(fifo)}, ${JSON.stringify(dir)}, '/dev/zero']) {
+          try { BpfObject.open(p) } catch (e) { console.log(e.code, e.op, e.message.split('\\n')[0]) }
+        }`)
+      expect(result.signal).toBeNull()
+      expect(result.stdout.trim().split('\n')).toEqual([
+        `EINVAL bpf_object__open_file bpf_object__open_file: ${fifo} is a FIFO, not a regular file`,
+        `EISDIR bpf_object__open_file bpf_object__open_file: ${dir} is a directory`,
+        'EINVAL bpf_object__open_file bpf_object__open_file: /dev/zero is a device, not a regular file',
+      ])
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('limits: objects larger than limits.objectBytes and maps over limits.mapBytes are refused before the work', async () => {
+    const bytes = fs.readFileSync(fixture('maps.bpf.o'))
+    for (const source of [fixture('maps.bpf.o'), bytes]) {
+      const error = thrown(() => BpfObject.open(source, { limits: { objectBytes: 1000 } }))
+      expect(error).toMatchObject({ code: 'E2BIG' })
+      expect(error.hint).toMatch(/limits\.objectBytes/)
+    }
+    expect(thrown(() => BpfObject.open(bytes, { limits: { mapBytes: -1 } }))).toMatchObject({ code: 'EINVAL' })
+    // A hash map of 2^26 preallocated entries: gigabytes of kernel memory and seconds in BPF_MAP_CREATE.
+    const before = bpfFds()
+    const obj = BpfObject.open(bytes)
+    obj.map('flows').maxEntries = 1 << 26
+    const error = await rejected(obj.load())
+    expect(error).toMatchObject({ code: 'E2BIG', op: 'bpf_object__load' })
+    expect(error.message).toMatch(/more than limits\.mapBytes \(1024 MiB\): flows \d+ MiB/)
+    expect(bpfFds()).toEqual(before)
+    obj.close()
+    // 5 KB whose .bss section says 1.75 GiB: libbpf would map and copy it all, the kernel allocate it.
+    const crafted = fs.readFileSync(fixture('globals.bpf.o'))
+    const bss = sections(crafted).find((section) => section.name === '.bss')!
+    crafted.writeBigUInt64LE(0x70000000n, bss.header + 0x20)
+    const hostile = BpfObject.open(crafted)
+    const rss = process.memoryUsage().rss
+    expect(await rejected(hostile.load())).toMatchObject({ code: 'E2BIG' })
+    expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 2 ** 20)
+    hostile.close()
+    // A trusted object may take more; within the limit, the same object loads.
+    const trusted = BpfObject.open(bytes, { limits: { mapBytes: Infinity } })
+    trusted.map('flows').maxEntries = 1 << 16
+    await trusted.load()
+    trusted.close()
   })
 
   it('a program the verifier rejects is a VerifierError carrying the log', async () => {

@@ -1,5 +1,5 @@
 // Shared test helpers: fixture paths, kernel object checks, descriptor counts, waiting.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn, type SpawnOptions } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { expect } from 'vitest'
@@ -64,8 +64,15 @@ export function programExists(id: number): boolean {
   }
 }
 
+/**
+ * How much slower this machine is than a developer's: `BPFKIT_TEST_SCALE` (npm run test:kernels sets it
+ * for qemu's emulation). Every bound a test waits against is multiplied by it.
+ */
+export const SCALE = Number(process.env.BPFKIT_TEST_SCALE) || 1
+
+/** Waits until `condition` holds, failing after `timeoutMs` (× SCALE). */
 export async function waitFor(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
+  const deadline = Date.now() + timeoutMs * SCALE
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 10))
@@ -73,6 +80,38 @@ export async function waitFor(condition: () => boolean, timeoutMs = 5000, what =
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+export interface Ran {
+  status: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/**
+ * Runs a command to its end without blocking the event loop (spawnSync would: under emulation a few
+ * in a row outlast vitest's 60 s for its own messages). Failing after `timeoutMs` (× SCALE) kills it.
+ */
+export function run(command: string, args: readonly string[], options: SpawnOptions & { timeoutMs?: number } = {}): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    const timer = setTimeout(() => child.kill('SIGKILL'), (options.timeoutMs ?? 60_000) * SCALE)
+    child.on('error', reject)
+    child.on('close', (status, signal) => {
+      clearTimeout(timer)
+      resolve({ status, signal, stdout, stderr })
+    })
+  })
+}
+
+/** Runs a Node script (`node -e`) to its end without blocking the event loop. */
+export function node(script: string, options: SpawnOptions & { timeoutMs?: number } = {}): Promise<Ran> {
+  return run(process.execPath, ['-e', script], options)
+}
 
 /** The sequence fixture: getegid() from this process emits `burst` numbered events into its ring buffers. */
 export async function openSequence(): Promise<BpfObject> {

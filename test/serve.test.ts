@@ -191,13 +191,17 @@ scrape_configs:
       expect(page).toContain(expected)
     }
     expect((await fetch(`http://127.0.0.1:${daemonPort}/nope`)).status).toBe(404)
-    const files = fs.readdirSync(tmp).filter((f) => f.startsWith('execs.ndjson'))
-    expect(files.length).toBeGreaterThan(1)
-    const events = files.flatMap((f) => fs.readFileSync(path.join(tmp, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)))
+    const files = (): string[] => fs.readdirSync(tmp).filter((f) => f.startsWith('execs.ndjson'))
+    // The sink drains at least every maxLatencyMs: the last events may still be on their way.
+    const ours = (): Array<{ event: { comm: string } }> => files()
+      .flatMap((f) => fs.readFileSync(path.join(tmp, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)))
       .filter((e) => e.event.comm === comm(names.exec))
+    await waitFor(() => ours().length >= 20, 10_000, "the test's 20 exec events in the NDJSON files")
+    expect(files().length).toBeGreaterThan(1)
+    const events = ours()
     expect(events).toHaveLength(20)
     expect(events[0]).toMatchObject({ program: 'execs', map: 'events', event: { filename: path.join(tmp, names.exec), uid: 0 } })
-    for (const f of files) expect(fs.statSync(path.join(tmp, f)).size).toBeLessThanOrEqual(2048)
+    for (const f of files()) expect(fs.statSync(path.join(tmp, f)).size).toBeLessThanOrEqual(2048)
   })
 
   it('reloads on SIGHUP during a workload without losing a count; a bad config changes nothing', async () => {

@@ -4,10 +4,10 @@
 import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { root } from './helpers'
+import { SCALE, root } from './helpers'
 
 function uprobeCore(...args: string[]): string {
-  const run = spawnSync('npm', ['run', '-s', 'uprobe-core', '--', ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 })
+  const run = spawnSync('npm', ['run', '-s', 'uprobe-core', '--', ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 * SCALE })
   expect(run.status, run.stderr).toBe(0)
   return run.stdout
 }

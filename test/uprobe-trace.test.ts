@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { root } from './helpers'
+import { SCALE, root } from './helpers'
 
 // What the target calls, in order (uprobe-trace/target.c), and what checksum() returns for each.
 const CALLS: Array<[string, number, number]> = [
@@ -19,7 +19,7 @@ function expected(n: number): Array<[string, number, number]> {
 }
 
 function uprobeTrace(...args: string[]): { stdout: string; stderr: string; pid: number; binary: string } {
-  const run = spawnSync('npm', ['run', '-s', 'uprobe-trace', '--', '--interval', '20', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+  const run = spawnSync('npm', ['run', '-s', 'uprobe-trace', '--', '--interval', '20', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 * SCALE })
   expect(run.status, run.stderr).toBe(0)
   const header = /^Tracing checksum\(\) of (\/\S+\/uprobe-trace-target) \(pid (\d+)\)… Ctrl-C to stop\.$/m.exec(`${run.stdout}${run.stderr}`)
   expect(header, `${run.stdout}${run.stderr}`).not.toBeNull()

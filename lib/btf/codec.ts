@@ -569,7 +569,7 @@ interface Field {
 }
 
 function cannot(btf: Btf, id: number, why: string): BpfError {
-  return new BpfError(`btf.codec: cannot decode ${btf.typeName(id)}: ${why}`, { code: 'ENOTSUP', op: 'btf.codec' })
+  return new BpfError(`btf.codec: cannot decode ${btf.typeName(id)}: ${why}`, { code: 'EOPNOTSUPP', op: 'btf.codec' })
 }
 
 /** Object-literal keys that make own data properties whatever the C name is (`__proto__` too). */
@@ -1183,7 +1183,7 @@ export class CompiledCodec<T = any> implements Codec<T> {
 /** @internal Compiles the codec of BTF type `id` (Btf.codec caches it). */
 export function compileCodec(btf: Btf, id: number, int64: Int64Mode = 'bigint'): CompiledCodec {
   if (!LITTLE_ENDIAN) {
-    throw new BpfError('btf.codec: big-endian hosts are not supported yet', { code: 'ENOTSUP', op: 'btf.codec' })
+    throw new BpfError('btf.codec: big-endian hosts are not supported yet', { code: 'EOPNOTSUPP', op: 'btf.codec' })
   }
   const { read, write } = new Compiler(btf, int64).compile(id)
   let view: ViewClass | undefined

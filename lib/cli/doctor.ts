@@ -71,11 +71,17 @@ export function examine(): DoctorReport {
     raw_tracepoint: probes.programTypes.raw_tracepoint === true,
     kprobe: fs.existsSync('/sys/bus/event_source/devices/kprobe'),
     uprobe: fs.existsSync('/sys/bus/event_source/devices/uprobe'),
+    kprobe_multi: probes.links.kprobe_multi === true,
     fentry: probes.programTypes.tracing === true,
     lsm: probes.programTypes.lsm === true,
+    tcx: probes.links.tcx === true,
   }
   checks.push({ name: 'kprobes', ok: attach.kprobe, detail: attach.kprobe ? 'available' : 'not available',
     fix: attach.kprobe ? undefined : 'a kernel with CONFIG_KPROBES=y (tracepoints and raw tracepoints work without it)' })
+  checks.push({ name: 'kprobe.multi', ok: attach.kprobe_multi, detail: attach.kprobe_multi ? 'available' : 'not available',
+    fix: attach.kprobe_multi ? undefined : 'a kernel with CONFIG_FPROBE=y, 5.18+ (attachKprobe works one function at a time without it)' })
+  checks.push({ name: 'tcx', ok: attach.tcx, detail: attach.tcx ? 'available' : 'not available',
+    fix: attach.tcx ? undefined : 'Linux 6.6+ (TC programs attach to the clsact qdisc without it)' })
   checks.push({ name: 'fentry/fexit', ok: attach.fentry, detail: attach.fentry ? 'available' : 'not available',
     fix: attach.fentry ? undefined : 'a kernel with BPF trampolines (CONFIG_DEBUG_INFO_BTF, x86-64/arm64, 5.5+)' })
   for (const [name, ok] of Object.entries(probes.helpers)) {

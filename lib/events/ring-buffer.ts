@@ -84,7 +84,7 @@ export class RingBuffer<T = any> extends EventReader<T> {
     const config = this.#companions.config
     if (policy !== undefined && config === undefined) {
       throw new BpfError(`${op}: the program does not submit through bpfkit.bpf.h, so it cannot hold back wakeups`, {
-        code: 'ENOTSUP',
+        code: 'EOPNOTSUPP',
         op,
         hint: 'declare the ring with BPFKIT_RINGBUF and submit with bpfkit_ringbuf_submit/bpfkit_ringbuf_output',
       })

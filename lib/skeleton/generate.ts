@@ -260,6 +260,10 @@ function noBtf(objectPath: string): BpfError {
 
 /** Generates the skeleton module of the object at `options.objectPath` (its bytes are `bytes`). */
 export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): string {
+  if (!(bytes instanceof Uint8Array)) throw new BpfError('gen skeleton: expected the object bytes (Uint8Array)', { code: 'EINVAL', op: 'gen skeleton' })
+  if (options === null || typeof options !== 'object' || typeof options.objectPath !== 'string') {
+    throw new BpfError('gen skeleton: options.objectPath must be the path the object is read from', { code: 'EINVAL', op: 'gen skeleton' })
+  }
   const objectName = path.basename(options.objectPath)
   const name = options.name ?? objectName.replace(/\.bpf\.o$|\.o$/, '')
   const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16)

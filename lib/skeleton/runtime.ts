@@ -7,7 +7,7 @@ import type { Attachments } from '../link'
 import type { Btf } from '../btf/btf'
 import type { BtfType } from '../btf/types'
 import type { Globals } from '../globals'
-import { BpfError } from '../errors'
+import { BpfError, invalidArgument } from '../errors'
 import type { RingBuffer, RingBufferOptions } from '../events/ring-buffer'
 import type { PerfBuffer, PerfBufferOptions } from '../events/perf-buffer'
 import type { OnCpu } from '../events/reader'
@@ -190,6 +190,11 @@ function checkLayout(spec: SkeletonSpec, object: BpfObject): void {
 
 /** @internal Opens the object of a generated skeleton. */
 export function openSkeleton<M, P, G extends SkeletonGlobals>(spec: SkeletonSpec, options?: OpenOptions): OpenedSkeleton<M, P, G> {
+  const given = (spec as Partial<SkeletonSpec> | null)?.object
+  if (spec === null || typeof spec !== 'object' || given === null || typeof given !== 'object' ||
+    !(typeof (given as { base64?: unknown }).base64 === 'string' || typeof (given as { path?: unknown }).path === 'string')) {
+    throw invalidArgument('openSkeleton', 'expected the spec of a generated skeleton')
+  }
   const source = 'base64' in spec.object ? Buffer.from(spec.object.base64, 'base64') : spec.object.path
   const object = BpfObject.open(source, { objectName: spec.name, ...options })
   // Null-prototype records: a map or program may be named `__proto__` or `constructor`.

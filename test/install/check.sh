@@ -57,6 +57,7 @@ cp /pkg/consumer.ts index.ts
 echo '{ "type": "module" }' >package.json
 ln -s /app/node_modules node_modules
 npm install --prefix /app --no-audit --no-fund --no-save typescript@5.9 >/dev/null 2>&1 || fail "npm install typescript"
+pass "npm install typescript@5.9 (for the checks below)"
 for resolution in nodenext bundler; do
 	module=$([ $resolution = nodenext ] && echo nodenext || echo esnext)
 	printf '{ "compilerOptions": { "strict": true, "module": "%s", "moduleResolution": "%s", "target": "es2022", "noEmit": true, "types": [] }, "files": ["index.ts"] }\n' \

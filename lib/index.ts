@@ -1,7 +1,7 @@
 // bpfkit's public API. Its types use Node's (Buffer, EventEmitter, Disposable): the reference makes them
 // resolve in projects that do not list @types/node themselves.
 /// <reference types="node" preserve="true" />
-export { BpfObject, type OpenOptions, type AttachOptions, type ObjectLimits, type ObjectState } from './object'
+export { BpfObject, type OpenOptions, type AttachOptions, type ObjectLimits, type MapOptions, type ObjectState } from './object'
 export {
   BpfProgram,
   type TestRunOptions,
@@ -24,7 +24,7 @@ export { BpfMap, RawMap, UpdateFlags, type UpdateFlag, type MapInfo, type MapDef
 export type { SlotValue } from './map-slots'
 export type { Globals } from './globals'
 export { Btf } from './btf/btf'
-export type { Codec } from './btf/codec'
+export type { Codec, CodecOptions, Int64, Int64AsNumber, Int64Mode } from './btf/codec'
 export type * from './btf/types'
 export { Link, Attachments, type LinkInfo, type LinkTarget, type SkippedProgram, type FailedProgram } from './link'
 export { IterReader } from './iterator'
@@ -33,8 +33,8 @@ export { selftest, type SelftestReport } from './selftest'
 export { RingBuffer, type RingBufferOptions, type RingBufferStats, type WakeupPolicy } from './events/ring-buffer'
 export { PerfBuffer, type PerfBufferOptions, type PerfBufferStats } from './events/perf-buffer'
 export { UserRingBuffer, type UserRingBufferOptions } from './events/user-ring-buffer'
-export { EventReader, type Decoder, type ReaderOptions, type Tagged } from './events/reader'
-export { EventBatch } from './events/batch'
+export { EventReader, type Decoder, type ReaderOptions, type ReaderEvents, type Tagged, type OnCpu } from './events/reader'
+export { EventBatch, type EventView, type EventOf } from './events/batch'
 export {
   BpfError,
   VerifierError,

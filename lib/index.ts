@@ -24,7 +24,7 @@ export { BpfMap, RawMap, UpdateFlags, type UpdateFlag, type MapInfo, type MapDef
 export type { SlotValue } from './map-slots'
 export type { Globals } from './globals'
 export { Btf } from './btf/btf'
-export type { Codec, CodecOptions, Int64, Int64AsNumber, Int64Mode } from './btf/codec'
+export type { Codec, CodecOptions, CharFields, CharsMode, Int64, Int64AsNumber, Int64Mode } from './btf/codec'
 export type * from './btf/types'
 export { Link, Attachments, type LinkInfo, type LinkTarget, type SkippedProgram, type FailedProgram } from './link'
 export { IterReader } from './iterator'

@@ -1,8 +1,8 @@
 // BpfMap: one BPF map: its definition, typed access through its BTF, and raw byte access.
 import { addon, type MapCreateSpec, type MapHandle } from './native'
 import { BpfError, describe, invalidArgument } from './errors'
-import { Btf, int64Of } from './btf/btf'
-import { isCharArray, viewsOfBuffer, type CompiledCodec, type Init, type Int64Mode } from './btf/codec'
+import { Btf, charsOf, int64Of } from './btf/btf'
+import { isCharArray, viewsOfBuffer, type CharsMode, type CompiledCodec, type Init, type Int64Mode } from './btf/codec'
 import type { BtfType } from './btf/types'
 import type { Link } from './link'
 import { Slots, slotKind, type SlotValue } from './map-slots'
@@ -204,6 +204,7 @@ export class BpfMap<K = any, V = any> {
   readonly #btf: () => Btf | undefined
   readonly #onClose: (() => void) | undefined
   readonly #int64: Int64Mode
+  readonly #chars: ReadonlyMap<string, CharsMode> | undefined
   readonly #track: LinkTracker | undefined
   #typed: Typed | undefined
   #slots: Slots | undefined
@@ -213,12 +214,14 @@ export class BpfMap<K = any, V = any> {
   readonly raw: RawMap
 
   /** @internal Maps come from `BpfObject.maps`, `BpfObject.map` or `BpfMap.openPinned`. */
-  constructor(handle: MapHandle, btf: () => Btf | undefined, onClose?: () => void, track?: LinkTracker, int64: Int64Mode = 'bigint') {
+  constructor(handle: MapHandle, btf: () => Btf | undefined, onClose?: () => void, track?: LinkTracker, int64: Int64Mode = 'bigint',
+    chars?: ReadonlyMap<string, CharsMode>) {
     this.#handle = handle
     this.#btf = btf
     this.#onClose = onClose
     this.#track = track
     this.#int64 = int64
+    this.#chars = chars
     this.raw = new RawMap(handle)
     // libbpf frees a map-in-map's template at load: its definition is kept from open.
     if (slotKind(handle.type) === 'map') this.#template = handle.innerMap() ?? undefined
@@ -811,7 +814,7 @@ export class BpfMap<K = any, V = any> {
         hint: 'declare it with __type(key, …) and __type(value, …) and compile with -g, or use map.raw',
       })
     }
-    this.#typed = new Typed(btf, keyless ? undefined : btf.compiled(keyId, this.#int64), btf.compiled(valueId, this.#int64), this,
+    this.#typed = new Typed(btf, keyless ? undefined : btf.compiled(keyId, this.#int64), btf.compiled(valueId, this.#int64, this.#chars), this,
       this.#handle.scratch())
     return this.#typed
   }

@@ -13,8 +13,8 @@ import { RingBuffer, ensureRingBufferMap, type RingBufferOptions } from './event
 import { readerOptions, type OnCpu, type ReaderOptions, type Tagged } from './events/reader'
 import { PerfBuffer, ensurePerfEventArray, perfOptions, type PerfBufferOptions } from './events/perf-buffer'
 import { customRecord, eventType, rawRecord, typedRecord, type RecordType } from './events/decode'
-import { Btf, int64Of } from './btf/btf'
-import type { Int64Mode } from './btf/codec'
+import { Btf, charsOf, int64Of } from './btf/btf'
+import type { CharFields, Int64Mode } from './btf/codec'
 import { globalsOf, type Globals } from './globals'
 
 export interface OpenOptions {
@@ -81,6 +81,8 @@ export interface ObjectLimits {
 export interface MapOptions {
   /** How this map decodes 64-bit integers (default: the object's `int64`). */
   int64?: Int64Mode
+  /** `char[N]` fields of its values to decode as bytes or as a list of strings, by path (see CodecOptions.chars). */
+  chars?: CharFields
 }
 
 const DEFAULT_LIMITS: Required<ObjectLimits> = { objectBytes: 256 * 2 ** 20, mapBytes: 2 ** 30 }
@@ -302,17 +304,24 @@ export class BpfObject implements Disposable, AsyncDisposable {
   }
 
   /**
-   * The map named `name`. With `{ int64 }` other than the object's, the same map decoding 64-bit
-   * integers that way (one such BpfMap per map and mode).
+   * The map named `name`. With `{ int64 }` other than the object's, or `{ chars }`, the same map
+   * decoding its values that way (one such BpfMap per map and options).
    */
   map<K = any, V = any>(name: string, options?: MapOptions): BpfMap<K, V> {
+    const op = 'BpfObject.map'
     const map = this.#find(this.#allMaps(), 'map', name) as BpfMap<K, V>
-    const int64 = options === undefined ? this.#int64 : int64Of('BpfObject.map', options)
-    if (int64 === this.#int64 || (options as MapOptions).int64 === undefined) return map
-    let variant = this.#variants.get(name)
+    if (options === undefined) return map
+    const given = int64Of(op, options)
+    const int64 = options.int64 === undefined ? this.#int64 : given
+    const chars = charsOf(op, options)
+    if (int64 === this.#int64 && chars.size === 0) return map
+    const key = `${name} ${int64}${[...chars].map(([path, mode]) => ` ${path}=${mode}`).join('')}`
+    let variant = this.#variants.get(key)
     if (variant === undefined) {
-      variant = new BpfMap(map.handle, () => this.btf, undefined, (link, target) => this.#track(link, target), int64)
-      this.#variants.set(name, variant)
+      // A path that names no char[N] field of the value is an error now, not at the first get().
+      if (chars.size > 0 && this.btf !== undefined && map.handle.btfValueTypeId !== 0) this.btf.compiled(map.handle.btfValueTypeId, int64, chars)
+      variant = new BpfMap(map.handle, () => this.btf, undefined, (link, target) => this.#track(link, target), int64, chars)
+      this.#variants.set(key, variant)
     }
     return variant as BpfMap<K, V>
   }
@@ -544,7 +553,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
   #recordType(name: string, options: ReaderOptions<unknown>, op: string, int64: Int64Mode): RecordType {
     if (options.decoder !== undefined) return customRecord(options.decoder)
     const type = eventType(this.btf, name, options.type, op)
-    return type === undefined ? rawRecord : typedRecord(this.btf!, type, int64)
+    return type === undefined ? rawRecord : typedRecord(this.btf!, type, int64, charsOf(op, options))
   }
 
   #track(handle: LinkHandle, target: LinkTarget): Link {

@@ -1,7 +1,7 @@
 // Btf: a BTF type table (an object's, the running kernel's or a file's), its lookups and its codecs.
 import { addon, type BtfHandle } from '../native'
 import { BpfError, describe, invalidArgument } from '../errors'
-import { compileCodec, type Codec, type CodecOptions, type CompiledCodec, type Int64Mode } from './codec'
+import { compileCodec, type CharsMode, type Codec, type CodecOptions, type CompiledCodec, type Int64Mode } from './codec'
 import { KIND_NUMBER, type BtfComposite, type BtfKind, type BtfType } from './types'
 
 /** @internal Checks `options.int64` of the calls that take it (codecs, maps, readers, objects). */
@@ -12,6 +12,32 @@ export function int64Of(op: string, options: { int64?: unknown } | undefined): I
   if (mode === undefined) return 'bigint'
   if (mode !== 'bigint' && mode !== 'number') throw invalidArgument(op, `int64 must be 'bigint' or 'number', got ${describe(mode)}`)
   return mode
+}
+
+const NO_CHARS: ReadonlyMap<string, CharsMode> = new Map()
+
+/**
+ * @internal Checks `options.chars` of the calls that take it (codecs, maps, readers): the char[N]
+ * fields by path, in a stable order (the codec cache's key).
+ */
+export function charsOf(op: string, options: { chars?: unknown } | undefined): ReadonlyMap<string, CharsMode> {
+  const chars = options?.chars
+  if (chars === undefined) return NO_CHARS
+  let entries: Array<[string, unknown]> | undefined
+  try {
+    if (chars !== null && typeof chars === 'object' && !Array.isArray(chars)) entries = Object.entries(chars)
+  } catch {
+    // A revoked proxy, a throwing getter: not a plain object of modes.
+  }
+  if (entries === undefined) {
+    throw invalidArgument(op, `chars must be an object of char[N] field paths and 'string', 'bytes' or 'strings', got ${describe(chars)}`)
+  }
+  for (const [path, mode] of entries) {
+    if (mode !== 'string' && mode !== 'bytes' && mode !== 'strings') {
+      throw invalidArgument(op, `chars['${path}'] must be 'string', 'bytes' or 'strings', got ${describe(mode)}`)
+    }
+  }
+  return new Map(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) as Array<[string, CharsMode]>)
 }
 
 /** Kinds that only qualify or rename another type: typedefs and const/volatile/restrict/type tags. */
@@ -243,16 +269,16 @@ export class Btf {
    * per type (and `int64` mode) and cached.
    */
   codec<T = any>(id: number, options?: CodecOptions): Codec<T> {
-    return this.compiled<T>(id, int64Of('btf.codec', options))
+    return this.compiled<T>(id, int64Of('btf.codec', options), charsOf('btf.codec', options))
   }
 
   /** @internal The codec with its unchecked decoder and view class. */
-  compiled<T = any>(id: number, int64: Int64Mode = 'bigint'): CompiledCodec<T> {
+  compiled<T = any>(id: number, int64: Int64Mode = 'bigint', chars: ReadonlyMap<string, CharsMode> = NO_CHARS): CompiledCodec<T> {
     this.type(id)
-    const key = `${int64} ${id}`
+    const key = `${int64} ${id}${[...chars].map(([path, mode]) => ` ${path}=${mode}`).join('')}`
     let codec = this.#codecs.get(key)
     if (codec === undefined) {
-      codec = compileCodec(this, id, int64)
+      codec = compileCodec(this, id, int64, chars)
       this.#codecs.set(key, codec)
     }
     return codec as CompiledCodec<T>

@@ -18,9 +18,7 @@ export interface Event {
 }
 
 /** The globals of .bss. */
-export interface Bss<I extends Int64Mode = 'bigint'> {
-
-}
+export interface Bss<I extends Int64Mode = 'bigint'> {}
 
 /** The maps of execsnoop.bpf.o (`I`: how 64-bit integers decode, see open()). */
 export interface Maps<I extends Int64Mode = 'bigint'> {

@@ -41,9 +41,7 @@ export interface Rodata<I extends Int64Mode = 'bigint'> {
 }
 
 /** The globals of .bss. */
-export interface Bss<I extends Int64Mode = 'bigint'> {
-
-}
+export interface Bss<I extends Int64Mode = 'bigint'> {}
 
 /** The maps of opensnoop.bpf.o (`I`: how 64-bit integers decode, see open()). */
 export interface Maps<I extends Int64Mode = 'bigint'> {

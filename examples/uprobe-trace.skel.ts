@@ -30,9 +30,7 @@ export interface Event {
 }
 
 /** The globals of .bss. */
-export interface Bss<I extends Int64Mode = 'bigint'> {
-
-}
+export interface Bss<I extends Int64Mode = 'bigint'> {}
 
 /** The maps of uprobe-trace.bpf.o (`I`: how 64-bit integers decode, see open()). */
 export interface Maps<I extends Int64Mode = 'bigint'> {

@@ -313,7 +313,7 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
           return `  /** ${cDeclaration(btf, v.type, v.name)}; offset ${sv.offset} */\n` +
             `  get ${property(v.name)}(): ${gen.tsType64(v.type, `${iface}__anon_${v.name}`)}\n  set ${property(v.name)}(value: Init<${type}>)`
         })
-        globalsLines.push(`/** The globals of ${datasec.name}. */\nexport interface ${iface}<I extends Int64Mode = 'bigint'> {\n${members.join('\n')}\n}`)
+        globalsLines.push(`/** The globals of ${datasec.name}. */\nexport interface ${iface}<I extends Int64Mode = 'bigint'> {${members.length === 0 ? '' : `\n${members.join('\n')}\n`}}`)
         if (key !== null) sections[key] = datasec.name
         else custom.push(`    ${JSON.stringify(datasec.name)}: ${iface}<I>`)
         continue

@@ -64,29 +64,40 @@ function errnoName(errno: number | undefined): string {
   return (errno !== undefined && ERRNO_NAMES.get(errno)) || 'EUNKNOWN'
 }
 
-/** An argument error raised by bpfkit before any syscall. */
-export function invalidArgument(op: string, message: string): BpfError {
-  return new BpfError(`${op}: ${message}`, { code: 'EINVAL', op })
-}
-
-/** A short description of any value for an error message; never throws (Symbols, null-prototype objects). */
+/**
+ * Any JavaScript value, shortly, for an error message: never throws (Symbols, objects without a
+ * prototype, revoked proxies and detached buffers included).
+ */
 export function describe(value: unknown): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
-    case 'number':
-    case 'boolean':
-    case 'undefined':
-      return String(value)
     case 'bigint':
       return `${value}n`
     case 'symbol':
-      return 'a symbol'
+      return value.toString()
     case 'function':
       return 'a function'
+    case 'object': {
+      if (value === null) return 'null'
+      try {
+        if (Array.isArray(value)) return `an array of ${value.length}`
+        const prototype = Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null
+        if (prototype === null) return 'an object with a null prototype'
+        const name = prototype.constructor?.name
+        return name === 'Object' || typeof name !== 'string' ? 'an object' : `a ${name}`
+      } catch {
+        return 'an object'
+      }
+    }
     default:
-      return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object'
+      return String(value)
   }
+}
+
+/** An argument error raised by bpfkit before any syscall. */
+export function invalidArgument(op: string, message: string): BpfError {
+  return new BpfError(`${op}: ${message}`, { code: 'EINVAL', op })
 }
 
 function lastLines(log: string, count: number): string {

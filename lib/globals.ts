@@ -1,7 +1,7 @@
 // Globals: the variables of a global data section (.rodata, .data, .bss, .data.*, .rodata.*), typed by BTF.
 import { BpfError } from './errors'
 import type { Btf } from './btf/btf'
-import type { Codec } from './btf/codec'
+import type { Codec, Int64Mode } from './btf/codec'
 import type { MapHandle } from './native'
 
 /** A section's variables by name: `obj.rodata.min_uid = 1000`, `obj.bss.counter`. */
@@ -18,7 +18,7 @@ interface Variable {
  * image before load and to the kernel's memory (mmap()ed, no syscall) after; read-only sections refuse
  * writes after load. Writing an unknown name throws instead of quietly adding a property.
  */
-export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
+export function globalsOf(map: MapHandle, btf: Btf, section: string, int64: Int64Mode): Globals {
   const datasec = btf.resolve(map.btfValueTypeId)
   if (datasec.kind !== 'datasec') {
     throw new BpfError(`globals: ${section} has no BTF variables`, { code: 'ENOBTF', op: 'globals' })
@@ -28,7 +28,7 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string): Globals {
     const variable = btf.type(v.type)
     // Statics of one name from linked units: the first one.
     if (variable.kind !== 'var' || variables.has(variable.name)) continue
-    variables.set(variable.name, { offset: v.offset, codec: btf.codec(variable.type), scratch: Buffer.alloc(v.size) })
+    variables.set(variable.name, { offset: v.offset, codec: btf.compiled(variable.type, int64), scratch: Buffer.alloc(v.size) })
   }
   const names = (): string => [...variables.keys()].join(', ') || 'none'
   const find = (name: string | symbol, op: string): Variable => {

@@ -1,7 +1,7 @@
 // bpfkit's public API. Its types use Node's (Buffer, EventEmitter, Disposable): the reference makes them
 // resolve in projects that do not list @types/node themselves.
 /// <reference types="node" preserve="true" />
-export { BpfObject, type OpenOptions, type ObjectLimits, type ObjectState } from './object'
+export { BpfObject, type OpenOptions, type ObjectLimits, type MapOptions, type ObjectState } from './object'
 export {
   BpfProgram,
   type TestRunOptions,
@@ -22,15 +22,15 @@ export {
 export { BpfMap, RawMap, UpdateFlags, type UpdateFlag } from './map'
 export type { Globals } from './globals'
 export { Btf } from './btf/btf'
-export type { Codec } from './btf/codec'
+export type { Codec, CodecOptions, Int64, Int64AsNumber, Int64Mode } from './btf/codec'
 export type * from './btf/types'
 export { Link, Attachments, type LinkInfo, type LinkTarget, type SkippedProgram } from './link'
 export { elfFunctions, elfNeeds, resolveBinary, type ElfSymbol, type ElfNeeds } from './elf'
 export { selftest, type SelftestReport } from './selftest'
 export { RingBuffer, type RingBufferOptions, type RingBufferStats, type WakeupPolicy } from './events/ring-buffer'
 export { PerfBuffer, type PerfBufferOptions, type PerfBufferStats } from './events/perf-buffer'
-export { EventReader, type Decoder, type ReaderOptions, type Tagged } from './events/reader'
-export { EventBatch } from './events/batch'
+export { EventReader, type Decoder, type ReaderOptions, type ReaderEvents, type Tagged, type OnCpu } from './events/reader'
+export { EventBatch, type EventView, type EventOf } from './events/batch'
 export { BpfError, VerifierError, type BpfErrorOptions, type VerifierErrorOptions } from './errors'
 export { setLogger, type Logger, type LogLevel } from './log'
 export { libbpfVersion, version } from './version'

@@ -81,6 +81,11 @@ export interface MapHandle {
     andDelete?: boolean): { count: number; done: boolean } | null
   updateBatch(keys: Uint8Array, values: Uint8Array, count: number, flags?: number): true | null
   deleteBatch(keys: Uint8Array, count: number): { count: number; missing: boolean } | null
+  /** The typed API's key and value, back to back: the key (padded to 8 bytes), then valueBytes. */
+  scratch(): Buffer
+  lookupScratch(flags: number): boolean
+  updateScratch(flags: number): void
+  deleteScratch(): boolean
   freeze(): void
   attachStructOps(): LinkHandle
   pin(path: string): void

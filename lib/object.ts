@@ -7,10 +7,11 @@ import { BpfProgram } from './program'
 import { BpfMap } from './map'
 import { Attachments, Link, type LinkTarget } from './link'
 import { RingBuffer, ensureRingBufferMap, type RingBufferOptions } from './events/ring-buffer'
-import { readerOptions, type ReaderOptions, type Tagged } from './events/reader'
-import { PerfBuffer, ensurePerfEventArray, perfPages, type PerfBufferOptions } from './events/perf-buffer'
-import { customRecord, eventType, rawRecord, typedRecord, type RecordDecoder } from './events/decode'
-import { Btf } from './btf/btf'
+import { readerOptions, type OnCpu, type ReaderOptions, type Tagged } from './events/reader'
+import { PerfBuffer, ensurePerfEventArray, perfOptions, type PerfBufferOptions } from './events/perf-buffer'
+import { customRecord, eventType, rawRecord, typedRecord, type RecordType } from './events/decode'
+import { Btf, int64Of } from './btf/btf'
+import type { Int64Mode } from './btf/codec'
 import { globalsOf, type Globals } from './globals'
 
 export interface OpenOptions {
@@ -30,6 +31,11 @@ export interface OpenOptions {
   /** The most detailed level passed to the logger (default: the process-wide level, 'warn'). */
   logLevel?: LogLevel
   /**
+   * How the object's maps, globals and readers decode 64-bit integers: `'bigint'` (default, exact) or
+   * `'number'` (exact below 2^53). `map(name, { int64 })` and each reader's option override it.
+   */
+  int64?: Int64Mode
+  /**
    * Refusals that keep an object from an untrusted source from taking the process down, checked
    * before libbpf or the kernel does the work. Raise them for objects you trust that need more.
    */
@@ -45,6 +51,12 @@ export interface ObjectLimits {
    * minutes inside BPF_MAP_CREATE.
    */
   mapBytes?: number
+}
+
+/** Options of `obj.map(name, options)`. */
+export interface MapOptions {
+  /** How this map decodes 64-bit integers (default: the object's `int64`). */
+  int64?: Int64Mode
 }
 
 const DEFAULT_LIMITS: Required<ObjectLimits> = { objectBytes: 256 * 2 ** 20, mapBytes: 2 ** 30 }
@@ -85,6 +97,7 @@ function checkOptions(options: unknown): OpenOptions {
   if (o.extraBtf !== undefined && (!Array.isArray(o.extraBtf) || o.extraBtf.some((p) => typeof p !== 'string' || p === ''))) {
     throw invalidArgument('BpfObject.open', 'extraBtf must be an array of BTF file paths')
   }
+  int64Of('BpfObject.open', o)
   return o
 }
 
@@ -99,11 +112,15 @@ export class BpfObject implements Disposable, AsyncDisposable {
   #maps: readonly BpfMap[] | undefined
   #btf: Btf | null | undefined
   readonly #globals = new Map<string, Globals>()
+  /** Maps opened with another int64 mode than the object's, by name. */
+  readonly #variants = new Map<string, BpfMap>()
+  readonly #int64: Int64Mode
   readonly #limits: Required<ObjectLimits>
 
-  private constructor(handle: ObjectHandle, limits: Required<ObjectLimits>) {
+  private constructor(handle: ObjectHandle, limits: Required<ObjectLimits>, int64: Int64Mode) {
     this.#handle = handle
     this.#limits = limits
+    this.#int64 = int64
     // Made now: a map's BTF types are read at open (libbpf forgets some at load).
     void this.maps
   }
@@ -133,7 +150,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
       logLevel: levelNumber(o.logLevel, 'BpfObject.open'),
       logger: o.logger === undefined ? undefined : nativeLogger(o.logger),
     })
-    return new BpfObject(handle, limits)
+    return new BpfObject(handle, limits, int64Of('BpfObject.open', o))
   }
 
   get name(): string {
@@ -152,7 +169,8 @@ export class BpfObject implements Disposable, AsyncDisposable {
 
   /** Every map of the object, including libbpf's internal ones for global data (`.rodata`, `.bss`…). */
   get maps(): readonly BpfMap[] {
-    this.#maps ??= Object.freeze(this.#handle.maps().map((m) => new BpfMap(m, () => this.btf, undefined, (link, target) => this.#track(link, target))))
+    this.#maps ??= Object.freeze(this.#handle.maps().map((m) => new BpfMap(m, () => this.btf, undefined, (link, target) => this.#track(link, target),
+      this.#int64)))
     return this.#maps
   }
 
@@ -187,7 +205,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
         hint: btf === undefined ? 'compile the object with -g so that it carries BTF' : undefined,
       })
     }
-    globals = globalsOf(map.handle, btf, section)
+    globals = globalsOf(map.handle, btf, section, this.#int64)
     this.#globals.set(section, globals)
     return globals
   }
@@ -217,9 +235,20 @@ export class BpfObject implements Disposable, AsyncDisposable {
     return this.#find(this.programs, 'program', name)
   }
 
-  /** The map named `name`. */
-  map<K = any, V = any>(name: string): BpfMap<K, V> {
-    return this.#find(this.maps, 'map', name) as BpfMap<K, V>
+  /**
+   * The map named `name`. With `{ int64 }` other than the object's, the same map decoding 64-bit
+   * integers that way (one such BpfMap per map and mode).
+   */
+  map<K = any, V = any>(name: string, options?: MapOptions): BpfMap<K, V> {
+    const map = this.#find(this.maps, 'map', name) as BpfMap<K, V>
+    const int64 = options === undefined ? this.#int64 : int64Of('BpfObject.map', options)
+    if (int64 === this.#int64 || (options as MapOptions).int64 === undefined) return map
+    let variant = this.#variants.get(name)
+    if (variant === undefined) {
+      variant = new BpfMap(map.handle, () => this.btf, undefined, (link, target) => this.#track(link, target), int64)
+      this.#variants.set(name, variant)
+    }
+    return variant as BpfMap<K, V>
   }
 
   /**
@@ -295,7 +324,8 @@ export class BpfObject implements Disposable, AsyncDisposable {
       ensureRingBufferMap(map.type, name)
       return map
     })
-    const decoders = rings.map((ring) => this.#recordDecoder(ring.name, options, op))
+    const int64 = options.int64 ?? this.#int64
+    const types = rings.map((ring) => this.#recordType(ring.name, options, op, int64))
     const companions = {
       config: this.maps.find((m) => m.name === 'bpfkit_ringbuf_config'),
       dropped: this.maps.find((m) => m.name === 'bpfkit_ringbuf_dropped'),
@@ -303,7 +333,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
     const handle = new addon.RingBuffer(rings.map((r) => r.handle), sizes)
     let reader: RingBuffer<T | Tagged<T>> | undefined
     try {
-      reader = new RingBuffer(handle, rings, decoders, options, companions, () => this.#children.delete(reader!))
+      reader = new RingBuffer(handle, rings, types, options, companions, () => this.#children.delete(reader!))
     } catch (error) {
       handle.close()
       throw error
@@ -313,20 +343,29 @@ export class BpfObject implements Disposable, AsyncDisposable {
   }
 
   /**
-   * Reads a perf event array (`bpf_perf_event_output`). Events are decoded by `options.type` (a BTF
-   * struct name) or `options.decoder`, else they are Buffers; lost samples are counted per CPU.
+   * Reads a perf event array (`bpf_perf_event_output`). Events are decoded by the type
+   * BPFKIT_PERFBUF declared, or `options.type` (a BTF struct name), else by `options.decoder`, else
+   * they are Buffers; each keeps its CPU (`withCpu: true` gives `{ cpu, event }`); lost samples are
+   * counted per CPU.
    */
-  perfBuffer<T = any>(name: string, options: PerfBufferOptions<T> = {}): PerfBuffer<T> {
+  perfBuffer<T = any>(name: string, options: PerfBufferOptions<T> & { withCpu: true }): PerfBuffer<OnCpu<T>>
+  perfBuffer<T = any>(name: string, options?: PerfBufferOptions<T>): PerfBuffer<T>
+  perfBuffer<T = any>(name: string, options: PerfBufferOptions<T> = {}): PerfBuffer<T | OnCpu<T>> {
     const op = 'perfBuffer'
     if (typeof name !== 'string') throw invalidArgument(op, 'expected a map name')
     const sizes = readerOptions(op, options)
-    const pages = perfPages(options.pages)
+    const pages = perfOptions(options)
     const map = this.map(name)
     ensurePerfEventArray(map.type, name)
-    const decoder = this.#recordDecoder(name, options, op)
+    const type = this.#recordType(name, options, op, options.int64 ?? this.#int64)
     const handle = new addon.PerfBuffer(map.handle, { pages, ...sizes })
     let reader: PerfBuffer<T> | undefined
-    reader = new PerfBuffer<T>(handle, map, decoder, options, () => this.#children.delete(reader!))
+    try {
+      reader = new PerfBuffer<T>(handle, map, type, options, () => this.#children.delete(reader!))
+    } catch (error) {
+      handle.close()
+      throw error
+    }
     this.#children.add(reader)
     return reader
   }
@@ -346,11 +385,11 @@ export class BpfObject implements Disposable, AsyncDisposable {
     this.close()
   }
 
-  /** How a reader decodes the records of map `name`. */
-  #recordDecoder(name: string, options: ReaderOptions<unknown>, op: string): RecordDecoder<unknown> {
+  /** How a reader reads the records of map `name`. */
+  #recordType(name: string, options: ReaderOptions<unknown>, op: string, int64: Int64Mode): RecordType {
     if (options.decoder !== undefined) return customRecord(options.decoder)
     const type = eventType(this.btf, name, options.type, op)
-    return type === undefined ? rawRecord : typedRecord(this.btf!, type)
+    return type === undefined ? rawRecord : typedRecord(this.btf!, type, int64)
   }
 
   #track(handle: LinkHandle, target: LinkTarget): Link {

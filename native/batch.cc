@@ -1,7 +1,9 @@
-// EventBatch: the records one drain of a ring or perf buffer hands to JS, copied back to back (8-byte
-// aligned) into one reused ArrayBuffer, with their offsets, lengths and sources in reused arrays.
+// EventBatch: the records one drain of a ring or perf buffer hands to JS, copied (8-byte aligned) into one
+// reused ArrayBuffer, with their offsets, lengths and sources (map index, or CPU for perf buffers) in
+// reused arrays.
 #include "batch.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace bpfkit {
@@ -57,6 +59,15 @@ bool EventBatch::Store(const void* data, size_t size, uint16_t source) {
   count_++;
   used_ = offset + size;
   return !Full();
+}
+
+EventBatch::Slots EventBatch::Open() const {
+  return {data_, capacity_, used_, maxBytes_, offsetsData_, lengthsData_, sourcesData_, count_, std::min(maxEvents_, hardEvents_)};
+}
+
+void EventBatch::Close(const Slots& slots) {
+  count_ = slots.count;
+  used_ = slots.used;
 }
 
 void EventBatch::Settle(Napi::Env env) {

@@ -65,6 +65,10 @@ Napi::Function MapHandle::Init(Napi::Env env) {
       InstanceMethod<&MapHandle::LookupBatch>("lookupBatch"),
       InstanceMethod<&MapHandle::UpdateBatch>("updateBatch"),
       InstanceMethod<&MapHandle::DeleteBatch>("deleteBatch"),
+      InstanceMethod<&MapHandle::Scratch>("scratch"),
+      InstanceMethod<&MapHandle::LookupScratch>("lookupScratch"),
+      InstanceMethod<&MapHandle::UpdateScratch>("updateScratch"),
+      InstanceMethod<&MapHandle::DeleteScratch>("deleteScratch"),
       InstanceMethod<&MapHandle::Freeze>("freeze"),
       InstanceMethod<&MapHandle::AttachStructOps>("attachStructOps"),
       InstanceMethod<&MapHandle::Pin>("pin"),
@@ -432,6 +436,66 @@ Napi::Value MapHandle::DeleteBatch(const Napi::CallbackInfo& info) {
   result.Set("count", done);
   result.Set("missing", err == ENOENT);
   return result;
+}
+
+// scratch() → Buffer: the typed API's key (key size, padded to 8 bytes) and value (valueBytes), back to
+// back. lookupScratch/updateScratch/deleteScratch use them, so a typed get() or set() passes no buffer
+// to check: the sizes were fixed here, once. The memory belongs to this handle and to the Buffer
+// together.
+Napi::Value MapHandle::Scratch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, "bpf_map__key_size");
+  if (!scratch_) {
+    scratchKeyBytes_ = (KeySizeOf() + 7) & ~static_cast<size_t>(7);
+    scratch_ = std::make_shared<std::vector<uint8_t>>(scratchKeyBytes_ + ValueBytes());
+  }
+  auto* owner = new std::shared_ptr<std::vector<uint8_t>>(scratch_);
+  return Napi::Buffer<uint8_t>::New(env, scratch_->data(), scratch_->size(),
+                                    [](Napi::Env, uint8_t*, std::shared_ptr<std::vector<uint8_t>>* held) { delete held; },
+                                    owner);
+}
+
+uint8_t* MapHandle::ScratchKey(Napi::Env env, const char* op) const {
+  if (!scratch_) throw BpfError(env, op, "EINVAL", "scratch() was not called");
+  return KeySizeOf() == 0 ? nullptr : scratch_->data();
+}
+
+// lookupScratch(flags) → whether found; the value is in the scratch value.
+Napi::Value MapHandle::LookupScratch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map_lookup_elem";
+  int fd = LoadedFd(env, op);
+  const uint8_t* key = ScratchKey(env, op);
+  // A bloom filter looks up its value; the others their key, into the value.
+  int err = bpf_map_lookup_elem_flags(fd, TypeOf() == BPF_MAP_TYPE_BLOOM_FILTER ? nullptr : key, ScratchValue(), Flags(info[0])) == 0
+                ? 0
+                : errno;
+  if (err != 0 && err != ENOENT) throw BpfError(env, op, err, NameOf());
+  return Napi::Boolean::New(env, err == 0);
+}
+
+// updateScratch(flags): writes the scratch value under the scratch key.
+Napi::Value MapHandle::UpdateScratch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map_update_elem";
+  int fd = LoadedFd(env, op);
+  const uint8_t* key = ScratchKey(env, op);
+  if (bpf_map_update_elem(fd, key, ScratchValue(), Flags(info[0])) != 0) throw BpfError(env, op, errno, NameOf());
+  return env.Undefined();
+}
+
+// deleteScratch() → whether the scratch key was there.
+Napi::Value MapHandle::DeleteScratch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map_delete_elem";
+  int fd = LoadedFd(env, op);
+  const uint8_t* key = ScratchKey(env, op);
+  if (bpf_map_delete_elem(fd, key) != 0) {
+    int err = errno;
+    if (err == ENOENT) return Napi::Boolean::New(env, false);
+    throw BpfError(env, op, err, NameOf());
+  }
+  return Napi::Boolean::New(env, true);
 }
 
 Napi::Value MapHandle::Freeze(const Napi::CallbackInfo& info) {

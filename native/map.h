@@ -6,7 +6,9 @@
 #include <napi.h>
 
 #include <cstddef>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "object.h"
 
@@ -29,6 +31,7 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
 
   // The map's fd once it exists in the kernel; throws otherwise. Ring buffers are built from these.
   int LoadedFd(Napi::Env env, const char* op) const;
+  std::string NameOf() const;
 
  private:
   Napi::Value Name(const Napi::CallbackInfo& info);
@@ -55,6 +58,10 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
   Napi::Value LookupBatch(const Napi::CallbackInfo& info);
   Napi::Value UpdateBatch(const Napi::CallbackInfo& info);
   Napi::Value DeleteBatch(const Napi::CallbackInfo& info);
+  Napi::Value Scratch(const Napi::CallbackInfo& info);
+  Napi::Value LookupScratch(const Napi::CallbackInfo& info);
+  Napi::Value UpdateScratch(const Napi::CallbackInfo& info);
+  Napi::Value DeleteScratch(const Napi::CallbackInfo& info);
   Napi::Value Freeze(const Napi::CallbackInfo& info);
   Napi::Value AttachStructOps(const Napi::CallbackInfo& info);
   Napi::Value Pin(const Napi::CallbackInfo& info);
@@ -70,7 +77,6 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
   size_t ValueSizeOf() const;
   // Size of one value as the syscall sees it: per-CPU maps hold one 8-byte-aligned slot per possible CPU.
   size_t ValueBytes() const;
-  std::string NameOf() const;
   void RequireOpen(Napi::Env env, const char* op) const;
   // A Uint8Array argument of exactly `size` bytes (at least `size` when `atLeast`), or a BpfError
   // before any syscall.
@@ -78,6 +84,9 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
                  bool atLeast = false) const;
   // The key argument: a buffer of key size, or nothing for maps without keys (queue, stack, bloom filter).
   const uint8_t* KeyArg(Napi::Env env, const char* op, const Napi::Value& value) const;
+  // The scratch key (nullptr for maps without keys) and value; throws before scratch() made them.
+  uint8_t* ScratchKey(Napi::Env env, const char* op) const;
+  uint8_t* ScratchValue() const { return scratch_->data() + scratchKeyBytes_; }
 
   // An object's map
   ObjectHandle* owner_ = nullptr;
@@ -92,6 +101,10 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
   int fd_ = -1;
   struct bpf_map_info info_ = {};
   std::string pinPath_;
+  // The typed API's key and value (see Scratch): owned with the JS Buffer over them, so that neither
+  // outlives the memory.
+  std::shared_ptr<std::vector<uint8_t>> scratch_;
+  size_t scratchKeyBytes_ = 0;
 };
 
 }  // namespace bpfkit

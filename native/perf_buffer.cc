@@ -1,5 +1,5 @@
 // PerfBuffer: libbpf perf_buffer over a BPF_MAP_TYPE_PERF_EVENT_ARRAY (one ring per CPU), drained on
-// the JS thread in batches, with lost samples counted per CPU.
+// the JS thread in batches, each record with its CPU, and lost samples counted per CPU.
 #include "perf_buffer.h"
 
 #include <bpf/libbpf.h>
@@ -72,8 +72,9 @@ void PerfBufferHandle::Free() {
   perf_ = nullptr;
 }
 
-void PerfBufferHandle::OnSample(void* context, int /*cpu*/, void* data, __u32 size) {
-  static_cast<PerfBufferHandle*>(context)->batch_->Store(data, size, 0);
+// A record's source is the CPU whose ring it came from.
+void PerfBufferHandle::OnSample(void* context, int cpu, void* data, __u32 size) {
+  static_cast<PerfBufferHandle*>(context)->batch_->Store(data, size, static_cast<uint16_t>(cpu));
 }
 
 void PerfBufferHandle::OnLost(void* context, int cpu, __u64 count) {

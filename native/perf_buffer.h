@@ -1,5 +1,5 @@
 // PerfBuffer: libbpf perf_buffer over a BPF_MAP_TYPE_PERF_EVENT_ARRAY (one ring per CPU), drained on
-// the JS thread in batches, with lost samples counted per CPU.
+// the JS thread in batches, each record with its CPU, and lost samples counted per CPU.
 #pragma once
 
 #include <linux/types.h>

@@ -20,7 +20,7 @@ class EventReader : public Resource {
  public:
   ~EventReader() override = default;
 
-  // Stops watching and frees the libbpf reader (Free). Idempotent; never calls into JS.
+  // Stops watching and frees the reader's kernel side (Free). Idempotent; never calls into JS.
   void Release() override;
   bool DependsOnObject() const override { return true; }
 
@@ -57,12 +57,12 @@ class EventReader : public Resource {
   // made from them up front: a failure must never abort the process).
   static BatchSizes ReadBatchSizes(Napi::Env env, const char* op, Napi::Object options);
 
-  // Starts the machinery over the libbpf reader's epoll fd; created paused. On failure it releases
-  // (Free included) and throws.
+  // Starts the machinery over the reader's epoll fd; created paused. On failure it releases (Free
+  // included) and throws.
   void Start(Napi::Env env, int epollFd, uint32_t batchEvents, uint32_t hardEvents, size_t batchBytes);
   // Drains what is waiting into batch_ (stopping once it is full, where libbpf lets it).
   virtual int Consume() = 0;
-  // Frees the libbpf reader.
+  // Frees what the subclass holds (libbpf's perf_buffer, or the ring mappings).
   virtual void Free() = 0;
   // Subclasses add their own figures (lost samples…).
   virtual void AddStats(Napi::Object stats) {}

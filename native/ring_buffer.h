@@ -1,15 +1,14 @@
-// RingBuffer: libbpf ring_buffer over one or more maps, drained on the JS thread in batches.
+// RingBuffer: one or more BPF ring buffer maps, mmap()ed and drained on the JS thread in batches by our
+// own consumer loop (see ring_buffer.cc for why).
 #pragma once
 
 #include <napi.h>
 
 #include <cstdint>
-#include <memory>
+#include <string>
 #include <vector>
 
 #include "reader.h"
-
-struct ring_buffer;
 
 namespace bpfkit {
 
@@ -21,13 +20,20 @@ class RingBufferHandle : public Napi::ObjectWrap<RingBufferHandle>, public Event
   ~RingBufferHandle() override;
 
  private:
-  // What libbpf's sample callback gets: the reader and which of its maps the record came from.
-  struct Source {
-    RingBufferHandle* self;
-    uint16_t index;
+  // One ring as the kernel maps it: the consumer position (ours to write), then the producer position
+  // and the data pages, mapped twice in a row so that a record that wraps around is contiguous.
+  struct Ring {
+    unsigned long* consumer = nullptr;
+    unsigned long* producer = nullptr;
+    const uint8_t* data = nullptr;
+    unsigned long mask = 0;
+    size_t mappedBytes = 0;  // of the producer mapping
   };
 
-  static int OnSample(void* context, void* data, size_t size);
+  // Maps ring `index` (fd of a ring buffer map); throws a BpfError naming `name` when it cannot.
+  void Map(Napi::Env env, int fd, const std::string& name);
+  // Moves the records waiting in `ring` into the batch until it is full; false once the batch is full.
+  bool ConsumeRing(Napi::Env env, Ring& ring, uint16_t index);
   // One pass over the rings, starting after the one the last drain started with, so that a busy ring
   // cannot keep the others waiting.
   int Consume() override;
@@ -35,8 +41,9 @@ class RingBufferHandle : public Napi::ObjectWrap<RingBufferHandle>, public Event
   Napi::Object Self() override { return Value(); }
   void Hold(bool hold) override { hold ? Ref() : Unref(); }
 
-  struct ring_buffer* ring_ = nullptr;
-  std::vector<std::unique_ptr<Source>> sources_;
+  std::vector<Ring> rings_;
+  int epollFd_ = -1;
+  size_t pageSize_ = 0;
   size_t nextRing_ = 0;
 };
 

@@ -63,3 +63,141 @@ describe('codecs over hand-made BTF', () => {
     expect((globalThis as { pwned?: number }).pwned).toBeUndefined()
   })
 })
+
+const char = (): Spec => ({ kind: 'int', name: 'char', size: 1, bits: 8, bitOffset: 0, signed: true, char: true, bool: false })
+
+/** A detached Uint8Array: its buffer was transferred away. */
+function detached(size: number): Uint8Array {
+  const bytes = new Uint8Array(size)
+  structuredClone(bytes.buffer, { transfer: [bytes.buffer] })
+  return bytes
+}
+
+describe('char[N] strings round-trip any bytes', () => {
+  // char[16] (id 3) in a struct (id 4) after a u32.
+  const btf = btfOf(char(), int('u32', 4), { kind: 'array', type: 1, indexType: 2, length: 16 }, {
+    kind: 'struct', name: 's', size: 20,
+    members: [{ name: 'n', type: 2, bitOffset: 0, bitSize: 0 }, { name: 'text', type: 3, bitOffset: 32, bitSize: 0 }],
+  })
+  const codec = btf.codec(4)
+
+  it('decodes UTF-8 as text and each byte of an ill-formed sequence as U+DC80–U+DCFF', () => {
+    const cases: Array<[number[], string]> = [
+      [[0x68, 0x69], 'hi'],
+      [[0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80], 'é€😀'],
+      [[0xff], '\udcff'],
+      [[0x41, 0xc3], 'A\udcc3'], // cut short by the end
+      [[0xc3, 0x41], '\udcc3A'], // cut short by ASCII
+      [[0xc0, 0xaf], '\udcc0\udcaf'], // overlong '/'
+      [[0xed, 0xa0, 0x80], '\udced\udca0\udc80'], // an encoded surrogate
+      [[0xf4, 0x90, 0x80, 0x80], '\udcf4\udc90\udc80\udc80'], // above U+10FFFF
+      [[0x80, 0xbf], '\udc80\udcbf'], // lone continuation bytes
+    ]
+    for (const [bytes, text] of cases) {
+      const value = Buffer.alloc(20)
+      value.set(bytes, 4)
+      expect(codec.decode(value).text, Buffer.from(bytes).toString('hex')).toBe(text)
+      expect(codec.encode({ text }), Buffer.from(bytes).toString('hex')).toEqual(value)
+    }
+  })
+
+  it('writes back the bytes it read, for any bytes up to the first NUL (seeded random samples)', () => {
+    let seed = 12345
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    for (let sample = 0; sample < 2000; sample++) {
+      const value = Buffer.alloc(20)
+      const length = Math.floor(random() * 17)
+      // Mostly high bytes, so that most samples hold ill-formed sequences.
+      for (let i = 0; i < length; i++) value[4 + i] = random() < 0.3 ? 1 + Math.floor(random() * 127) : 128 + Math.floor(random() * 128)
+      value.writeUInt32LE(sample, 0)
+      expect(codec.encode(codec.decode(value))).toEqual(value)
+    }
+  })
+
+  it('encodes other strings as UTF-8 and refuses what does not fit', () => {
+    expect(codec.encode({ text: 'a\ud800b' }).subarray(4, 9)).toEqual(Buffer.from([0x61, 0xef, 0xbf, 0xbd, 0x62])) // unpaired: U+FFFD
+    expect(thrown(() => codec.encode({ text: 'é'.repeat(9) })).message).toContain('is 18 bytes, more than char[16] holds (16)')
+    expect(codec.encode({ text: 'x'.repeat(16) }).subarray(4)).toEqual(Buffer.alloc(16, 'x'))
+  })
+})
+
+describe('codec and Btf arguments', () => {
+  const btf = btfOf(int('u32', 4), { kind: 'enum', name: 'e', size: 4, signed: false, values: [{ name: 'A', value: 1 }] })
+  const codec = btf.codec(1)
+  const nullProto = Object.create(null) as never
+
+  it('codec calls refuse anything but a Uint8Array and a non-negative integer offset, as BpfError EINVAL naming it', () => {
+    const bad: Array<[() => unknown, string]> = [
+      [() => codec.decode([1, 2, 3, 4] as unknown as Uint8Array), 'bytes must be a Buffer or Uint8Array, got an array of 4'],
+      [() => codec.decode(new ArrayBuffer(4) as unknown as Uint8Array), 'bytes must be a Buffer or Uint8Array, got a ArrayBuffer'],
+      [() => codec.decode(new Uint16Array(2) as unknown as Uint8Array), 'bytes must be a Buffer or Uint8Array'],
+      [() => codec.decode(Symbol('x') as unknown as Uint8Array), 'got Symbol(x)'],
+      [() => codec.decode(nullProto), 'got an object with a null prototype'],
+      [() => codec.decode(Buffer.alloc(8), 1n as unknown as number), 'offset must be a non-negative integer, got 1n'],
+      [() => codec.decode(Buffer.alloc(8), Symbol('o') as unknown as number), 'offset must be a non-negative integer, got Symbol(o)'],
+      [() => codec.decode(Buffer.alloc(8), 1.5), 'offset must be a non-negative integer'],
+      [() => codec.decode(Buffer.alloc(8), -1), 'offset must be a non-negative integer'],
+      [() => codec.decode(detached(8)), 'does not fit 0 bytes'],
+      [() => codec.encodeInto(1, detached(8)), 'does not fit 0 bytes'],
+      [() => codec.encodeInto(1, Buffer.alloc(8), 2n as unknown as number), 'offset must be a non-negative integer'],
+      [() => codec.decodeMany(Buffer.alloc(8), 0n as unknown as number, 4, 2), 'offset must be a non-negative integer'],
+      [() => codec.decodeMany(Buffer.alloc(8), 0, 4n as unknown as number, 2), 'the stride must be an integer'],
+      [() => codec.encodeMany(nullProto, Buffer.alloc(8), 0, 4), 'values must be an array'],
+    ]
+    for (const [call, message] of bad) {
+      const error = thrown(call)
+      expect(error.code, message).toBe('EINVAL')
+      expect(error.message).toContain(message)
+    }
+  })
+
+  it('Btf lookups refuse Symbols, objects without a prototype and detached buffers as BpfError EINVAL', () => {
+    const calls: Array<[() => unknown, string]> = [
+      [() => btf.type(Symbol('id') as unknown as number), 'no type with id Symbol(id)'],
+      [() => btf.type(nullProto), 'no type with id an object with a null prototype'],
+      [() => btf.type(detached(4) as unknown as number), 'no type with id a Uint8Array'],
+      [() => btf.resolve(Symbol('id') as unknown as number), 'no type with id Symbol(id)'],
+      [() => btf.sizeOf(nullProto), 'no type with id'],
+      [() => btf.typeName(Symbol('id') as unknown as number), 'no type with id'],
+      [() => btf.find(Symbol('n') as unknown as string), 'name must be a string, got Symbol(n)'],
+      [() => btf.find(nullProto), 'name must be a string, got an object with a null prototype'],
+      [() => btf.find('e', Symbol('k') as never), 'unknown kind Symbol(k)'],
+      [() => btf.find('e', nullProto as never), 'unknown kind an object with a null prototype'],
+      [() => btf.find('e', 'toString' as never), "unknown kind \"toString\""],
+      [() => btf.enumName(2, Symbol('v') as unknown as number), 'value must be a number or bigint, got Symbol(v)'],
+      [() => btf.enumName(2, nullProto), 'value must be a number or bigint'],
+      [() => btf.enumName(Symbol('id') as unknown as number, 1), 'no type with id'],
+      [() => btf.codec(Symbol('id') as unknown as number), 'no type with id Symbol(id)'],
+      [() => btf.codec(nullProto), 'no type with id'],
+      [() => btf.codec(detached(4) as unknown as number), 'no type with id'],
+      [() => btf.codec(1, { int64: Symbol('m') as never }), "int64 must be 'bigint' or 'number', got Symbol(m)"],
+      [() => btf.codec(1, 'number' as never), 'options must be an object, got "number"'],
+      [() => btf.declTags(1, Symbol('c') as unknown as number), 'componentIndex must be an integer'],
+    ]
+    for (const [call, message] of calls) {
+      const error = thrown(call)
+      expect(error.code, message).toBe('EINVAL')
+      expect(error.message).toContain(message)
+    }
+    expect(btf.enumName(2, 1)).toBe('A')
+  })
+})
+
+describe("int64: 'number'", () => {
+  const btf = btfOf(int('u64', 8), int('s64', 8, { signed: true }), {
+    kind: 'struct', name: 'pair', size: 16,
+    members: [{ name: 'u', type: 1, bitOffset: 0, bitSize: 0 }, { name: 's', type: 2, bitOffset: 64, bitSize: 0 }],
+  }, { kind: 'array', type: 1, indexType: 1, length: 2 })
+
+  it('decodes 64-bit integers as numbers, exact below 2^53, and writes back what fits', () => {
+    const numbers = btf.codec(3, { int64: 'number' })
+    const bigints = btf.codec(3)
+    const value = bigints.encode({ u: 2n ** 53n - 1n, s: -(2n ** 40n) })
+    expect(numbers.decode(value)).toEqual({ u: 2 ** 53 - 1, s: -(2 ** 40) })
+    expect(numbers.encode(numbers.decode(value))).toEqual(value)
+    expect(numbers.decode(bigints.encode({ u: 2n ** 64n - 1n })).u).toBe(2 ** 64)
+    expect(thrown(() => numbers.encode({ u: 2 ** 64 })).message).toContain('use a bigint beyond 2^53')
+    expect(btf.codec(4, { int64: 'number' }).decode(btf.codec(4).encode([5n, 7n]))).toEqual(new Float64Array([5, 7]))
+    expect(bigints.decode(value)).toEqual({ u: 2n ** 53n - 1n, s: -(2n ** 40n) })
+  })
+})

@@ -44,6 +44,22 @@ describe('globals', () => {
     expect(obj.rodata.threshold).toBe(42)
   })
 
+  it('a string global that is not UTF-8 reads and writes back byte for byte, through the kernel', async () => {
+    obj = BpfObject.open(fixture('globals.bpf.o'), { int64: 'number' })
+    const bytes = Buffer.from([0x41, 0xff, 0xc0, 0xaf, 0xf0, 0x9f, 0x98])
+    obj.rodata.label = bytes
+    const label = obj.rodata.label as string
+    expect(label).toBe('A\udcff\udcc0\udcaf\udcf0\udc9f\udc98')
+    obj.rodata.label = label
+    await obj.load()
+    obj.program('bump').testRun() // copies label into .bss seen_label
+    expect(obj.bss.seen_label).toBe(label)
+    obj.bss.seen_label = obj.bss.seen_label
+    const seen = obj.map('globals.bss').raw.lookup(Buffer.alloc(4)) as Buffer
+    expect(seen.includes(Buffer.concat([bytes, Buffer.from([0])]))).toBe(true)
+    expect(obj.bss.hits).toBe(1) // int64: 'number' for the whole object
+  })
+
   it('runs a syscall program, which writes its results back into the context', async () => {
     obj = BpfObject.open(fixture('globals.bpf.o'))
     await obj.load()

@@ -210,6 +210,37 @@ describe('typed maps', () => {
     expect(obj.program('sum_args').testRun({ ctx: args }).retval).toBe(42)
   })
 
+  it('a value whose string is not UTF-8 reads and writes back byte for byte', () => {
+    const slots = obj.map('slots')
+    const key = Buffer.from([2, 0, 0, 0])
+    // struct stats { u64 packets, bytes; char label[8] }: the label holds ill-formed UTF-8.
+    const bytes = Buffer.alloc(slots.valueSize)
+    bytes.writeBigUInt64LE(7n, 0)
+    bytes.set([0xff, 0x61, 0xc3, 0xed, 0xa0, 0x80, 0xe2], 16)
+    slots.raw.update(key, bytes)
+    const value = slots.get(2)
+    expect(value.label).toBe('\udcffa\udcc3\udced\udca0\udc80\udce2')
+    slots.set(2, value)
+    expect(slots.raw.lookup(key)).toEqual(bytes)
+    slots.setMany([[2, value]])
+    expect(slots.raw.lookup(key)).toEqual(bytes)
+  })
+
+  it("int64: 'number' per map: the same map, its 64-bit fields as numbers", () => {
+    const flows = obj.map('flows')
+    const numbers = obj.map('flows', { int64: 'number' })
+    expect(numbers).not.toBe(flows)
+    expect(obj.map('flows', { int64: 'number' })).toBe(numbers)
+    expect(obj.map('flows', { int64: 'bigint' })).toBe(flows)
+    expect(numbers.int64).toBe('number')
+    numbers.set(flow(1, 2, 3), { packets: 5, bytes: 2 ** 40 })
+    expect(flows.get(flow(1, 2, 3))).toEqual(stats(5n, 2n ** 40n))
+    expect(numbers.get(flow(1, 2, 3))).toEqual({ packets: 5, bytes: 2 ** 40, label: '' })
+    expect(numbers.getMany()).toEqual([[flow(1, 2, 3), { packets: 5, bytes: 2 ** 40, label: '' }]])
+    expect(obj.map('percpu_counts', { int64: 'number' }).set(1, 3).get(1)).toEqual(Array(cpus()).fill(3))
+    expect(thrown(() => obj.map('flows', { int64: 'float' as never })).message).toContain("int64 must be 'bigint' or 'number'")
+  })
+
   it('refuses bad input before writing anything', () => {
     const flows = obj.map('flows')
     flows.set(flow(1, 1, 1), stats(1n, 1n, 'keep'))

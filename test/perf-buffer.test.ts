@@ -1,8 +1,8 @@
 // Perf buffer reader on the real kernel: typed events in order, lost samples counted per CPU when a
 // ring overflows, the same surfaces as ring buffers, and no leak on close.
 import { execFileSync } from 'node:child_process'
-import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
-import type { BpfObject } from 'bpfkit'
+import { afterEach, describe, expect, expectTypeOf, it, onTestFinished } from 'vitest'
+import type { BpfObject, OnCpu, PerfBuffer } from 'bpfkit'
 import { configureSequence, openFds, openSequence, sequenceCounters, sleep, thrown, trigger, waitFor, type SeqEvent } from './helpers'
 
 describe('PerfBuffer', () => {
@@ -41,6 +41,34 @@ describe('PerfBuffer', () => {
       if (fromIterator.length === 100) break
     }
     expect(fromIterator).toEqual(Array.from({ length: 100 }, (_, i) => BigInt(1000 + i)))
+  })
+
+  it('types events by BPFKIT_PERFBUF and keeps the CPU of each: batch.cpu(i), and { cpu, event } with withCpu', async () => {
+    obj = await openSequence()
+    configureSequence(obj, 200, 3)
+    const reader = obj.perfBuffer<SeqEvent>('perf_events')
+    const cpus: Array<[number | undefined, number]> = []
+    reader.on('batch', (batch) => {
+      for (let i = 0; i < batch.count; i++) {
+        cpus.push([batch.cpu(i), batch.decode(i).cpu])
+        expect(batch.map(i)).toBe('perf_events')
+        expect(batch.at(i).seq).toBe(batch.decode(i).seq)
+      }
+    })
+    trigger()
+    await waitFor(() => cpus.length === 200)
+    expect(cpus.every(([fromRing, written]) => fromRing === written)).toBe(true)
+    reader.close()
+
+    const tagged = obj.perfBuffer<SeqEvent>('perf_events', { withCpu: true })
+    expectTypeOf(tagged).toEqualTypeOf<PerfBuffer<OnCpu<SeqEvent>>>()
+    const events: OnCpu<SeqEvent>[] = []
+    tagged.on('data', (event) => events.push(event))
+    trigger()
+    await waitFor(() => events.length === 200)
+    expect(events.map((e) => e.event.seq)).toEqual(Array.from({ length: 200 }, (_, i) => BigInt(200 + i)))
+    expect(events.every((e) => e.cpu === e.event.cpu)).toBe(true)
+    expect(thrown(() => obj!.perfBuffer('perf_events', { withCpu: 1 as never })).message).toContain('withCpu must be a boolean')
   })
 
   it('counts lost samples per CPU when a ring overflows, exactly as the program saw them fail', async () => {

@@ -1,8 +1,8 @@
 // Ring buffer reader on the real kernel: every surface delivers a known sequence exactly once and in
 // order, several maps share a reader, drops are counted exactly, the threshold wakeup policy keeps its
 // latency bound, typed events decode as the BPF side wrote them, and closing leaks nothing.
-import { Writable } from 'node:stream'
-import { afterEach, describe, expect, it } from 'vitest'
+import { Readable, Writable } from 'node:stream'
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest'
 import { BpfObject, type EventBatch, type Tagged } from 'bpfkit'
 import {
   configureSequence,
@@ -253,6 +253,74 @@ describe('RingBuffer', () => {
     obj.close()
     obj = undefined
     expect(openFds()).toBe(fds)
+  })
+
+  it("'data' and an iterator share one queue: the iterator takes each event once, 'data' sees each as it is taken", async () => {
+    obj = await openSequence()
+    configureSequence(obj, 1000)
+    const reader = obj.ringBuffer<SeqEvent>('events', { batchEvents: 100 })
+    const seen: bigint[] = []
+    reader.on('data', (event) => seen.push(event.seq))
+    const iterator = reader[Symbol.asyncIterator]()
+    trigger(3)
+    const taken: bigint[] = []
+    for (let i = 0; i < 3000; i++) taken.push(((await iterator.next()).value as SeqEvent).seq)
+    expect(taken).toEqual(sequence(3000))
+    expect(seen).toEqual(taken)
+  })
+
+  it('pause() in a listener keeps the rest of the batch for resume(), in order', async () => {
+    obj = await openSequence()
+    configureSequence(obj, 1000)
+    const reader = obj.ringBuffer<SeqEvent>('events', { batchEvents: 1000 })
+    const seqs: bigint[] = []
+    reader.on('data', (event) => {
+      seqs.push(event.seq)
+      if (seqs.length === 100) reader.pause()
+    })
+    trigger()
+    await waitFor(() => seqs.length === 100)
+    await sleep(20)
+    expect(seqs).toHaveLength(100)
+    expect(reader.stats().events).toBe(1000) // drained from the kernel, waiting here
+    reader.resume()
+    await waitFor(() => seqs.length === 1000)
+    expect(seqs).toEqual(sequence(1000))
+  })
+
+  it('an iterator that falls behind holds at most highWaterMark bytes: the rest waits in the kernel', async () => {
+    obj = await openSequence()
+    configureSequence(obj, 2000) // 48 kB with headers, in a 256 kB ring: nothing is dropped
+    const reader = obj.ringBuffer<SeqEvent>('events', { highWaterMark: 4096, batchEvents: 64 })
+    const iterator = reader[Symbol.asyncIterator]()
+    const first = iterator.next()
+    trigger()
+    expect(((await first).value as SeqEvent).seq).toBe(0n)
+    await sleep(50)
+    // Reading paused once the queue held 4 kB (at most one batch of 64 more past the mark).
+    expect(reader.stats().events).toBeLessThanOrEqual(4096 / 16 + 64)
+    const rest: bigint[] = []
+    for (let i = 1; i < 2000; i++) rest.push(((await iterator.next()).value as SeqEvent).seq)
+    expect(rest).toEqual(sequence(1999, 1))
+    expect(sequenceCounters(obj).dropped).toBe(0n)
+  })
+
+  it('stream() is a Readable whose reading drives the reader, and the events are typed', async () => {
+    obj = await openSequence()
+    configureSequence(obj, 100)
+    const reader = obj.ringBuffer<SeqEvent>('events')
+    reader.on('batch', (batch) => expectTypeOf(batch).toEqualTypeOf<EventBatch<SeqEvent>>())
+    reader.once('data', (event) => expectTypeOf(event).toEqualTypeOf<SeqEvent>())
+    const stream = reader.stream()
+    expect(stream).toBeInstanceOf(Readable)
+    trigger()
+    await sleep(20)
+    expect(reader.stats().events).toBe(0) // nothing read from the stream yet: nothing drained
+    expect(stream.read()).toBeNull() // asks for events
+    await waitFor(() => stream.readableLength === 100)
+    expect(stream.read()).toEqual({ seq: 0n, source: 0, cpu: expect.any(Number) })
+    stream.destroy()
+    expect(reader.closed).toBe(true)
   })
 
   it('keeps the event loop responsive with a per-callback budget', async () => {

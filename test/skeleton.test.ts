@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, expectTypeOf, it } from 'vitest'
-import { generateSkeleton, type RingBuffer } from 'bpfkit'
+import { generateSkeleton, type EventView, type Int64AsNumber, type RingBuffer } from 'bpfkit'
 import { fixture, root, thrown } from './helpers'
 import * as types from './fixtures/types.skel'
 import * as globals from './fixtures/globals.skel'
@@ -58,7 +58,26 @@ describe('typed skeletons', () => {
     expect(loaded.progs.check.testRun().retval).toBe(1)
     const reader = loaded.maps.all_events.reader()
     expectTypeOf(reader).toEqualTypeOf<RingBuffer<types.All>>()
+    reader.on('batch', (batch) => expectTypeOf(batch.at(0).nested).toEqualTypeOf<EventView<types.Inner>>())
     reader.close()
+  })
+
+  it("types and decodes 64-bit fields as numbers with open({ int64: 'number' })", async () => {
+    expectTypeOf<types.Maps<'number'>['values']['get']>().returns.toEqualTypeOf<Int64AsNumber<types.All> | undefined>()
+    expectTypeOf<Int64AsNumber<types.All>['u64v']>().toEqualTypeOf<number>()
+    expectTypeOf<Int64AsNumber<types.All>['matrix']>().toEqualTypeOf<Uint32Array[]>()
+    using skel = types.open({ int64: 'number' })
+    const loaded = await skel.load()
+    expect(loaded.progs.fill.testRun().retval).toBe(0)
+    const value = loaded.maps.values.get(0)
+    expectTypeOf(value).toEqualTypeOf<Int64AsNumber<types.All> | undefined>()
+    expect(value).toMatchObject({ u64v: 0xfedcba9876543210, s64v: -5000000000, bits: { big: 0xfedcba9876 }, ptr: 0xffff888012345678 })
+    const reader = loaded.maps.all_events.reader()
+    expectTypeOf(reader).toEqualTypeOf<RingBuffer<Int64AsNumber<types.All>>>()
+    reader.close()
+    const bigints = types.open().object.map('values')
+    expectTypeOf(loaded.maps.all_events.reader({ int64: 'number' })).toEqualTypeOf<RingBuffer<Int64AsNumber<types.All>>>()
+    bigints.close()
   })
 
   it('types globals: .rodata set before load, read-only once loaded, custom sections by name', async () => {
@@ -102,13 +121,14 @@ describe('typed skeletons', () => {
     const names = fs.readFileSync(path.join(dir, 'skel-names.skel.ts'), 'utf8')
     const interfaces = [...names.matchAll(/^export interface (\w+)/gm)].map((m) => m[1])
     expect(interfaces).toEqual(['String_', 'Number_', 'Map_', 'Maps_', 'Empty', 'Nothing', 'OddTypes', 'Maps', 'Progs', 'Globals'])
+    expect(names).toContain("export interface Maps<I extends Int64Mode = 'bigint'> {")
     expect(names).toContain('  "__proto__": BpfMap<number, Number_>')
     expect(names).toContain('export interface Empty {}')
     expect(names).toContain('  /** struct only_declared *opaque; offset 16 */\n  opaque: bigint')
     expect(names).toContain('  /** void (*callback)(int); offset 24 */\n  callback: bigint')
     const linked = fs.readFileSync(path.join(dir, 'skel-linked.skel.ts'), 'utf8')
     expect(linked).toContain('events_a: BpfMap<number, Event>')
-    expect(linked).toContain('events_b: BpfMap<number, Event_2>')
+    expect(linked).toContain('events_b: BpfMap<number, Int64<Event_2, I>>')
     execFileSync('npx', ['tsc', '--strict', '--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
       '--types', 'node', '--skipLibCheck', path.join(dir, 'skel-names.skel.ts'), path.join(dir, 'skel-linked.skel.ts'),
       path.join(dir, 'skel-edge.skel.ts')], { cwd: root, stdio: 'pipe' })
@@ -173,6 +193,12 @@ describe('typed skeletons', () => {
     expect(run.stderr).toContain('the object no longer matches the skeleton (struct skel_sample changed)')
     expect(run.stderr).toContain('regenerate it: bpfkit gen skeleton')
     fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('types perf buffers by BPFKIT_PERFBUF and ring buffers by BPFKIT_RINGBUF', () => {
+    const module = generateSkeleton(fs.readFileSync(fixture('sequence.bpf.o')), { objectPath: fixture('sequence.bpf.o') })
+    expect(module).toContain('  perf_events: PerfBufferMap<Int64<SeqEvent, I>>')
+    expect(module).toContain('  events: RingBufferMap<Int64<SeqEvent, I>>')
   })
 
   it('has --help and clear errors: not an ELF file, no BTF', () => {

@@ -1,5 +1,5 @@
 // The C libbpf side of the ring buffer benchmark: drain and live consumers, and the getegid() load generator.
-//   baseline drain RINGBUF_BPF_O SIZE EVENTS ROUNDS                       (prints JSON events/s per round)
+//   baseline drain RINGBUF_BPF_O SHAPE EVENTS ROUNDS                      (SHAPE: 32, 256, exec or mixed; prints JSON events/s per round)
 //   baseline live RINGBUF_BPF_O SECONDS BURST [WAKEUP_BYTES LATENCY_MS]   (prints JSON; no bytes: kernel wakeups)
 //   baseline generate SECONDS CPU      (on CPU: waits for a byte on stdin, calls getegid() for SECONDS, prints JSON)
 #define _GNU_SOURCE
@@ -61,7 +61,7 @@ static void pin(int cpu)
 	if (sched_setaffinity(0, sizeof(set), &set) != 0) die("sched_setaffinity");
 }
 
-// Reads the first field of each event (seq, a u64 in both event types) and sums it.
+// Reads the first field of each event (seq, a u64, in struct ev32, ev256 and ev_mixed) and sums it.
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct tally *t = ctx;
@@ -69,6 +69,28 @@ static int on_sample(void *ctx, void *data, size_t size)
 	t->count++;
 	return 0;
 }
+
+// The same for struct ev_exec, whose first field (pid, the sequence number) is a u32.
+static int on_exec(void *ctx, void *data, size_t size)
+{
+	struct tally *t = ctx;
+	t->sum += *(const uint32_t *)data;
+	t->count++;
+	return 0;
+}
+
+// The event shapes of ringbuf.bpf.c: the ring each is in and the filler's number for it.
+static const struct shape {
+	const char *name;
+	const char *ring;
+	uint32_t fill;
+	ring_buffer_sample_fn sample;
+} shapes[] = {
+	{ "32", "rb32", 0, on_sample },
+	{ "256", "rb256", 1, on_sample },
+	{ "exec", "rbexec", 2, on_exec },
+	{ "mixed", "rbmixed", 3, on_sample },
+};
 
 static struct bpf_object *open_and_load(const char *path)
 {
@@ -100,18 +122,27 @@ static uint32_t map_id(int fd)
 }
 
 // Pre-fills one ring with `events` events, then times ring_buffer__consume until all are read.
-static int drain(const char *path, int size, uint32_t events, int rounds)
+static int drain(const char *path, const char *name, uint32_t events, int rounds)
 {
+	const struct shape *shape = NULL;
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		if (strcmp(shapes[i].name, name) == 0) shape = &shapes[i];
+	if (!shape) {
+		fprintf(stderr, "baseline: no event shape %s\n", name);
+		return 2;
+	}
 	struct bpf_object *obj = open_and_load(path);
-	const char *ring = size == 32 ? "rb32" : "rb256";
-	configure(obj, (struct settings){ .fill_events = events, .fill_ring = size == 32 ? 0 : 1 });
+	configure(obj, (struct settings){ .fill_events = events, .fill_ring = shape->fill });
 	struct tally tally;
-	struct ring_buffer *rb = ring_buffer__new(map_fd(obj, ring), on_sample, &tally, NULL);
+	struct ring_buffer *rb = ring_buffer__new(map_fd(obj, shape->ring), shape->sample, &tally, NULL);
 	if (!rb) die("ring_buffer__new");
 	int fill = bpf_program__fd(bpf_object__find_program_by_name(obj, "fill"));
 	uint64_t expected = (uint64_t)events * (events - 1) / 2;
 
-	// Round 0 warms up (page faults in the ring's consumer mapping, caches) and is not printed.
+	// Round 0 warms up (page faults in the ring's consumer mapping, caches) and is not printed. Each
+	// round's rate is measured in wall time and in CPU time (the latter is what other processes on the
+	// CPU do not disturb).
+	double cpu_rates[rounds + 1];
 	printf("{\"rates\":[");
 	for (int round = 0; round <= rounds; round++) {
 		LIBBPF_OPTS(bpf_test_run_opts, run);
@@ -121,7 +152,7 @@ static int drain(const char *path, int size, uint32_t events, int rounds)
 			return 1;
 		}
 		tally = (struct tally){ 0 };
-		double t = now();
+		double t = now(), cpu = cpu_seconds();
 		while (tally.count < events) {
 			int err = ring_buffer__consume(rb);
 			if (err < 0) {
@@ -130,6 +161,7 @@ static int drain(const char *path, int size, uint32_t events, int rounds)
 			}
 		}
 		double rate = events / (now() - t);
+		cpu_rates[round] = events / (cpu_seconds() - cpu);
 		if (tally.count != events || tally.sum != expected) {
 			fprintf(stderr, "baseline: consumed %llu events summing to %llu, expected %u summing to %llu\n",
 				(unsigned long long)tally.count, (unsigned long long)tally.sum, events,
@@ -138,6 +170,8 @@ static int drain(const char *path, int size, uint32_t events, int rounds)
 		}
 		if (round > 0) printf("%s%.0f", round > 1 ? "," : "", rate);
 	}
+	printf("],\"cpuRates\":[");
+	for (int round = 1; round <= rounds; round++) printf("%s%.0f", round > 1 ? "," : "", cpu_rates[round]);
 	printf("]}\n");
 	ring_buffer__free(rb);
 	bpf_object__close(obj);
@@ -269,12 +303,12 @@ static int live(const char *path, double seconds, uint32_t burst, uint64_t wakeu
 int main(int argc, char **argv)
 {
 	if (argc == 6 && strcmp(argv[1], "drain") == 0)
-		return drain(argv[2], atoi(argv[3]), strtoul(argv[4], NULL, 10), atoi(argv[5]));
+		return drain(argv[2], argv[3], strtoul(argv[4], NULL, 10), atoi(argv[5]));
 	if ((argc == 5 || argc == 7) && strcmp(argv[1], "live") == 0)
 		return live(argv[2], atof(argv[3]), strtoul(argv[4], NULL, 10), argc == 7 ? strtoull(argv[5], NULL, 10) : 0,
 			    argc == 7 ? atoi(argv[6]) : 0);
 	if (argc == 4 && strcmp(argv[1], "generate") == 0) return generate(atof(argv[2]), atoi(argv[3]));
-	fprintf(stderr, "usage: %s drain RINGBUF_BPF_O SIZE EVENTS ROUNDS\n"
+	fprintf(stderr, "usage: %s drain RINGBUF_BPF_O SHAPE EVENTS ROUNDS\n"
 			"       %s live RINGBUF_BPF_O SECONDS BURST [WAKEUP_BYTES LATENCY_MS]\n"
 			"       %s generate SECONDS CPU\n",
 		argv[0], argv[0], argv[0]);

@@ -1,11 +1,11 @@
 // The bpfkit side of the ring buffer benchmark: drain, live and soak consumers, each printing one JSON line.
 // index.ts runs it pinned to CPU 0, as it runs baseline.c:
-//   consumer.ts drain SIZE batch|typed EVENTS ROUNDS
+//   consumer.ts drain SHAPE MODE EVENTS ROUNDS        (SHAPE: 32 | 256 | exec | mixed; MODE: see DRAINS)
 //   consumer.ts live SECONDS BURST GENERATOR [WAKEUP_BYTES LATENCY_MS]
 //   consumer.ts soak SECONDS WARMUP_SECONDS BURST GENERATOR WAKEUP_BYTES LATENCY_MS
 import { spawn } from 'node:child_process'
 import * as path from 'node:path'
-import { performance } from 'node:perf_hooks'
+import { PerformanceObserver, performance } from 'node:perf_hooks'
 import { BpfObject, type EventBatch, type RingBuffer, type WakeupPolicy } from 'bpfkit'
 
 const object = path.join(__dirname, 'ringbuf.bpf.o')
@@ -18,15 +18,205 @@ interface Settings {
   burst: number
 }
 
-/** The field every consumer reads: the first of struct ev32 and struct ev256. */
-interface Event {
-  seq: bigint
-}
+/** The event shapes of ringbuf.bpf.c: their ring, the filler's number for them, and the field each consumer sums. */
+export const SHAPES = {
+  '32': { ring: 'rb32', fill: 0, field: 'seq', wide: true },
+  '256': { ring: 'rb256', fill: 1, field: 'seq', wide: true },
+  exec: { ring: 'rbexec', fill: 2, field: 'pid', wide: false },
+  mixed: { ring: 'rbmixed', fill: 3, field: 'seq', wide: true },
+} as const
+export type Shape = keyof typeof SHAPES
 
-/** What one drain of N events measured: how long it took and the sum of their seq fields (as a check). */
+/** What one drain of N events measured: how long it took and the sum of the summed field (as a check). */
 interface Drained {
   seconds: number
-  sum: bigint
+  sum: number
+}
+
+/** What a drain run measured per round, and the garbage collections during the timed drains. */
+export interface DrainResult {
+  rates: number[]
+  /** Events per second of the process's CPU time (what other processes on the CPU do not disturb). */
+  cpuRates: number[]
+  /** Garbage collections (all kinds) during the timed rounds, per million events. */
+  gcPerMillion: number
+  /** JS heap in use after the last round minus before the first timed one. */
+  heapGrowth: number
+}
+
+/**
+ * The fast path's per-batch work: the sum of every record's field (a u64 read as two u32 halves, exact
+ * below 2^53, or a u32), through a DataView made only when the batch buffer changes (it is reused from
+ * drain to drain). One loop per field width, the read written out as a user's fast path would have it.
+ */
+function batchSummer(wide = true): (batch: EventBatch<unknown>) => number {
+  let bytes: Uint8Array | undefined
+  let view: DataView = new DataView(new ArrayBuffer(0))
+  return (batch) => {
+    if (batch.bytes !== bytes) {
+      bytes = batch.bytes
+      view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    }
+    const v = view
+    const offsets = batch.offsets
+    const n = batch.count
+    let sum = 0
+    if (wide) {
+      for (let i = 0; i < n; i++) {
+        const o = offsets[i] as number
+        sum += v.getUint32(o, true) + v.getUint32(o + 4, true) * 0x1_0000_0000
+      }
+    } else {
+      for (let i = 0; i < n; i++) sum += v.getUint32(offsets[i] as number, true)
+    }
+    return sum
+  }
+}
+
+/** A number from a decoded field (bigint by default, number with int64: 'number'). */
+const num = (x: unknown): number => (typeof x === 'bigint' ? Number(x) : (x as number))
+
+type Reader = RingBuffer<Record<string, unknown>>
+type Event = Record<string, unknown>
+
+/** The summed field of a decoded event or view, read by name as a user's code would (e.seq, e.pid). */
+const FIELDS: Record<string, (event: Event) => unknown> = { seq: (e) => e.seq, pid: (e) => e.pid }
+
+/**
+ * The ways to read a drain, by name. Each resolves once `events` events were read, with their field sum
+ * (kept in a Float64Array: a number stored into a closure variable would be boxed on every write):
+ * - batch: a DataView over each batch's bytes, one field read per record (the fastest path);
+ * - data: 'data' events, each decoded into an object by its BTF type (`data-number`: with int64: 'number');
+ * - view: batch.at(i), a reused view whose getters read the batch bytes (`view-number`: int64: 'number');
+ * - iterator: for await over the reader; stream: for await over reader.stream().
+ */
+const DRAINS: Record<string, (rb: Reader, events: number, field: (event: Event) => unknown, wide: boolean, numbers: boolean) =>
+  Promise<Drained>> = {
+  batch: (rb, events, _field, wide) => new Promise((resolve) => {
+    let count = 0
+    const sum = new Float64Array(1)
+    const summer = batchSummer(wide)
+    const start = performance.now()
+    const onBatch = (batch: EventBatch<unknown>): void => {
+      sum[0] += summer(batch)
+      count += batch.count
+      if (count >= events) {
+        const seconds = (performance.now() - start) / 1e3
+        rb.off('batch', onBatch)
+        resolve({ seconds, sum: sum[0] as number })
+      }
+    }
+    rb.on('batch', onBatch)
+  }),
+  data: (rb, events, field, _wide, numbers) => new Promise((resolve, reject) => {
+    let count = 0
+    const sum = new Float64Array(1)
+    const start = performance.now()
+    const onData = (event: Event): void => {
+      if (count === 0 && numbers && typeof field(event) !== 'number') {
+        rb.off('data', onData)
+        reject(new Error("this bpfkit has no int64: 'number'"))
+        return
+      }
+      sum[0] += num(field(event))
+      if (++count === events) {
+        const seconds = (performance.now() - start) / 1e3
+        rb.off('data', onData)
+        resolve({ seconds, sum: sum[0] as number })
+      }
+    }
+    rb.on('data', onData)
+  }),
+  view: (rb, events, field, _wide, numbers) => new Promise((resolve, reject) => {
+    let count = 0
+    const sum = new Float64Array(1)
+    const start = performance.now()
+    const onBatch = (batch: EventBatch<Event>): void => {
+      const n = batch.count
+      if (count === 0 && (typeof batch.at !== 'function' || (numbers && typeof field(batch.at(0)) !== 'number'))) {
+        rb.off('batch', onBatch)
+        reject(new Error(typeof batch.at !== 'function' ? 'this bpfkit has no batch.at(i)' : "this bpfkit has no int64: 'number'"))
+        return
+      }
+      for (let i = 0; i < n; i++) sum[0] += num(field(batch.at(i)))
+      count += n
+      if (count >= events) {
+        const seconds = (performance.now() - start) / 1e3
+        rb.off('batch', onBatch)
+        resolve({ seconds, sum: sum[0] as number })
+      }
+    }
+    rb.on('batch', onBatch)
+  }),
+  iterator: async (rb, events, field) => {
+    const iterator = rb[Symbol.asyncIterator]()
+    let sum = 0
+    const start = performance.now()
+    for (let count = 0; count < events; count++) sum += num(field((await iterator.next()).value as Event))
+    return { seconds: (performance.now() - start) / 1e3, sum }
+  },
+  stream: async (rb, events, field) => {
+    const stream = streams.get(rb) ?? streams.set(rb, rb.stream()).get(rb)!
+    const iterator = stream[Symbol.asyncIterator]()
+    let sum = 0
+    const start = performance.now()
+    for (let count = 0; count < events; count++) sum += num(field((await iterator.next()).value as Event))
+    return { seconds: (performance.now() - start) / 1e3, sum }
+  },
+}
+const streams = new Map<Reader, ReturnType<Reader['stream']>>()
+
+/** Pre-fills the ring with `events` events per round (reader created, not reading), then times reading them all. */
+async function drain(shape: string, mode: string, events: number, rounds: number): Promise<DrainResult> {
+  if (!(shape in SHAPES)) fail(`no event shape ${shape}`)
+  const numbers = mode.endsWith('-number')
+  const read = DRAINS[numbers ? mode.slice(0, -'-number'.length) : mode] ?? fail(`no ${mode} path`)
+  const { ring, fill: which, field, wide } = SHAPES[shape as Shape]
+  const obj = BpfObject.open(object)
+  await obj.load()
+  obj.map<number, Settings>('settings').set(0, { fill_events: events, fill_ring: which, tgid: 0, burst: 0 })
+  const rb = obj.ringBuffer(ring, numbers ? { int64: 'number' } : {}) as Reader
+  const fill = obj.program('fill')
+  const expected = (events * (events - 1)) / 2
+  const rates: number[] = []
+  const cpuRates: number[] = []
+  // Collections are counted only inside the timed drains (the filler between them allocates too).
+  const windows: Array<[number, number]> = []
+  const starts: number[] = []
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) starts.push(entry.startTime)
+  })
+  let heapStart = 0
+  // Round 0 warms up (JIT, the ring's consumer pages) and is not counted, as in baseline.c.
+  for (let round = 0; round <= rounds; round++) {
+    const { retval } = fill.testRun()
+    if (retval !== events) fail(`the filler emitted ${retval} events, expected ${events}`)
+    if (round === 1) {
+      heapStart = process.memoryUsage().heapUsed
+      observer.observe({ entryTypes: ['gc'] })
+    }
+    const cpu = process.cpuUsage()
+    const from = performance.now()
+    const { seconds, sum } = await read(rb, events, FIELDS[field] as (event: Event) => unknown, wide, numbers)
+    const { user, system } = process.cpuUsage(cpu)
+    windows.push([from, performance.now()])
+    if (sum !== expected) fail(`the events' ${field} fields summed to ${sum}, expected ${expected}`)
+    if (round > 0) {
+      rates.push(events / seconds)
+      cpuRates.push(events / ((user + system) / 1e6))
+    }
+  }
+  const heapGrowth = process.memoryUsage().heapUsed - heapStart
+  // GC entries are delivered asynchronously.
+  await new Promise((resolve) => setImmediate(resolve))
+  observer.disconnect()
+  const collections = starts.filter((t) => windows.some(([from, to]) => t >= from && t <= to)).length
+  obj.close()
+  return { rates, cpuRates, gcPerMillion: (collections / (events * rounds)) * 1e6, heapGrowth }
+}
+
+function fail(what: string): never {
+  throw new Error(`bpfkit consumer: ${what}`)
 }
 
 /** What a live run (or a soak) measured; `rate` is events consumed per second, from go to the last event. */
@@ -47,96 +237,6 @@ export interface SoakResult extends LiveResult {
   rssMax: number
   heapStart: number
   heapEnd: number
-}
-
-function fail(what: string): never {
-  throw new Error(`bpfkit consumer: ${what}`)
-}
-
-/** seq of the record at `offset`: a u64 read as two u32 halves, exact below 2^53 (bigints would allocate). */
-function seqAt(view: DataView, offset: number): number {
-  return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 0x1_0000_0000
-}
-
-/**
- * The fast path's per-batch work: the sum of every record's seq, through a DataView made only when
- * the batch buffer changes (it is reused from drain to drain). A local accumulator: a double stored
- * into a closure variable is boxed on every write.
- */
-function batchSummer(): (batch: EventBatch<Event>) => number {
-  let bytes: Uint8Array | undefined
-  let view: DataView = new DataView(new ArrayBuffer(0))
-  return (batch) => {
-    if (batch.bytes !== bytes) {
-      bytes = batch.bytes
-      view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    }
-    const offsets = batch.offsets
-    let sum = 0
-    for (let i = 0; i < batch.count; i++) sum += seqAt(view, offsets[i] as number)
-    return sum
-  }
-}
-
-/** The fast path: a DataView over each batch, one field read per record. */
-function drainBatches(rb: RingBuffer<Event>, events: number): Promise<Drained> {
-  return new Promise((resolve) => {
-    let count = 0
-    let sum = 0
-    const summer = batchSummer()
-    const start = performance.now()
-    const onBatch = (batch: EventBatch<Event>): void => {
-      sum += summer(batch)
-      count += batch.count
-      if (count >= events) {
-        const seconds = (performance.now() - start) / 1e3
-        rb.off('batch', onBatch)
-        resolve({ seconds, sum: BigInt(sum) })
-      }
-    }
-    rb.on('batch', onBatch)
-  })
-}
-
-/** The typed path: each event decoded into an object from BTF. */
-function drainTyped(rb: RingBuffer<Event>, events: number): Promise<Drained> {
-  return new Promise((resolve) => {
-    let count = 0
-    let sum = 0n
-    const start = performance.now()
-    const onData = (event: Event): void => {
-      sum += event.seq
-      if (++count === events) {
-        const seconds = (performance.now() - start) / 1e3
-        rb.off('data', onData)
-        resolve({ seconds, sum })
-      }
-    }
-    rb.on('data', onData)
-  })
-}
-
-/** Pre-fills the ring with `events` events per round (reader created, not reading), then times reading them all. */
-async function drain(size: number, mode: string, events: number, rounds: number): Promise<{ rates: number[] }> {
-  if (size !== 32 && size !== 256) fail(`no ${size}-byte ring`)
-  if (mode !== 'batch' && mode !== 'typed') fail(`no ${mode} path`)
-  const obj = BpfObject.open(object)
-  await obj.load()
-  obj.map<number, Settings>('settings').set(0, { fill_events: events, fill_ring: size === 32 ? 0 : 1, tgid: 0, burst: 0 })
-  const rb = obj.ringBuffer<Event>(size === 32 ? 'rb32' : 'rb256')
-  const fill = obj.program('fill')
-  const expected = (BigInt(events) * BigInt(events - 1)) / 2n
-  const rates: number[] = []
-  // Round 0 warms up (JIT, the ring's consumer pages) and is not counted, as in baseline.c.
-  for (let round = 0; round <= rounds; round++) {
-    const { retval } = fill.testRun()
-    if (retval !== events) fail(`the filler emitted ${retval} events, expected ${events}`)
-    const { seconds, sum } = mode === 'batch' ? await drainBatches(rb, events) : await drainTyped(rb, events)
-    if (sum !== expected) fail(`the events' seq fields summed to ${sum}, expected ${expected}`)
-    if (round > 0) rates.push(events / seconds)
-  }
-  obj.close()
-  return { rates }
 }
 
 /** Starts `GENERATOR generate SECONDS 1` (it pins itself to CPU 1 and waits for a byte on stdin). */
@@ -172,7 +272,7 @@ async function consumeLive(seconds: number, burst: number, generator: string, wa
   let last = 0
   let expected = Infinity
   let done: (() => void) | undefined
-  if (typed) rb.on('data', (event: Event) => (typedSum += event.seq))
+  if (typed) rb.on('data', (event: Event) => (typedSum += event.seq as bigint))
   const summer = batchSummer()
   // Counting and timing once per batch; 'batch' is emitted before the batch's 'data' events, and `done`
   // resolves a promise, so the caller resumes only after those too.
@@ -234,7 +334,7 @@ async function main(): Promise<void> {
   const [command, ...args] = process.argv.slice(2)
   const n = (i: number): number => Number(args[i])
   let result: unknown
-  if (command === 'drain' && args.length === 4) result = await drain(n(0), args[1] as string, n(2), n(3))
+  if (command === 'drain' && args.length === 4) result = await drain(args[0] as string, args[1] as string, n(2), n(3))
   else if (command === 'live' && (args.length === 3 || args.length === 5)) {
     result = await consumeLive(n(0), n(1), args[2] as string, wakeupOf(args[3], args[4]), false)
   } else if (command === 'soak' && args.length === 6) {
@@ -243,7 +343,10 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(result))
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error)
-  process.exit(1)
-})
+// index.ts imports SHAPES from here: run only as a program.
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error)
+    process.exit(1)
+  })
+}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * bpfkit.bpf.h: the BPF-side companion of bpfkit's event readers. Include it after vmlinux.h and
- * <bpf/bpf_helpers.h>; find it with -I node_modules/bpfkit/bpf/include (`bpfkit build` adds it).
+ * bpfkit.bpf.h: the BPF-side companion of bpfkit's event readers (ring buffers; BPFKIT_PERFBUF for perf
+ * buffers is at the end). Include it after vmlinux.h and <bpf/bpf_helpers.h>; find it with
+ * -I node_modules/bpfkit/bpf/include (`bpfkit build` adds it).
  *
  *   struct event { int pid; char comm[16]; };
  *   BPFKIT_RINGBUF(events, struct event, 256 * 1024);
@@ -113,5 +114,20 @@ static __always_inline long bpfkit_ringbuf_output(void *ringbuf, void *data, __u
 		bpfkit__ringbuf_dropped(ringbuf);
 	return err;
 }
+
+/*
+ * Declares perf event array `name` whose events are `event_type`, recorded in BTF as BPFKIT_RINGBUF
+ * records its type, so that obj.perfBuffer('name') decodes them with no option:
+ *
+ *   BPFKIT_PERFBUF(samples, struct event);
+ *   bpf_perf_event_output(ctx, &samples, BPF_F_CURRENT_CPU, &e, sizeof(e));
+ */
+#define BPFKIT_PERFBUF(name, event_type)                                                           \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);                                       \
+		__uint(key_size, sizeof(__u32));                                                   \
+		__uint(value_size, sizeof(__u32));                                                 \
+	} name SEC(".maps");                                                                       \
+	event_type *name##__bpfkit_event __attribute__((btf_decl_tag("bpfkit.perfbuf_event")))
 
 #endif /* __BPFKIT_BPF_H__ */

@@ -1,8 +1,18 @@
 // Btf: a BTF type table (an object's, the running kernel's or a file's), its lookups and its codecs.
 import { addon, type BtfHandle } from '../native'
-import { BpfError, invalidArgument } from '../errors'
-import { compileCodec, type Codec } from './codec'
+import { BpfError, describe, invalidArgument } from '../errors'
+import { compileCodec, type Codec, type CodecOptions, type CompiledCodec, type Int64Mode } from './codec'
 import { KIND_NUMBER, type BtfComposite, type BtfKind, type BtfType } from './types'
+
+/** @internal Checks `options.int64` of the calls that take it (codecs, maps, readers, objects). */
+export function int64Of(op: string, options: { int64?: unknown } | undefined): Int64Mode {
+  if (options === undefined) return 'bigint'
+  if (options === null || typeof options !== 'object') throw invalidArgument(op, `options must be an object, got ${describe(options)}`)
+  const mode = options.int64
+  if (mode === undefined) return 'bigint'
+  if (mode !== 'bigint' && mode !== 'number') throw invalidArgument(op, `int64 must be 'bigint' or 'number', got ${describe(mode)}`)
+  return mode
+}
 
 /** Kinds that only qualify or rename another type: typedefs and const/volatile/restrict/type tags. */
 export const MODIFIERS: ReadonlySet<BtfKind> = new Set<BtfKind>(['typedef', 'const', 'volatile', 'restrict', 'type_tag'])
@@ -16,7 +26,7 @@ export class Btf {
   readonly #handle: BtfHandle | null
   readonly #types: (BtfType | undefined)[]
   readonly #count: number
-  readonly #codecs = new Map<number, Codec>()
+  readonly #codecs = new Map<string, CompiledCodec>()
   #byName: Map<string, number[]> | undefined
 
   private constructor(handle: BtfHandle, eager: boolean) {
@@ -83,8 +93,8 @@ export class Btf {
 
   /** The type with this id. */
   type(id: number): BtfType {
-    if (!Number.isInteger(id) || id < 0 || id >= this.#count) {
-      throw invalidArgument('btf.type', `no type with id ${id} (this BTF has ids 0…${this.#count - 1})`)
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= this.#count) {
+      throw invalidArgument('btf.type', `no type with id ${describe(id)} (this BTF has ids 0…${this.#count - 1})`)
     }
     let type = this.#types[id]
     if (type === undefined) {
@@ -103,8 +113,10 @@ export class Btf {
 
   /** The first type named `name` (of `kind`, when given), e.g. `find('event', 'struct')`. */
   find(name: string, kind?: BtfKind): BtfType | undefined {
-    if (typeof name !== 'string') throw invalidArgument('btf.find', 'name must be a string')
-    if (kind !== undefined && !(kind in KIND_NUMBER)) throw invalidArgument('btf.find', `unknown kind '${String(kind)}'`)
+    if (typeof name !== 'string') throw invalidArgument('btf.find', `name must be a string, got ${describe(name)}`)
+    if (kind !== undefined && (typeof kind !== 'string' || !Object.hasOwn(KIND_NUMBER, kind))) {
+      throw invalidArgument('btf.find', `unknown kind ${describe(kind)}`)
+    }
     if (this.#handle !== null) {
       const id = this.#handle.find(name, kind === undefined ? undefined : KIND_NUMBER[kind])
       return id === 0 ? undefined : this.type(id)
@@ -191,6 +203,10 @@ export class Btf {
 
   /** The decl tags (`__attribute__((btf_decl_tag("…")))`) on a type, var or func, or on one of its members. */
   declTags(id: number, componentIndex = -1): string[] {
+    this.type(id)
+    if (typeof componentIndex !== 'number' || !Number.isInteger(componentIndex)) {
+      throw invalidArgument('btf.declTags', `componentIndex must be an integer, got ${describe(componentIndex)}`)
+    }
     const tags: string[] = []
     for (const type of this.types()) {
       if (type.kind === 'decl_tag' && type.type === id && type.componentIndex === componentIndex) tags.push(type.name)
@@ -202,21 +218,31 @@ export class Btf {
   enumName(id: number, value: number | bigint): string | undefined {
     const type = this.resolve(id)
     if (type.kind !== 'enum' && type.kind !== 'enum64') throw invalidArgument('btf.enumName', `${this.typeName(id)} is not an enum`)
+    if (typeof value !== 'number' && typeof value !== 'bigint') {
+      throw invalidArgument('btf.enumName', `value must be a number or bigint, got ${describe(value)}`)
+    }
     // eslint-disable-next-line eqeqeq -- enum values are numbers or bigints: compare them as values
     return type.values.find((v) => v.value == value)?.name
   }
 
   /**
    * The compiled decoder and encoder of a type (structs, unions, arrays, integers…). Compiled once
-   * per type and cached.
+   * per type (and `int64` mode) and cached.
    */
-  codec<T = any>(id: number): Codec<T> {
-    let codec = this.#codecs.get(id)
+  codec<T = any>(id: number, options?: CodecOptions): Codec<T> {
+    return this.compiled<T>(id, int64Of('btf.codec', options))
+  }
+
+  /** @internal The codec with its unchecked decoder and view class. */
+  compiled<T = any>(id: number, int64: Int64Mode = 'bigint'): CompiledCodec<T> {
+    this.type(id)
+    const key = `${int64} ${id}`
+    let codec = this.#codecs.get(key)
     if (codec === undefined) {
-      codec = compileCodec(this, id)
-      this.#codecs.set(id, codec)
+      codec = compileCodec(this, id, int64)
+      this.#codecs.set(key, codec)
     }
-    return codec as Codec<T>
+    return codec as CompiledCodec<T>
   }
 
   /**

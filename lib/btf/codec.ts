@@ -1,10 +1,16 @@
-// Codecs: from a BTF type, a compiled decoder (bytes → JS value) and encoder (JS value → bytes).
+// Codecs: from a BTF type, a compiled decoder (bytes → JS value) and encoder (JS value → bytes), and
+// for structs and unions a view class whose getters read the fields in place.
 //
 // Each type is compiled once into JavaScript source (one function per struct, union and array) so that
 // decoding is straight-line DataView reads building one object literal per struct: no interpretation
 // and no allocation beyond the result. Encoders check every value and name the field that is wrong.
+//
+// char[N] is a C string: the bytes up to the first NUL. Valid UTF-8 decodes as text; a byte that is not
+// part of a well-formed UTF-8 sequence decodes as the lone surrogate U+DC80–U+DCFF (Python's
+// "surrogateescape"), which encoding turns back into that byte, so every string read writes back the
+// same bytes.
 import * as os from 'node:os'
-import { BpfError } from '../errors'
+import { BpfError, describe, invalidArgument } from '../errors'
 import type { Btf } from './btf'
 import type { BtfType } from './types'
 
@@ -26,6 +32,40 @@ export type Init<T> = 0 extends 1 & T
           : T extends object
             ? { [K in keyof T]?: Init<T[K]> }
             : T
+
+/** How 64-bit integers decode: as bigints (exact; the default) or as numbers (exact below 2^53). */
+export type Int64Mode = 'bigint' | 'number'
+
+/** Options of `btf.codec(id, options)`. */
+export interface CodecOptions {
+  /**
+   * `'number'` decodes every integer wider than 32 bits (u64, s64, 64-bit enums and bitfields,
+   * pointers, 128-bit integers) as a number: faster and easier to use, exact below 2^53 (timestamps,
+   * counters), rounded above. Encoding takes numbers either way and refuses an unsafe one.
+   */
+  int64?: Int64Mode
+}
+
+/**
+ * A decoded type `T` with its 64-bit integers as numbers (what `int64: 'number'` gives): bigint →
+ * number, BigInt64Array/BigUint64Array → Float64Array, through arrays and objects.
+ */
+export type Int64AsNumber<T> = 0 extends 1 & T
+  ? any
+  : T extends bigint
+    ? number
+    : T extends BigInt64Array | BigUint64Array
+      ? Float64Array
+      : T extends ArrayBufferView | string | number | boolean
+        ? T
+        : T extends ReadonlyArray<infer E>
+          ? Array<Int64AsNumber<E>>
+          : T extends object
+            ? { [K in keyof T]: Int64AsNumber<T[K]> }
+            : T
+
+/** `T` as a value decodes under int64 mode `M`: a skeleton's types are generic over it. */
+export type Int64<T, M extends Int64Mode> = M extends 'number' ? Int64AsNumber<T> : T
 
 /** Decodes and encodes values of one BTF type. */
 export interface Codec<T = any> {
@@ -74,12 +114,147 @@ function viewsOf(bytes: Uint8Array): Views {
   const buffer = bytes.buffer
   let found = views.get(buffer)
   if (found === undefined) {
-    found = { view: new DataView(buffer), buffer: Buffer.from(buffer) }
+    found = viewsOfBuffer(buffer)
     views.set(buffer, found)
   }
   lastBytes = bytes
   lastViews = found
   return found
+}
+
+/** @internal A DataView and a Buffer over the whole of `buffer` (what compiled decoders read). */
+export function viewsOfBuffer(buffer: ArrayBufferLike): Views {
+  try {
+    return { view: new DataView(buffer), buffer: Buffer.from(buffer) }
+  } catch {
+    // The only way a DataView over an ArrayBuffer fails.
+    throw invalidArgument('codec', 'the buffer is detached (transferred)')
+  }
+}
+
+/** The longest string a StringCache keeps. */
+const CACHED_BYTES = 64
+const CACHE_SLOTS = 256
+
+/**
+ * The last strings one char[N] field decoded, by their bytes: events and map entries repeat the
+ * same few names (a comm, a path, a tag) far more often than not, and reusing a string costs a
+ * compare where making one costs an allocation and a call into C++. A field whose strings rarely
+ * repeat (under 1 in 8 of 1024 reads) stops looking for a while, so that it pays almost nothing.
+ */
+class StringCache {
+  readonly #hashes = new Int32Array(CACHE_SLOTS)
+  readonly #lengths = new Uint8Array(CACHE_SLOTS)
+  readonly #bytes = new Uint8Array(CACHE_SLOTS * CACHED_BYTES)
+  readonly #view = new DataView(this.#bytes.buffer)
+  readonly #strings: string[] = new Array<string>(CACHE_SLOTS).fill('')
+  #reads = 0
+  #hits = 0
+  /** Reads left before looking again. */
+  skip = 0
+
+  find(dv: DataView, o: number, length: number, hash: number): string | undefined {
+    const slot = (hash ^ (hash >>> 16)) & (CACHE_SLOTS - 1)
+    this.#account()
+    if (this.#lengths[slot] !== length || this.#hashes[slot] !== hash) return undefined
+    const view = this.#view
+    const base = slot * CACHED_BYTES
+    let k = 0
+    for (; k + 4 <= length; k += 4) if (view.getUint32(base + k, true) !== dv.getUint32(o + k, true)) return undefined
+    for (; k < length; k++) if (view.getUint8(base + k) !== dv.getUint8(o + k)) return undefined
+    this.#hits++
+    return this.#strings[slot]
+  }
+
+  add(b: Buffer, o: number, length: number, hash: number, string: string): void {
+    const slot = (hash ^ (hash >>> 16)) & (CACHE_SLOTS - 1)
+    this.#bytes.set(b.subarray(o, o + length), slot * CACHED_BYTES)
+    this.#lengths[slot] = length
+    this.#hashes[slot] = hash
+    this.#strings[slot] = string
+  }
+
+  #account(): void {
+    if (++this.#reads < 1024) return
+    if (this.#hits * 8 < this.#reads) this.skip = 16384
+    this.#reads = 0
+    this.#hits = 0
+  }
+}
+
+/** Buffer's latin1 and UTF-8 readers without toString's argument handling (Node has them on every Buffer). */
+interface Slices {
+  latin1Slice(start: number, end: number): string
+  utf8Slice(start: number, end: number): string
+}
+
+/**
+ * How many bytes the well-formed UTF-8 sequence at `i` has (Unicode's table 3-7: no overlong forms,
+ * no surrogates, nothing above U+10FFFF), or 0 when the byte at `i` does not start one.
+ */
+function sequenceLength(b: Uint8Array, i: number, end: number): number {
+  const c = b[i] as number
+  if (c < 0x80) return 1
+  const next = (k: number, lo = 0x80, hi = 0xbf): boolean => i + k < end && (b[i + k] as number) >= lo && (b[i + k] as number) <= hi
+  if (c >= 0xc2 && c <= 0xdf) return next(1) ? 2 : 0
+  if (c >= 0xe0 && c <= 0xef) {
+    const ok = c === 0xe0 ? next(1, 0xa0) : c === 0xed ? next(1, 0x80, 0x9f) : next(1)
+    return ok && next(2) ? 3 : 0
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const ok = c === 0xf0 ? next(1, 0x90) : c === 0xf4 ? next(1, 0x80, 0x8f) : next(1)
+    return ok && next(2) && next(3) ? 4 : 0
+  }
+  return 0
+}
+
+/**
+ * The string of bytes [o, end) that are not all ASCII: UTF-8, with each byte that is not part of a
+ * well-formed sequence as U+DC80–U+DCFF.
+ */
+function decodeUtf8(b: Buffer, o: number, end: number): string {
+  let i = o
+  for (let n; i < end && (n = sequenceLength(b, i, end)) !== 0; i += n);
+  if (i === end) return (b as unknown as Slices).utf8Slice(o, end)
+  let s = (b as unknown as Slices).utf8Slice(o, i)
+  while (i < end) {
+    const n = sequenceLength(b, i, end)
+    if (n === 0) {
+      s += String.fromCharCode(0xdc00 + (b[i] as number))
+      i++
+    } else {
+      s += (b as unknown as Slices).utf8Slice(i, i + n)
+      i += n
+    }
+  }
+  return s
+}
+
+/** The bytes of `s` as decodeUtf8 read them: UTF-8, and U+DC80–U+DCFF (unpaired) as the byte they stand for. */
+function encodeUtf8(s: string): Uint8Array {
+  const out: number[] = []
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const low = s.charCodeAt(i + 1)
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        const cp = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00)
+        out.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f))
+        i++
+        continue
+      }
+    }
+    if (c >= 0xdc80 && c <= 0xdcff) {
+      out.push(c - 0xdc00)
+      continue
+    }
+    // Any other unpaired surrogate has no UTF-8 form: U+FFFD, as Buffer.from writes it.
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd
+    if (c < 0x80) out.push(c)
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 0x3f))
+    else out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f))
+  }
+  return Uint8Array.from(out)
 }
 
 /**
@@ -98,17 +273,34 @@ function fieldError(path: string, message: string): BpfError {
   return new BpfError(`${path}: ${message}`, { code: 'EINVAL', op: 'encode' })
 }
 
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
-  if (typeof value === 'bigint') return `${value}n`
-  if (Array.isArray(value)) return `an array of ${value.length}`
-  if (value === null) return 'null'
-  if (typeof value === 'object') return value.constructor?.name === 'Object' ? 'an object' : `a ${value.constructor?.name}`
-  return String(value)
-}
+const show = describe
+
+/**
+ * The bigints 0…255, made once: a 64-bit field that holds a small value (a zero, a flag, a small
+ * count: most of them in practice) then costs no allocation.
+ */
+const SMALL = Array.from({ length: 256 }, (_, i) => BigInt(i))
 
 // Helpers the generated code calls (passed in as `h`).
 const helpers = {
+  /** A u64 as a bigint (small values from SMALL). */
+  u64(dv: DataView, o: number, le: boolean): bigint {
+    if (dv.getUint32(o + (le ? 4 : 0), le) === 0) {
+      const low = dv.getUint32(o + (le ? 0 : 4), le)
+      if (low < 256) return SMALL[low] as bigint
+    }
+    return dv.getBigUint64(o, le)
+  },
+
+  /** An s64 as a bigint (small non-negative values from SMALL). */
+  s64(dv: DataView, o: number, le: boolean): bigint {
+    if (dv.getUint32(o + (le ? 4 : 0), le) === 0) {
+      const low = dv.getUint32(o + (le ? 0 : 4), le)
+      if (low < 256) return SMALL[low] as bigint
+    }
+    return dv.getBigInt64(o, le)
+  },
+
   /** Prefixes the path of the member or element being encoded to a fault. */
   at(error: unknown, segment: string): unknown {
     if (error instanceof Fault) error.path = segment + error.path
@@ -149,20 +341,57 @@ const helpers = {
     throw fault(`expected a boolean, got ${show(x)}`)
   },
 
-  /** A C string in `n` bytes: up to the first NUL. */
-  str(b: Buffer, o: number, n: number): string {
-    let end = o
+  /**
+   * A C string in `n` bytes: up to the first NUL (see the top of this file for bytes that are not
+   * UTF-8), from `cache` when it holds the same bytes. Scanned four bytes at a time.
+   */
+  str(dv: DataView, b: Buffer, o: number, n: number, cache: StringCache): string {
     const limit = o + n
-    while (end < limit && b[end] !== 0) end++
-    return b.toString('utf8', o, end)
+    const hashing = cache.skip === 0
+    if (!hashing) cache.skip--
+    let end = o
+    let high = 0
+    let hash = 0
+    for (; end + 4 <= limit; end += 4) {
+      const x = dv.getUint32(end, true)
+      if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break // a NUL in these four bytes
+      high |= x
+      if (hashing) hash = Math.imul(hash ^ x, 0x01000193)
+    }
+    for (; end < limit; end++) {
+      const c = b[end] as number
+      if (c === 0) break
+      high |= c
+      if (hashing) hash = Math.imul(hash ^ c, 0x01000193)
+    }
+    const length = end - o
+    if (length === 0) return ''
+    const cached = hashing && length <= CACHED_BYTES
+    if (cached) {
+      const string = cache.find(dv, o, length, hash)
+      if (string !== undefined) return string
+    }
+    const decoded = (high & 0x80808080) === 0 ? (b as unknown as Slices).latin1Slice(o, end) : decodeUtf8(b, o, end)
+    if (cached) cache.add(b, o, length, hash, decoded)
+    return decoded
   },
 
   putStr(x: unknown, b: Buffer, o: number, n: number, t: string): void {
     if (typeof x === 'string') {
-      if (x.length > n || Buffer.byteLength(x, 'utf8') > n) {
-        throw fault(`${show(x)} is ${Buffer.byteLength(x, 'utf8')} bytes, more than ${t} holds (${n})`)
+      const length = x.length
+      let i = 0
+      if (length <= n) {
+        // ASCII, the common case, byte by byte; anything else through encodeUtf8.
+        for (; i < length; i++) {
+          const c = x.charCodeAt(i)
+          if (c > 0x7f) break
+          b[o + i] = c
+        }
       }
-      b.write(x, o, n, 'utf8')
+      if (i === length) return
+      const bytes = encodeUtf8(x)
+      if (bytes.length > n) throw fault(`${show(x)} is ${bytes.length} bytes, more than ${t} holds (${n})`)
+      b.set(bytes, o)
     } else if (x instanceof Uint8Array) {
       if (x.length > n) throw fault(`${x.length} bytes do not fit ${t}`)
       b.set(x, o)
@@ -171,9 +400,18 @@ const helpers = {
     }
   },
 
-  /** A copy of `n` elements as a typed array. */
-  typed<A>(C: new (buffer: ArrayBuffer) => A, b: Buffer, o: number, bytes: number): A {
-    return new C(b.buffer.slice(b.byteOffset + o, b.byteOffset + o + bytes) as ArrayBuffer)
+  /** A copy of `bytes` bytes at `o` as a typed array `r` (made by the caller: no slicing of the source). */
+  copy<A extends ArrayBufferView>(r: A, b: Buffer, o: number, bytes: number): A {
+    new Uint8Array(r.buffer).set(b.subarray(o, o + bytes))
+    return r
+  },
+
+  /** A view's fields are read-only. */
+  readOnly(name: string): never {
+    throw new BpfError(`batch.at(i).${name}: a batch view is read-only (batch.decode(i) gives a copy)`, {
+      code: 'EROFS',
+      op: 'batch.at',
+    })
   },
 
   list(x: unknown, n: number, t: string): ArrayLike<unknown> {
@@ -316,7 +554,7 @@ function intRead(size: number, signed: boolean, o: string, le: string): string |
     case 1: return signed ? `dv.getInt8(${o})` : `b[${o}]`
     case 2: return `dv.get${signed ? 'Int' : 'Uint'}16(${o}, ${le})`
     case 4: return `dv.get${signed ? 'Int' : 'Uint'}32(${o}, ${le})`
-    case 8: return `dv.getBig${signed ? 'Int' : 'Uint'}64(${o}, ${le})`
+    case 8: return `h.${signed ? 's' : 'u'}64(dv, ${o}, ${le})`
     default: return undefined
   }
 }
@@ -347,79 +585,38 @@ function read(v: string, name: string): string {
 
 class Compiler {
   readonly #btf: Btf
+  readonly #numbers: boolean
   readonly #functions: string[] = []
   readonly #decoders = new Map<number, string>()
   readonly #encoders = new Map<number, string>()
+  readonly #views = new Map<number, string>()
   readonly #constants: unknown[] = []
   #next = 0
 
-  constructor(btf: Btf) {
+  constructor(btf: Btf, int64: Int64Mode) {
     this.#btf = btf
+    this.#numbers = int64 === 'number'
   }
 
-  compile(id: number): Codec {
-    const btf = this.#btf
-    const size = btf.sizeOf(id)
+  compile(id: number): { read: (dv: DataView, b: Buffer, o: number) => unknown; write: (v: unknown, dv: DataView, b: Buffer, o: number) => void } {
     const decode = this.#name('decode')
     const encode = this.#name('encode')
     this.#functions.push(`function ${decode}(dv, b, o) {\n  return ${this.#decodeExpr(id, 'o', true)};\n}`)
     this.#functions.push(`function ${encode}(x, dv, b, o) {\n${this.#encodeStatements(id, 'x', 'o', '  ')}\n}`)
-    const source = `"use strict";\n${this.#functions.join('\n')}\nreturn { decode: ${decode}, encode: ${encode} };`
+    return this.#build(`{ read: ${decode}, write: ${encode} }`) as ReturnType<Compiler['compile']>
+  }
+
+  /** The view class of struct or union `id` (see CompiledCodec.view), or undefined for other types. */
+  compileView(id: number): ViewClass | undefined {
+    const kind = this.#btf.resolve(id).kind
+    if (kind !== 'struct' && kind !== 'union') return undefined
+    return this.#build(this.#viewClass(id)) as ViewClass
+  }
+
+  #build(result: string): unknown {
+    const source = `"use strict";\n${this.#functions.join('\n')}\nreturn ${result};`
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- compiled once per type, from BTF only
-    const made = new Function('h', 'K', source)(helpers, this.#constants) as {
-      decode: (dv: DataView, b: Buffer, o: number) => unknown
-      encode: (v: unknown, dv: DataView, b: Buffer, o: number) => void
-    }
-    return {
-      typeId: id,
-      size,
-      decode(bytes: Uint8Array, offset = 0): unknown {
-        if (offset < 0 || offset + size > bytes.length) throw rangeError('decode', size, bytes.length, offset)
-        const v = viewsOf(bytes)
-        return made.decode(v.view, v.buffer, bytes.byteOffset + offset)
-      },
-      encodeInto(value: unknown, target: Uint8Array, offset = 0, path = 'value'): void {
-        if (!(target instanceof Uint8Array)) throw fieldError(path, 'the target must be a Buffer or Uint8Array')
-        if (offset < 0 || offset + size > target.length) throw rangeError('encode', size, target.length, offset)
-        // Zeroing a small value in JS beats a call into Buffer.fill.
-        if (size <= 64) for (let i = offset; i < offset + size; i++) target[i] = 0
-        else target.fill(0, offset, offset + size)
-        const v = viewsOf(target)
-        try {
-          made.encode(value, v.view, v.buffer, target.byteOffset + offset)
-        } catch (error) {
-          if (error instanceof Fault) throw fieldError(path + error.path, error.message)
-          throw error
-        }
-      },
-      encode(value: unknown, path = 'value'): Buffer {
-        const target = Buffer.alloc(size)
-        this.encodeInto(value, target, 0, path)
-        return target
-      },
-      decodeMany(bytes: Uint8Array, offset: number, stride: number, count: number): unknown[] {
-        checkMany('decodeMany', size, bytes, offset, stride, count)
-        const v = viewsOf(bytes)
-        const out = new Array(count)
-        const base = bytes.byteOffset + offset
-        for (let i = 0; i < count; i++) out[i] = made.decode(v.view, v.buffer, base + i * stride)
-        return out
-      },
-      encodeMany(values: ArrayLike<unknown>, target: Uint8Array, offset: number, stride: number,
-        name = (i: number) => `value[${i}]`): void {
-        checkMany('encodeMany', size, target, offset, stride, values.length)
-        target.fill(0, offset, offset + values.length * stride)
-        const v = viewsOf(target)
-        const base = target.byteOffset + offset
-        let i = 0
-        try {
-          for (; i < values.length; i++) made.encode(values[i], v.view, v.buffer, base + i * stride)
-        } catch (error) {
-          if (error instanceof Fault) throw fieldError(name(i) + error.path, error.message)
-          throw error
-        }
-      },
-    }
+    return new Function('h', 'K', source)(helpers, this.#constants)
   }
 
   #name(prefix: string): string {
@@ -496,8 +693,8 @@ class Compiler {
           return this.#bitfieldExpr(type.id, o, type.bitOffset, type.bits)
         }
         if (type.bool) return `(b[${o}] !== 0)`
-        if (type.size === 16) return `h.int128(dv, ${o}, ${type.signed})`
-        const read = intRead(type.size, type.signed, o, le)
+        if (type.size === 16) return this.#numbers ? `Number(h.int128(dv, ${o}, ${type.signed}))` : `h.int128(dv, ${o}, ${type.signed})`
+        const read = this.#intRead(type.size, type.signed, o)
         if (read === undefined) throw cannot(btf, id, `${type.size}-byte integers are not supported`)
         return read
       }
@@ -507,12 +704,12 @@ class Compiler {
         throw cannot(btf, id, `${type.size}-byte floats are not supported`)
       case 'enum':
       case 'enum64': {
-        const read = intRead(type.size, type.signed, o, le)
+        const read = this.#intRead(type.size, type.signed, o)
         if (read === undefined) throw cannot(btf, id, `${type.size}-byte enums are not supported`)
         return read
       }
       case 'ptr':
-        return `dv.getBigUint64(${o}, ${le})`
+        return this.#intRead(8, false, o) as string
       case 'array':
         return this.#arrayDecodeExpr(type.id, o)
       case 'struct':
@@ -541,6 +738,16 @@ class Compiler {
     }
   }
 
+  /** The read of a `size`-byte integer at offset expression `o`, 64-bit ones as this compiler decodes them. */
+  #intRead(size: number, signed: boolean, o: string): string | undefined {
+    const le = String(LITTLE_ENDIAN)
+    if (size === 8 && this.#numbers) {
+      // Little-endian only (compileCodec refuses others): the high half carries the sign.
+      return `(dv.get${signed ? 'Int' : 'Uint'}32(${o} + 4, true) * 4294967296 + dv.getUint32(${o}, true))`
+    }
+    return intRead(size, signed, o, le)
+  }
+
   #signed(id: number): boolean {
     const type = this.#btf.resolve(id)
     return (type.kind === 'int' || type.kind === 'enum' || type.kind === 'enum64') && type.signed
@@ -556,7 +763,9 @@ class Compiler {
     const byte = `${o} + ${bitOffset >> 3}`
     const shift = bitOffset & 7
     const signed = this.#signed(id)
-    if (this.#btf.sizeOf(id) > 4) return `h.bigBits(b, ${byte}, ${shift}, ${bits}, ${signed})`
+    if (this.#btf.sizeOf(id) > 4) {
+      return this.#numbers ? `Number(h.bigBits(b, ${byte}, ${shift}, ${bits}, ${signed}))` : `h.bigBits(b, ${byte}, ${shift}, ${bits}, ${signed})`
+    }
     const value = `h.bits(b, ${byte}, ${shift}, ${bits}, ${signed})`
     return this.#isBool(id) ? `(${value} !== 0)` : value
   }
@@ -565,14 +774,74 @@ class Compiler {
     const btf = this.#btf
     const type = btf.resolve(id) as Extract<BtfType, { kind: 'array' }>
     const n = type.length
-    if (isCharArray(this.#btf, id)) return `h.str(b, ${o}, ${n})`
+    if (isCharArray(this.#btf, id)) return `h.str(dv, b, ${o}, ${n}, ${this.#constant(new StringCache())})`
     const elementSize = btf.sizeOf(type.type)
     const typed = typedArrayOf(btf, type.type)
-    if (typed !== undefined) return `h.typed(${typed}, b, ${o}, ${n * elementSize})`
-    const name = this.#once(this.#decoders, type.id, 'd', (fn) =>
-      `function ${fn}(dv, b, o) {\n  const r = new Array(${n});\n` +
-        `  for (let i = 0; i < ${n}; i++) r[i] = ${this.#decodeExpr(type.type, `o + i * ${elementSize}`)};\n  return r;\n}`)
+    const name = this.#once(this.#decoders, type.id, 'd', (fn) => {
+      if (typed !== undefined) return `function ${fn}(dv, b, o) {\n${this.#typedArrayBody(typed, n, elementSize)}\n}`
+      return `function ${fn}(dv, b, o) {\n  const r = new Array(${n});\n` +
+        `  for (let i = 0; i < ${n}; i++) r[i] = ${this.#decodeExpr(type.type, `o + i * ${elementSize}`)};\n  return r;\n}`
+    })
     return `${name}(dv, b, ${o})`
+  }
+
+  /**
+   * A function body copying `n` elements at `o` into a new typed array: element by element when few
+   * (cheaper than any slicing of the source), one memcpy when many. 64-bit elements in number mode
+   * become a Float64Array.
+   */
+  #typedArrayBody(typed: string, n: number, elementSize: number): string {
+    const wide = elementSize === 8 && typed.startsWith('Big')
+    if (wide && this.#numbers) {
+      const read = this.#intRead(8, typed === 'BigInt64Array', 'o + i * 8') as string
+      return `  const r = new Float64Array(${n});\n  for (let i = 0; i < ${n}; i++) r[i] = ${read};\n  return r;`
+    }
+    if (n > 16 || wide) return `  return h.copy(new ${typed}(${n}), b, o, ${n * elementSize});`
+    const read = typed === 'Float32Array' || typed === 'Float64Array'
+      ? `dv.getFloat${elementSize * 8}(o + i * ${elementSize}, true)`
+      : (intRead(elementSize, typed.startsWith('Int'), `o + i * ${elementSize}`, 'true') as string)
+    return `  const r = new ${typed}(${n});\n  for (let i = 0; i < ${n}; i++) r[i] = ${read};\n  return r;`
+  }
+
+  // ---- views ---------------------------------------------------------------------------------------
+
+  /**
+   * The class of views over struct or union `id`: a getter per field (anonymous members flattened, as
+   * in decoded objects) reading the bytes where the view stands; nested structs and unions are views
+   * too (one per parent, repositioned on each read); arrays and strings are copies.
+   */
+  #viewClass(id: number): string {
+    const type = this.#btf.resolve(id)
+    return this.#once(this.#views, type.id, 'V', (name) => {
+      const fields = this.#fields(type.id)
+      const members: string[] = []
+      const nested: string[] = []
+      for (const f of fields) {
+        const key = `[${JSON.stringify(f.name)}]`
+        const inner = this.#btf.resolve(f.type)
+        const byte = f.bitOffset >> 3
+        let body: string
+        if (f.bitSize === 0 && (inner.kind === 'struct' || inner.kind === 'union')) {
+          const child = this.#viewClass(inner.id)
+          const slot = `#n${nested.length}`
+          nested.push(`  ${slot} = undefined;`)
+          body = `return ${child}.at(this.${slot} ??= new ${child}(), this.#dv, this.#b, this.#o + ${byte});`
+        } else {
+          const value = f.bitSize === 0 ? this.#decodeExpr(f.type, `o + ${byte}`) : this.#bitfieldExpr(f.type, 'o', f.bitOffset, f.bitSize)
+          body = `const dv = this.#dv, b = this.#b, o = this.#o; return ${value};`
+        }
+        members.push(`  get ${key}() { ${body} }`, `  set ${key}(v) { h.readOnly(${JSON.stringify(f.name)}); }`)
+      }
+      const decoder = this.#decoderFunction(type.id)
+      const names = new Set(fields.map((f) => f.name))
+      // What console.log and JSON.stringify show: a decoded copy (unless a field takes the name).
+      const copy = `  [Symbol.for("nodejs.util.inspect.custom")]() { return ${decoder}(this.#dv, this.#b, this.#o); }` +
+        (names.has('toJSON') ? '' : `\n  ["toJSON"]() { return ${decoder}(this.#dv, this.#b, this.#o); }`)
+      return `class ${name} {\n  #dv = undefined;\n  #b = undefined;\n  #o = 0;\n${nested.join('\n')}\n` +
+        `  static at(v, dv, b, o) { v.#dv = dv; v.#b = b; v.#o = o; return v; }\n` +
+        `  static bind(v, dv, b) { v.#dv = dv; v.#b = b; }\n` +
+        `  static place(v, o) { v.#o = o; return v; }\n${members.join('\n')}\n${copy}\n}`
+    })
   }
 
   // ---- encoding ----------------------------------------------------------------------------------
@@ -748,14 +1017,39 @@ function range(bits: number, signed: boolean): [string, string] {
   return ['0', (2n ** BigInt(bits) - 1n).toString()]
 }
 
-function checkMany(op: string, size: number, bytes: Uint8Array, offset: number, stride: number, count: number): void {
-  if (!(bytes instanceof Uint8Array)) throw new BpfError(`${op}: expected a Buffer or Uint8Array`, { code: 'EINVAL', op })
-  if (!Number.isInteger(stride) || stride < size || !Number.isInteger(count) || count < 0) {
-    throw new BpfError(`${op}: the stride must be at least ${size} and the count a non-negative integer`, { code: 'EINVAL', op })
+/**
+ * @internal A compiled view class: `at(view, dv, b, o)` places a view (made with `new`) over the
+ * bytes `dv` and `b` cover, at offset `o`, and returns it; `bind` sets the bytes, `place` the offset.
+ */
+export interface ViewClass {
+  new (): object
+  at(view: object, dv: DataView, b: Buffer, o: number): object
+  bind(view: object, dv: DataView, b: Buffer): void
+  place(view: object, o: number): object
+}
+
+function offsetOf(op: string, offset: unknown): number {
+  if (offset === undefined) return 0
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+    throw invalidArgument(op, `offset must be a non-negative integer, got ${show(offset)}`)
   }
-  if (count > 0 && (offset < 0 || offset + (count - 1) * stride + size > bytes.length)) {
-    throw rangeError(op, size, bytes.length, offset + (count - 1) * stride)
+  return offset
+}
+
+function bytesOf(op: string, what: string, bytes: unknown): Uint8Array {
+  if (!(bytes instanceof Uint8Array)) throw invalidArgument(op, `${what} must be a Buffer or Uint8Array, got ${show(bytes)}`)
+  return bytes
+}
+
+function checkMany(op: string, size: number, bytes: unknown, offset: unknown, stride: unknown, count: unknown): Uint8Array {
+  const checked = bytesOf(op, 'bytes', bytes)
+  const start = offsetOf(op, offset)
+  if (typeof stride !== 'number' || !Number.isSafeInteger(stride) || stride < size || typeof count !== 'number' ||
+    !Number.isSafeInteger(count) || count < 0) {
+    throw invalidArgument(op, `the stride must be an integer of at least ${size} and the count a non-negative integer`)
   }
+  if (count > 0 && start + (count - 1) * stride + size > checked.length) throw rangeError(op, size, checked.length, start + (count - 1) * stride)
+  return checked
 }
 
 function rangeError(op: string, size: number, length: number, offset: number): BpfError {
@@ -765,10 +1059,140 @@ function rangeError(op: string, size: number, length: number, offset: number): B
   })
 }
 
+// A zero-size type reads nothing: any view will do.
+const EMPTY = viewsOfBuffer(new ArrayBuffer(0))
+
+/** @internal A codec as compiled: the checked public methods, and the unchecked decoder readers use. */
+export class CompiledCodec<T = any> implements Codec<T> {
+  readonly typeId: number
+  readonly size: number
+  /**
+   * Decodes the value at absolute offset `o` of the ArrayBuffer that `dv` and `b` cover, unchecked:
+   * for callers that checked the bounds once for many values (a batch of events).
+   */
+  readonly read: (dv: DataView, b: Buffer, o: number) => T
+  readonly #write: (value: unknown, dv: DataView, b: Buffer, o: number) => void
+  readonly #view: () => ViewClass | undefined
+
+  constructor(typeId: number, size: number, read: (dv: DataView, b: Buffer, o: number) => unknown,
+    write: (value: unknown, dv: DataView, b: Buffer, o: number) => void, view: () => ViewClass | undefined) {
+    this.typeId = typeId
+    this.size = size
+    this.read = read as (dv: DataView, b: Buffer, o: number) => T
+    this.#write = write
+    this.#view = view
+  }
+
+  /** The view class of a struct or union type (compiled on first use), or undefined for other types. */
+  get view(): ViewClass | undefined {
+    return this.#view()
+  }
+
+  decode(bytes: Uint8Array, offset?: number): T {
+    const checked = bytesOf('codec.decode', 'bytes', bytes)
+    const start = offsetOf('codec.decode', offset)
+    if (start + this.size > checked.length) throw rangeError('codec.decode', this.size, checked.length, start)
+    if (this.size === 0) return this.read(EMPTY.view, EMPTY.buffer, 0)
+    const v = viewsOf(checked)
+    return this.read(v.view, v.buffer, checked.byteOffset + start)
+  }
+
+  /**
+   * Writes `value` at absolute offset `o` of what `dv` and `b` cover, zeroing its bytes first: for
+   * callers that checked the bounds (a map's scratch buffers). Errors name the field under `path`.
+   */
+  writeAt(value: unknown, dv: DataView, b: Buffer, o: number, path: string): void {
+    const size = this.size
+    if (size <= 64) for (let i = o; i < o + size; i++) b[i] = 0
+    else b.fill(0, o, o + size)
+    try {
+      this.#write(value, dv, b, o)
+    } catch (error) {
+      if (error instanceof Fault) throw fieldError(path + error.path, error.message)
+      throw error
+    }
+  }
+
+  /**
+   * Writes element `part` of each of `rows` (arrays, as [key, value] entries) at `o + i * stride` of
+   * what `dv` and `b` cover, which the caller zeroed and sized; errors name the row as `name(i)`.
+   */
+  writeColumn(rows: ReadonlyArray<readonly unknown[]>, part: number, dv: DataView, b: Buffer, o: number, stride: number,
+    name: (index: number) => string): void {
+    let i = 0
+    try {
+      for (; i < rows.length; i++) this.#write((rows[i] as readonly unknown[])[part], dv, b, o + i * stride)
+    } catch (error) {
+      if (error instanceof Fault) throw fieldError(name(i) + error.path, error.message)
+      throw error
+    }
+  }
+
+  encodeInto(value: T, target: Uint8Array, offset?: number, path = 'value'): void {
+    const checked = bytesOf('codec.encode', 'the target', target)
+    const start = offsetOf('codec.encode', offset)
+    const size = this.size
+    if (start + size > checked.length) throw rangeError('codec.encode', size, checked.length, start)
+    // Zeroing a small value in JS beats a call into Buffer.fill.
+    if (size <= 64) for (let i = start; i < start + size; i++) checked[i] = 0
+    else checked.fill(0, start, start + size)
+    const v = size === 0 ? EMPTY : viewsOf(checked)
+    try {
+      this.#write(value, v.view, v.buffer, checked.byteOffset + start)
+    } catch (error) {
+      if (error instanceof Fault) throw fieldError(String(path) + error.path, error.message)
+      throw error
+    }
+  }
+
+  encode(value: T, path = 'value'): Buffer {
+    const target = Buffer.alloc(this.size)
+    this.encodeInto(value, target, 0, path)
+    return target
+  }
+
+  decodeMany(bytes: Uint8Array, offset: number, stride: number, count: number): T[] {
+    const checked = checkMany('codec.decodeMany', this.size, bytes, offset, stride, count)
+    const v = this.size === 0 || count === 0 ? EMPTY : viewsOf(checked)
+    const out = new Array<T>(count)
+    const base = checked.byteOffset + offset
+    for (let i = 0; i < count; i++) out[i] = this.read(v.view, v.buffer, base + i * stride)
+    return out
+  }
+
+  encodeMany(values: ArrayLike<T>, target: Uint8Array, offset: number, stride: number,
+    name: (index: number) => string = (i) => `value[${i}]`): void {
+    if (values === null || typeof values !== 'object' || typeof (values as ArrayLike<T>).length !== 'number') {
+      throw invalidArgument('codec.encodeMany', `values must be an array, got ${show(values)}`)
+    }
+    if (typeof name !== 'function') throw invalidArgument('codec.encodeMany', 'name must be a function')
+    const checked = checkMany('codec.encodeMany', this.size, target, offset, stride, values.length)
+    checked.fill(0, offset, offset + values.length * stride)
+    const v = this.size === 0 || values.length === 0 ? EMPTY : viewsOf(checked)
+    const base = checked.byteOffset + offset
+    let i = 0
+    try {
+      for (; i < values.length; i++) this.#write(values[i], v.view, v.buffer, base + i * stride)
+    } catch (error) {
+      if (error instanceof Fault) throw fieldError(name(i) + error.path, error.message)
+      throw error
+    }
+  }
+}
+
 /** @internal Compiles the codec of BTF type `id` (Btf.codec caches it). */
-export function compileCodec(btf: Btf, id: number): Codec {
+export function compileCodec(btf: Btf, id: number, int64: Int64Mode = 'bigint'): CompiledCodec {
   if (!LITTLE_ENDIAN) {
     throw new BpfError('btf.codec: big-endian hosts are not supported yet', { code: 'EOPNOTSUPP', op: 'btf.codec' })
   }
-  return new Compiler(btf).compile(id)
+  const { read, write } = new Compiler(btf, int64).compile(id)
+  let view: ViewClass | undefined
+  let compiled = false
+  return new CompiledCodec(id, btf.sizeOf(id), read, write, () => {
+    if (!compiled) {
+      view = new Compiler(btf, int64).compileView(id)
+      compiled = true
+    }
+    return view
+  })
 }

@@ -1,14 +1,16 @@
-// PerfBuffer: events from a BPF_MAP_TYPE_PERF_EVENT_ARRAY (one ring per CPU), with lost samples
-// counted per CPU.
+// PerfBuffer: events from a BPF_MAP_TYPE_PERF_EVENT_ARRAY (one ring per CPU), each with its CPU, and
+// lost samples counted per CPU.
 import type { PerfBufferHandle } from '../native'
 import type { BpfMap } from '../map'
 import { BpfError, invalidArgument } from '../errors'
 import { EventReader, type ReaderOptions } from './reader'
-import type { RecordDecoder } from './decode'
+import type { RecordType } from './decode'
 
 export interface PerfBufferOptions<T> extends ReaderOptions<T> {
   /** Size of each CPU's ring in pages, a power of 2 (default 64). */
   pages?: number
+  /** Each event as `{ cpu, event }`: the CPU whose ring it came from (batch.cpu(i) has it too). */
+  withCpu?: boolean
 }
 
 export interface PerfBufferStats {
@@ -24,8 +26,16 @@ export interface PerfBufferStats {
   lostTotal: number
 }
 
-/** @internal Checks `pages`. */
-export function perfPages(pages: number | undefined): number {
+/** @internal Checks the options only perf buffers take; gives `pages`. */
+export function perfOptions(options: PerfBufferOptions<unknown>): number {
+  if (options.withCpu !== undefined && typeof options.withCpu !== 'boolean') {
+    throw invalidArgument('perfBuffer', 'withCpu must be a boolean')
+  }
+  return perfPages(options.pages)
+}
+
+/** Checks `pages`. */
+function perfPages(pages: number | undefined): number {
   if (pages === undefined) return 64
   if (!Number.isInteger(pages) || pages <= 0 || pages > 1 << 16 || (pages & (pages - 1)) !== 0) {
     throw invalidArgument('perfBuffer', 'pages must be a power of 2 from 1 to 65536')
@@ -41,9 +51,9 @@ export class PerfBuffer<T = any> extends EventReader<T> {
   readonly #handle: PerfBufferHandle
 
   /** @internal Perf buffers come from `BpfObject.perfBuffer()`. */
-  constructor(handle: PerfBufferHandle, map: BpfMap, decoder: RecordDecoder<unknown>, options: PerfBufferOptions<unknown>,
+  constructor(handle: PerfBufferHandle, map: BpfMap, type: RecordType, options: PerfBufferOptions<unknown>,
     onClose?: () => void) {
-    super('perfBuffer', handle, [map.name], [decoder], options, onClose)
+    super('perfBuffer', handle, [map.name], [type], options.withCpu === true ? 'cpu' : 'none', options, onClose)
     this.#handle = handle
   }
 

@@ -1,11 +1,14 @@
-// EventReader: what ring buffer and perf buffer readers share — batches from native code, and the
-// surfaces over them: 'batch' and 'data' events, an async iterator, a Readable stream, pause/resume.
+// EventReader: what ring buffer and perf buffer readers share — batches from native code, one queue of
+// undelivered records that every surface reads from ('data', the async iterator, stream()), and the
+// native pause/resume that keeps that queue bounded.
 import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
-import { BpfError, invalidArgument } from '../errors'
-import type { RecordDecoder } from './decode'
+import { BpfError, describe, invalidArgument } from '../errors'
+import { int64Of } from '../btf/btf'
+import { viewsOfBuffer, type Int64Mode } from '../btf/codec'
+import type { RecordType } from './decode'
 import type { EventReaderHandle } from '../native'
-import { EventBatch } from './batch'
+import { EventBatch, eventAt, type Pending, type Records, type Tagging } from './batch'
 
 /** Turns one event's bytes into a value. `view` covers the whole batch: read from `offset`. */
 export interface Decoder<T> {
@@ -15,17 +18,22 @@ export interface Decoder<T> {
 export interface ReaderOptions<T> {
   /**
    * The BTF struct the events are (its name without `struct`, e.g. `'event'`), when the map does not
-   * declare it (BPFKIT_RINGBUF does).
+   * declare it (BPFKIT_RINGBUF and BPFKIT_PERFBUF do).
    */
   type?: string
   /** Decodes each event yourself; without `type`, `decoder` or a declared type, events are Buffers. */
   decoder?: Decoder<T>
-  /** Most events handed over per drain, so a fast producer cannot starve the event loop (default 4096, at most 2^20). */
+  /** Most events handed over per drain, so a fast producer cannot starve the event loop (default 16384, at most 2^20). */
   batchEvents?: number
   /** Most bytes per drain (default 1 MiB, at most 256 MiB); larger records still arrive whole. */
   batchBytes?: number
-  /** Events iterators and streams may hold before reading pauses (default 65536); the kernel keeps (or drops) the rest. */
+  /**
+   * Bytes of records that iterators and streams may hold undelivered before reading pauses (default
+   * 16 MiB, at most 2^31 - 1): the kernel keeps (or drops, counted) the rest.
+   */
   highWaterMark?: number
+  /** `'number'`: 64-bit fields decode as numbers, exact below 2^53 (default: the object's, else bigint). */
+  int64?: Int64Mode
   /** Closes the reader when aborted; iterators and streams then fail with the signal's reason. */
   signal?: AbortSignal
 }
@@ -36,14 +44,32 @@ export interface Tagged<T> {
   event: T
 }
 
-const DEFAULTS = { batchEvents: 4096, batchBytes: 1 << 20, highWaterMark: 65536 }
+/** An event of a perf buffer read with `withCpu: true`: the CPU whose ring it came from, and the event. */
+export interface OnCpu<T> {
+  cpu: number
+  event: T
+}
+
+/** The events a reader emits, for its typed `on`/`once`/`off`. */
+export interface ReaderEvents<T> {
+  /** Each event, decoded. */
+  data: [event: T]
+  /** Each drain, before its events: the fastest path. */
+  batch: [batch: EventBatch<T>]
+  /** The reader cannot go on (the kernel's poll failed). */
+  error: [error: Error]
+  /** After close(). */
+  close: []
+}
+
+const DEFAULTS = { batchEvents: 16384, batchBytes: 1 << 20, highWaterMark: 16 << 20 }
 // The native reader allocates its batch buffers up front from these.
 const LIMITS = { batchEvents: 1 << 20, batchBytes: 1 << 28, highWaterMark: 0x7fffffff }
 
-function positiveInteger(op: string, name: keyof typeof LIMITS, value: number | undefined): number {
+function positiveInteger(op: string, name: keyof typeof LIMITS, value: unknown): number {
   if (value === undefined) return DEFAULTS[name]
-  if (!Number.isInteger(value) || value <= 0 || value > LIMITS[name]) {
-    throw invalidArgument(op, `${name} must be an integer from 1 to ${LIMITS[name]}`)
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > LIMITS[name]) {
+    throw invalidArgument(op, `${name} must be an integer from 1 to ${LIMITS[name]}, got ${describe(value)}`)
   }
   return value
 }
@@ -60,6 +86,7 @@ export function readerOptions(op: string, options: ReaderOptions<unknown>): { ba
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw invalidArgument(op, 'signal must be an AbortSignal')
   }
+  int64Of(op, options)
   positiveInteger(op, 'highWaterMark', options.highWaterMark)
   return {
     batchEvents: positiveInteger(op, 'batchEvents', options.batchEvents),
@@ -72,58 +99,86 @@ interface Waiter<T> {
   reject(error: unknown): void
 }
 
+type Listener = (this: unknown, event: unknown) => void
+
 /**
  * Events from BPF maps. Created paused: reading starts with a 'data' or 'batch' listener, an
  * iterator, a stream or resume(). Events are drained on the JS thread, one JS call per batch.
  *
+ * Every surface reads one queue: each event is decoded once, when it is delivered, and goes to the
+ * 'data' listeners and to one iterator or the stream. With no iterator or stream, 'data' listeners
+ * get each batch's events as it arrives. An iterator or stream that falls behind holds whole batches
+ * (not decoded events) up to `highWaterMark` bytes; then the reader stops draining the kernel's ring.
+ *
  * `T` is what each event is: with one map the decoded event, with several `{ map, event }`.
  */
-export abstract class EventReader<T> extends EventEmitter implements AsyncIterable<T>, Disposable {
+export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> implements AsyncIterable<T>, Disposable {
   /** Names of the maps this reader reads. */
   readonly maps: readonly string[]
   readonly #handle: EventReaderHandle
-  readonly #decoders: readonly RecordDecoder<unknown>[]
+  readonly #records: Records
+  /** The decoder of every record, when events are shown as decoded (one map, no tag): the fast path. */
+  readonly #plain: RecordType['decode'] | undefined
   readonly #highWaterMark: number
-  readonly #batch: EventBatch<unknown>
-  readonly #offsets: Uint32Array
-  readonly #lengths: Uint32Array
-  readonly #sources: Uint16Array
-  readonly #tagged: boolean
+  readonly #batch: EventBatch<T>
+  readonly #live: Pending
   readonly #op: string
-  #bytes = new Uint8Array(0)
-  #view = new DataView(new ArrayBuffer(0))
+  #buffer: ArrayBuffer | undefined
   #onClose: (() => void) | undefined
   #signal: { signal: AbortSignal; listener: () => void } | undefined
   #closed = false
   #paused = false
-  #flowing = false
-  #queue: T[] = []
+  #resumed = false
+  #reading = false
+  #queue: Pending[] = []
+  #queued = 0
   #waiters: Waiter<T>[] = []
   #iterators = 0
+  #stream: EventStream<T> | undefined
+  #streamWants = false
+  #streamEnded = false
+  #listeners: Listener[] | undefined
+  /** Set when what a delivery loop relies on changes: it stops or re-reads the listeners. */
+  #dirty = false
+  #delivering = false
   #error: unknown
 
   /** @internal */
-  protected constructor(op: string, handle: EventReaderHandle, maps: readonly string[], decoders: readonly RecordDecoder<unknown>[],
-    options: ReaderOptions<unknown>, onClose?: () => void) {
+  protected constructor(op: string, handle: EventReaderHandle, maps: readonly string[], types: readonly RecordType[],
+    tagging: Tagging, options: ReaderOptions<unknown>, onClose?: () => void) {
     super()
     this.#op = op
     this.maps = maps
     this.#handle = handle
-    this.#decoders = decoders
-    this.#tagged = maps.length > 1
+    // Perf buffer records come from one map, and their source is the CPU.
+    this.#records = { types, maps, tagging, perCpu: op === 'perfBuffer' }
+    this.#plain = tagging === 'none' && types.length === 1 ? (types[0] as RecordType).decode : undefined
     this.#highWaterMark = positiveInteger(op, 'highWaterMark', options.highWaterMark)
     const views = handle.views
-    this.#offsets = views.offsets
-    this.#lengths = views.lengths
-    this.#sources = views.sources
-    this.#batch = new EventBatch(views, maps, (i) => this.#decodeOne(i))
+    const { view, buffer } = viewsOfBuffer(views.buffer)
+    this.#buffer = views.buffer
+    this.#live = { dv: view, b: buffer, offsets: views.offsets, lengths: views.lengths, sources: views.sources, count: 0, next: 0, bytes: 0 }
+    this.#batch = new EventBatch<T>(this.#live, this.#records)
+    this.#batch.bytes = new Uint8Array(views.buffer)
+    for (const type of types) type.view?.bind(view, buffer)
     this.#onClose = onClose
     handle.onbatch = (buffer, count) => this.#onBatch(buffer, count)
     handle.onerror = (error) => this.#fail(error)
-    this.on('newListener', (event) => {
-      if (event === 'data' || event === 'batch') queueMicrotask(() => this.#update())
+    // Listeners change what the reader does: it reads once one is added (after it is), and a delivery
+    // loop in progress re-reads them.
+    const emitter = this as unknown as EventEmitter
+    emitter.on('newListener', (event: string | symbol) => {
+      if (event === 'data' || event === 'batch') {
+        this.#changed()
+        queueMicrotask(() => this.#update())
+      }
     })
-    this.on('removeListener', () => queueMicrotask(() => this.#update()))
+    emitter.on('removeListener', (event: string | symbol) => {
+      if (event === 'data' || event === 'batch') {
+        this.#changed()
+        queueMicrotask(() => this.#update())
+      }
+    })
     const signal = options.signal
     if (signal !== undefined) {
       const listener = (): void => this.#abort(signal.reason)
@@ -141,10 +196,11 @@ export abstract class EventReader<T> extends EventEmitter implements AsyncIterab
     return this.#paused
   }
 
-  /** Stops reading: events wait in the kernel (which drops new ones once full). */
+  /** Stops reading: events wait in the kernel (which drops new ones once full). Events already drained wait here. */
   pause(): this {
     this.#ensureOpen('pause')
     this.#paused = true
+    this.#changed()
     this.#update()
     return this
   }
@@ -153,25 +209,36 @@ export abstract class EventReader<T> extends EventEmitter implements AsyncIterab
   resume(): this {
     this.#ensureOpen('resume')
     this.#paused = false
-    this.#flowing = true
-    this.#update()
+    this.#resumed = true
+    this.#pump()
     return this
   }
 
   /**
-   * A Node Readable in object mode over the events. It reads only while its buffer has room, so a
-   * slow consumer leaves events in the kernel (and drops are counted there). Destroying it closes
-   * the reader.
+   * The reader as a Node Readable in object mode (the same one on each call). It drains the kernel's
+   * ring while the stream reads and pauses it when the stream's buffer is full, so a slow consumer
+   * leaves events in the kernel (where drops are counted). Destroying it closes the reader.
    */
   stream(): Readable {
     this.#ensureOpen('stream')
-    return Readable.from(this, { objectMode: true, highWaterMark: Math.min(this.#highWaterMark, 1024) })
+    if (this.#stream === undefined) {
+      this.#stream = new EventStream<T>({
+        read: () => {
+          this.#streamWants = true
+          this.#pump()
+        },
+        destroy: () => this.close(),
+      })
+      this.#changed()
+    }
+    return this.#stream
   }
 
-  /** Stops reading and frees the reader; iterators finish after the events they already hold. Idempotent. */
+  /** Stops reading and frees the reader; iterators and the stream finish after the events they already hold. Idempotent. */
   close(): void {
     if (this.#closed) return
     this.#closed = true
+    this.#changed()
     this.#handle.close()
     this.#handle.onbatch = undefined
     this.#handle.onerror = undefined
@@ -190,12 +257,14 @@ export abstract class EventReader<T> extends EventEmitter implements AsyncIterab
   /** Yields events in order; leaving the loop early (break, throw) closes the reader, as with a stream. */
   [Symbol.asyncIterator](): AsyncIterator<T> {
     this.#iterators++
+    this.#changed()
     this.#update()
     let done = false
     const finish = (): IteratorResult<T> => {
       if (!done) {
         done = true
         this.#iterators--
+        this.#changed()
       }
       return { done: true, value: undefined }
     }
@@ -203,7 +272,7 @@ export abstract class EventReader<T> extends EventEmitter implements AsyncIterab
       next: () => {
         if (done) return Promise.resolve({ done: true, value: undefined })
         if (this.#queue.length > 0) {
-          const value = this.#queue.shift() as T
+          const value = this.#take()
           this.#update()
           return Promise.resolve({ done: false, value })
         }
@@ -212,7 +281,10 @@ export abstract class EventReader<T> extends EventEmitter implements AsyncIterab
           return Promise.reject(this.#error)
         }
         if (this.#closed) return Promise.resolve(finish())
-        return new Promise<IteratorResult<T>>((resolve, reject) => this.#waiters.push({ resolve, reject }))
+        return new Promise<IteratorResult<T>>((resolve, reject) => {
+          this.#waiters.push({ resolve, reject })
+          this.#update()
+        })
       },
       return: () => {
         finish()
@@ -228,54 +300,153 @@ export abstract class EventReader<T> extends EventEmitter implements AsyncIterab
     }
   }
 
-  #wanted(): boolean {
-    if (this.#closed || this.#paused) return false
-    if (this.#iterators > 0) return this.#queue.length < this.#highWaterMark
-    return this.#flowing || this.listenerCount('data') > 0 || this.listenerCount('batch') > 0
+  /** Whether events go through the queue to pullers (iterators, the stream) rather than straight to 'data'. */
+  #pulling(): boolean {
+    return this.#iterators > 0 || this.#stream !== undefined
   }
 
+  #changed(): void {
+    this.#listeners = undefined
+    this.#dirty = true
+  }
+
+  #wanted(): boolean {
+    if (this.#closed || this.#paused) return false
+    if (this.#pulling()) {
+      return this.#queued < this.#highWaterMark && (this.#iterators > 0 || this.#streamWants || this.#waiters.length > 0)
+    }
+    if (this.#queue.length > 0) return false
+    return this.#resumed || this.listenerCount('data') > 0 || this.listenerCount('batch') > 0
+  }
+
+  /** Starts or stops the native reader to match what the consumers want (a native call only on a change). */
   #update(): void {
     if (this.#closed) return
-    if (this.#wanted()) this.#handle.resume()
+    const wanted = this.#wanted()
+    if (wanted === this.#reading) return
+    this.#reading = wanted
+    if (wanted) this.#handle.resume()
     else this.#handle.pause()
   }
 
-  #decodeOne(index: number): unknown {
-    const source = this.#sources[index] as number
-    return (this.#decoders[source] as RecordDecoder<unknown>)(this.#bytes, this.#view, this.#offsets[index] as number,
-      this.#lengths[index] as number)
-  }
-
-  #event(index: number): T {
-    const event = this.#decodeOne(index)
-    return (this.#tagged ? { map: this.maps[this.#sources[index] as number], event } : event) as T
-  }
-
   #onBatch(buffer: ArrayBuffer, count: number): void {
-    if (buffer !== this.#bytes.buffer) {
-      this.#bytes = new Uint8Array(buffer)
-      this.#view = new DataView(buffer)
-      this.#batch.bytes = this.#bytes
+    const live = this.#live
+    if (buffer !== this.#buffer) {
+      // The native batch grew: new views over its new buffer.
+      const { view, buffer: b } = viewsOfBuffer(buffer)
+      this.#buffer = buffer
+      live.dv = view
+      live.b = b
+      this.#batch.bytes = new Uint8Array(buffer)
+      for (const type of this.#records.types) type.view?.bind(view, b)
     }
+    live.count = count
+    live.next = 0
     if (this.listenerCount('batch') > 0) {
       this.#batch.count = count
-      this.emit('batch', this.#batch)
-      this.#batch.count = 0
+      try {
+        this.emit('batch', this.#batch)
+      } finally {
+        this.#batch.count = 0
+      }
     }
-    const listening = this.listenerCount('data') > 0
-    if (!listening && this.#iterators === 0) return
-    for (let i = 0; i < count && !this.#closed; i++) {
-      const event = this.#event(i)
-      if (listening) this.emit('data', event)
-      if (this.#iterators > 0) this.#deliver(event)
-    }
-    if (this.#iterators > 0 && this.#queue.length >= this.#highWaterMark) this.#update()
+    if (this.#closed) return
+    if (!this.#pulling() && this.#queue.length === 0 && !this.#paused && this.listenerCount('data') > 0) this.#flow(live)
+    // What was not delivered waits for whoever takes it (with nobody to take it, it is dropped).
+    if (!this.#closed && live.next < count && (this.#pulling() || this.listenerCount('data') > 0)) this.#enqueue(live)
+    this.#pump()
   }
 
-  #deliver(event: T): void {
-    const waiter = this.#waiters.shift()
-    if (waiter !== undefined) waiter.resolve({ done: false, value: event })
-    else this.#queue.push(event)
+  /** Copies what is left of the live batch into the queue: the next drain reuses the native buffer. */
+  #enqueue(live: Pending): void {
+    const from = live.next
+    const count = live.count
+    const start = live.offsets[from] as number
+    const end = (live.offsets[count - 1] as number) + (live.lengths[count - 1] as number)
+    const copy = new Uint8Array(end - start)
+    copy.set(new Uint8Array(live.b.buffer, start, end - start))
+    const offsets = live.offsets.slice(from, count)
+    for (let i = 0; i < offsets.length; i++) (offsets[i] as number) -= start
+    const { view, buffer } = viewsOfBuffer(copy.buffer)
+    this.#queue.push({
+      dv: view, b: buffer, offsets, lengths: live.lengths.slice(from, count), sources: live.sources.slice(from, count),
+      count: count - from, next: 0, bytes: copy.length,
+    })
+    this.#queued += copy.length
+    live.next = count
+  }
+
+  /**
+   * Hands the records of `p` from `p.next` on to the 'data' listeners, until all are delivered or a
+   * change (pause, close, a new iterator or stream) stops it; false then.
+   */
+  #flow(p: Pending): boolean {
+    let listeners = this.#dataListeners()
+    const { dv, b, offsets, lengths, count } = p
+    const plain = this.#plain
+    let i = p.next
+    this.#dirty = false
+    this.#delivering = true
+    try {
+      while (i < count) {
+        const event = plain !== undefined ? plain(dv, b, offsets[i] as number, lengths[i] as number) : eventAt(this.#records, p, i)
+        i++
+        if (listeners.length === 1) (listeners[0] as Listener).call(this, event)
+        else for (const listener of listeners) listener.call(this, event)
+        if (this.#dirty) {
+          this.#dirty = false
+          if (this.#closed || this.#paused || this.#pulling()) return false
+          listeners = this.#dataListeners()
+          if (listeners.length === 0) return false
+        }
+      }
+    } finally {
+      p.next = i
+      this.#delivering = false
+    }
+    return true
+  }
+
+  #dataListeners(): Listener[] {
+    this.#listeners ??= this.rawListeners('data') as Listener[]
+    return this.#listeners
+  }
+
+  /** The next queued event, to a puller: decoded now, and shown to the 'data' listeners too. */
+  #take(): T {
+    const p = this.#queue[0] as Pending
+    const event = eventAt<T>(this.#records, p, p.next++)
+    if (p.next === p.count) {
+      this.#queue.shift()
+      this.#queued -= p.bytes
+    }
+    if (this.listenerCount('data') > 0) this.emit('data', event)
+    return event
+  }
+
+  /** Delivers queued events to whoever can take them now, then starts or stops the native reader. */
+  #pump(): void {
+    if (this.#delivering) return
+    while (this.#queue.length > 0 && !this.#closed && !this.#paused) {
+      if (this.#waiters.length > 0) {
+        const waiter = this.#waiters.shift() as Waiter<T>
+        waiter.resolve({ done: false, value: this.#take() })
+      } else if (this.#stream !== undefined && this.#streamWants) {
+        this.#streamWants = this.#stream.push(this.#take())
+      } else if (!this.#pulling() && this.listenerCount('data') > 0) {
+        const p = this.#queue[0] as Pending
+        const whole = this.#flow(p)
+        if (p.next === p.count) {
+          this.#queue.shift()
+          this.#queued -= p.bytes
+        }
+        if (!whole) break
+      } else {
+        break
+      }
+    }
+    if (this.#closed) this.#settle()
+    this.#update()
   }
 
   #abort(reason: unknown): void {
@@ -290,13 +461,49 @@ export abstract class EventReader<T> extends EventEmitter implements AsyncIterab
     if (this.listenerCount('error') > 0) this.emit('error', error)
   }
 
-  // Wakes iterators waiting for an event that will not come.
+  // Ends the pullers once the queue cannot serve them: iterators waiting for an event that will not
+  // come, and the stream after the events it still has.
   #settle(): void {
+    const stream = this.#stream
+    if (stream !== undefined && !this.#streamEnded && (this.#error !== undefined || this.#closed)) {
+      this.#streamEnded = true
+      if (this.#error !== undefined) {
+        stream.destroy(this.#error as Error)
+      } else {
+        while (this.#queue.length > 0) stream.push(this.#take())
+        stream.push(null)
+      }
+    }
+    if (this.#queue.length > 0 && this.#error === undefined) return
     const waiters = this.#waiters
     this.#waiters = []
     for (const waiter of waiters) {
       if (this.#error !== undefined) waiter.reject(this.#error)
       else waiter.resolve({ done: true, value: undefined })
     }
+  }
+}
+
+/** The Readable of reader.stream(): reading asks the reader for events; destroying it closes the reader. */
+class EventStream<T> extends Readable {
+  readonly #reader: { read(): void; destroy(): void }
+
+  constructor(reader: { read(): void; destroy(): void }) {
+    super({ objectMode: true, highWaterMark: 256 })
+    this.#reader = reader
+  }
+
+  override _read(): void {
+    this.#reader.read()
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#reader.destroy()
+    callback(error)
+  }
+
+  /** Typed for the reader's events. */
+  override push(chunk: T | null): boolean {
+    return super.push(chunk)
   }
 }

@@ -4,7 +4,7 @@ import type { RingBufferHandle } from '../native'
 import type { BpfMap } from '../map'
 import { BpfError, invalidArgument } from '../errors'
 import { EventReader, type ReaderOptions } from './reader'
-import type { RecordDecoder } from './decode'
+import type { RecordType } from './decode'
 
 /**
  * The threshold wakeup policy (needs the program to submit with bpfkit.bpf.h): the kernel wakes the
@@ -35,10 +35,10 @@ export interface RingBufferStats {
   dropped: number | undefined
 }
 
-/** @internal The maps of bpfkit.bpf.h that go with the object's ring buffers. */
+/** @internal The maps of bpfkit.bpf.h that go with the object's ring buffers (64-bit values either way). */
 export interface RingCompanions {
-  config: BpfMap<number, { wakeup_bytes: bigint }> | undefined
-  dropped: BpfMap<number, bigint[]> | undefined
+  config: BpfMap<number, { wakeup_bytes: bigint | number }> | undefined
+  dropped: BpfMap<number, Array<bigint | number>> | undefined
 }
 
 /**
@@ -53,9 +53,9 @@ export class RingBuffer<T = any> extends EventReader<T> {
   #dropped: number | undefined
 
   /** @internal Ring buffers come from `BpfObject.ringBuffer()`. */
-  constructor(handle: RingBufferHandle, rings: readonly BpfMap[], decoders: readonly RecordDecoder<unknown>[],
+  constructor(handle: RingBufferHandle, rings: readonly BpfMap[], types: readonly RecordType[],
     options: RingBufferOptions<unknown>, companions: RingCompanions, onClose?: () => void) {
-    super('ringBuffer', handle, rings.map((r) => r.name), decoders, options, onClose)
+    super('ringBuffer', handle, rings.map((r) => r.name), types, rings.length > 1 ? 'map' : 'none', options, onClose)
     this.#handle = handle
     this.#rings = rings
     this.#companions = companions

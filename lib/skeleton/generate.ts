@@ -43,7 +43,7 @@ const RESERVED = new Set([
   // This module's own names.
   'Maps', 'Progs', 'Globals', 'Rodata', 'Data', 'Bss', 'Kconfig', 'Skeleton', 'LoadedSkeleton', 'BpfMap',
   'BpfProgram', 'RingBufferMap', 'PerfBufferMap', 'OpenOptions', 'OpenedSkeleton', 'SPEC', 'open', 'Init', 'Loaded',
-  'SkeletonSpec', 'OBJECT', 'path',
+  'SkeletonSpec', 'OBJECT', 'path', 'Int64', 'Int64Mode', 'I',
 ])
 
 const SECTIONS: Record<string, string> = { '.rodata': 'rodata', '.data': 'data', '.bss': 'bss', '.kconfig': 'kconfig' }
@@ -135,6 +135,34 @@ class Generator {
         return this.#named(type, hint)
       default:
         return 'never'
+    }
+  }
+
+  /**
+   * The TypeScript type of values of BTF type `id` in a skeleton generic over how 64-bit integers
+   * decode (its `I`): `Int64<T, I>` when the value holds one, else plain.
+   */
+  tsType64(id: number, hint: string): string {
+    const type = this.tsType(id, hint)
+    return this.#wide(id) ? `Int64<${type}, I>` : type
+  }
+
+  /** Whether a value of type `id` holds an integer wider than 32 bits (a bigint by default). */
+  #wide(id: number, depth = 0): boolean {
+    const type = this.#btf.resolve(id)
+    switch (type.kind) {
+      case 'int':
+        return !type.bool && type.size > 4
+      case 'enum64':
+      case 'ptr':
+        return true
+      case 'array':
+        return !isCharArray(this.#btf, type.id) && depth < 32 && this.#wide(type.type, depth + 1)
+      case 'struct':
+      case 'union':
+        return depth < 32 && type.members.some((m) => (m.bitSize !== 0 ? m.bitSize > 32 && this.bitfield(m.type) === 'bigint' : this.#wide(m.type, depth + 1)))
+      default:
+        return false
     }
   }
 
@@ -280,23 +308,22 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
           const type = gen.tsType(v.type, `${iface}__anon_${v.name}`)
           // Read as decoded; written as any value the encoder takes (omitted fields are zero).
           return `  /** ${cDeclaration(btf, v.type, v.name)}; offset ${sv.offset} */\n` +
-            `  get ${property(v.name)}(): ${type}\n  set ${property(v.name)}(value: Init<${type}>)`
+            `  get ${property(v.name)}(): ${gen.tsType64(v.type, `${iface}__anon_${v.name}`)}\n  set ${property(v.name)}(value: Init<${type}>)`
         })
-        globalsLines.push(`/** The globals of ${datasec.name}. */\nexport interface ${iface} {\n${members.join('\n')}\n}`)
+        globalsLines.push(`/** The globals of ${datasec.name}. */\nexport interface ${iface}<I extends Int64Mode = 'bigint'> {\n${members.join('\n')}\n}`)
         if (key !== null) sections[key] = datasec.name
-        else custom.push(`    ${JSON.stringify(datasec.name)}: ${iface}`)
+        else custom.push(`    ${JSON.stringify(datasec.name)}: ${iface}<I>`)
         continue
       }
       const kind = map.type === 'ringbuf' ? 'ringbuf' : map.type === 'perf_event_array' ? 'perf' : 'map'
       specMaps.push([map.name, kind])
       let type: string
-      if (kind === 'ringbuf') {
+      if (kind === 'ringbuf' || kind === 'perf') {
+        // The event type BPFKIT_RINGBUF or BPFKIT_PERFBUF recorded, else raw records.
         const declared = btf.find(`${map.name}__bpfkit_event`, 'var')
         const pointer = declared?.kind === 'var' ? btf.resolve(declared.type) : undefined
-        const event = pointer?.kind === 'ptr' ? gen.tsType(pointer.type, `${pascal(map.name)}Event`) : 'Buffer'
-        type = `RingBufferMap<${event}>`
-      } else if (kind === 'perf') {
-        type = 'PerfBufferMap<Buffer>'
+        const event = pointer?.kind === 'ptr' ? gen.tsType64(pointer.type, `${pascal(map.name)}Event`) : 'Buffer'
+        type = `${kind === 'ringbuf' ? 'RingBufferMap' : 'PerfBufferMap'}<${event}>`
       } else {
         const keyId = map.handle.btfKeyTypeId
         const valueId = map.handle.btfValueTypeId
@@ -304,8 +331,8 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
         if (valueId === 0 || (keyId === 0 && !keyless)) {
           type = 'BpfMap'
         } else {
-          const key = keyless ? 'never' : gen.tsType(keyId, `${pascal(map.name)}Key`)
-          const value = gen.tsType(valueId, `${pascal(map.name)}Value`)
+          const key = keyless ? 'never' : gen.tsType64(keyId, `${pascal(map.name)}Key`)
+          const value = gen.tsType64(valueId, `${pascal(map.name)}Value`)
           type = `BpfMap<${key}, ${map.perCpu ? `Array<${value}>` : value}>`
         }
       }
@@ -328,7 +355,7 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
       const relative = path.relative(path.dirname(options.modulePath ?? options.objectPath), options.objectPath)
       source = `{ path: path.join(__dirname, ${JSON.stringify(relative.split(path.sep).join('/'))}) }`
     }
-    const globals = ['rodata', 'data', 'bss', 'kconfig'].map((key) => `  ${key}: ${key in sections ? pascal(key) : 'undefined'}`)
+    const globals = ['rodata', 'data', 'bss', 'kconfig'].map((key) => `  ${key}: ${key in sections ? `${pascal(key)}<I>` : 'undefined'}`)
     globals.push(custom.length === 0 ? '  custom: {}' : `  custom: {\n${custom.join('\n')}\n  }`)
     const spec = {
       name,
@@ -344,28 +371,34 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
       `// from ${objectName} (sha256 ${hash}). Do not edit: regenerate instead.`,
       '/* eslint-disable */',
       ...(embed ? [] : ["import * as path from 'node:path'"]),
-      "import { openSkeleton, type BpfMap, type BpfProgram, type LoadedSkeleton, type OpenedSkeleton, type OpenOptions, type PerfBufferMap, type RingBufferMap, type SkeletonSpec, type Init } from 'bpfkit'",
+      "import { openSkeleton, type BpfMap, type BpfProgram, type LoadedSkeleton, type OpenedSkeleton, type OpenOptions, type PerfBufferMap, type RingBufferMap, type SkeletonSpec, type Init, type Int64, type Int64Mode } from 'bpfkit'",
       '',
       ...gen.declarations.flatMap((d) => [d, '']),
       ...globalsLines.flatMap((d) => [d, '']),
-      `/** The maps of ${objectName}. */`,
-      mapLines.length === 0 ? 'export interface Maps {}' : `export interface Maps {\n${mapLines.join('\n')}\n}`,
+      `/** The maps of ${objectName} (\`I\`: how 64-bit integers decode, see open()). */`,
+      mapLines.length === 0 ? "export interface Maps<I extends Int64Mode = 'bigint'> {}"
+        : `export interface Maps<I extends Int64Mode = 'bigint'> {\n${mapLines.join('\n')}\n}`,
       '',
       `/** The programs of ${objectName}. */`,
       progs.length === 0 ? 'export interface Progs {}' : `export interface Progs {\n${progs.map((p) => `  ${property(p)}: BpfProgram`).join('\n')}\n}`,
       '',
       `/** The global sections of ${objectName} (undefined: the object has none). */`,
-      `export interface Globals {\n${globals.join('\n')}\n}`,
+      `export interface Globals<I extends Int64Mode = 'bigint'> {\n${globals.join('\n')}\n}`,
       '',
-      `export type Skeleton = OpenedSkeleton<Maps, Progs, Globals>`,
-      `export type Loaded = LoadedSkeleton<Maps, Progs, Globals>`,
+      `export type Skeleton<I extends Int64Mode = 'bigint'> = OpenedSkeleton<Maps<I>, Progs, Globals<I>>`,
+      `export type Loaded<I extends Int64Mode = 'bigint'> = LoadedSkeleton<Maps<I>, Progs, Globals<I>>`,
       '',
       ...(embed ? [`/** ${objectName}, base64. */`, `const OBJECT = [\n${chunks(Buffer.from(bytes).toString('base64'))}\n].join('')`, ''] : []),
       `const SPEC: SkeletonSpec = ${JSON.stringify({ ...spec, object: '__SOURCE__' }, null, 2).replace(/\n {6,}/g, ' ').replace(/\n {4}\]/g, ' ]')}`
         .replace('"__SOURCE__"', source),
       '',
-      `/** Opens ${objectName} (nothing reaches the kernel until load()), checking it matches this skeleton. */`,
-      'export function open(options?: OpenOptions): Skeleton {',
+      `/**`,
+      ` * Opens ${objectName} (nothing reaches the kernel until load()), checking it matches this skeleton.`,
+      ` * With \`{ int64: 'number' }\`, its maps, globals and readers decode 64-bit integers as numbers.`,
+      ` */`,
+      "export function open(options: OpenOptions & { int64: 'number' }): Skeleton<'number'>",
+      'export function open(options?: OpenOptions): Skeleton',
+      "export function open(options?: OpenOptions): Skeleton | Skeleton<'number'> {",
       '  return openSkeleton<Maps, Progs, Globals>(SPEC, options)',
       '}',
       '',

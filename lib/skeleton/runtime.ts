@@ -10,18 +10,30 @@ import type { Globals } from '../globals'
 import { BpfError, invalidArgument } from '../errors'
 import type { RingBuffer, RingBufferOptions } from '../events/ring-buffer'
 import type { PerfBuffer, PerfBufferOptions } from '../events/perf-buffer'
+import type { OnCpu } from '../events/reader'
+import type { Int64AsNumber } from '../btf/codec'
 
 /** A ring buffer map of a skeleton, with the reader typed by its event type. */
 export interface RingBufferMap<T> {
   readonly map: BpfMap
-  /** A reader of this ring buffer (see BpfObject.ringBuffer); `U` when `options.type` names another type. */
+  /**
+   * A reader of this ring buffer (see BpfObject.ringBuffer); `int64: 'number'` decodes 64-bit fields
+   * as numbers; `U` when `options.type` or `options.decoder` reads another type.
+   */
+  reader(options: RingBufferOptions<Int64AsNumber<T>> & { int64: 'number' }): RingBuffer<Int64AsNumber<T>>
   reader<U = T>(options?: RingBufferOptions<U>): RingBuffer<U>
 }
 
-/** A perf event array of a skeleton. */
+/** A perf event array of a skeleton, with the reader typed by its event type (BPFKIT_PERFBUF). */
 export interface PerfBufferMap<T> {
   readonly map: BpfMap
-  /** A reader of this perf buffer (see BpfObject.perfBuffer); `U` when `options.type` names the events. */
+  /**
+   * A reader of this perf buffer (see BpfObject.perfBuffer); `withCpu: true` gives `{ cpu, event }`;
+   * `int64: 'number'` decodes 64-bit fields as numbers; `U` when `options.type` names another type.
+   */
+  reader(options: PerfBufferOptions<Int64AsNumber<T>> & { withCpu: true; int64: 'number' }): PerfBuffer<OnCpu<Int64AsNumber<T>>>
+  reader(options: PerfBufferOptions<Int64AsNumber<T>> & { int64: 'number' }): PerfBuffer<Int64AsNumber<T>>
+  reader<U = T>(options: PerfBufferOptions<U> & { withCpu: true }): PerfBuffer<OnCpu<U>>
   reader<U = T>(options?: PerfBufferOptions<U>): PerfBuffer<U>
 }
 
@@ -189,7 +201,9 @@ export function openSkeleton<M, P, G extends SkeletonGlobals>(spec: SkeletonSpec
   const maps: Record<string, unknown> = Object.create(null)
   const progs: Record<string, BpfProgram> = Object.create(null)
   try {
-    checkLayout(spec, object)
+    // An embedded object is the very bytes the skeleton was generated from: only one loaded from a
+    // path can have changed under it (and comparing layouts means reading all of its BTF).
+    if ('path' in spec.object) checkLayout(spec, object)
     const names = (items: readonly { name: string }[]): Set<string> => new Set(items.map((item) => item.name))
     const mapNames = names(object.maps)
     const progNames = names(object.programs)
@@ -197,7 +211,7 @@ export function openSkeleton<M, P, G extends SkeletonGlobals>(spec: SkeletonSpec
       if (!mapNames.has(name)) throw stale(spec, `map '${name}' is gone`)
       const map = object.map(name)
       if (kind === 'ringbuf') maps[name] = { map, reader: (o?: RingBufferOptions<unknown>) => object.ringBuffer(name, o) }
-      else if (kind === 'perf') maps[name] = { map, reader: (o?: PerfBufferOptions<unknown>) => object.perfBuffer(name, o) }
+      else if (kind === 'perf') maps[name] = { map, reader: (o?: PerfBufferOptions<unknown>) => object.perfBuffer(name, o ?? {}) }
       else maps[name] = map
     }
     for (const name of spec.progs) {

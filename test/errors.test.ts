@@ -4,7 +4,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BpfError, BpfObject, VerifierError, setLogger } from 'bpfkit'
+import { BpfError, BpfObject, VerifierError, probeKernel, setLogger } from 'bpfkit'
 import { bpfFds, fixture, node, openSequence, root, thrown, type Ran } from './helpers'
 import { sections } from './fuzz/mutate'
 
@@ -123,7 +123,8 @@ describe('errors', () => {
     expect(JSON.parse(result.stdout)).toEqual(['EINVAL', 'EINVAL', 'EINVAL', 'EINVAL'])
   })
 
-  it('an arena at a fixed address that the process already uses is refused (libbpf would map over it)', async () => {
+  it('an arena at a fixed address that the process already uses is refused (libbpf would map over it)', async (ctx) => {
+    if (!probeKernel().mapTypes.arena) ctx.skip(`Linux ${os.release()} has no arena maps (Linux 6.9 added them)`)
     // arena.bpf.o places its arena at 1 << 44 (map_extra). The second object asks for the range the
     // first one's arena holds: libbpf's MAP_FIXED would replace that mapping under the first object.
     const result = await child(`

@@ -250,6 +250,7 @@ void ObjectHandle::Destroy() {
     // The load's thread owns the object now, and closes it (with the memfd) when the load returns.
     handedOff = loadRunning_;
     if (handedOff) object_ = nullptr;
+    else ReleaseArenas(&arenas_);
   }
   for (auto& [map, region] : mapped_) {
     if (region.data != nullptr) munmap(region.data, MappedSize(region.size));
@@ -294,12 +295,16 @@ void ObjectHandle::LoadInBackground(int* err, std::vector<LogLine>* lines) {
   struct bpf_object* object;
   {
     std::lock_guard<std::mutex> lock(loadMutex_);
-    if (loadCancelled_) return;
+    if (loadCancelled_) {
+      ReleaseArenas(&arenas_);
+      return;
+    }
     loadRunning_ = true;
     object = object_;
   }
   LogCapture capture(logLevel_);
   *err = -bpf_object__load(object);
+  ReleaseArenas(&arenas_);
   std::lock_guard<std::mutex> lock(loadMutex_);
   if (object_ == nullptr) bpf_object__close(object);
   // libbpf has read the merged BTF: the memfd can go (close() already let go of it when it came first).
@@ -383,6 +388,7 @@ Napi::Value ObjectHandle::Load(const Napi::CallbackInfo& info) {
     if (err != 0) throw BpfError(env, "bpf_program__set_log_buf", err, bpf_program__name(program));
     logs_.push_back(std::move(buffer));
   }
+  arenas_ = ReserveArenas(env, object_);
   state_ = State::Loading;
   auto* worker = new LoadWorker(env, this);
   Napi::Promise promise = worker->Promise();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "arena.h"
 
 struct bpf_map;
 struct bpf_program;
@@ -85,6 +86,8 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   // extraBtf: the merged BTF in a memfd that libbpf reads at load as /proc/self/fd/N. Nothing lands in
   // the file system, and the kernel frees it with the process however that ends.
   int btfFd_ = -1;
+  // Fixed-address arena ranges held from load() until libbpf maps the arenas there (arena.h).
+  std::vector<ArenaReservation> arenas_;
   int logLevel_;
   Napi::FunctionReference logger_;
 };

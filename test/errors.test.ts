@@ -4,7 +4,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BpfError, BpfObject, VerifierError, setLogger } from 'bpfkit'
+import { BpfError, BpfObject, VerifierError, probeKernel, setLogger } from 'bpfkit'
 import { bpfFds, fixture, node, openSequence, rejected, root, thrown, type Ran } from './helpers'
 import { sections } from './fuzz/mutate'
 
@@ -112,6 +112,38 @@ describe('errors', () => {
       obj.load().then(() => { obj.close(); console.log(JSON.stringify(codes)) })`)
     expect(result.signal).toBeNull()
     expect(JSON.parse(result.stdout)).toEqual(['EINVAL', 'EINVAL', 'EINVAL', 'EINVAL'])
+  })
+
+  it('an arena at a fixed address that the process already uses is refused (libbpf would map over it)', async (ctx) => {
+    if (!probeKernel().mapTypes.arena) ctx.skip(`Linux ${os.release()} has no arena maps (Linux 6.9 added them)`)
+    // arena.bpf.o places its arena at 1 << 44 (map_extra). The second object asks for the range the
+    // first one's arena holds: libbpf's MAP_FIXED would replace that mapping under the first object.
+    const result = await child(`
+      const fs = require('fs')
+      const mapping = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.startsWith('100000000000-'))
+      const first = BpfObject.open(${JSON.stringify(fixture('arena.bpf.o'))})
+      const second = BpfObject.open(${JSON.stringify(fixture('arena.bpf.o'))})
+      ;(async () => {
+        await first.load()
+        const held = mapping()
+        const error = await second.load().then(() => null, (e) => ({ name: e.name, code: e.code, op: e.op, message: e.message, hint: e.hint }))
+        const after = mapping()
+        second.close()
+        const afterSecond = mapping()
+        first.close()
+        console.log(JSON.stringify({ held, error, after, afterSecond, end: mapping() }))
+      })()`)
+    expect(result.signal).toBeNull()
+    const { held, error, after, afterSecond, end } = JSON.parse(result.stdout)
+    expect(held).toHaveLength(1)
+    expect(held[0]).toMatch(/^100000000000-100000004000 rw-s .*anon_inode:bpf-map/)
+    expect(error).toMatchObject({ name: 'BpfError', code: 'EEXIST', op: 'bpf_object__load' })
+    expect(error.message).toContain("arena 'arena'")
+    expect(error.message).toContain('0x100000000000–0x100000004000')
+    expect(error.hint).toContain('map_extra')
+    expect(after).toEqual(held)
+    expect(afterSecond).toEqual(held)
+    expect(end).toEqual([])
   })
 
   it('update flags and lookup flags of any type are a BpfError naming the argument', async () => {

@@ -126,11 +126,15 @@ function run() {
   }, {})).map(([kind, n]) => `${kind} ${n}`).join(', ') || 'none'
   process.stdout.write(`${result.stdout}valgrind: ${Math.round((Date.now() - started) / 1000)} s, exit ${result.status}; ` +
     `errors in the addon (bpfkit.node, libbpf): ${ours.length} (${kinds(ours)}); in Node itself: ${errors.length - ours.length} (${kinds(errors.filter((e) => !ours.includes(e)))})\n`)
-  for (const error of ours.slice(0, 5)) {
+  // Each distinct error once (by its kind and its first frames), with how often it came.
+  const distinct = new Map()
+  for (const error of ours) {
     const what = /<what>(.*?)<\/what>|<text>(.*?)<\/text>/.exec(error)
     const frames = [...error.matchAll(/<fn>(.*?)<\/fn>/g)].slice(0, 8).map((m) => m[1]).join(' ← ')
-    process.stdout.write(`  ${what?.[1] ?? what?.[2]}: ${frames}\n`)
+    const line = `${what?.[1] ?? what?.[2]}: ${frames}`
+    distinct.set(line, (distinct.get(line) ?? 0) + 1)
   }
+  for (const [line, n] of distinct) process.stdout.write(`  ${n} × ${line}\n`)
   process.exitCode = result.status === 0 && ours.length === 0 && result.stdout.includes('exercised:') ? 0 : 1
 }
 

@@ -17,27 +17,13 @@ export interface Event {
   filename: string
 }
 
-/** struct bpfkit_ringbuf_config (8 bytes) */
-export interface BpfkitRingbufConfig {
-  /** __u64 wakeup_bytes; offset 0 */
-  wakeup_bytes: bigint
-}
-
 /** The globals of .bss. */
-export interface Bss<I extends Int64Mode = 'bigint'> {
-  /** struct event *events__bpfkit_event; offset 0 */
-  get events__bpfkit_event(): Int64<bigint, I>
-  set events__bpfkit_event(value: Init<bigint>)
-}
+export interface Bss<I extends Int64Mode = 'bigint'> {}
 
 /** The maps of execsnoop.bpf.o (`I`: how 64-bit integers decode, see open()). */
 export interface Maps<I extends Int64Mode = 'bigint'> {
   /** ringbuf map 'events' */
   events: RingBufferMap<Event>
-  /** hash map 'bpfkit_ringbuf_config' */
-  bpfkit_ringbuf_config: BpfMap<number, Int64<BpfkitRingbufConfig, I>>
-  /** percpu_hash map 'bpfkit_ringbuf_dropped' */
-  bpfkit_ringbuf_dropped: BpfMap<number, Array<Int64<bigint, I>>>
 }
 
 /** The programs of execsnoop.bpf.o. */
@@ -538,21 +524,14 @@ const SPEC: SkeletonSpec = {
   "name": "execsnoop",
   "command": "bpfkit gen skeleton examples/execsnoop.bpf.o",
   "layout": [
-    [ "struct", "event", 284, [ [ "pid", 0, 0, "i4s:32@0" ], [ "ppid", 32, 0, "i4s:32@0" ], [ "uid", 64, 0, "i4u:32@0" ], [ "comm", 96, 0, "i1s:8@0[16]" ], [ "filename", 224, 0, "i1s:8@0[256]" ] ] ],
-    [ "struct", "bpfkit_ringbuf_config", 8, [ [ "wakeup_bytes", 0, 0, "i8u:64@0" ] ] ]
+    [ "struct", "event", 284, [ [ "pid", 0, 0, "i4s:32@0" ], [ "ppid", 32, 0, "i4s:32@0" ], [ "uid", 64, 0, "i4u:32@0" ], [ "comm", 96, 0, "i1s:8@0[16]" ], [ "filename", 224, 0, "i1s:8@0[256]" ] ] ]
   ],
-  "shapes": {
-    "map bpfkit_ringbuf_config": "i4u:32@0 struct bpfkit_ringbuf_config 8",
-    "map bpfkit_ringbuf_dropped": "i4u:32@0 i8u:64@0",
-    "var .bss.events__bpfkit_event": "0:p"
-  },
+  "shapes": {},
   "sections": {
     "bss": ".bss"
   },
   "maps": [
-    [ "events", "ringbuf" ],
-    [ "bpfkit_ringbuf_config", "map" ],
-    [ "bpfkit_ringbuf_dropped", "map" ]
+    [ "events", "ringbuf" ]
   ],
   "progs": [
     "tracepoint__syscalls__sys_enter_execve"

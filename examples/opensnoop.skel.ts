@@ -27,12 +27,6 @@ export interface Event {
   path: string
 }
 
-/** struct bpfkit_ringbuf_config (8 bytes) */
-export interface BpfkitRingbufConfig {
-  /** __u64 wakeup_bytes; offset 0 */
-  wakeup_bytes: bigint
-}
-
 /** The globals of .rodata. */
 export interface Rodata<I extends Int64Mode = 'bigint'> {
   /** const volatile int target_pid; offset 0 */
@@ -47,11 +41,7 @@ export interface Rodata<I extends Int64Mode = 'bigint'> {
 }
 
 /** The globals of .bss. */
-export interface Bss<I extends Int64Mode = 'bigint'> {
-  /** struct event *events__bpfkit_event; offset 0 */
-  get events__bpfkit_event(): Int64<bigint, I>
-  set events__bpfkit_event(value: Init<bigint>)
-}
+export interface Bss<I extends Int64Mode = 'bigint'> {}
 
 /** The maps of opensnoop.bpf.o (`I`: how 64-bit integers decode, see open()). */
 export interface Maps<I extends Int64Mode = 'bigint'> {
@@ -59,10 +49,6 @@ export interface Maps<I extends Int64Mode = 'bigint'> {
   pending: BpfMap<Int64<bigint, I>, Int64<PendingOpen, I>>
   /** ringbuf map 'events' */
   events: RingBufferMap<Event>
-  /** hash map 'bpfkit_ringbuf_config' */
-  bpfkit_ringbuf_config: BpfMap<number, Int64<BpfkitRingbufConfig, I>>
-  /** percpu_hash map 'bpfkit_ringbuf_dropped' */
-  bpfkit_ringbuf_dropped: BpfMap<number, Array<Int64<bigint, I>>>
 }
 
 /** The programs of opensnoop.bpf.o. */
@@ -318,17 +304,13 @@ const SPEC: SkeletonSpec = {
   "command": "bpfkit gen skeleton examples/opensnoop.bpf.o",
   "layout": [
     [ "struct", "pending_open", 16, [ [ "path", 0, 0, "i8u:64@0" ], [ "flags", 64, 0, "i4s:32@0" ] ] ],
-    [ "struct", "event", 288, [ [ "pid", 0, 0, "i4s:32@0" ], [ "uid", 32, 0, "i4u:32@0" ], [ "ret", 64, 0, "i4s:32@0" ], [ "flags", 96, 0, "i4s:32@0" ], [ "comm", 128, 0, "i1s:8@0[16]" ], [ "path", 256, 0, "i1s:8@0[256]" ] ] ],
-    [ "struct", "bpfkit_ringbuf_config", 8, [ [ "wakeup_bytes", 0, 0, "i8u:64@0" ] ] ]
+    [ "struct", "event", 288, [ [ "pid", 0, 0, "i4s:32@0" ], [ "uid", 32, 0, "i4u:32@0" ], [ "ret", 64, 0, "i4s:32@0" ], [ "flags", 96, 0, "i4s:32@0" ], [ "comm", 128, 0, "i1s:8@0[16]" ], [ "path", 256, 0, "i1s:8@0[256]" ] ] ]
   ],
   "shapes": {
     "map pending": "i8u:64@0 struct pending_open 16",
-    "map bpfkit_ringbuf_config": "i4u:32@0 struct bpfkit_ringbuf_config 8",
-    "map bpfkit_ringbuf_dropped": "i4u:32@0 i8u:64@0",
     "var .rodata.target_pid": "0:i4s:32@0",
     "var .rodata.target_comm": "4:i1s:8@0[16]",
-    "var .rodata.failed_only": "20:i1ub:8@0",
-    "var .bss.events__bpfkit_event": "0:p"
+    "var .rodata.failed_only": "20:i1ub:8@0"
   },
   "sections": {
     "rodata": ".rodata",
@@ -336,9 +318,7 @@ const SPEC: SkeletonSpec = {
   },
   "maps": [
     [ "pending", "map" ],
-    [ "events", "ringbuf" ],
-    [ "bpfkit_ringbuf_config", "map" ],
-    [ "bpfkit_ringbuf_dropped", "map" ]
+    [ "events", "ringbuf" ]
   ],
   "progs": [
     "trace_enter_openat",

@@ -3,12 +3,6 @@
 /* eslint-disable */
 import { openSkeleton, type BpfMap, type BpfProgram, type LoadedSkeleton, type OpenedSkeleton, type OpenOptions, type PerfBufferMap, type RingBufferMap, type SkeletonSpec, type Init, type Int64, type Int64Mode } from 'bpfkit'
 
-/** struct bpfkit_ringbuf_config (8 bytes) */
-export interface BpfkitRingbufConfig {
-  /** __u64 wakeup_bytes; offset 0 */
-  wakeup_bytes: bigint
-}
-
 /** struct call (48 bytes) */
 export interface Call {
   /** __u64 start_ns; offset 0 */
@@ -36,18 +30,10 @@ export interface Event {
 }
 
 /** The globals of .bss. */
-export interface Bss<I extends Int64Mode = 'bigint'> {
-  /** struct event *events__bpfkit_event; offset 0 */
-  get events__bpfkit_event(): Int64<bigint, I>
-  set events__bpfkit_event(value: Init<bigint>)
-}
+export interface Bss<I extends Int64Mode = 'bigint'> {}
 
 /** The maps of uprobe-trace.bpf.o (`I`: how 64-bit integers decode, see open()). */
 export interface Maps<I extends Int64Mode = 'bigint'> {
-  /** hash map 'bpfkit_ringbuf_config' */
-  bpfkit_ringbuf_config: BpfMap<number, Int64<BpfkitRingbufConfig, I>>
-  /** percpu_hash map 'bpfkit_ringbuf_dropped' */
-  bpfkit_ringbuf_dropped: BpfMap<number, Array<Int64<bigint, I>>>
   /** hash map 'calls' */
   calls: BpfMap<Int64<bigint, I>, Int64<Call, I>>
   /** ringbuf map 'events' */
@@ -249,22 +235,16 @@ const SPEC: SkeletonSpec = {
   "name": "uprobe-trace",
   "command": "bpfkit gen skeleton examples/uprobe-trace.bpf.o",
   "layout": [
-    [ "struct", "bpfkit_ringbuf_config", 8, [ [ "wakeup_bytes", 0, 0, "i8u:64@0" ] ] ],
     [ "struct", "call", 48, [ [ "start_ns", 0, 0, "i8u:64@0" ], [ "len", 64, 0, "i4s:32@0" ], [ "s", 96, 0, "i1s:8@0[32]" ] ] ],
     [ "struct", "event", 56, [ [ "pid", 0, 0, "i4u:32@0" ], [ "tid", 32, 0, "i4u:32@0" ], [ "len", 64, 0, "i4s:32@0" ], [ "ret", 96, 0, "i4s:32@0" ], [ "latency_ns", 128, 0, "i8u:64@0" ], [ "s", 192, 0, "i1s:8@0[32]" ] ] ]
   ],
   "shapes": {
-    "map bpfkit_ringbuf_config": "i4u:32@0 struct bpfkit_ringbuf_config 8",
-    "map bpfkit_ringbuf_dropped": "i4u:32@0 i8u:64@0",
-    "map calls": "i8u:64@0 struct call 48",
-    "var .bss.events__bpfkit_event": "0:p"
+    "map calls": "i8u:64@0 struct call 48"
   },
   "sections": {
     "bss": ".bss"
   },
   "maps": [
-    [ "bpfkit_ringbuf_config", "map" ],
-    [ "bpfkit_ringbuf_dropped", "map" ],
     [ "calls", "map" ],
     [ "events", "ringbuf" ]
   ],

@@ -2,7 +2,7 @@
 // libraries and symbol versions a shared object needs.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { BpfError } from './errors'
+import { BpfError, systemError } from './errors'
 
 export interface ElfSymbol {
   /** The symbol's name, without a version (`malloc`, not `malloc@@GLIBC_2.2.5`). */
@@ -84,8 +84,7 @@ function readElf<T>(op: string, file: string, read: (data: Buffer, sections: Sec
   try {
     data = fs.readFileSync(file)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'EIO'
-    throw new BpfError(`${op}: cannot read ${file}: ${code}`, { code, op, cause: error })
+    throw systemError(op, `cannot read ${file}`, error)
   }
   if (data.length < 64 || data.readUInt32BE(0) !== 0x7f454c46) throw new BpfError(`${op}: ${file} is not an ELF file`, { code: 'ENOEXEC', op })
   if (data[4] !== 2 || data[5] !== 1) throw new BpfError(`${op}: ${file}: only 64-bit little-endian ELF is supported`, { code: 'ENOEXEC', op })

@@ -1,28 +1,88 @@
 // BpfError and VerifierError: the errors every bpfkit call throws, created by native code too.
 import * as fs from 'node:fs'
-import * as os from 'node:os'
+import { verifierHint } from './verifier'
+
+/**
+ * Linux's errno numbers by name, one name per number: where C has two, the kernel's (EAGAIN, not
+ * EWOULDBLOCK; EDEADLK, not EDEADLOCK; EOPNOTSUPP, not ENOTSUP). The kernel's internal ENOTSUPP (524),
+ * which some bpf() commands return, is reported as EOPNOTSUPP: "not supported" has one code.
+ */
+export const ERRNO = {
+  EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, ENXIO: 6, E2BIG: 7, ENOEXEC: 8, EBADF: 9, ECHILD: 10,
+  EAGAIN: 11, ENOMEM: 12, EACCES: 13, EFAULT: 14, ENOTBLK: 15, EBUSY: 16, EEXIST: 17, EXDEV: 18, ENODEV: 19,
+  ENOTDIR: 20, EISDIR: 21, EINVAL: 22, ENFILE: 23, EMFILE: 24, ENOTTY: 25, ETXTBSY: 26, EFBIG: 27,
+  ENOSPC: 28, ESPIPE: 29, EROFS: 30, EMLINK: 31, EPIPE: 32, EDOM: 33, ERANGE: 34, EDEADLK: 35,
+  ENAMETOOLONG: 36, ENOLCK: 37, ENOSYS: 38, ENOTEMPTY: 39, ELOOP: 40, ENOMSG: 42, EIDRM: 43, ECHRNG: 44,
+  EL2NSYNC: 45, EL3HLT: 46, EL3RST: 47, ELNRNG: 48, EUNATCH: 49, ENOCSI: 50, EL2HLT: 51, EBADE: 52,
+  EBADR: 53, EXFULL: 54, ENOANO: 55, EBADRQC: 56, EBADSLT: 57, EBFONT: 59, ENOSTR: 60, ENODATA: 61,
+  ETIME: 62, ENOSR: 63, ENONET: 64, ENOPKG: 65, EREMOTE: 66, ENOLINK: 67, EADV: 68, ESRMNT: 69, ECOMM: 70,
+  EPROTO: 71, EMULTIHOP: 72, EDOTDOT: 73, EBADMSG: 74, EOVERFLOW: 75, ENOTUNIQ: 76, EBADFD: 77, EREMCHG: 78,
+  ELIBACC: 79, ELIBBAD: 80, ELIBSCN: 81, ELIBMAX: 82, ELIBEXEC: 83, EILSEQ: 84, ERESTART: 85, ESTRPIPE: 86,
+  EUSERS: 87, ENOTSOCK: 88, EDESTADDRREQ: 89, EMSGSIZE: 90, EPROTOTYPE: 91, ENOPROTOOPT: 92,
+  EPROTONOSUPPORT: 93, ESOCKTNOSUPPORT: 94, EOPNOTSUPP: 95, EPFNOSUPPORT: 96, EAFNOSUPPORT: 97,
+  EADDRINUSE: 98, EADDRNOTAVAIL: 99, ENETDOWN: 100, ENETUNREACH: 101, ENETRESET: 102, ECONNABORTED: 103,
+  ECONNRESET: 104, ENOBUFS: 105, EISCONN: 106, ENOTCONN: 107, ESHUTDOWN: 108, ETOOMANYREFS: 109,
+  ETIMEDOUT: 110, ECONNREFUSED: 111, EHOSTDOWN: 112, EHOSTUNREACH: 113, EALREADY: 114, EINPROGRESS: 115,
+  ESTALE: 116, EUCLEAN: 117, ENOTNAM: 118, ENAVAIL: 119, EISNAM: 120, EREMOTEIO: 121, EDQUOT: 122,
+  ENOMEDIUM: 123, EMEDIUMTYPE: 124, ECANCELED: 125, ENOKEY: 126, EKEYEXPIRED: 127, EKEYREVOKED: 128,
+  EKEYREJECTED: 129, EOWNERDEAD: 130, ENOTRECOVERABLE: 131, ERFKILL: 132, EHWPOISON: 133,
+} as const
+
+/** libbpf's own error codes (LIBBPF_ERRNO__*, errno 4000…4013). */
+export const LIBBPF_CODES = [
+  'ELIBELF', 'EFORMAT', 'EKVERSION', 'EENDIAN', 'EINTERNAL', 'ERELOC', 'ELOAD', 'EVERIFY', 'EPROG2BIG', 'EKVER',
+  'EPROGTYPE', 'EWRNGPID', 'EINVSEQ', 'ENLPARSE',
+] as const
+
+/**
+ * bpfkit's own codes: `ECLOSED` (the object, map, link or reader was closed), `EBADSTATE` (not possible
+ * in this state: before or after load, not attached…), `ENOBTF` (a map or object without the BTF the
+ * call needs), `EUNKNOWN` (an errno without a name).
+ */
+export const BPFKIT_CODES = ['ECLOSED', 'EBADSTATE', 'ENOBTF', 'EUNKNOWN'] as const
+
+/** Every `code` a BpfError can have. */
+export type BpfErrorCode = keyof typeof ERRNO | (typeof LIBBPF_CODES)[number] | (typeof BPFKIT_CODES)[number]
+
+/** Every `code` a BpfError can have, as a list. */
+export const ERROR_CODES: readonly BpfErrorCode[] = [...Object.keys(ERRNO) as Array<keyof typeof ERRNO>, ...LIBBPF_CODES, ...BPFKIT_CODES]
+
+/**
+ * Where a BpfError comes from: `argument` — bpfkit refused an argument before any syscall (so an
+ * `EINVAL` of this origin is never the kernel's); `state` — a call in the wrong state (closed, not
+ * loaded yet, read-only after load); `kernel` — a syscall failed (`errno` says how); `libbpf` — libbpf's
+ * own error (EFORMAT, ERELOC…); `bpfkit` — something bpfkit found (no such map, a stale skeleton…).
+ */
+export type ErrorOrigin = 'argument' | 'state' | 'kernel' | 'libbpf' | 'bpfkit'
 
 export interface BpfErrorOptions {
-  /**
-   * errno name such as `EPERM`, a libbpf error (`EFORMAT`, `ERELOC`…) or bpfkit's own (`ECLOSED`,
-   * `EBADSTATE`); the name of `errno` when omitted.
-   */
-  code?: string
+  /** The code; by default the name of `errno`. */
+  code?: BpfErrorCode
   /** Positive errno (or libbpf's LIBBPF_ERRNO__* value) when the kernel or libbpf reported one. */
   errno?: number
   /** The libbpf call (or bpfkit method) that failed, e.g. `bpf_object__load`. */
   op: string
   hint?: string
+  /**
+   * By default `kernel` (or `libbpf`) when there is an errno; else `argument` for EINVAL, E2BIG, ERANGE
+   * and EOVERFLOW, `state` for ECLOSED, EBADSTATE, EBUSY and EROFS, and `bpfkit` for the rest.
+   */
+  origin?: ErrorOrigin
   cause?: unknown
 }
 
-/** Any failure of a bpfkit call: a libbpf or kernel error, a bad argument, or a call in the wrong state. */
+/**
+ * Any failure of a bpfkit call: a libbpf or kernel error, a bad argument, or a call in the wrong state.
+ * The message's first line says what failed; the hint, when there is one, follows on its own line (and
+ * is `hint`), so that a program can show them apart.
+ */
 export class BpfError extends Error {
-  readonly code: string
+  readonly code: BpfErrorCode
   readonly errno: number | undefined
   readonly op: string
   /** What to do about it, when bpfkit can tell (privileges, tracefs, BTF…). */
   readonly hint: string | undefined
+  readonly origin: ErrorOrigin
 
   constructor(message: string, options: BpfErrorOptions) {
     const code = options.code ?? errnoName(options.errno)
@@ -33,6 +93,7 @@ export class BpfError extends Error {
     this.errno = options.errno
     this.op = options.op
     this.hint = hint
+    this.origin = options.origin ?? originOf(code, options.errno)
   }
 }
 
@@ -43,25 +104,49 @@ export interface VerifierErrorOptions extends BpfErrorOptions {
   log: string
 }
 
-/** The kernel's verifier rejected a program: `.log` has its whole log, the message its last lines. */
+/**
+ * The kernel's verifier rejected a program: `.log` has its whole log, the message its last lines, and
+ * the hint says what the log's last complaint usually means.
+ */
 export class VerifierError extends BpfError {
   readonly program: string
   readonly log: string
 
   constructor(message: string, options: VerifierErrorOptions) {
-    super(`${message}\n${lastLines(options.log, 6)}`, options)
+    super(`${message}\n${lastLines(options.log, 6)}`, { ...options, hint: options.hint ?? verifierHint(options.log) })
     this.program = options.program
     this.log = options.log
   }
 }
 
-// errno → name, as glibc's strerrorname_np names them where Linux has two names for one number.
-const ERRNO_NAMES = new Map<number, string>()
-for (const [name, value] of Object.entries(os.constants.errno)) if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name)
-ERRNO_NAMES.set(os.constants.errno.EOPNOTSUPP, 'EOPNOTSUPP')
+/** Without an errno, these codes are bpfkit's refusals of an argument, or of a call in the wrong state. */
+const ARGUMENT_CODES: ReadonlySet<string> = new Set(['EINVAL', 'E2BIG', 'ERANGE', 'EOVERFLOW'])
+const STATE_CODES: ReadonlySet<string> = new Set(['ECLOSED', 'EBADSTATE', 'EBUSY', 'EROFS'])
 
-function errnoName(errno: number | undefined): string {
+function originOf(code: BpfErrorCode, errno: number | undefined): ErrorOrigin {
+  if (errno !== undefined) return (LIBBPF_CODES as readonly string[]).includes(code) ? 'libbpf' : 'kernel'
+  return ARGUMENT_CODES.has(code) ? 'argument' : STATE_CODES.has(code) ? 'state' : 'bpfkit'
+}
+
+const ERRNO_NAMES = new Map<number, BpfErrorCode>(Object.entries(ERRNO).map(([name, value]) => [value, name as BpfErrorCode]))
+ERRNO_NAMES.set(524, 'EOPNOTSUPP')
+
+/** The code of an errno: its name, or EUNKNOWN. */
+export function errnoName(errno: number | undefined): BpfErrorCode {
   return (errno !== undefined && ERRNO_NAMES.get(errno)) || 'EUNKNOWN'
+}
+
+/** A BpfError from a failed Node.js file system call (its errno, negative in Node, made positive). */
+export function systemError(op: string, message: string, error: unknown, hint?: string): BpfError {
+  const errno = (error as NodeJS.ErrnoException)?.errno
+  return new BpfError(`${op}: ${message}: ${(error as NodeJS.ErrnoException)?.code ?? String(error)}`, {
+    errno: typeof errno === 'number' ? Math.abs(errno) : undefined, code: typeof errno === 'number' ? undefined : 'EIO', op, hint, cause: error,
+  })
+}
+
+/** An argument error raised by bpfkit before any syscall. */
+export function invalidArgument(op: string, message: string, hint?: string): BpfError {
+  return new BpfError(`${op}: ${message}`, { code: 'EINVAL', op, origin: 'argument', hint })
 }
 
 /**
@@ -95,11 +180,6 @@ export function describe(value: unknown): string {
   }
 }
 
-/** An argument error raised by bpfkit before any syscall. */
-export function invalidArgument(op: string, message: string): BpfError {
-  return new BpfError(`${op}: ${message}`, { code: 'EINVAL', op })
-}
-
 function lastLines(log: string, count: number): string {
   const lines = log.split('\n').filter((line) => line.trim() !== '')
   return lines.slice(-count).map((line) => `  | ${line}`).join('\n')
@@ -107,6 +187,17 @@ function lastLines(log: string, count: number): string {
 
 const PRIVILEGES =
   'run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8; CAP_NET_ADMIN for networking programs)'
+
+/** Whether this process holds CAP_BPF or CAP_SYS_ADMIN (effective), as /proc/self/status says. */
+function canUseBpf(): boolean {
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1]
+    const effective = BigInt(`0x${hex ?? '0'}`)
+    return (effective & (1n << 39n)) !== 0n || (effective & (1n << 21n)) !== 0n
+  } catch {
+    return false
+  }
+}
 
 function tracefsMounted(): boolean {
   return ['/sys/kernel/tracing/events', '/sys/kernel/debug/tracing/events'].some((dir) => fs.existsSync(dir))
@@ -118,7 +209,7 @@ function kprobesAvailable(): boolean {
     .some((file) => fs.existsSync(file))
 }
 
-function hintFor(code: string, op: string): string | undefined {
+function hintFor(code: BpfErrorCode, op: string): string | undefined {
   if (op.startsWith('bpf_program__attach_kprobe') && !kprobesAvailable()) {
     return 'this kernel lacks CONFIG_KPROBES (no kprobe PMU and no kprobe_events in tracefs), so kprobes cannot attach here: use a tracepoint, raw tracepoint or fentry program instead'
   }
@@ -126,7 +217,8 @@ function hintFor(code: string, op: string): string | undefined {
     case 'EPERM':
     case 'EACCES':
       if (op.includes('pin')) return 'pin paths must be on a bpffs mount (mount -t bpf bpf /sys/fs/bpf)'
-      return PRIVILEGES
+      // Missing privileges are the likely cause only when they are missing.
+      return canUseBpf() ? undefined : PRIVILEGES
     case 'ENOENT':
       if (op.includes('tracepoint')) {
         return tracefsMounted()

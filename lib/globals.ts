@@ -1,22 +1,42 @@
 // Globals: the variables of a global data section (.rodata, .data, .bss, .data.*, .rodata.*), typed by BTF.
 import { BpfError } from './errors'
 import type { Btf } from './btf/btf'
-import type { Codec, Int64Mode } from './btf/codec'
+import { isCharArray, type Codec, type Int64Mode } from './btf/codec'
 import type { MapHandle } from './native'
 
 /** A section's variables by name: `obj.rodata.min_uid = 1000`, `obj.bss.counter`. */
 export type Globals = Record<string, any>
 
 interface Variable {
+  id: number
+  name: string
   offset: number
   codec: Codec
   scratch: Buffer
+}
+
+/** Whether a global is bpfkit.bpf.h's (tagged `bpfkit.…`: BPFKIT_RINGBUF's event type) rather than the program's. */
+export function isBpfkitVariable(btf: Btf, id: number): boolean {
+  return btf.declTags(id).some((tag) => tag.startsWith('bpfkit.'))
+}
+
+/**
+ * Where a value lives in a section: its byte offset and BTF type, or — for a bitfield — the struct that
+ * holds it and the field's name.
+ */
+interface Place {
+  offset: number
+  type: number
+  bitfield?: { parent: Place; name: string; bitOffset: number; bitSize: number }
 }
 
 /**
  * The variables of the section whose data lives in `map`. Reads and writes go to libbpf's initial
  * image before load and to the kernel's memory (mmap()ed, no syscall) after; read-only sections refuse
  * writes after load. Writing an unknown name throws instead of quietly adding a property.
+ *
+ * A struct, union or array variable reads as its value at that moment (a copy), whose fields write
+ * through: `bss.s.point.x = 1` or `bss.s.counts[2] = 7` writes just that field's bytes (and the copy).
  */
 export function globalsOf(map: MapHandle, btf: Btf, section: string, int64: Int64Mode): Globals {
   const datasec = btf.resolve(map.btfValueTypeId)
@@ -28,7 +48,7 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string, int64: Int6
     const variable = btf.type(v.type)
     // Statics of one name from linked units: the first one.
     if (variable.kind !== 'var' || variables.has(variable.name)) continue
-    variables.set(variable.name, { offset: v.offset, codec: btf.compiled(variable.type, int64), scratch: Buffer.alloc(v.size) })
+    variables.set(variable.name, { id: variable.id, name: variable.name, offset: v.offset, codec: btf.compiled(variable.type, int64), scratch: Buffer.alloc(v.size) })
   }
   const names = (): string => [...variables.keys()].join(', ') || 'none'
   const find = (name: string | symbol, op: string): Variable => {
@@ -41,13 +61,17 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string, int64: Int6
   const target: Globals = Object.create(null)
   for (const name of variables.keys()) {
     Object.defineProperty(target, name, {
-      enumerable: true,
+      // bpfkit.bpf.h's variables (a ring buffer's event type) are there, but not listed.
+      enumerable: !isBpfkitVariable(btf, variables.get(name)!.id),
       get: () => read(find(name, 'globals.get')),
       set: (value: unknown) => write(name, find(name, 'globals.set'), value),
     })
   }
   Object.preventExtensions(target)
+  const nested = nestedViews(map, btf, section, int64)
   const read = (v: Variable): unknown => {
+    const view = nested.view({ offset: v.offset, type: v.codec.typeId }, v.name)
+    if (view !== undefined) return view
     map.readGlobal(v.offset, v.scratch)
     return v.codec.decode(v.scratch, 0)
   }
@@ -58,9 +82,7 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string, int64: Int6
         op: 'globals.set',
       })
     }
-    const bytes = Buffer.alloc(v.scratch.length)
-    v.codec.encodeInto(value, bytes, 0, `${section}.${name}`)
-    map.writeGlobal(v.offset, bytes)
+    nested.write({ offset: v.offset, type: v.codec.typeId }, value, `${section}.${name}`)
   }
   return new Proxy(target, {
     set(t, name, value) {
@@ -77,4 +99,143 @@ export function globalsOf(map: MapHandle, btf: Btf, section: string, int64: Int6
       throw new BpfError(`${section}: cannot delete '${String(name)}'`, { code: 'EINVAL', op: 'globals.set' })
     },
   })
+}
+
+/** A struct or union member as the decoded object shows it: anonymous members flattened in. */
+interface Field {
+  type: number
+  bitOffset: number
+  bitSize: number
+}
+
+/** The fields of a struct or union by name, as its codec decodes them (anonymous members flattened). */
+function fieldsOf(btf: Btf, id: number): Map<string, Field> {
+  const fields = new Map<string, Field>()
+  const visit = (type: number, base: number): void => {
+    for (const m of btf.members(type)) {
+      const inner = btf.resolve(m.type)
+      if (m.name === '' && (inner.kind === 'struct' || inner.kind === 'union')) visit(m.type, base + m.bitOffset)
+      else if (m.name !== '' && !fields.has(m.name)) fields.set(m.name, { type: m.type, bitOffset: base + m.bitOffset, bitSize: m.bitSize })
+    }
+  }
+  visit(id, 0)
+  return fields
+}
+
+/**
+ * Write-through values of the structs, unions and arrays of a section: a write encodes one place and
+ * writes its bytes only, so what the program writes elsewhere meanwhile stays.
+ */
+function nestedViews(map: MapHandle, btf: Btf, section: string, int64: Int64Mode): {
+  view(place: Place, path: string): object | undefined
+  write(place: Place, value: unknown, path: string): void
+} {
+  const bytesOf = (offset: number, size: number): Buffer => {
+    const buffer = Buffer.alloc(size)
+    map.readGlobal(offset, buffer)
+    return buffer
+  }
+  const readPlace = (place: Place): unknown => {
+    if (place.bitfield !== undefined) {
+      const parent = place.bitfield.parent
+      return (btf.compiled(parent.type, int64).decode(bytesOf(parent.offset, btf.sizeOf(parent.type)), 0) as Record<string, unknown>)[place.bitfield.name]
+    }
+    return btf.compiled(place.type, int64).decode(bytesOf(place.offset, btf.sizeOf(place.type)), 0)
+  }
+  const write = (place: Place, value: unknown, path: string): void => {
+    if (place.bitfield !== undefined) {
+      // The bytes that hold the bitfield, from its parent encoded with the new value.
+      const { parent, name, bitOffset, bitSize } = place.bitfield
+      const codec = btf.compiled(parent.type, int64)
+      const decoded = codec.decode(bytesOf(parent.offset, codec.size), 0) as Record<string, unknown>
+      decoded[name] = value
+      const encoded = Buffer.alloc(codec.size)
+      codec.encodeInto(decoded, encoded, 0, path)
+      const first = Math.floor(bitOffset / 8)
+      map.writeGlobal(parent.offset + first, encoded.subarray(first, Math.ceil((bitOffset + bitSize) / 8)))
+      return
+    }
+    const codec = btf.compiled(place.type, int64)
+    const bytes = Buffer.alloc(codec.size)
+    codec.encodeInto(value, bytes, 0, path)
+    map.writeGlobal(place.offset, bytes)
+  }
+  const childOf = (place: Place, key: string | symbol, path: string): Place | undefined => {
+    const type = btf.resolve(place.type)
+    if (type.kind === 'array') {
+      const index = typeof key === 'string' && /^(0|[1-9]\d*)$/.test(key) ? Number(key) : -1
+      if (index < 0 || index >= type.length) return undefined
+      return { offset: place.offset + index * btf.sizeOf(type.type), type: type.type }
+    }
+    const field = typeof key === 'string' ? fieldsOf(btf, place.type).get(key) : undefined
+    if (field === undefined) {
+      if (typeof key === 'string') {
+        throw new BpfError(`${path}: no field '${key}' (fields: ${[...fieldsOf(btf, place.type).keys()].join(', ')})`, {
+          code: 'ENOENT', op: 'globals.set', origin: 'argument',
+        })
+      }
+      return undefined
+    }
+    const inner = btf.resolve(field.type)
+    const bits = field.bitSize !== 0 || (inner.kind === 'int' && (inner.bits !== inner.size * 8 || inner.bitOffset !== 0))
+    if (bits) {
+      return { offset: place.offset, type: field.type, bitfield: { parent: place, name: key as string, bitOffset: field.bitOffset, bitSize: field.bitSize || (inner.kind === 'int' ? inner.bits : 0) } }
+    }
+    return { offset: place.offset + field.bitOffset / 8, type: field.type }
+  }
+  const composite = (id: number): boolean => {
+    const type = btf.resolve(id)
+    return type.kind === 'struct' || type.kind === 'union' || (type.kind === 'array' && !isCharArray(btf, type.id))
+  }
+  // A value read from the section, whose writes go to the section: a proxy over the value as decoded
+  // (so it reads as a copy, also after close), each write encoding one place and updating the copy.
+  const view = (place: Place, path: string, value: unknown = readPlace(place)): object | undefined => {
+    if (place.bitfield !== undefined || !composite(place.type) || typeof value !== 'object' || value === null) return undefined
+    const target = value as Record<string | symbol, unknown>
+    const children = new Map<string, object>()
+    const child = (key: string, at: Place): unknown => {
+      const current = target[key]
+      let nested = children.get(key)
+      if (nested === undefined) {
+        nested = view(at, `${path}${Array.isArray(target) || ArrayBuffer.isView(target) ? `[${key}]` : `.${key}`}`, current)
+        if (nested !== undefined) children.set(key, nested)
+      }
+      return nested ?? current
+    }
+    const proxy: object = new Proxy(target, {
+      get(t, key) {
+        const at = typeof key === 'string' && Object.hasOwn(t, key) ? childOf(place, key, path) : undefined
+        if (at !== undefined) return child(key as string, at)
+        const member = Reflect.get(t, key, t)
+        if (typeof member !== 'function' || !(Array.isArray(t) || ArrayBuffer.isView(t))) return member
+        // An array method that may change it (fill, sort, set…) writes the whole array back.
+        return (...args: unknown[]) => {
+          const result = (member as (...a: unknown[]) => unknown).apply(t, args)
+          write(place, t, path)
+          children.clear()
+          return result === t ? proxy : result
+        }
+      },
+      set(t, key, value) {
+        const at = typeof key === 'string' ? childOf(place, key, path) : undefined
+        if (at === undefined) {
+          throw new BpfError(`${path}: no ${Array.isArray(t) || ArrayBuffer.isView(t) ? 'element' : 'field'} ${String(key)}`, {
+            code: 'EINVAL', op: 'globals.set', origin: 'argument',
+          })
+        }
+        write(at, value, Array.isArray(t) || ArrayBuffer.isView(t) ? `${path}[${key as string}]` : `${path}.${key as string}`)
+        ;(t as Record<string, unknown>)[key as string] = readPlace(at)
+        children.delete(key as string)
+        return true
+      },
+      defineProperty() {
+        throw new BpfError(`${path}: its fields are fixed by the object`, { code: 'EINVAL', op: 'globals.set', origin: 'argument' })
+      },
+      deleteProperty() {
+        throw new BpfError(`${path}: its fields are fixed by the object`, { code: 'EINVAL', op: 'globals.set', origin: 'argument' })
+      },
+    })
+    return proxy
+  }
+  return { view: (place, path) => view(place, `${section}.${path}`), write }
 }

@@ -1,10 +1,11 @@
 // BpfMap: one BPF map: its definition, typed access through its BTF, and raw byte access.
-import { addon, type MapHandle } from './native'
+import { addon, type MapCreateSpec, type MapHandle } from './native'
 import { BpfError, describe, invalidArgument } from './errors'
-import { Btf, int64Of } from './btf/btf'
-import { isCharArray, viewsOfBuffer, type CompiledCodec, type Init, type Int64Mode } from './btf/codec'
+import { Btf, charsOf, int64Of } from './btf/btf'
+import { isCharArray, viewsOfBuffer, type CharsMode, type CompiledCodec, type Init, type Int64Mode } from './btf/codec'
 import type { BtfType } from './btf/types'
 import type { Link } from './link'
+import { Slots, slotKind, type SlotValue } from './map-slots'
 import type { LinkTracker } from './program'
 
 /** Update flags, as in bpf_map_update_elem. */
@@ -15,10 +16,118 @@ export type UpdateFlag = 'any' | 'noexist' | 'exist' | number
 
 const FLAG_NAMES: Record<string, number> = { any: 0, noexist: 1, exist: 2 }
 
+/** The kernel's view of a map (bpf_map_get_info_by_fd), as `bpftool map show` prints it. */
+export interface MapInfo {
+  id: number
+  /** libbpf's name of the map type. */
+  type: string
+  /** The name the kernel knows (cut to 15 characters). */
+  name: string
+  keySize: number
+  valueSize: number
+  maxEntries: number
+  /** BPF_F_* flags. */
+  flags: number
+  /** The kernel's id of the map's BTF (0: none), and the key's and value's type ids in it. */
+  btfId: number
+  btfKeyTypeId: number
+  btfValueTypeId: number
+}
+
+/**
+ * A type for BpfMap.create: a C type name in `btf` (`'u32'`, `'struct task_struct'`, `'struct event'`),
+ * a type id of `btf`, or a type read from it (`btf.find('event', 'struct')`).
+ */
+export type TypeRef = string | number | BtfType
+
+export interface CreateMapOptions {
+  /** libbpf's name of the map type: `hash`, `array`, `percpu_hash`, `prog_array`, `array_of_maps`, `user_ringbuf`… */
+  type: string
+  /** The kernel's name for it (at most 15 characters, as `bpftool map` shows it). */
+  name?: string
+  /** The key: its size in bytes, or its type in `btf` (then the map is typed). */
+  keySize?: number
+  keyType?: TypeRef
+  /** The value: its size in bytes, or its type in `btf`. */
+  valueSize?: number
+  valueType?: TypeRef
+  maxEntries: number
+  /** BPF_F_* flags (BPF_F_NO_PREALLOC = 1, BPF_F_RDONLY_PROG = 128, BPF_F_INNER_MAP = 4096…). */
+  flags?: number
+  numaNode?: number
+  /** The bloom filter's hash count, an arena's address… (map_extra). */
+  mapExtra?: bigint
+  /** Map-in-map: a map like those it will hold. */
+  innerMap?: BpfMap
+  /** Where `keyType` and `valueType` are (default: the running kernel's BTF). */
+  btf?: Btf
+  /** How the map decodes 64-bit integers (default `'bigint'`). */
+  int64?: Int64Mode
+}
+
 const PER_CPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage'])
 const ARRAYS = new Set(['array', 'percpu_array'])
 // Batch chunk: entries per bpf_map_lookup_batch call while iterating.
 const CHUNK = 4096
+
+/** What a map is: its type, sizes, flags and BTF types (ids in the BTF it comes with). */
+export interface MapDefinition {
+  type: string
+  keySize: number
+  valueSize: number
+  maxEntries: number
+  flags: number
+  btfKeyTypeId: number
+  btfValueTypeId: number
+}
+
+/** What tells `theirs` apart from `mine`: sizes, flags and — where both have BTF — the layouts. */
+function compareDefinitions(mine: MapDefinition, mineBtf: Btf | undefined, theirs: MapDefinition, theirsBtf: Btf | undefined): string[] {
+  const found: string[] = []
+  const compare = (what: string, a: unknown, b: unknown): void => {
+    if (a !== b) found.push(`${what} ${String(b)}, not ${String(a)}`)
+  }
+  compare('type', mine.type, theirs.type)
+  compare('key size', mine.keySize, theirs.keySize)
+  compare('value size', mine.valueSize, theirs.valueSize)
+  compare('maxEntries', mine.maxEntries, theirs.maxEntries)
+  compare('flags', mine.flags, theirs.flags)
+  for (const part of ['key', 'value'] as const) {
+    const a = part === 'key' ? mine.btfKeyTypeId : mine.btfValueTypeId
+    const b = part === 'key' ? theirs.btfKeyTypeId : theirs.btfValueTypeId
+    if (a === 0 || b === 0 || mineBtf === undefined || theirsBtf === undefined) continue
+    const layoutA = mineBtf.layout(a)
+    const layoutB = theirsBtf.layout(b)
+    if (layoutA !== layoutB) found.push(`${part} layout ${theirsBtf.typeName(b)} ${layoutB}, not ${mineBtf.typeName(a)} ${layoutA}`)
+  }
+  return found
+}
+
+/** Map types without keys: a created one needs no keySize. */
+const KEYLESS = new Set(['queue', 'stack', 'bloom_filter', 'ringbuf', 'user_ringbuf'])
+
+function u32(op: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw invalidArgument(op, 'expected a 32-bit unsigned integer')
+  }
+  return value
+}
+
+/** The id of a CreateMapOptions type in `btf`. */
+function typeId(op: string, btf: Btf, ref: TypeRef, part: string): number {
+  if (typeof ref === 'number') {
+    if (!Number.isInteger(ref) || ref <= 0 || ref >= btf.count) throw invalidArgument(op, `${part}Type ${ref} is not a type id of the BTF`)
+    return ref
+  }
+  if (typeof ref === 'object' && ref !== null && typeof (ref as BtfType).id === 'number') return typeId(op, btf, (ref as BtfType).id, part)
+  if (typeof ref !== 'string' || ref.trim() === '') throw invalidArgument(op, `${part}Type must be a type name, a type id or a BtfType`)
+  const [, kind, name] = /^(?:(struct|union|enum)\s+)?(\S+)$/.exec(ref.trim()) ?? []
+  const found = name === undefined ? undefined : kind === undefined
+    ? btf.find(name, 'typedef') ?? btf.find(name, 'int') ?? btf.find(name, 'struct') ?? btf.find(name, 'union') ?? btf.find(name, 'float')
+    : btf.find(name, kind as 'struct') ?? (kind === 'enum' ? btf.find(name, 'enum64') : undefined)
+  if (found === undefined) throw new BpfError(`${op}: the BTF has no type '${ref}'`, { code: 'ENOENT', op, origin: 'argument' })
+  return found.id
+}
 
 function bytes(op: string, what: string, value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array)) throw invalidArgument(op, `${what} must be a Buffer or Uint8Array`)
@@ -95,19 +204,27 @@ export class BpfMap<K = any, V = any> {
   readonly #btf: () => Btf | undefined
   readonly #onClose: (() => void) | undefined
   readonly #int64: Int64Mode
+  readonly #chars: ReadonlyMap<string, CharsMode> | undefined
   readonly #track: LinkTracker | undefined
   #typed: Typed | undefined
+  #slots: Slots | undefined
+  #inner: BpfMap | undefined
+  #template: MapDefinition | undefined
   /** Byte-level access to the map's entries. */
   readonly raw: RawMap
 
   /** @internal Maps come from `BpfObject.maps`, `BpfObject.map` or `BpfMap.openPinned`. */
-  constructor(handle: MapHandle, btf: () => Btf | undefined, onClose?: () => void, track?: LinkTracker, int64: Int64Mode = 'bigint') {
+  constructor(handle: MapHandle, btf: () => Btf | undefined, onClose?: () => void, track?: LinkTracker, int64: Int64Mode = 'bigint',
+    chars?: ReadonlyMap<string, CharsMode>) {
     this.#handle = handle
     this.#btf = btf
     this.#onClose = onClose
     this.#track = track
     this.#int64 = int64
+    this.#chars = chars
     this.raw = new RawMap(handle)
+    // libbpf frees a map-in-map's template at load: its definition is kept from open.
+    if (slotKind(handle.type) === 'map') this.#template = handle.innerMap() ?? undefined
   }
 
   /**
@@ -116,8 +233,82 @@ export class BpfMap<K = any, V = any> {
    */
   static openPinned<K = any, V = any>(path: string, options?: { int64?: Int64Mode }): BpfMap<K, V> {
     if (typeof path !== 'string' || path === '') throw invalidArgument('BpfMap.openPinned', 'expected a path on bpffs')
-    const int64 = int64Of('BpfMap.openPinned', options)
-    const handle = new addon.BpfMap({ pinned: path })
+    return BpfMap.#own(new addon.BpfMap({ pinned: path }), int64Of('BpfMap.openPinned', options))
+  }
+
+  /** Opens a map by its id (as `bpftool map list` and `bpfkit ps` show it); typed when it has BTF. */
+  static fromId<K = any, V = any>(id: number, options?: { int64?: Int64Mode }): BpfMap<K, V> {
+    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw invalidArgument('BpfMap.fromId', 'expected a map id (a positive integer)')
+    return BpfMap.#own(new addon.BpfMap({ id }), int64Of('BpfMap.fromId', options))
+  }
+
+  /** A map from a file descriptor (duplicated: the caller keeps its own); typed when it has BTF. */
+  static fromFd<K = any, V = any>(fd: number, options?: { int64?: Int64Mode }): BpfMap<K, V> {
+    if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw invalidArgument('BpfMap.fromFd', 'expected a file descriptor')
+    return BpfMap.#own(new addon.BpfMap({ fd }), int64Of('BpfMap.fromFd', options))
+  }
+
+  /**
+   * Creates a map of its own, without an object (bpf_map_create). With `keyType`/`valueType` from a
+   * Btf (the kernel's by default) it is typed: those types go to the kernel with the map, so it stays
+   * typed wherever it is opened (a pin, an id). close() releases it; pin it to keep it.
+   */
+  static create<K = any, V = any>(options: CreateMapOptions): BpfMap<K, V> {
+    const op = 'BpfMap.create'
+    if (options === null || typeof options !== 'object') throw invalidArgument(op, 'options must be an object')
+    const { type, name, maxEntries, innerMap } = options
+    if (typeof type !== 'string' || type === '') throw invalidArgument(op, "type must be a map type such as 'hash'")
+    if (name !== undefined && (typeof name !== 'string' || name.length > 15 || !/^[A-Za-z0-9_.]*$/.test(name))) {
+      throw invalidArgument(op, 'name must be at most 15 letters, digits, _ or .')
+    }
+    const count = (what: string, value: unknown, min: number): number => {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 0xffffffff) {
+        throw invalidArgument(op, `${what} must be an integer from ${min} to 2^32-1`)
+      }
+      return value
+    }
+    if (innerMap !== undefined && !(innerMap instanceof BpfMap)) throw invalidArgument(op, 'innerMap must be a BpfMap')
+    if (options.mapExtra !== undefined && (typeof options.mapExtra !== 'bigint' || options.mapExtra < 0n || options.mapExtra >= 1n << 64n)) {
+      throw invalidArgument(op, 'mapExtra must be a 64-bit unsigned bigint')
+    }
+    const typed = options.keyType !== undefined || options.valueType !== undefined
+    if (options.btf !== undefined && !(options.btf instanceof Btf)) throw invalidArgument(op, 'btf must be a Btf')
+    const btf = typed ? options.btf ?? Btf.vmlinux() : undefined
+    const side = (part: 'key' | 'value'): { size: number; id: number } => {
+      const size = part === 'key' ? options.keySize : options.valueSize
+      const ref = part === 'key' ? options.keyType : options.valueType
+      if (ref === undefined) return { size: count(`${part}Size`, size ?? (part === 'key' && KEYLESS.has(type) ? 0 : undefined), 0), id: 0 }
+      const id = typeId(op, btf!, ref, part)
+      const bytes = btf!.sizeOf(id)
+      if (size !== undefined && size !== bytes) {
+        throw invalidArgument(op, `${part}Size ${String(size)} does not match ${part}Type ${btf!.typeName(id)} (${bytes} bytes)`)
+      }
+      return { size: bytes, id }
+    }
+    const key = side('key')
+    const value = side('value')
+    const spec: MapCreateSpec = {
+      type,
+      name,
+      keySize: key.size,
+      valueSize: value.size,
+      maxEntries: count('maxEntries', maxEntries, 0),
+      flags: options.flags === undefined ? 0 : count('flags', options.flags, 0),
+      numaNode: options.numaNode === undefined ? 0 : count('numaNode', options.numaNode, 0),
+      mapExtra: options.mapExtra,
+      innerMap: innerMap?.handle,
+    }
+    if (btf !== undefined) Object.assign(spec, { btf: btf.native(op), keyTypeId: key.id, valueTypeId: value.id })
+    return BpfMap.#own(new addon.BpfMap({ create: spec }), int64Of(op, options))
+  }
+
+  /** Every map in the kernel, system-wide (what `bpftool map list` shows). */
+  static list(): MapInfo[] {
+    return addon.listMaps()
+  }
+
+  /** A map holding its own fd, typed from the BTF the kernel keeps with it. */
+  static #own<K, V>(handle: MapHandle, int64: Int64Mode): BpfMap<K, V> {
     let btf: Btf | undefined | null = null
     return new BpfMap<K, V>(handle, () => {
       if (btf === null) btf = handle.btfId === 0 ? undefined : Btf.fromKernel(handle.btfId)
@@ -144,12 +335,29 @@ export class BpfMap<K = any, V = any> {
     return this.#handle.type
   }
 
+  /** Bytes of a key. Settable before load, where libbpf allows it (bpf_map__set_key_size). */
   get keySize(): number {
     return this.#handle.keySize
   }
 
+  set keySize(value: number) {
+    this.#handle.keySize = u32('map.keySize', value)
+    this.#typed = undefined
+    this.#slots = undefined
+  }
+
+  /**
+   * Bytes of a value. Settable before load (bpf_map__set_value_size): a stack trace map's depth, a
+   * global data section's last array.
+   */
   get valueSize(): number {
     return this.#handle.valueSize
+  }
+
+  set valueSize(value: number) {
+    this.#handle.valueSize = u32('map.valueSize', value)
+    this.#typed = undefined
+    this.#slots = undefined
   }
 
   /** Bytes of one value as lookups return it: valueSize, or one aligned slot per CPU for per-CPU maps. */
@@ -169,9 +377,81 @@ export class BpfMap<K = any, V = any> {
     this.#handle.maxEntries = value
   }
 
-  /** The BPF_F_* flags the map was declared with. */
-  get mapFlags(): number {
-    return this.#handle.mapFlags
+  /** The BPF_F_* flags the map was declared with (BPF_F_NO_PREALLOC = 1…). Settable before load. */
+  get flags(): number {
+    return this.#handle.flags
+  }
+
+  set flags(value: number) {
+    this.#handle.flags = u32('map.flags', value)
+  }
+
+  /** The NUMA node to allocate the map on (with BPF_F_NUMA_NODE). Settable before load. */
+  get numaNode(): number {
+    return this.#handle.numaNode
+  }
+
+  set numaNode(value: number) {
+    this.#handle.numaNode = u32('map.numaNode', value)
+  }
+
+  /** map_extra: a bloom filter's hash count, an arena's address. Settable before load. */
+  get mapExtra(): bigint {
+    return this.#handle.mapExtra
+  }
+
+  set mapExtra(value: bigint) {
+    if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) throw invalidArgument('map.mapExtra', 'mapExtra must be a 64-bit unsigned bigint')
+    this.#handle.mapExtra = value
+  }
+
+  /** Whether load() creates the map; false leaves it out (programs that use it must not load). Settable before load. */
+  get autocreate(): boolean {
+    return this.#handle.autocreate
+  }
+
+  set autocreate(value: boolean) {
+    if (typeof value !== 'boolean') throw invalidArgument('map.autocreate', 'autocreate must be a boolean')
+    this.#handle.autocreate = value
+  }
+
+  /**
+   * Map-in-map: what its inner maps are like — the declaration's (`__array(values, struct inner)`), or
+   * that of the map set here before load (libbpf's bpf_map__set_inner_map_fd); null for other maps, and
+   * for a map-in-map opened from a pin or by id (the kernel does not say).
+   */
+  get innerMap(): MapDefinition | null {
+    return this.#inner?.definition() ?? this.#template ?? null
+  }
+
+  set innerMap(map: BpfMap) {
+    if (!(map instanceof BpfMap)) throw invalidArgument('map.innerMap', 'expected a BpfMap (created or loaded) like the inner maps')
+    this.#handle.setInnerMap(map.handle)
+    this.#inner = map
+  }
+
+  /** @internal This map's definition, for comparisons. */
+  definition(): MapDefinition {
+    return {
+      type: this.type, keySize: this.keySize, valueSize: this.valueSize, maxEntries: this.maxEntries, flags: this.flags,
+      btfKeyTypeId: this.#handle.btfKeyTypeId, btfValueTypeId: this.#handle.btfValueTypeId,
+    }
+  }
+
+  /**
+   * @internal What a program could tell apart if `other` stood for an inner map of this map-in-map
+   * (see differences()); empty when there is no template to compare with.
+   */
+  innerDifferences(other: BpfMap): string[] {
+    const template = this.innerMap
+    if (template === null) return []
+    const btf = this.#inner?.btf ?? this.#btf()
+    return compareDefinitions(template, btf, other.definition(), other.btf)
+  }
+
+  /** The kernel's view of the map: id, type, sizes, flags, BTF ids. */
+  info(): MapInfo {
+    return this.#handle.info()
   }
 
   /** Whether libbpf made this map for a global data section (.rodata, .data, .bss…). */
@@ -216,8 +496,13 @@ export class BpfMap<K = any, V = any> {
       this.#btf() !== undefined
   }
 
-  /** The value for `key`, or undefined. For per-CPU maps: an array with one value per possible CPU. */
+  /**
+   * The value for `key`, or undefined. For per-CPU maps: an array with one value per possible CPU. For
+   * a prog_array or a map-in-map: the id of the program or map in the slot; a sockmap: the socket's cookie.
+   */
   get(key: Init<K>, flags = 0): V | undefined {
+    const slots = this.#slotsOf()
+    if (slots !== undefined) return slots.get(key) as V | undefined
     const t = this.#keyed('map.get')
     const f = lookupFlags('map.get', flags)
     t.encodeKey(key)
@@ -227,11 +512,17 @@ export class BpfMap<K = any, V = any> {
 
   /**
    * Creates or replaces `key`'s value. Omitted fields are zero. Per-CPU maps take one value (for every
-   * CPU) or an array of exactly one value per possible CPU.
+   * CPU) or an array of exactly one value per possible CPU. A prog_array takes a loaded BpfProgram (the
+   * target of bpf_tail_call), a map-in-map a BpfMap like its inner-map template, a sockmap a socket.
    */
-  set(key: Init<K>, value: Init<V> | Init<ElementOf<V>>, flags: UpdateFlag = 'any'): this {
-    const t = this.#keyed('map.set')
+  set(key: Init<K>, value: Init<V> | Init<ElementOf<V>> | SlotValue, flags: UpdateFlag = 'any'): this {
     const f = flagsOf('map.set', flags)
+    const slots = this.#slotsOf()
+    if (slots !== undefined) {
+      slots.set(key, value, f)
+      return this
+    }
+    const t = this.#keyed('map.set')
     t.encodeKey(key)
     t.writeValue(value)
     this.#handle.updateScratch(f)
@@ -240,6 +531,8 @@ export class BpfMap<K = any, V = any> {
 
   /** Deletes `key`; false when it was not there. Array maps cannot delete (EINVAL): use set. */
   delete(key: Init<K>): boolean {
+    const slots = this.#slotsOf()
+    if (slots !== undefined) return this.#handle.delete(slots.encodeKey('map.delete', key))
     const t = this.#keyed('map.delete')
     t.encodeKey(key)
     return this.#handle.deleteScratch()
@@ -247,6 +540,8 @@ export class BpfMap<K = any, V = any> {
 
   /** Whether `key` has a value; for a bloom filter, whether `key` (a value) may have been added. */
   has(key: Init<K> | Init<V>): boolean {
+    const slots = this.#slotsOf()
+    if (slots !== undefined) return slots.get(key) !== undefined
     const t = this.#types('map.has')
     if (this.type === 'bloom_filter') {
       t.writeValue(key)
@@ -271,6 +566,11 @@ export class BpfMap<K = any, V = any> {
    * few thousand entries), else key by key. Entries changed meanwhile may or may not be seen.
    */
   *entries(): IterableIterator<[K, V]> {
+    const slots = this.#slotsOf()
+    if (slots !== undefined) {
+      yield* slots.entries() as IterableIterator<[K, V]>
+      return
+    }
     const t = this.#keyed('map.entries')
     const entries: Array<[K, V]> = []
     for (const chunk of this.#chunks(t, false)) {
@@ -431,15 +731,26 @@ export class BpfMap<K = any, V = any> {
   }
 
   /**
-   * Before load(): the object uses `existing` (a loaded object's map, or one opened from a pin) instead
-   * of creating this map, so that programs of both share its entries (libbpf's bpf_map__reuse_fd).
-   * Throws EINVAL, naming them, when the two differ (see differences()).
+   * Before load(): the object uses `existing` (a loaded object's map, one opened from a pin or by id, a
+   * created one, or a map's fd) instead of creating this map, so that programs of both share its entries
+   * (libbpf's bpf_map__reuse_fd). Throws EINVAL, naming both layouts, when the two differ (see differences()).
    */
-  reuse(existing: BpfMap): void {
-    if (!(existing instanceof BpfMap)) throw invalidArgument('map.reuse', 'expected a BpfMap')
+  reuse(existing: BpfMap | number): void {
+    const op = 'map.reuse'
+    if (typeof existing === 'number') {
+      const map = BpfMap.fromFd(existing)
+      try {
+        this.reuse(map)
+      } finally {
+        map.close()
+      }
+      return
+    }
+    if (!(existing instanceof BpfMap)) throw invalidArgument(op, 'expected a BpfMap or a map fd')
     const differences = this.differences(existing)
     if (differences.length > 0) {
-      throw invalidArgument('map.reuse', `map '${existing.name}' cannot stand for '${this.name}': ${differences.join('; ')}`)
+      throw invalidArgument(op, `map '${existing.name}' cannot stand for '${this.name}': ${differences.join('; ')}`,
+        'the object was built with another definition of this map: rebuild one of them, or let load() create a new map')
     }
     this.#handle.reuse(existing.handle)
   }
@@ -451,24 +762,7 @@ export class BpfMap<K = any, V = any> {
    */
   differences(other: BpfMap): string[] {
     if (!(other instanceof BpfMap)) throw invalidArgument('map.differences', 'expected a BpfMap')
-    const found: string[] = []
-    const compare = (what: string, mine: unknown, theirs: unknown): void => {
-      if (mine !== theirs) found.push(`${what} ${String(theirs)}, not ${String(mine)}`)
-    }
-    compare('type', this.type, other.type)
-    compare('key size', this.keySize, other.keySize)
-    compare('value size', this.valueSize, other.valueSize)
-    compare('maxEntries', this.maxEntries, other.maxEntries)
-    compare('flags', this.mapFlags, other.mapFlags)
-    for (const part of ['key', 'value'] as const) {
-      const mine = part === 'key' ? this.keyType : this.valueType
-      const theirs = part === 'key' ? other.keyType : other.valueType
-      if (mine === undefined || theirs === undefined) continue
-      const a = this.btf!.layout(mine.id)
-      const b = other.btf!.layout(theirs.id)
-      if (a !== b) found.push(`${part} layout ${other.btf!.typeName(theirs.id)} ${b}, not ${this.btf!.typeName(mine.id)} ${a}`)
-    }
-    return found
+    return compareDefinitions(this.definition(), this.btf, other.definition(), other.btf)
   }
 
   /** Makes the map read-only for user space (bpf_map_freeze); BPF programs can still write it. */
@@ -484,6 +778,17 @@ export class BpfMap<K = any, V = any> {
 
   [Symbol.dispose](): void {
     this.close()
+  }
+
+  /** Prog arrays, map-in-maps and sockmaps: their values are programs, maps and sockets. */
+  #slotsOf(): Slots | undefined {
+    if (this.#slots !== undefined) return this.#slots
+    const kind = slotKind(this.type)
+    if (kind === undefined) return undefined
+    const keyId = this.#handle.btfKeyTypeId
+    const btf = keyId === 0 ? undefined : this.#btf()
+    this.#slots = new Slots(this, this.#handle, kind, btf === undefined ? undefined : btf.codec(keyId))
+    return this.#slots
   }
 
   /** The typed view, for an operation by key: queues, stacks and bloom filters have no keys. */
@@ -509,7 +814,7 @@ export class BpfMap<K = any, V = any> {
         hint: 'declare it with __type(key, …) and __type(value, …) and compile with -g, or use map.raw',
       })
     }
-    this.#typed = new Typed(btf, keyless ? undefined : btf.compiled(keyId, this.#int64), btf.compiled(valueId, this.#int64), this,
+    this.#typed = new Typed(btf, keyless ? undefined : btf.compiled(keyId, this.#int64), btf.compiled(valueId, this.#int64, this.#chars), this,
       this.#handle.scratch())
     return this.#typed
   }

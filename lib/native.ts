@@ -1,10 +1,11 @@
 // Loads the addon (a prebuild or the local build) and describes what it exports.
 import * as path from 'node:path'
 import nodeGypBuild = require('node-gyp-build')
-import { BpfError, VerifierError } from './errors'
+import { BpfError } from './errors'
 import type { BtfType } from './btf/types'
 import type { ProgramInfo } from './program'
 import type { LinkInfo } from './link'
+import type { MapDefinition, MapInfo } from './map'
 
 export interface NativeObjectOptions {
   objectName?: string
@@ -13,6 +14,7 @@ export interface NativeObjectOptions {
   customBtf?: Uint8Array
   /** The largest object file the addon reads. */
   objectBytes?: number
+  pinRoot?: string
   kernelLogLevel?: number
   logLevel?: number
   logger?: (level: number, message: string) => void
@@ -31,15 +33,23 @@ export interface ObjectHandle {
 export interface ProgramHandle {
   readonly name: string
   readonly section: string
-  readonly type: string
-  readonly expectedAttachType: string
+  type: string
+  expectedAttachType: string
+  flags: number
+  logLevel: number
+  readonly verifierLog: string | null
   autoload: boolean
   readonly fd: number
-  setAttachTarget(functionName: string): void
+  readonly pinPath: string | null
+  pin(path: string): void
+  unpin(): void
+  setAttachTarget(functionName: string | null, target?: ProgramHandle | number): void
+  close(): void
   attach(): LinkHandle
   attachTracepoint(category: string, name: string): LinkHandle
   attachRawTracepoint(name: string): LinkHandle
   attachUprobe(binary: string, symbol: string | null, offset: number, pid: number, retprobe: boolean, cookie: bigint): LinkHandle
+  attachUprobeMulti(binary: string, offsets: number[], pid: number, retprobe: boolean, cookies: bigint[] | null): LinkHandle
   attachUsdt(binary: string, provider: string, name: string, pid: number, cookie: bigint): LinkHandle
   attachKprobe(symbol: string, offset: number, retprobe: boolean, cookie: bigint): LinkHandle
   attachKprobeMulti(pattern: string | null, symbols: string[] | null, retprobe: boolean, cookies: bigint[] | null): LinkHandle
@@ -59,11 +69,14 @@ export interface ProgramHandle {
 export interface MapHandle {
   readonly name: string
   readonly type: string
-  readonly keySize: number
-  readonly valueSize: number
+  keySize: number
+  valueSize: number
   readonly valueBytes: number
   maxEntries: number
-  readonly mapFlags: number
+  flags: number
+  numaNode: number
+  mapExtra: bigint
+  autocreate: boolean
   readonly isInternal: boolean
   readonly btfKeyTypeId: number
   readonly btfValueTypeId: number
@@ -91,6 +104,9 @@ export interface MapHandle {
   pin(path: string): void
   unpin(): void
   reuse(other: MapHandle): void
+  innerMap(): MapDefinition | null
+  setInnerMap(inner: MapHandle): void
+  info(): MapInfo
   readGlobal(offset: number, target: Uint8Array): void
   writeGlobal(offset: number, source: Uint8Array): void
   close(): void
@@ -100,9 +116,10 @@ export interface BtfHandle {
   readonly count: number
   types(first: number, end: number): BtfType[]
   find(name: string, kind?: number): number
-  dumpC(): string
+  dumpC(kfuncs: boolean): string
   rawData(): Buffer
   add(other: BtfHandle): number
+  addTypes(other: BtfHandle, ids: number[]): number[]
   close(): void
 }
 
@@ -122,7 +139,31 @@ export interface LinkHandle {
   pin(path: string): void
   unpin(): void
   detach(): void
+  update(program: ProgramHandle): void
+  iterCreate(): number
   destroy(): void
+}
+
+export interface UserRingBufferHandle {
+  /** Writes one record; false when the ring has no room for it. */
+  write(record: Uint8Array): boolean
+  close(): void
+}
+
+/** What a map of its own is created from (BpfMap.create). */
+export interface MapCreateSpec {
+  type: string
+  name?: string
+  keySize: number
+  valueSize: number
+  maxEntries: number
+  flags?: number
+  numaNode?: number
+  mapExtra?: bigint
+  innerMap?: MapHandle
+  btf?: BtfHandle
+  keyTypeId?: number
+  valueTypeId?: number
 }
 
 /** What the ring buffer and perf buffer readers have in common (native/reader.cc). */
@@ -137,7 +178,10 @@ export interface EventReaderHandle {
   stats(): { events: number; bytes: number; batches: number }
 }
 
-export type RingBufferHandle = EventReaderHandle
+export interface RingBufferHandle extends EventReaderHandle {
+  /** Unread bytes (record headers included) of the reader's ring at this index. */
+  availableBytes(ring: number): number
+}
 
 export interface PerfBufferHandle extends EventReaderHandle {
   stats(): { events: number; bytes: number; batches: number; lost: number[] }
@@ -145,16 +189,18 @@ export interface PerfBufferHandle extends EventReaderHandle {
 
 export interface Addon {
   BpfObject: new (source: string | Uint8Array, options: NativeObjectOptions) => ObjectHandle
-  BpfMap: new (source: { pinned: string }) => MapHandle
-  Link: new (source: { pinned: string }) => LinkHandle
+  BpfMap: new (source: { pinned: string } | { id: number } | { fd: number } | { create: MapCreateSpec }) => MapHandle
+  BpfProgram: new (source: { pinned: string } | { id: number }) => ProgramHandle
+  Link: new (source: { pinned: string } | { id: number }) => LinkHandle
   Btf: new (source: { path: string } | { vmlinux: true } | { id: number } | { empty: true }) => BtfHandle
   RingBuffer: new (maps: MapHandle[], options: { batchEvents: number; batchBytes: number }) => RingBufferHandle
   PerfBuffer: new (map: MapHandle, options: { pages: number; batchEvents: number; batchBytes: number }) => PerfBufferHandle
+  UserRingBuffer: new (map: MapHandle) => UserRingBufferHandle
   readonly libbpfVersion: string
   readonly sourceHash: string
   /** libbpf_num_possible_cpus(): the slots of a per-CPU map value. */
   readonly possibleCpus: number
-  setErrorClasses(bpfError: typeof BpfError, verifierError: typeof VerifierError): void
+  setErrorClass(bpfError: typeof BpfError): void
   setLogger(logger: ((level: number, message: string) => void) | null, level: number): void
   liveResources(): number
   /** Releases the attachments the kernel does not undo when the process ends (netlink XDP, clsact filters). */
@@ -163,8 +209,17 @@ export interface Addon {
   ifNameToIndex(name: string): number
   /** Keeps only these capability numbers in every thread; which threads failed or did not answer. */
   dropCapabilities(keep: number[]): { threads: number; failed: Array<{ tid: number; errno: number }>; unanswered: number[]; unreachable: number[] }
-  /** libbpf's probes of the running kernel. */
-  probe(): { programTypes: Record<string, boolean>; mapTypes: Record<string, boolean>; helpers: Record<string, boolean>; links: Record<string, boolean> }
+  /** Each probe asks the running kernel one thing (libbpf's probes, or a tiny program). */
+  probeProgramType(name: string): boolean
+  probeMapType(name: string): boolean
+  probeHelper(programType: string, helper: string): boolean
+  probeAttach(kinds: string[]): Record<string, boolean>
+  /** The names the probes take. */
+  probeNames(): { programTypes: string[]; mapTypes: string[]; helpers: string[] }
+  /** The kernel's view of every loaded program, map and BPF link, system-wide. */
+  listPrograms(): ProgramInfo[]
+  listMaps(): MapInfo[]
+  listLinks(): LinkInfo[]
 }
 
 /**
@@ -189,4 +244,4 @@ function findAddon(): string {
 }
 
 export const addon = require(addonPath) as Addon
-addon.setErrorClasses(BpfError, VerifierError)
+addon.setErrorClass(BpfError)

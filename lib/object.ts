@@ -1,17 +1,20 @@
 // BpfObject: a compiled BPF ELF object from open to close: its programs, maps, links and readers.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { addon, type LinkHandle, type ObjectHandle } from './native'
 import { BpfError, VerifierError, invalidArgument } from './errors'
-import { programTypeSupported } from './probe'
+import { features, type AttachKind } from './probe'
 import { levelNumber, nativeLogger, type Logger, type LogLevel } from './log'
 import { BpfProgram } from './program'
 import { BpfMap } from './map'
 import { Attachments, Link, type LinkTarget } from './link'
+import { UserRingBuffer, type UserRingBufferOptions } from './events/user-ring-buffer'
 import { RingBuffer, ensureRingBufferMap, type RingBufferOptions } from './events/ring-buffer'
 import { readerOptions, type OnCpu, type ReaderOptions, type Tagged } from './events/reader'
 import { PerfBuffer, ensurePerfEventArray, perfOptions, type PerfBufferOptions } from './events/perf-buffer'
 import { customRecord, eventType, rawRecord, typedRecord, type RecordType } from './events/decode'
-import { Btf, int64Of } from './btf/btf'
-import type { Int64Mode } from './btf/codec'
+import { Btf, charsOf, int64Of } from './btf/btf'
+import type { CharFields, Int64Mode } from './btf/codec'
 import { globalsOf, type Globals } from './globals'
 
 export interface OpenOptions {
@@ -40,6 +43,27 @@ export interface OpenOptions {
    * before libbpf or the kernel does the work. Raise them for objects you trust that need more.
    */
   limits?: ObjectLimits
+  /**
+   * A directory on bpffs for the maps declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)`: load() pins
+   * each there by its name, or reuses the map pinned there already (so objects, and restarts of one,
+   * share it). A pinned map whose layout differs makes load() fail, naming both layouts.
+   */
+  pinRoot?: string
+  /**
+   * Maps to use instead of creating the object's own, by the object's map name: a loaded object's map,
+   * one opened from a pin or by id, a created one, or a map fd (see map.reuse()).
+   */
+  maps?: Record<string, BpfMap | number>
+}
+
+/** Options of obj.attach(). */
+export interface AttachOptions {
+  /**
+   * Attach what can be attached, and list each program that could not in the result's `failed` (with
+   * its error) instead of throwing. Default false: any failure detaches the rest and throws, listing
+   * every program that failed.
+   */
+  partial?: boolean
 }
 
 export interface ObjectLimits {
@@ -57,6 +81,8 @@ export interface ObjectLimits {
 export interface MapOptions {
   /** How this map decodes 64-bit integers (default: the object's `int64`). */
   int64?: Int64Mode
+  /** `char[N]` fields of its values to decode as bytes or as a list of strings, by path (see CodecOptions.chars). */
+  chars?: CharFields
 }
 
 const DEFAULT_LIMITS: Required<ObjectLimits> = { objectBytes: 256 * 2 ** 20, mapBytes: 2 ** 30 }
@@ -64,6 +90,9 @@ const DEFAULT_LIMITS: Required<ObjectLimits> = { objectBytes: 256 * 2 ** 20, map
 export type ObjectState = 'opened' | 'loading' | 'loaded' | 'failed' | 'closed'
 
 type Closable = { close(): void }
+
+/** bpfkit.bpf.h's maps: its ring buffers' configuration and drop counts, not the program's own. */
+const BPFKIT_MAPS: ReadonlySet<string> = new Set(['bpfkit_ringbuf_config', 'bpfkit_ringbuf_dropped'])
 
 /** The kernel's (or `base`'s) BTF merged with `extras`, which the addon hands libbpf in a memfd. */
 function mergedBtf(base: string | undefined, extras: readonly string[]): Uint8Array {
@@ -97,8 +126,29 @@ function checkOptions(options: unknown): OpenOptions {
   if (o.extraBtf !== undefined && (!Array.isArray(o.extraBtf) || o.extraBtf.some((p) => typeof p !== 'string' || p === ''))) {
     throw invalidArgument('BpfObject.open', 'extraBtf must be an array of BTF file paths')
   }
+  if (o.pinRoot !== undefined) checkBpffs('BpfObject.open', 'pinRoot', o.pinRoot)
+  if (o.maps !== undefined && (o.maps === null || typeof o.maps !== 'object' ||
+    Object.values(o.maps).some((m) => !(m instanceof BpfMap) && !(Number.isInteger(m) && (m as number) >= 0)))) {
+    throw invalidArgument('BpfObject.open', 'maps must be an object of BpfMaps or map fds by map name')
+  }
   int64Of('BpfObject.open', o)
   return o
+}
+
+const BPF_FS_MAGIC = 0xcafe4a11
+
+/**
+ * Refuses a pin directory that is not on a bpffs mount (where pins cannot be made), before anything is
+ * made: the directory, or the nearest one above it that exists (libbpf creates the rest).
+ */
+function checkBpffs(op: string, what: string, dir: unknown): void {
+  if (typeof dir !== 'string' || !path.isAbsolute(dir)) throw invalidArgument(op, `${what} must be an absolute path on bpffs`)
+  let existing = dir
+  while (!fs.existsSync(existing) && existing !== path.dirname(existing)) existing = path.dirname(existing)
+  if (fs.statfsSync(existing).type !== BPF_FS_MAGIC) {
+    throw invalidArgument(op, `${what} ${dir} is not on a bpffs mount`,
+      'pins live on bpffs: use a directory under /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf if it is not mounted)')
+  }
 }
 
 /**
@@ -110,6 +160,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
   readonly #children = new Set<Closable>()
   #programs: readonly BpfProgram[] | undefined
   #maps: readonly BpfMap[] | undefined
+  #every: readonly BpfMap[] | undefined
   #btf: Btf | null | undefined
   readonly #globals = new Map<string, Globals>()
   /** Maps opened with another int64 mode than the object's, by name. */
@@ -144,13 +195,21 @@ export class BpfObject implements Disposable, AsyncDisposable {
     const handle = new addon.BpfObject(pathOrBytes, {
       objectName: o.objectName,
       btfCustomPath: o.btfCustomPath,
+      pinRoot: o.pinRoot,
       customBtf: o.extraBtf === undefined || o.extraBtf.length === 0 ? undefined : mergedBtf(o.btfCustomPath, o.extraBtf),
       objectBytes: limits.objectBytes,
       kernelLogLevel: o.kernelLogLevel,
       logLevel: levelNumber(o.logLevel, 'BpfObject.open'),
       logger: o.logger === undefined ? undefined : nativeLogger(o.logger),
     })
-    return new BpfObject(handle, limits, int64Of('BpfObject.open', o))
+    const object = new BpfObject(handle, limits, int64Of('BpfObject.open', o))
+    try {
+      for (const [name, existing] of Object.entries(o.maps ?? {})) object.map(name).reuse(existing)
+    } catch (error) {
+      object.close()
+      throw error
+    }
+    return object
   }
 
   get name(): string {
@@ -167,11 +226,20 @@ export class BpfObject implements Disposable, AsyncDisposable {
     return this.#programs
   }
 
-  /** Every map of the object, including libbpf's internal ones for global data (`.rodata`, `.bss`…). */
+  /**
+   * Every map of the object, including libbpf's internal ones for global data (`.rodata`, `.bss`…), but
+   * not the companions bpfkit.bpf.h adds for its ring buffers (`bpfkit_ringbuf_config`,
+   * `bpfkit_ringbuf_dropped`), which `map(name)` still finds.
+   */
   get maps(): readonly BpfMap[] {
-    this.#maps ??= Object.freeze(this.#handle.maps().map((m) => new BpfMap(m, () => this.btf, undefined, (link, target) => this.#track(link, target),
-      this.#int64)))
+    this.#maps ??= Object.freeze(this.#allMaps().filter((map) => !BPFKIT_MAPS.has(map.name)))
     return this.#maps
+  }
+
+  /** Every map, bpfkit.bpf.h's companions of its ring buffers too (obj.map() finds those by name). */
+  #allMaps(): readonly BpfMap[] {
+    this.#every ??= Object.freeze(this.#handle.maps().map((m) => new BpfMap(m, () => this.btf, undefined, (link, target) => this.#track(link, target), this.#int64)))
+    return this.#every
   }
 
   /** The object's BTF (its types, as compiled with -g), or undefined when it has none. */
@@ -236,17 +304,24 @@ export class BpfObject implements Disposable, AsyncDisposable {
   }
 
   /**
-   * The map named `name`. With `{ int64 }` other than the object's, the same map decoding 64-bit
-   * integers that way (one such BpfMap per map and mode).
+   * The map named `name`. With `{ int64 }` other than the object's, or `{ chars }`, the same map
+   * decoding its values that way (one such BpfMap per map and options).
    */
   map<K = any, V = any>(name: string, options?: MapOptions): BpfMap<K, V> {
-    const map = this.#find(this.maps, 'map', name) as BpfMap<K, V>
-    const int64 = options === undefined ? this.#int64 : int64Of('BpfObject.map', options)
-    if (int64 === this.#int64 || (options as MapOptions).int64 === undefined) return map
-    let variant = this.#variants.get(name)
+    const op = 'BpfObject.map'
+    const map = this.#find(this.#allMaps(), 'map', name) as BpfMap<K, V>
+    if (options === undefined) return map
+    const given = int64Of(op, options)
+    const int64 = options.int64 === undefined ? this.#int64 : given
+    const chars = charsOf(op, options)
+    if (int64 === this.#int64 && chars.size === 0) return map
+    const key = `${name} ${int64}${[...chars].map(([path, mode]) => ` ${path}=${mode}`).join('')}`
+    let variant = this.#variants.get(key)
     if (variant === undefined) {
-      variant = new BpfMap(map.handle, () => this.btf, undefined, (link, target) => this.#track(link, target), int64)
-      this.#variants.set(name, variant)
+      // A path that names no char[N] field of the value is an error now, not at the first get().
+      if (chars.size > 0 && this.btf !== undefined && map.handle.btfValueTypeId !== 0) this.btf.compiled(map.handle.btfValueTypeId, int64, chars)
+      variant = new BpfMap(map.handle, () => this.btf, undefined, (link, target) => this.#track(link, target), int64, chars)
+      this.#variants.set(key, variant)
     }
     return variant as BpfMap<K, V>
   }
@@ -257,13 +332,20 @@ export class BpfObject implements Disposable, AsyncDisposable {
    */
   async load(): Promise<void> {
     const caller = new Error()
-    let loading: Array<{ name: string; type: string }> = []
+    let loading: Loading | undefined
     try {
-      if (this.state === 'opened') checkMapBytes(this.maps, this.#limits.mapBytes)
-      loading = this.programs.filter((program) => program.autoload).map((program) => ({ name: program.name, type: program.type }))
+      if (this.state === 'opened') {
+        checkMapBytes(this.#allMaps(), this.#limits.mapBytes)
+        this.#checkPinnedMaps()
+        // What a failed load is explained with: the object takes no calls once it failed.
+        loading = {
+          programs: this.programs.map((p) => ({ name: p.name, section: p.section, type: p.type, kind: attachKindOf(p) })),
+          maps: this.#allMaps().map((m) => ({ name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags })),
+        }
+      }
       await this.#handle.load()
     } catch (caught) {
-      const error = explainLoadError(caught, loading)
+      const error = loading === undefined ? caught : explainLoadError(caught, loading)
       // The error was made on the event loop after the worker finished: give it the caller's stack.
       if (error instanceof Error && caller.stack !== undefined) {
         error.stack = `${error.name}: ${error.message}\n${caller.stack.split('\n').slice(1).join('\n')}`
@@ -273,36 +355,118 @@ export class BpfObject implements Disposable, AsyncDisposable {
   }
 
   /**
+   * A map to be pinned where a map is pinned already is reused by load(): refuse one whose layout
+   * differs, naming both (libbpf would say only EINVAL, and not look at the BTF).
+   */
+  #checkPinnedMaps(): void {
+    for (const map of this.maps) {
+      const pin = map.pinPath
+      if (pin === null || !fs.existsSync(pin)) continue
+      let pinned: BpfMap | undefined
+      try {
+        pinned = BpfMap.openPinned(pin)
+      } catch {
+        continue
+      }
+      try {
+        const differences = map.differences(pinned)
+        if (differences.length > 0) {
+          throw new BpfError(`bpf_object__load: map '${map.name}' cannot reuse the map pinned at ${pin}: ${differences.join('; ')}`, {
+            code: 'EINVAL', op: 'bpf_object__load', origin: 'bpfkit',
+            hint: `the pinned map was made by another build of the program: remove the pin (rm ${pin}) to let load() make a new one, or pin this one elsewhere`,
+          })
+        }
+      } finally {
+        pinned.close()
+      }
+    }
+  }
+
+  /**
    * Attaches every loaded program whose SEC() name says where (libbpf's auto-attach), and registers
    * every struct_ops map. The result is an array of the links (each says its `program` and `target`)
-   * whose `skipped` lists the programs left alone and why: autoload off, or a section that names no
-   * target (`SEC("xdp")` needs attachXdp(iface)). Any other failure detaches what was attached and throws.
+   * whose `skipped` lists the programs
+   * left alone and why: autoload off, or a section that names no target (`SEC("xdp")` needs
+   * attachXdp(iface)). A program that fails to attach detaches the rest and throws a BpfError listing
+   * every one that failed; with `{ partial: true }`, the rest stay attached and `failed` lists them.
    */
-  attach(): Attachments {
+  attach(options: AttachOptions = {}): Attachments {
+    if (options === null || typeof options !== 'object') throw invalidArgument('BpfObject.attach', 'options must be an object')
+    if (options.partial !== undefined && typeof options.partial !== 'boolean') throw invalidArgument('BpfObject.attach', 'partial must be a boolean')
     const links = new Attachments()
-    try {
-      for (const program of this.programs) {
-        if (!program.autoload) {
-          links.skipped.push({ program: program.name, section: program.section, reason: 'autoload is off' })
-          continue
-        }
-        if (program.type === 'struct_ops') {
-          links.skipped.push({ program: program.name, section: program.section, reason: 'a callback of a struct_ops map, which attaches it' })
-          continue
-        }
-        try {
-          links.push(program.attach())
-        } catch (error) {
-          if (!(error instanceof BpfError && error.code === 'EOPNOTSUPP')) throw error
-          links.skipped.push({ program: program.name, section: program.section, reason: noTargetReason(program) })
-        }
+    const failed = (program: string, section: string, error: unknown, reason: () => string): void => {
+      if (!(error instanceof BpfError) || error.code === 'ECLOSED' || error.code === 'EBADSTATE') {
+        for (const link of links) link.close()
+        throw error
       }
-      for (const map of this.maps) if (map.type === 'struct_ops') links.push(map.attachStructOps())
-    } catch (error) {
+      links.failed.push({ program, section, error, reason: reason() })
+    }
+    for (const program of this.programs) {
+      if (!program.autoload) {
+        links.skipped.push({ program: program.name, section: program.section, reason: 'autoload is off' })
+        continue
+      }
+      if (program.type === 'struct_ops') {
+        links.skipped.push({ program: program.name, section: program.section, reason: 'a callback of a struct_ops map, which attaches it' })
+        continue
+      }
+      try {
+        links.push(program.attach())
+      } catch (error) {
+        // EOPNOTSUPP from auto-attach: the SEC() name has no target — unless it names one and the kernel
+        // lacks that kind of attachment.
+        const kind = attachKindOf(program)
+        if (error instanceof BpfError && error.code === 'EOPNOTSUPP' && error.op === 'bpf_program__attach' &&
+          (kind === undefined || features.attach(kind) || !program.section.includes('/'))) {
+          links.skipped.push({ program: program.name, section: program.section, reason: noTargetReason(program) })
+          continue
+        }
+        failed(program.name, program.section, error, () => attachFailure(program, error as BpfError))
+      }
+    }
+    for (const map of this.maps) {
+      if (map.type !== 'struct_ops') continue
+      try {
+        links.push(map.attachStructOps())
+      } catch (error) {
+        failed(map.name, '.struct_ops', error, () => `struct_ops map: ${(error as BpfError).message.split('\n')[0]!.replace(/^[^:]+: /, '')}`)
+      }
+    }
+    if (links.failed.length > 0 && options.partial !== true) {
       for (const link of links) link.close()
-      throw error
+      const [first] = links.failed
+      const list = links.failed.map((f) => `${f.program} (${f.reason})`).join('; ')
+      throw new BpfError(`BpfObject.attach: ${links.failed.length} of ${links.length + links.failed.length} programs could not attach: ${list}`, {
+        code: first!.error.code, errno: first!.error.errno, op: 'BpfObject.attach', origin: first!.error.origin,
+        cause: new AggregateError(links.failed.map((f) => f.error)),
+        hint: `attach({ partial: true }) keeps the others attached and lists these in .failed; or set autoload = false for ${links.failed.map((f) => f.program).join(', ')} before load()`,
+      })
     }
     return links
+  }
+
+  /**
+   * A writer of a user ring buffer (BPF_MAP_TYPE_USER_RINGBUF): records written here are drained by
+   * the object's programs with bpf_user_ringbuf_drain(). Records are encoded by their BTF type —
+   * declared with BPFKIT_USER_RINGBUF, or named with `options.type` — else they are bytes.
+   */
+  userRingBuffer<T = any>(name: string, options: UserRingBufferOptions = {}): UserRingBuffer<T> {
+    const op = 'userRingBuffer'
+    if (typeof name !== 'string') throw invalidArgument(op, 'expected a map name')
+    if (options === null || typeof options !== 'object') throw invalidArgument(op, 'options must be an object')
+    if (options.type !== undefined && (typeof options.type !== 'string' || options.type === '')) {
+      throw invalidArgument(op, 'type must be the name of a BTF struct, e.g. "command"')
+    }
+    const map = this.map(name)
+    if (map.type !== 'user_ringbuf') {
+      throw invalidArgument(op, `map '${name}' is a ${map.type} map, not a user_ringbuf`, 'declare it with __uint(type, BPF_MAP_TYPE_USER_RINGBUF) or BPFKIT_USER_RINGBUF')
+    }
+    const type = eventType(this.btf, name, options.type, op)
+    const handle = new addon.UserRingBuffer(map.handle)
+    let writer: UserRingBuffer<T> | undefined
+    writer = new UserRingBuffer<T>(handle, map, type === undefined ? undefined : this.btf!.codec(type), () => this.#children.delete(writer!))
+    this.#children.add(writer)
+    return writer
   }
 
   /**
@@ -327,8 +491,8 @@ export class BpfObject implements Disposable, AsyncDisposable {
     const int64 = options.int64 ?? this.#int64
     const types = rings.map((ring) => this.#recordType(ring.name, options, op, int64))
     const companions = {
-      config: this.maps.find((m) => m.name === 'bpfkit_ringbuf_config'),
-      dropped: this.maps.find((m) => m.name === 'bpfkit_ringbuf_dropped'),
+      config: this.#allMaps().find((m) => m.name === 'bpfkit_ringbuf_config'),
+      dropped: this.#allMaps().find((m) => m.name === 'bpfkit_ringbuf_dropped'),
     }
     const handle = new addon.RingBuffer(rings.map((r) => r.handle), sizes)
     let reader: RingBuffer<T | Tagged<T>> | undefined
@@ -389,12 +553,12 @@ export class BpfObject implements Disposable, AsyncDisposable {
   #recordType(name: string, options: ReaderOptions<unknown>, op: string, int64: Int64Mode): RecordType {
     if (options.decoder !== undefined) return customRecord(options.decoder)
     const type = eventType(this.btf, name, options.type, op)
-    return type === undefined ? rawRecord : typedRecord(this.btf!, type, int64)
+    return type === undefined ? rawRecord : typedRecord(this.btf!, type, int64, charsOf(op, options))
   }
 
   #track(handle: LinkHandle, target: LinkTarget): Link {
     let link: Link | undefined
-    link = new Link(handle, () => this.#children.delete(link as Link), target)
+    link = new Link(handle, () => this.#children.delete(link as Link), target, () => this.btf)
     this.#children.add(link)
     return link
   }
@@ -426,18 +590,89 @@ function noTargetReason(program: BpfProgram): string {
   return `${section}: attach it with the program's explicit attach method`
 }
 
-/** A load that failed because the kernel lacks a program type says which program, not just EPERM/EINVAL. */
-function explainLoadError(error: unknown, loading: ReadonlyArray<{ name: string; type: string }>): unknown {
-  // Only what the kernel refused: not bpfkit's own refusals (a close() during the load, the limits).
-  if (!(error instanceof BpfError) || error instanceof VerifierError || error.errno === undefined) return error
-  // Without privileges every probe fails: then the probes say nothing about the kernel.
-  if (!programTypeSupported('tracepoint')) return error
-  const unsupported = loading.filter((program) => !programTypeSupported(program.type))
-  if (unsupported.length === 0) return error
-  const names = unsupported.map((program) => `'${program.name}' (${program.type})`).join(', ')
-  return new BpfError(`${error.message.split('\n')[0]}: this kernel cannot load ${names}`, {
-    code: error.code, errno: error.errno, op: error.op, cause: error,
-    hint: `this kernel does not support that program type (see: bpfkit doctor); set program.autoload = false for ${unsupported.map((p) => p.name).join(', ')} to load the rest`,
+/** Why a program failed to attach, in a few words for the lists of attach(). */
+function attachFailure(program: BpfProgram, error: BpfError): string {
+  const kind = attachKindOf(program)
+  if (kind !== undefined && !features.attach(kind)) return `this kernel cannot attach ${kind} programs (features.attach('${kind}') is false)`
+  return `${program.section}: ${error.message.split('\n')[0]!.replace(/^[^:]+: /, '')}`
+}
+
+/** The attach kind a program's load or attach depends on, where a kernel may lack it. */
+function attachKindOf(program: BpfProgram): AttachKind | undefined {
+  const kinds: Record<string, AttachKind> = {
+    trace_raw_tp: 'tp_btf', trace_fentry: 'fentry', trace_fexit: 'fexit', modify_return: 'fmod_ret', lsm_mac: 'lsm',
+    trace_iter: 'iter', trace_kprobe_multi: 'kprobe_multi', trace_uprobe_multi: 'uprobe_multi',
+  }
+  const kind = kinds[program.expectedAttachType]
+  if (kind !== undefined) return kind
+  if (program.type === 'kprobe' && !/^u(ret)?probe|^usdt/.test(program.section)) return 'kprobe'
+  return undefined
+}
+
+/** The object's programs and maps as they were before load(), for its errors. */
+interface Loading {
+  programs: Array<{ name: string; section: string; type: string; kind: AttachKind | undefined }>
+  maps: Array<{ name: string; type: string; keySize: number; valueSize: number; maxEntries: number; flags: number }>
+}
+
+/** What the kernel refusing a map of this kind with this errno usually means. */
+function mapHint(map: Loading['maps'][number], code: string): string | undefined {
+  if (!features.mapType(map.type)) return `this kernel has no ${map.type} maps (see: bpfkit doctor); set map.autocreate = false and leave out the programs that use it`
+  switch (code) {
+    case 'EINVAL':
+      return `the kernel refused the definition: check the key and value sizes for a ${map.type} map (before load: map.keySize, map.valueSize), maxEntries > 0, and its flags`
+    case 'E2BIG':
+      return 'maxEntries or the value size is over the kernel\'s limit for this map type: lower it before load()'
+    case 'ENOMEM':
+      return 'the kernel could not allocate it (memory is charged to the cgroup): lower maxEntries before load()'
+    case 'EEXIST':
+    case 'EBUSY':
+      return 'a pin is in the way: remove it, or give the map another pinPath'
+    default:
+      return undefined
+  }
+}
+
+/**
+ * A failed load says whose fault it is: the map libbpf could not create or the program the kernel refused
+ * (from libbpf's messages), with the verifier's log for a rejected program.
+ */
+function explainLoadError(error: unknown, object: Loading): unknown {
+  // Only what the kernel or libbpf refused: not bpfkit's own refusals (a close() during the load, the checks).
+  if (!(error instanceof BpfError) || error.errno === undefined) return error
+  const { libbpfMessages: messages = [], verifierLogs: logs = {} } = error as BpfError & { libbpfMessages?: string[]; verifierLogs?: Record<string, string> }
+  const reason = error.message.split('\n')[0]!.replace(/^bpf_object__load: /, '')
+  for (const line of messages) {
+    const mapFailure = /^libbpf: map '([^']+)': failed to create/.exec(line) ?? /map '([^']+)': failed to create/.exec(line)
+    const map = mapFailure === null ? undefined : object.maps.find((m) => m.name === mapFailure[1])
+    if (map !== undefined) {
+      const what = `${map.type}, key ${map.keySize} B, value ${map.valueSize} B, ${map.maxEntries} entries${map.flags ? `, flags 0x${map.flags.toString(16)}` : ''}`
+      return new BpfError(`bpf_object__load: map '${map.name}' (${what}) could not be created: ${reason}`, {
+        code: error.code, errno: error.errno, op: 'bpf_object__load', cause: error, hint: mapHint(map, error.code),
+      })
+    }
+    const programFailure = /prog '([^']+)': BPF program load failed/.exec(line)
+    const program = programFailure === null ? undefined : object.programs.find((p) => p.name === programFailure[1])
+    if (program !== undefined) {
+      const log = logs[program.name]
+      if (log !== undefined) {
+        return new VerifierError(`bpf_object__load: program '${program.name}' rejected by the verifier: ${reason}`, {
+          code: error.code, errno: error.errno, op: 'bpf_object__load', program: program.name, log, cause: error,
+        })
+      }
+      const kind = program.kind
+      const unsupported = kind !== undefined && !features.attach(kind) ? `${kind} programs` : !features.programType(program.type) ? `${program.type} programs` : undefined
+      return new BpfError(`bpf_object__load: program '${program.name}' (SEC("${program.section}")) could not be loaded: ${reason}`, {
+        code: error.code, errno: error.errno, op: 'bpf_object__load', cause: error,
+        hint: unsupported === undefined ? undefined : `this kernel cannot load ${unsupported} (see: bpfkit doctor); set program.autoload = false for '${program.name}' to load the rest`,
+      })
+    }
+  }
+  // Anything else libbpf named (a CO-RE relocation, a missing kfunc or kconfig): its own words.
+  const named = [...messages].reverse().find((line) => /(prog|map) '[^']+'/.test(line) && !/failed to load object/.test(line))
+  if (named === undefined) return error
+  return new BpfError(`bpf_object__load: ${named.replace(/^libbpf: /, '').trim()} (${reason})`, {
+    code: error.code, errno: error.errno, op: 'bpf_object__load', cause: error,
   })
 }
 
@@ -454,7 +689,7 @@ export function mapBytes(map: BpfMap): number {
   if (map.type === 'ringbuf' || map.type === 'user_ringbuf') return entries
   if (!HASHES.has(map.type)) return entries * (map.keySize + value)
   const buckets = 2 ** Math.ceil(Math.log2(Math.max(entries, 1))) * 16
-  return buckets + ((map.mapFlags & BPF_F_NO_PREALLOC) !== 0 ? 0 : entries * (48 + Math.ceil(map.keySize / 8) * 8 + value))
+  return buckets + ((map.flags & BPF_F_NO_PREALLOC) !== 0 ? 0 : entries * (48 + Math.ceil(map.keySize / 8) * 8 + value))
 }
 
 /** Refuses, before BPF_MAP_CREATE, maps that together would take more than `limit` bytes. */

@@ -3,10 +3,10 @@ import type * as dgram from 'node:dgram'
 import * as fs from 'node:fs'
 import type * as net from 'node:net'
 import { addon, type LinkHandle, type ProgramHandle } from './native'
-import { BpfError, invalidArgument } from './errors'
+import { BpfError, describe, invalidArgument, systemError } from './errors'
 import { Link, type LinkTarget } from './link'
 import { elfFunctions, findBinary, nearMatches } from './elf'
-import { linkSupported, programTypeSupported } from './probe'
+import { features, type AttachKind } from './probe'
 
 /** @internal How a program hands its new links to the object that will close them. */
 export type LinkTracker = (handle: LinkHandle, target: LinkTarget) => Link
@@ -24,6 +24,23 @@ export interface UprobeOptions {
   retprobe?: boolean
   /** A value the program reads with bpf_get_attach_cookie(). */
   cookie?: bigint
+}
+
+export interface UprobeMultiOptions {
+  /** A path, a program in PATH, or a library name resolved like libbpf does (`libc.so.6`). */
+  binary: string
+  /** Functions of the binary (its symbol tables)… */
+  symbols?: readonly string[]
+  /** …or a glob over them (`pthread_mutex_*`)… */
+  pattern?: string
+  /** …or file offsets of the instructions to probe. */
+  offsets?: readonly number[]
+  /** One cookie per symbol or offset, for bpf_get_attach_cookie(). */
+  cookies?: readonly bigint[]
+  /** Only this process (default: every process running the binary). */
+  pid?: number
+  /** Fire on return (uretprobes). */
+  retprobe?: boolean
 }
 
 export interface UsdtOptions {
@@ -164,6 +181,12 @@ export interface ProgramInfo {
   recursionMisses: bigint
   /** When it was loaded, in nanoseconds since boot. */
   loadTime: bigint
+  /** Who loaded it. */
+  uid: number
+  /** The kernel's id of its BTF (0: none). */
+  btfId: number
+  /** The maps it uses. */
+  mapIds: number[]
 }
 
 export interface ProgramStats {
@@ -175,14 +198,42 @@ export interface ProgramStats {
   averageNs: number
 }
 
-export class BpfProgram {
+/**
+ * A BPF program: one of an object's (`obj.program(name)`), or a loaded one opened on its own
+ * (`BpfProgram.openPinned(path)`, `BpfProgram.fromId(id)`), which can fill a prog_array, replace the
+ * program of a link (`link.update(program)`), be an attach target, and attach through bpf_link_create
+ * (XDP, TC, cgroup, netns); close() releases it.
+ */
+export class BpfProgram implements Disposable {
   readonly #handle: ProgramHandle
   readonly #track: LinkTracker
 
-  /** @internal Programs come from `BpfObject.programs`. */
-  constructor(handle: ProgramHandle, track: LinkTracker) {
+  /** @internal Programs come from `BpfObject.programs`, `BpfProgram.openPinned` or `BpfProgram.fromId`. */
+  constructor(handle: ProgramHandle, track?: LinkTracker) {
     this.#handle = handle
-    this.#track = track
+    this.#track = track ?? ((link, target) => new Link(link, undefined, target))
+  }
+
+  /** Opens a program pinned on bpffs (by `program.pin(path)` in this or any process). */
+  static openPinned(path: string): BpfProgram {
+    if (typeof path !== 'string' || path === '') throw invalidArgument('BpfProgram.openPinned', 'expected a path on bpffs')
+    return new BpfProgram(new addon.BpfProgram({ pinned: path }))
+  }
+
+  /** Opens a loaded program by its id (as `bpftool prog list` and `bpfkit ps` show it). */
+  static fromId(id: number): BpfProgram {
+    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw invalidArgument('BpfProgram.fromId', 'expected a program id (a positive integer)')
+    return new BpfProgram(new addon.BpfProgram({ id }))
+  }
+
+  /** Every program loaded in the kernel, system-wide (what `bpftool prog list` shows). */
+  static list(): ProgramInfo[] {
+    return addon.listPrograms()
+  }
+
+  /** @internal The native handle, for prog arrays, link updates and attach targets. */
+  get handle(): ProgramHandle {
+    return this.#handle
   }
 
   /** The C function's name. */
@@ -195,9 +246,57 @@ export class BpfProgram {
     return this.#handle.section
   }
 
-  /** libbpf's name of the program type, e.g. `tracepoint`, `xdp`. */
+  /**
+   * libbpf's name of the program type, e.g. `tracepoint`, `xdp`. Settable before load, for a SEC()
+   * name that does not say (libbpf's bpf_program__set_type).
+   */
   get type(): string {
     return this.#handle.type
+  }
+
+  set type(value: string) {
+    if (typeof value !== 'string' || value === '') throw invalidArgument('program.type', "expected a program type such as 'xdp'")
+    this.#handle.type = value
+  }
+
+  /** libbpf's name of the attach type the program is loaded for (e.g. `cgroup_inet_ingress`). Settable before load. */
+  get expectedAttachType(): string {
+    return this.#handle.expectedAttachType
+  }
+
+  set expectedAttachType(value: string) {
+    if (typeof value !== 'string' || value === '') throw invalidArgument('program.expectedAttachType', "expected an attach type such as 'cgroup_inet_ingress'")
+    this.#handle.expectedAttachType = value
+  }
+
+  /** BPF_F_* load flags (BPF_F_SLEEPABLE = 16, BPF_F_XDP_HAS_FRAGS = 32…). Settable before load. */
+  get flags(): number {
+    return this.#handle.flags
+  }
+
+  set flags(value: number) {
+    this.#handle.flags = uint32('program.flags', 'flags', value)
+  }
+
+  /**
+   * The verifier's log level for this program: 0 logs only on failure, 1 the instructions it checked,
+   * 2 more, 4 statistics (bits). Settable before load; the log is then `verifierLog`.
+   */
+  get logLevel(): number {
+    return this.#handle.logLevel
+  }
+
+  set logLevel(value: number) {
+    if (!Number.isInteger(value) || value < 0 || value > 7) throw invalidArgument('program.logLevel', 'logLevel must be an integer from 0 to 7 (bits 1, 2, 4)')
+    this.#handle.logLevel = value
+  }
+
+  /**
+   * What the verifier wrote at load: with `logLevel` (or the object's `kernelLogLevel`) set, the log of
+   * a program that loaded; after a rejection, its log (the VerifierError has it too). Null otherwise.
+   */
+  get verifierLog(): string | null {
+    return this.#handle.verifierLog
   }
 
   /** Whether load() loads this program. Settable before load. */
@@ -216,12 +315,52 @@ export class BpfProgram {
   }
 
   /**
-   * Before load: the kernel function an fentry, fexit, fmod_ret or LSM program attaches to, instead of
-   * the one its SEC() name gives (`SEC("fentry")` names none).
+   * Before load: what an fentry, fexit, fmod_ret or LSM program attaches to instead of what its SEC()
+   * name gives (a kernel function), or — with `target`, a loaded BpfProgram or a program's fd — a
+   * function of that BPF program, for fentry/fexit on BPF programs and freplace (`SEC("freplace")`).
    */
-  setAttachTarget(functionName: string): void {
-    if (typeof functionName !== 'string' || functionName === '') throw invalidArgument('program.setAttachTarget', 'expected a kernel function name')
-    this.#handle.setAttachTarget(functionName)
+  setAttachTarget(functionName: string): void
+  setAttachTarget(target: BpfProgram | number, functionName: string): void
+  setAttachTarget(first: string | BpfProgram | number, second?: string): void {
+    const op = 'program.setAttachTarget'
+    if (first instanceof BpfProgram || typeof first === 'number') {
+      if (typeof first === 'number' && !(Number.isInteger(first) && first > 0 && first <= 0x7fffffff)) {
+        throw invalidArgument(op, `the target must be a BpfProgram or a program's fd, not ${describe(first)}`)
+      }
+      if (typeof second !== 'string' || second === '') throw invalidArgument(op, "expected the target program's function name")
+      this.#handle.setAttachTarget(second, first instanceof BpfProgram ? first.handle : first)
+      return
+    }
+    if (typeof first !== 'string' || first === '') throw invalidArgument(op, 'expected a kernel function name, or a BpfProgram (or fd) and its function name')
+    this.#handle.setAttachTarget(first)
+  }
+
+  /** Where the program is pinned by pin(), or null. */
+  get pinPath(): string | null {
+    return this.#handle.pinPath
+  }
+
+  /**
+   * Pins the loaded program on bpffs, so it outlives this process (`BpfProgram.openPinned(path)` opens
+   * it again, in any process).
+   */
+  pin(path: string): void {
+    if (typeof path !== 'string' || path === '') throw invalidArgument('program.pin', 'expected a path on bpffs')
+    this.#handle.pin(path)
+  }
+
+  /** Removes the pin made by pin(). */
+  unpin(): void {
+    this.#handle.unpin()
+  }
+
+  /** Releases a program opened with openPinned or fromId (an object's programs close with the object). Idempotent. */
+  close(): void {
+    this.#handle.close()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
   }
 
   /** The kernel's id of the loaded program (as bpftool prog shows it). */
@@ -245,6 +384,12 @@ export class BpfProgram {
       enabled = fs.readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim() === '1'
     } catch {}
     return { enabled, runCount, runTimeNs, averageNs: runCount === 0n ? 0 : Number(runTimeNs) / Number(runCount) }
+  }
+
+  /** Refuses, before any syscall, a way to attach the kernel does not have (the kernel would say EINVAL or EPERM). */
+  #requireAttach(op: string, kind: AttachKind, what: string, hint: string): void {
+    if (features.attach(kind)) return
+    throw new BpfError(`${op}: this kernel cannot attach ${what} (features.attach('${kind}') is false)`, { code: 'EOPNOTSUPP', op, hint })
   }
 
   /** Refuses a program of the wrong type before any syscall (the kernel would say only EINVAL). */
@@ -312,6 +457,60 @@ export class BpfProgram {
     }
   }
 
+  /**
+   * Attaches a `uprobe.multi` program to many functions (or offsets) of one binary with one link
+   * (Linux ≥ 6.6): `symbols`, a glob `pattern` over the binary's functions, or file `offsets`. A symbol
+   * that is not found is ENOENT naming the nearest names the binary has.
+   */
+  attachUprobeMulti(options: UprobeMultiOptions): Link {
+    const op = 'program.attachUprobeMulti'
+    this.#expectType(op, ['kprobe'])
+    checkObject(op, options)
+    const binary = checkBinary(op, options.binary)
+    const { symbols, pattern, offsets, cookies } = options
+    if ([symbols, pattern, offsets].filter((given) => given !== undefined).length !== 1) {
+      throw invalidArgument(op, 'give one of symbols, pattern or offsets')
+    }
+    if (symbols !== undefined && (!Array.isArray(symbols) || symbols.length === 0 || symbols.some((s) => typeof s !== 'string' || s === ''))) {
+      throw invalidArgument(op, 'symbols must be a non-empty array of function names')
+    }
+    if (pattern !== undefined && (typeof pattern !== 'string' || pattern === '')) throw invalidArgument(op, 'pattern must be a non-empty glob')
+    if (offsets !== undefined && (!Array.isArray(offsets) || offsets.length === 0 ||
+      offsets.some((o) => !Number.isInteger(o) || o < 0 || o > 0x7fffffff))) {
+      throw invalidArgument(op, 'offsets must be a non-empty array of file offsets')
+    }
+    if (cookies !== undefined && (pattern !== undefined || !Array.isArray(cookies) ||
+      cookies.length !== (symbols ?? offsets)!.length || cookies.some((c) => typeof c !== 'bigint' || c < 0n || c >= 1n << 64n))) {
+      throw invalidArgument(op, 'cookies must be one 64-bit bigint per symbol or offset (not with a pattern)')
+    }
+    const pid = checkPid(op, options.pid)
+    const path = findBinary(binary, op)
+    this.#requireAttach(op, 'uprobe_multi', 'uprobe.multi links', 'attach each function with attachUprobe() instead')
+    let resolved: number[]
+    if (offsets !== undefined) {
+      resolved = [...offsets]
+    } else {
+      const functions = elfFunctions(path)
+      if (symbols !== undefined) {
+        const byName = new Map(functions.map((f) => [f.name, f.fileOffset]))
+        resolved = symbols.map((symbol) => {
+          const offset = byName.get(symbol)
+          if (offset === undefined) throw symbolNotFound(op, path, symbol)
+          return offset
+        })
+      } else {
+        const glob = new RegExp(`^${pattern!.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
+        resolved = [...new Set(functions.filter((f) => glob.test(f.name)).map((f) => f.fileOffset))]
+        if (resolved.length === 0) {
+          throw new BpfError(`${op}: no function of ${path} matches '${pattern}'`, { code: 'ENOENT', op, hint: 'elfFunctions(path) lists them' })
+        }
+      }
+    }
+    const handle = this.#handle.attachUprobeMulti(path, resolved, pid, options.retprobe === true, cookies ? [...cookies] : null)
+    const what = symbols?.join(',') ?? pattern ?? `${resolved.length} offsets`
+    return this.#link(handle, `${options.retprobe ? 'uretprobe.multi' : 'uprobe.multi'} ${path}:${what}${pid >= 0 ? ` (pid ${pid})` : ''}`)
+  }
+
   /** Attaches to a USDT probe (`provider:name`) of a binary; the program includes `<bpf/usdt.bpf.h>`. */
   attachUsdt(options: UsdtOptions): Link {
     const op = 'program.attachUsdt'
@@ -350,6 +549,9 @@ export class BpfProgram {
     this.#expectType(op, ['kprobe'])
     checkObject(op, options)
     if (typeof options.syscall !== 'string' || options.syscall === '') throw invalidArgument(op, 'syscall must be a non-empty string')
+    // A ksyscall is a kprobe on the syscall's handler: without kprobes libbpf would only say ENOENT.
+    this.#requireAttach(op, 'kprobe', 'ksyscall programs, which are kprobes on the syscall handlers',
+      'this kernel lacks CONFIG_KPROBES: use a tracepoint (SEC("tracepoint/syscalls/sys_enter_NAME")) or a raw tracepoint on sys_enter instead')
     const handle = this.#handle.attachKsyscall(options.syscall, options.retprobe === true, checkCookie(op, options.cookie))
     return this.#link(handle, `${options.retprobe ? 'kretsyscall' : 'ksyscall'} ${options.syscall}`)
   }
@@ -371,7 +573,7 @@ export class BpfProgram {
     if (cookies !== undefined && (symbols === undefined || !Array.isArray(cookies) || cookies.length !== symbols.length || cookies.some((c) => typeof c !== 'bigint'))) {
       throw invalidArgument(op, 'cookies must be one bigint per symbol')
     }
-    if (!linkSupported('kprobe_multi')) {
+    if (!features.attach('kprobe_multi')) {
       throw new BpfError(`${op}: this kernel has no kprobe.multi links: they need CONFIG_FPROBE (Linux ≥ 5.18)`, {
         code: 'EOPNOTSUPP', op,
         hint: 'attach each function with attachKprobe({ symbol }) instead (see: bpfkit doctor)',
@@ -425,7 +627,7 @@ export class BpfProgram {
     const clsact = () => this.#link(this.#handle.attachTcClsact(ifindex, options.direction === 'egress', priority ?? 0, 0),
       `tc ${name} ${options.direction} (clsact${priority === undefined ? '' : `, priority ${priority}`})`)
     if (options.api === 'clsact' || priority !== undefined) return clsact()
-    if (!linkSupported('tcx')) {
+    if (!features.attach('tcx')) {
       if (options.api === undefined) return clsact()
       throw new BpfError(`${op}: this kernel has no tcx links: they need Linux ≥ 6.6`, {
         code: 'EOPNOTSUPP', op, hint: "use { api: 'clsact' }, or leave api out to get clsact where there is no tcx",
@@ -466,12 +668,15 @@ export class BpfProgram {
       try {
         fd = fs.openSync(cgroup, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? 'EINVAL'
-        throw new BpfError(`${op}: cannot open cgroup ${cgroup}: ${code}`, {
-          code, op, cause: error, hint: code === 'ENOENT' ? 'give a cgroup v2 directory, e.g. /sys/fs/cgroup/my.slice' : undefined,
-        })
+        throw systemError(op, `cannot open cgroup ${cgroup}`, error,
+          (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'give a cgroup v2 directory, e.g. /sys/fs/cgroup/my.slice' : undefined)
       }
       opened = true
+      if (fs.statfsSync(cgroup).type !== CGROUP2_SUPER_MAGIC) {
+        fs.closeSync(fd)
+        throw invalidArgument(op, `${cgroup} is not a cgroup v2 directory`,
+          'cgroup programs attach to cgroup v2: a directory under the cgroup2 mount (grep cgroup2 /proc/mounts)')
+      }
     } else if (typeof cgroup === 'number' && Number.isInteger(cgroup) && cgroup >= 0 && cgroup <= MAX_FD) {
       fd = cgroup
     } else {
@@ -481,6 +686,37 @@ export class BpfProgram {
       const attachType = type ?? this.#handle.expectedAttachType
       const handle = this.#handle.linkCreate(fd, attachType, 0)
       return this.#link(handle, `cgroup ${typeof cgroup === 'string' ? cgroup : `fd ${cgroup}`} (${attachType})`)
+    } finally {
+      if (opened) fs.closeSync(fd)
+    }
+  }
+
+  /**
+   * Attaches an `sk_lookup` or `flow_dissector` program to a network namespace: a path such as
+   * `/var/run/netns/NAME` or `/proc/PID/ns/net`, or an fd (default: this process's namespace). The
+   * link is a netns link: it can be pinned, updated and detached.
+   */
+  attachNetns(netns: string | number = '/proc/self/ns/net'): Link {
+    const op = 'program.attachNetns'
+    this.#expectType(op, ['sk_lookup', 'flow_dissector'])
+    const attachType = this.#handle.type === 'sk_lookup' ? 'sk_lookup' : 'flow_dissector'
+    let fd: number
+    let opened = false
+    if (typeof netns === 'string' && netns !== '') {
+      try {
+        fd = fs.openSync(netns, fs.constants.O_RDONLY)
+      } catch (error) {
+        throw systemError(op, `cannot open network namespace ${netns}`, error,
+          'give a namespace file: /var/run/netns/NAME (ip netns add NAME) or /proc/PID/ns/net')
+      }
+      opened = true
+    } else if (typeof netns === 'number' && Number.isInteger(netns) && netns >= 0 && netns <= MAX_FD) {
+      fd = netns
+    } else {
+      throw invalidArgument(op, 'expected a network namespace path or fd')
+    }
+    try {
+      return this.#link(this.#handle.linkCreate(fd, attachType, 0), `netns ${typeof netns === 'string' ? netns : `fd ${netns}`} (${attachType})`)
     } finally {
       if (opened) fs.closeSync(fd)
     }
@@ -520,28 +756,34 @@ export class BpfProgram {
     return this.#link(handle, `perf_event ${options.type}/${options.config} ${rate} on ${cpu !== undefined ? `cpu ${cpu}` : pid >= 0 ? `pid ${pid}` : `${cpus.length} cpus`}`)
   }
 
-  /** Attaches an fentry/fexit/fmod_ret program to the kernel function its SEC() name gives. */
+  /**
+   * Attaches an fentry/fexit/fmod_ret program to the kernel function its SEC() name gives (or
+   * setAttachTarget named), or a `tp_btf` program to its tracepoint.
+   */
   attachFentry(): Link {
-    requireProgramType('program.attachFentry', 'tracing', 'fentry/fexit programs')
+    const op = 'program.attachFentry'
+    const attach = this.#handle.expectedAttachType
+    const kind: AttachKind = attach === 'trace_raw_tp' ? 'tp_btf' : attach === 'trace_fexit' ? 'fexit' : attach === 'modify_return' ? 'fmod_ret' : 'fentry'
+    if (kind !== 'tp_btf') this.#requireAttach(op, kind, `${kind} programs`, TRAMPOLINES)
     return this.#link(this.#handle.attachTrace(), this.#handle.section)
   }
 
   /** Attaches an LSM program to the security hook its SEC() name gives. */
   attachLsm(): Link {
-    requireProgramType('program.attachLsm', 'lsm', 'LSM programs')
+    this.#requireAttach('program.attachLsm', 'lsm', 'LSM programs', "needs CONFIG_BPF_LSM and 'bpf' in the lsm= boot list, plus kernel BTF (see: bpfkit doctor)")
     return this.#link(this.#handle.attachLsm(), this.#handle.section)
   }
 
   /**
-   * Attaches a BPF iterator (`SEC("iter/…")`), optionally over one map. Read its output by opening
-   * an iterator from the link (bpf_iter_create on `link.fd`).
+   * Attaches a BPF iterator (`SEC("iter/…")`), optionally over one map (`SEC("iter/bpf_map_elem")`).
+   * `link.open()` then reads its output, one pass per call.
    */
   attachIter(options: { map?: { fd: number } } = {}): Link {
     const op = 'program.attachIter'
     checkObject(op, options)
     const mapFd = options.map === undefined ? -1 : options.map?.fd
     if (typeof mapFd !== 'number' || !Number.isInteger(mapFd) || mapFd < -1 || mapFd > MAX_FD) throw invalidArgument(op, 'map must be a BpfMap')
-    requireProgramType(op, 'tracing', 'BPF iterators')
+    this.#requireAttach(op, 'iter', 'BPF iterators', 'needs Linux ≥ 5.8 with kernel BTF (see: bpfkit doctor)')
     return this.#link(this.#handle.attachIter(mapFd), this.#handle.section)
   }
 
@@ -600,6 +842,17 @@ export interface TestRunResult {
   ctx?: Buffer
 }
 
+const CGROUP2_SUPER_MAGIC = 0x63677270
+
+const TRAMPOLINES = 'needs BPF trampolines: CONFIG_DEBUG_INFO_BTF and a JIT with trampolines (x86-64, arm64 ≥ 6.0) (see: bpfkit doctor)'
+
+function uint32(op: string, what: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw invalidArgument(op, `${what} must be a 32-bit unsigned integer`)
+  }
+  return value
+}
+
 function checkObject(op: string, options: unknown): void {
   if (options === null || typeof options !== 'object') throw invalidArgument(op, 'options must be an object')
 }
@@ -648,23 +901,14 @@ function onlineCpus(): number[] {
   return cpus
 }
 
-function requireProgramType(op: string, type: string, what: string): void {
-  if (programTypeSupported(type)) return
-  throw new BpfError(`${op}: this kernel cannot run ${what}: it does not support BPF_PROG_TYPE_${type.toUpperCase()}`, {
-    code: 'EOPNOTSUPP', op,
-    hint: type === 'lsm'
-      ? "needs CONFIG_BPF_LSM and 'bpf' in the lsm= boot list, plus kernel BTF (see: bpfkit doctor)"
-      : 'needs CONFIG_DEBUG_INFO_BTF and a JIT with trampolines (x86-64, arm64 ≥ 6.0) (see: bpfkit doctor)',
-  })
-}
 
-function symbolNotFound(op: string, binary: string, symbol: string, cause: BpfError): BpfError {
+function symbolNotFound(op: string, binary: string, symbol: string, cause?: BpfError): BpfError {
   let near: string[] = []
   try {
     near = nearMatches(symbol, elfFunctions(binary).map((s) => s.name))
   } catch {}
   return new BpfError(`${op}: no function '${symbol}' in ${binary}`, {
-    code: 'ENOENT', errno: cause.errno, op: cause.op, cause,
+    code: 'ENOENT', errno: cause?.errno, op: cause?.op ?? op, cause,
     hint: near.length > 0 ? `did you mean: ${near.join(', ')}?` : 'the binary has no such symbol; for a stripped binary give { offset }',
   })
 }

@@ -17,6 +17,7 @@
 #include "probe.h"
 #include "program.h"
 #include "ring_buffer.h"
+#include "user_ring_buffer.h"
 
 #ifndef BPFKIT_SOURCE_HASH
 #define BPFKIT_SOURCE_HASH "unknown"
@@ -58,10 +59,17 @@ LogCapture::~LogCapture() { currentCapture = previous_; }
 Addon::Addon(Napi::Env env, Napi::Object exports) {
   libbpf_set_print(Print);
   DefineAddon(exports, {
-      InstanceMethod("setErrorClasses", &Addon::SetErrorClasses),
+      InstanceMethod("setErrorClass", &Addon::SetErrorClass),
       InstanceMethod("setLogger", &Addon::SetLogger),
       InstanceMethod("liveResources", &Addon::LiveResources),
-      InstanceMethod("probe", &Addon::Probe),
+      InstanceMethod("probeProgramType", &Addon::Forward<ProbeProgramType>),
+      InstanceMethod("probeMapType", &Addon::Forward<ProbeMapType>),
+      InstanceMethod("probeHelper", &Addon::Forward<ProbeHelper>),
+      InstanceMethod("probeAttach", &Addon::Forward<ProbeAttach>),
+      InstanceMethod("probeNames", &Addon::Forward<ProbeNames>),
+      InstanceMethod("listPrograms", &Addon::Forward<ProgramHandle::List>),
+      InstanceMethod("listMaps", &Addon::Forward<MapHandle::List>),
+      InstanceMethod("listLinks", &Addon::Forward<LinkHandle::List>),
       InstanceMethod("dropCapabilities", &Addon::DropCapabilities),
       InstanceMethod("ifNameToIndex", &Addon::IfNameToIndex),
       InstanceMethod("releaseUntied", &Addon::ReleaseUntied),
@@ -76,9 +84,12 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   linkClass = Napi::Persistent(LinkHandle::Init(env));
   ringBufferClass = Napi::Persistent(RingBufferHandle::Init(env));
   perfBufferClass = Napi::Persistent(PerfBufferHandle::Init(env));
+  userRingBufferClass = Napi::Persistent(UserRingBufferHandle::Init(env));
   exports.Set("BpfObject", objectClass.Value());
   exports.Set("RingBuffer", ringBufferClass.Value());
   exports.Set("PerfBuffer", perfBufferClass.Value());
+  exports.Set("UserRingBuffer", userRingBufferClass.Value());
+  exports.Set("BpfProgram", programClass.Value());
   exports.Set("BpfMap", mapClass.Value());
   exports.Set("Btf", btfClass.Value());
   exports.Set("Link", linkClass.Value());
@@ -125,9 +136,8 @@ void Addon::Deliver(Napi::Env env, const std::vector<LogLine>& lines, const Napi
   }
 }
 
-Napi::Value Addon::SetErrorClasses(const Napi::CallbackInfo& info) {
+Napi::Value Addon::SetErrorClass(const Napi::CallbackInfo& info) {
   bpfError = Napi::Persistent(info[0].As<Napi::Function>());
-  verifierError = Napi::Persistent(info[1].As<Napi::Function>());
   return info.Env().Undefined();
 }
 
@@ -140,8 +150,6 @@ Napi::Value Addon::SetLogger(const Napi::CallbackInfo& info) {
   logLevel = info[1].As<Napi::Number>().Int32Value();
   return info.Env().Undefined();
 }
-
-Napi::Value Addon::Probe(const Napi::CallbackInfo& info) { return bpfkit::Probe(info); }
 
 Napi::Value Addon::DropCapabilities(const Napi::CallbackInfo& info) { return bpfkit::DropCapabilities(info); }
 

@@ -1,4 +1,4 @@
-// Per-environment state of the addon: constructors, error classes, libbpf log routing, live resources.
+// Per-environment state of the addon: constructors, the error class, libbpf log routing, live resources.
 #pragma once
 
 #include <napi.h>
@@ -73,7 +73,6 @@ class Addon : public Napi::Addon<Addon> {
   void Deliver(Napi::Env env, const std::vector<LogLine>& lines, const Napi::FunctionReference& sink);
 
   Napi::FunctionReference bpfError;
-  Napi::FunctionReference verifierError;
   Napi::FunctionReference objectClass;
   Napi::FunctionReference programClass;
   Napi::FunctionReference mapClass;
@@ -81,15 +80,20 @@ class Addon : public Napi::Addon<Addon> {
   Napi::FunctionReference linkClass;
   Napi::FunctionReference ringBufferClass;
   Napi::FunctionReference perfBufferClass;
+  Napi::FunctionReference userRingBufferClass;
   int logLevel = 0;
 
  private:
-  Napi::Value SetErrorClasses(const Napi::CallbackInfo& info);
+  Napi::Value SetErrorClass(const Napi::CallbackInfo& info);
   Napi::Value SetLogger(const Napi::CallbackInfo& info);
   Napi::Value IfNameToIndex(const Napi::CallbackInfo& info);
   Napi::Value ReleaseUntied(const Napi::CallbackInfo& info);
   Napi::Value LiveResources(const Napi::CallbackInfo& info);
-  Napi::Value Probe(const Napi::CallbackInfo& info);
+  // Exports a function of another file as a method of the addon.
+  template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    return F(info);
+  }
   Napi::Value DropCapabilities(const Napi::CallbackInfo& info);
   void ReleaseAll();
   static void Cleanup(napi_async_cleanup_hook_handle handle, void* data);

@@ -4,9 +4,14 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
+#include <map>
 #include <string>
 
 #include "addon.h"
@@ -33,7 +38,109 @@ const char* Linkage(uint32_t linkage) {
   }
 }
 
+enum class Pointers { Keep, AsVoid };
+
+// The type ids a type refers to, where they are in its record (for rewriting them).
+std::vector<uint32_t*> References(struct btf_type* t) {
+  std::vector<uint32_t*> refs;
+  switch (btf_kind(t)) {
+    case BTF_KIND_PTR:
+    case BTF_KIND_TYPEDEF:
+    case BTF_KIND_VOLATILE:
+    case BTF_KIND_CONST:
+    case BTF_KIND_RESTRICT:
+    case BTF_KIND_TYPE_TAG:
+    case BTF_KIND_FUNC:
+    case BTF_KIND_VAR:
+    case BTF_KIND_DECL_TAG:
+      refs.push_back(&t->type);
+      break;
+    case BTF_KIND_ARRAY:
+      refs.push_back(&btf_array(t)->type);
+      refs.push_back(&btf_array(t)->index_type);
+      break;
+    case BTF_KIND_STRUCT:
+    case BTF_KIND_UNION: {
+      struct btf_member* m = btf_members(t);
+      for (uint16_t i = 0; i < btf_vlen(t); i++) refs.push_back(&m[i].type);
+      break;
+    }
+    case BTF_KIND_FUNC_PROTO: {
+      refs.push_back(&t->type);
+      struct btf_param* p = btf_params(t);
+      for (uint16_t i = 0; i < btf_vlen(t); i++) refs.push_back(&p[i].type);
+      break;
+    }
+    case BTF_KIND_DATASEC: {
+      struct btf_var_secinfo* v = btf_var_secinfos(t);
+      for (uint16_t i = 0; i < btf_vlen(t); i++) refs.push_back(&v[i].type);
+      break;
+    }
+    default:
+      break;
+  }
+  return refs;
+}
+
+// Copies `ids` of `source` and what they reach into `target` (btf__add_type, then every reference
+// rewritten to the copies). With `reuse`, a named type `target` already has (same kind and name) is
+// used instead of a copy. Returns 0 with the new ids of `ids` in `copied`, or a negative errno.
+int CopyTypes(struct btf* target, const struct btf* source, const std::vector<uint32_t>& ids, Pointers pointers,
+              bool reuse, std::vector<uint32_t>* copied) {
+  std::map<uint32_t, uint32_t> mapped = {{0, 0}};
+  std::vector<uint32_t> order;
+  std::vector<uint32_t> pending(ids.rbegin(), ids.rend());
+  uint32_t count = btf__type_cnt(source);
+  // Every type to copy, each once: references are followed before anything is added.
+  std::map<uint32_t, bool> seen;
+  while (!pending.empty()) {
+    uint32_t id = pending.back();
+    pending.pop_back();
+    if (id >= count) return -EINVAL;
+    if (mapped.count(id) != 0 || seen[id]) continue;
+    seen[id] = true;
+    const struct btf_type* t = btf__type_by_id(source, id);
+    const char* name = btf__name_by_offset(source, t->name_off);
+    if (reuse && name != nullptr && name[0] != '\0' && btf_kind(t) != BTF_KIND_VAR && btf_kind(t) != BTF_KIND_FUNC) {
+      int existing = btf__find_by_name_kind(target, name, btf_kind(t));
+      if (existing > 0) {
+        mapped[id] = static_cast<uint32_t>(existing);
+        continue;
+      }
+    }
+    order.push_back(id);
+    if (btf_kind(t) == BTF_KIND_PTR && pointers == Pointers::AsVoid) continue;
+    for (uint32_t* ref : References(const_cast<struct btf_type*>(t))) pending.push_back(*ref);
+  }
+  for (uint32_t id : order) {
+    int added = btf__add_type(target, source, btf__type_by_id(source, id));
+    if (added < 0) return added;
+    mapped[id] = static_cast<uint32_t>(added);
+  }
+  for (uint32_t id : order) {
+    // The copies are btf's own (modifiable) memory: their references are rewritten in place.
+    auto* t = const_cast<struct btf_type*>(btf__type_by_id(target, mapped[id]));
+    for (uint32_t* ref : References(t)) {
+      auto found = mapped.find(*ref);
+      *ref = btf_kind(t) == BTF_KIND_PTR && pointers == Pointers::AsVoid ? 0 : found == mapped.end() ? 0 : found->second;
+    }
+  }
+  for (uint32_t id : ids) copied->push_back(mapped[id]);
+  return 0;
+}
+
 }  // namespace
+
+int LoadTypes(const struct btf* source, const std::vector<uint32_t>& ids, std::vector<uint32_t>* copied) {
+  struct btf* btf = btf__new_empty();
+  if (btf == nullptr) return -errno;
+  int err = CopyTypes(btf, source, ids, Pointers::AsVoid, false, copied);
+  if (err == 0) err = btf__load_into_kernel(btf);
+  int fd = err == 0 ? fcntl(btf__fd(btf), F_DUPFD_CLOEXEC, 0) : err;
+  if (fd < 0 && err == 0) fd = -errno;
+  btf__free(btf);
+  return fd;
+}
 
 Napi::Function BtfHandle::Init(Napi::Env env) {
   return DefineClass(env, "BtfHandle", {
@@ -43,6 +150,7 @@ Napi::Function BtfHandle::Init(Napi::Env env) {
       InstanceMethod<&BtfHandle::DumpC>("dumpC"),
       InstanceMethod<&BtfHandle::RawData>("rawData"),
       InstanceMethod<&BtfHandle::Add>("add"),
+      InstanceMethod<&BtfHandle::AddTypes>("addTypes"),
       InstanceMethod<&BtfHandle::Close>("close"),
   });
 }
@@ -122,10 +230,13 @@ Napi::Value BtfHandle::Find(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, id < 0 ? 0 : id);
 }
 
-// dumpC() → every type as C declarations, in id order (libbpf's btf_dump, as bpftool's `format c`).
+// dumpC(kfuncs) → every type as C declarations, in id order (libbpf's btf_dump, as bpftool's `format c`);
+// with `kfuncs`, then an `extern … __weak __ksym;` prototype of each function tagged bpf_kfunc, as
+// bpftool writes them, so that programs calling kfuncs compile against it.
 Napi::Value BtfHandle::DumpC(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const struct btf* btf = Require(env, "btf_dump__new");
+  bool kfuncs = info[0].ToBoolean().Value();
   std::string out;
   auto print = [](void* context, const char* format, va_list args) {
     auto* text = static_cast<std::string*>(context);
@@ -143,6 +254,22 @@ Napi::Value BtfHandle::DumpC(const Napi::CallbackInfo& info) {
   uint32_t count = btf__type_cnt(btf);
   int err = 0;
   for (uint32_t id = 1; id < count && err == 0; id++) err = -btf_dump__dump_type(dump, id);
+  if (kfuncs && err == 0) {
+    out += "\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n";
+    LIBBPF_OPTS(btf_dump_emit_type_decl_opts, opts);
+    for (uint32_t id = 1; id < count && err == 0; id++) {
+      const struct btf_type* tag = btf__type_by_id(btf, id);
+      if (!btf_is_decl_tag(tag) || btf_decl_tag(tag)->component_idx != -1) continue;
+      if (strcmp(btf__name_by_offset(btf, tag->name_off), "bpf_kfunc") != 0) continue;
+      const struct btf_type* func = btf__type_by_id(btf, tag->type);
+      if (!btf_is_func(func)) continue;
+      out += "extern ";
+      opts.field_name = btf__name_by_offset(btf, func->name_off);
+      err = -btf_dump__emit_type_decl(dump, func->type, &opts);
+      out += " __weak __ksym;\n";
+    }
+    out += "#endif\n\n";
+  }
   btf_dump__free(dump);
   if (err != 0) throw BpfError(env, "btf_dump__dump_type", err);
   return Napi::String::New(env, out);
@@ -164,13 +291,42 @@ Napi::Value BtfHandle::Add(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Require(env, "btf__add_btf");
   if (!owned_) throw BpfError(env, "btf__add_btf", "EINVAL", "an object's BTF cannot grow");
-  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Addon::Of(env)->btfClass.Value())) {
-    throw BpfError(env, "btf__add_btf", "EINVAL", "expected a Btf");
-  }
-  const struct btf* other = Unwrap(info[0].As<Napi::Object>())->Require(env, "btf__add_btf");
+  const struct btf* other = Of(env, info[0], "btf__add_btf");
   int first = btf__add_btf(btf_, other);
   if (first < 0) throw BpfError(env, "btf__add_btf", -first);
   return Napi::Number::New(env, first);
+}
+
+// addTypes(other: BtfHandle, ids: number[]) → the ids the copies got: copies types `ids` of `other` and
+// what they reach, reusing the named types this BTF has already. Existing ids and strings stay where
+// they are, so an object's .BTF.ext still matches. Only a BTF this handle owns can grow.
+Napi::Value BtfHandle::AddTypes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "btf__add_type";
+  Require(env, op);
+  if (!owned_) throw BpfError(env, op, "EINVAL", "an object's BTF cannot grow");
+  const struct btf* other = Of(env, info[0], op);
+  if (!info[1].IsArray()) throw BpfError(env, op, "EINVAL", "expected type ids");
+  Napi::Array array = info[1].As<Napi::Array>();
+  std::vector<uint32_t> ids;
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    Napi::Value id = array.Get(i);
+    if (!id.IsNumber()) throw BpfError(env, op, "EINVAL", "expected type ids");
+    ids.push_back(id.As<Napi::Number>().Uint32Value());
+  }
+  std::vector<uint32_t> copied;
+  int err = -CopyTypes(btf_, other, ids, Pointers::Keep, true, &copied);
+  if (err != 0) throw BpfError(env, op, err);
+  Napi::Array result = Napi::Array::New(env, copied.size());
+  for (size_t i = 0; i < copied.size(); i++) result.Set(static_cast<uint32_t>(i), copied[i]);
+  return result;
+}
+
+const struct btf* BtfHandle::Of(Napi::Env env, Napi::Value value, const char* op) {
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(Addon::Of(env)->btfClass.Value())) {
+    throw BpfError(env, op, "EINVAL", "expected a Btf");
+  }
+  return Unwrap(value.As<Napi::Object>())->Require(env, op);
 }
 
 Napi::Value BtfHandle::Close(const Napi::CallbackInfo& info) {

@@ -3,11 +3,19 @@
 
 #include <napi.h>
 
+#include <cstdint>
+#include <vector>
+
 #include "object.h"
 
 struct btf;
 
 namespace bpfkit {
+
+// Copies `ids` of `source`, and every type they reach, into a new BTF and loads it into the kernel, for a
+// map of its own. Pointers become void pointers (a map holds no kernel pointers to follow). Returns the
+// BTF's fd (the caller closes it) with the copies' ids in `copied`, or a negative errno.
+int LoadTypes(const struct btf* source, const std::vector<uint32_t>& ids, std::vector<uint32_t>* copied);
 
 class BtfHandle : public Napi::ObjectWrap<BtfHandle> {
  public:
@@ -17,6 +25,9 @@ class BtfHandle : public Napi::ObjectWrap<BtfHandle> {
   explicit BtfHandle(const Napi::CallbackInfo& info);
   ~BtfHandle() override;
 
+  // The btf behind a JS BtfHandle, or a BpfError.
+  static const struct btf* Of(Napi::Env env, Napi::Value value, const char* op);
+
  private:
   Napi::Value Count(const Napi::CallbackInfo& info);
   Napi::Value Types(const Napi::CallbackInfo& info);
@@ -24,6 +35,7 @@ class BtfHandle : public Napi::ObjectWrap<BtfHandle> {
   Napi::Value DumpC(const Napi::CallbackInfo& info);
   Napi::Value RawData(const Napi::CallbackInfo& info);
   Napi::Value Add(const Napi::CallbackInfo& info);
+  Napi::Value AddTypes(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   // The btf, or a BpfError when it was closed or its object was.

@@ -1,4 +1,4 @@
-// Creates BpfError / VerifierError instances (classes defined in lib/errors.ts) from libbpf results.
+// Creates BpfError instances (classes defined in lib/errors.ts) from libbpf results.
 #include "errors.h"
 
 #include <bpf/libbpf.h>
@@ -67,18 +67,10 @@ Napi::Error BpfError(Napi::Env env, const char* op, int err, const std::string& 
 Napi::Error BpfError(Napi::Env env, const char* op, const char* code, const std::string& message,
                      const std::string& hint) {
   Napi::Object props = Props(env, op, code, 0);
+  std::string state = "|ECLOSED|EBADSTATE|EBUSY|EROFS|";
+  props.Set("origin", state.find(std::string("|") + code + "|") != std::string::npos ? "state" : "argument");
   if (!hint.empty()) props.Set("hint", hint);
   return Make(env, Addon::Of(env)->bpfError, std::string(op) + ": " + message, props);
-}
-
-Napi::Error VerifierError(Napi::Env env, const char* op, int err, const std::string& program,
-                          const std::string& log) {
-  Napi::Object props = Props(env, op, CodeOf(err), err);
-  props.Set("program", program);
-  props.Set("log", log);
-  std::string message = std::string(op) + ": program '" + program + "' rejected by the verifier: " +
-                        Describe(err);
-  return Make(env, Addon::Of(env)->verifierError, message, props);
 }
 
 }  // namespace bpfkit

@@ -1,4 +1,4 @@
-// Creates BpfError / VerifierError instances (classes defined in lib/errors.ts) from libbpf results.
+// Creates BpfError instances (classes defined in lib/errors.ts) from libbpf results.
 #pragma once
 
 #include <napi.h>
@@ -14,11 +14,9 @@ constexpr int kENOTSUPP = 524;
 // `err` is a positive errno or libbpf's own error number (LIBBPF_ERRNO__*).
 Napi::Error BpfError(Napi::Env env, const char* op, int err, const std::string& detail = "");
 
-// An error bpfkit raises itself before any syscall: `code` such as ECLOSED, EBADSTATE or EINVAL.
+// An error bpfkit raises itself before any syscall: a bad argument (EINVAL…), or a call in the wrong
+// state (ECLOSED, EBADSTATE, EBUSY, EROFS); `origin` says which.
 Napi::Error BpfError(Napi::Env env, const char* op, const char* code, const std::string& message,
                      const std::string& hint = "");
-
-Napi::Error VerifierError(Napi::Env env, const char* op, int err, const std::string& program,
-                          const std::string& log);
 
 }  // namespace bpfkit

@@ -20,7 +20,9 @@
 #include <utility>
 
 #include "errors.h"
+#include "kernel_object.h"
 #include "object.h"
+#include "program.h"
 
 namespace bpfkit {
 
@@ -255,6 +257,101 @@ int TcFilter::Detach() {
   return err == ENOENT || err == ENODEV || err == EINVAL ? 0 : err;
 }
 
+// ---- the kernel's view of a link ----
+
+namespace {
+
+const char* AttachTypeName(uint32_t type) {
+  const char* name = libbpf_bpf_attach_type_str(static_cast<enum bpf_attach_type>(type));
+  return name != nullptr ? name : "unknown";
+}
+
+}  // namespace
+
+// { id, type, programId } and what the link is attached to, by link type.
+int LinkInfoOf(Napi::Env env, int fd, Napi::Object* out) {
+  struct bpf_link_info info = {};
+  uint32_t length = sizeof(info);
+  if (bpf_link_get_info_by_fd(fd, &info, &length) != 0) return errno;
+  // Names come back in buffers of our own: ask again with one where the link type has a name.
+  char name[512] = {};
+  uint64_t buffer = reinterpret_cast<uintptr_t>(name);
+  bool named = true;
+  switch (info.type) {
+    case BPF_LINK_TYPE_RAW_TRACEPOINT:
+      info.raw_tracepoint.tp_name = buffer;
+      info.raw_tracepoint.tp_name_len = sizeof(name);
+      break;
+    case BPF_LINK_TYPE_ITER:
+      info.iter.target_name = buffer;
+      info.iter.target_name_len = sizeof(name);
+      break;
+    case BPF_LINK_TYPE_UPROBE_MULTI:
+      info.uprobe_multi.path = buffer;
+      info.uprobe_multi.path_size = sizeof(name);
+      info.uprobe_multi.count = 0;
+      break;
+    case BPF_LINK_TYPE_PERF_EVENT:
+      // The union's name field is at the same place for uprobes, kprobes and tracepoints.
+      info.perf_event.uprobe.file_name = buffer;
+      info.perf_event.uprobe.name_len = sizeof(name);
+      break;
+    default:
+      named = false;
+  }
+  if (named && bpf_link_get_info_by_fd(fd, &info, &length) != 0) return errno;
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("id", info.id);
+  const char* type = libbpf_bpf_link_type_str(static_cast<enum bpf_link_type>(info.type));
+  result.Set("type", type != nullptr ? type : "unknown");
+  result.Set("programId", info.prog_id);
+  switch (info.type) {
+    case BPF_LINK_TYPE_RAW_TRACEPOINT:
+    case BPF_LINK_TYPE_ITER:
+      result.Set("name", name);
+      if (info.type == BPF_LINK_TYPE_ITER && info.iter.map.map_id != 0) result.Set("mapId", info.iter.map.map_id);
+      break;
+    case BPF_LINK_TYPE_TRACING:
+      result.Set("attachType", AttachTypeName(info.tracing.attach_type));
+      result.Set("targetObjectId", info.tracing.target_obj_id);
+      result.Set("targetBtfId", info.tracing.target_btf_id);
+      break;
+    case BPF_LINK_TYPE_CGROUP:
+      result.Set("attachType", AttachTypeName(info.cgroup.attach_type));
+      result.Set("cgroupId", Napi::BigInt::New(env, static_cast<uint64_t>(info.cgroup.cgroup_id)));
+      break;
+    case BPF_LINK_TYPE_NETNS:
+      result.Set("attachType", AttachTypeName(info.netns.attach_type));
+      result.Set("netnsIno", info.netns.netns_ino);
+      break;
+    case BPF_LINK_TYPE_XDP:
+      result.Set("ifindex", info.xdp.ifindex);
+      break;
+    case BPF_LINK_TYPE_TCX:
+      result.Set("attachType", AttachTypeName(info.tcx.attach_type));
+      result.Set("ifindex", info.tcx.ifindex);
+      break;
+    case BPF_LINK_TYPE_STRUCT_OPS:
+      result.Set("mapId", info.struct_ops.map_id);
+      break;
+    case BPF_LINK_TYPE_UPROBE_MULTI:
+      result.Set("name", name);
+      result.Set("count", info.uprobe_multi.count);
+      if (info.uprobe_multi.pid != 0) result.Set("pid", info.uprobe_multi.pid);
+      break;
+    case BPF_LINK_TYPE_KPROBE_MULTI:
+      result.Set("count", info.kprobe_multi.count);
+      break;
+    case BPF_LINK_TYPE_PERF_EVENT:
+      if (name[0] != '\0') result.Set("name", name);
+      break;
+    default:
+      break;
+  }
+  *out = result;
+  return 0;
+}
+
 // ---- the JS handle ----
 
 Napi::Function LinkHandle::Init(Napi::Env env) {
@@ -266,6 +363,8 @@ Napi::Function LinkHandle::Init(Napi::Env env) {
       InstanceMethod<&LinkHandle::Pin>("pin"),
       InstanceMethod<&LinkHandle::Unpin>("unpin"),
       InstanceMethod<&LinkHandle::Detach>("detach"),
+      InstanceMethod<&LinkHandle::Update>("update"),
+      InstanceMethod<&LinkHandle::IterCreate>("iterCreate"),
       InstanceMethod<&LinkHandle::Destroy>("destroy"),
   });
 }
@@ -275,6 +374,11 @@ LinkHandle::LinkHandle(const Napi::CallbackInfo& info)
   Napi::Env env = info.Env();
   if (info.Length() >= 1 && info[0].IsExternal()) {
     attachment_.reset(info[0].As<Napi::External<Attachment>>().Data());
+  } else if (info.Length() >= 1 && info[0].IsObject() && info[0].As<Napi::Object>().Get("id").IsNumber()) {
+    uint32_t id = info[0].As<Napi::Object>().Get("id").As<Napi::Number>().Uint32Value();
+    int fd = bpf_link_get_fd_by_id(id);
+    if (fd < 0) throw BpfError(env, "bpf_link_get_fd_by_id", errno, "link id " + std::to_string(id));
+    attachment_ = std::make_unique<FdLinks>(std::vector<FdLinks::Entry>{{fd, -1}});
   } else if (info.Length() >= 1 && info[0].IsObject() && info[0].As<Napi::Object>().Get("pinned").IsString()) {
     std::string path = info[0].As<Napi::Object>().Get("pinned").As<Napi::String>().Utf8Value();
     struct bpf_link* link = nullptr;
@@ -287,7 +391,7 @@ LinkHandle::LinkHandle(const Napi::CallbackInfo& info)
     if (link == nullptr) throw BpfError(env, "bpf_link__open", err, path);
     attachment_ = std::make_unique<LibbpfLinks>(std::vector<struct bpf_link*>{link});
   } else {
-    throw BpfError(env, "Link", "EINVAL", "links come from a program's attach calls or Link.openPinned(path)");
+    throw BpfError(env, "Link", "EINVAL", "links come from a program's attach calls, Link.openPinned(path) or Link.fromId(id)");
   }
   addon_->Track(this);
 }
@@ -296,7 +400,7 @@ Napi::Object LinkHandle::New(Napi::Env env, std::unique_ptr<Attachment> attachme
   // The constructor takes ownership (and cannot fail for an External).
   auto external = Napi::External<Attachment>::New(env, attachment.release());
   Napi::Object wrapped = Addon::Of(env)->linkClass.New({external});
-  Unwrap(wrapped)->owner_ = Napi::Persistent(owner);
+  if (!owner.IsEmpty()) Unwrap(wrapped)->owner_ = Napi::Persistent(owner);
   return wrapped;
 }
 
@@ -327,19 +431,14 @@ Napi::Value LinkHandle::PinPath(const Napi::CallbackInfo& info) {
   return path != nullptr ? Napi::String::New(info.Env(), path) : info.Env().Null();
 }
 
-// info() → { id, type, programId } (bpf_link_get_info_by_fd), or null when this is not one BPF link.
+// info() → the kernel's view of the link (bpf_link_get_info_by_fd), or null when this is not one BPF link.
 Napi::Value LinkHandle::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = Require(env, "bpf_link_get_info_by_fd")->Fd();
   if (fd < 0) return env.Null();
-  struct bpf_link_info link_info = {};
-  uint32_t length = sizeof(link_info);
-  if (bpf_link_get_info_by_fd(fd, &link_info, &length) != 0) throw BpfError(env, "bpf_link_get_info_by_fd", errno);
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("id", link_info.id);
-  const char* type = libbpf_bpf_link_type_str(static_cast<enum bpf_link_type>(link_info.type));
-  result.Set("type", type != nullptr ? type : "unknown");
-  result.Set("programId", link_info.prog_id);
+  Napi::Object result;
+  int err = LinkInfoOf(env, fd, &result);
+  if (err != 0) throw BpfError(env, "bpf_link_get_info_by_fd", err);
   return result;
 }
 
@@ -370,6 +469,35 @@ Napi::Value LinkHandle::Detach(const Napi::CallbackInfo& info) {
   int err = Require(env, "bpf_link__detach")->Detach();
   if (err != 0) throw BpfError(env, "bpf_link__detach", err);
   return env.Undefined();
+}
+
+// update(program: ProgramHandle): the link runs `program` from now on, atomically (BPF_LINK_UPDATE).
+Napi::Value LinkHandle::Update(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_link_update";
+  int fd = Require(env, op)->Fd();
+  ProgramHandle* program = ProgramHandle::From(env, info[0]);
+  if (program == nullptr) throw BpfError(env, op, "EINVAL", "expected a program");
+  int programFd = program->LoadedFd(env, op);
+  if (fd < 0) throw BpfError(env, op, EOPNOTSUPP);
+  if (bpf_link_update(fd, programFd, nullptr) != 0) throw BpfError(env, op, errno);
+  return env.Undefined();
+}
+
+// iterCreate() → the fd of a new pass over an iterator link's output (bpf_iter_create); the caller closes it.
+Napi::Value LinkHandle::IterCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_iter_create";
+  int fd = Require(env, op)->Fd();
+  if (fd < 0) throw BpfError(env, op, "EINVAL", "not a BPF link");
+  int iter = bpf_iter_create(fd);
+  if (iter < 0) throw BpfError(env, op, errno);
+  return Napi::Number::New(env, iter);
+}
+
+// listLinks() → LinkInfo of every BPF link in the kernel (bpf_link_get_next_id).
+Napi::Value LinkHandle::List(const Napi::CallbackInfo& info) {
+  return ListById(info.Env(), "link", bpf_link_get_next_id, bpf_link_get_fd_by_id, LinkInfoOf);
 }
 
 // destroy(): detaching may make libbpf speak (a netlink error from a filter someone else removed): its

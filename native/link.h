@@ -136,17 +136,23 @@ class TcFilter : public Attachment {
   bool attached_ = true;
 };
 
+// The kernel's view of the link behind `fd` as a LinkInfo object, or an errno.
+int LinkInfoOf(Napi::Env env, int fd, Napi::Object* out);
+
 class LinkHandle : public Napi::ObjectWrap<LinkHandle>, public Resource {
  public:
   static Napi::Function Init(Napi::Env env);
-  // new LinkHandle(External<Attachment>) from a program's attach calls, or new LinkHandle({ pinned: path }).
+  // new LinkHandle(External<Attachment>) from a program's attach calls, new LinkHandle({ pinned: path }) or
+  // new LinkHandle({ id }).
   explicit LinkHandle(const Napi::CallbackInfo& info);
   ~LinkHandle() override;
 
   // Wraps an attachment (taking ownership) in a new JS LinkHandle that keeps `owner` (the object whose
-  // program it attaches) from being collected first.
+  // program it attaches; empty for a program of its own, which the kernel keeps) from being collected first.
   static Napi::Object New(Napi::Env env, std::unique_ptr<Attachment> attachment, Napi::Object owner);
   void Release() override;
+  // listLinks() → the kernel's view of every BPF link, system-wide.
+  static Napi::Value List(const Napi::CallbackInfo& info);
   bool DependsOnObject() const override { return true; }
   bool TiedToProcess() const override { return attachment_ == nullptr || attachment_->TiedToProcess(); }
 
@@ -158,6 +164,8 @@ class LinkHandle : public Napi::ObjectWrap<LinkHandle>, public Resource {
   Napi::Value Pin(const Napi::CallbackInfo& info);
   Napi::Value Unpin(const Napi::CallbackInfo& info);
   Napi::Value Detach(const Napi::CallbackInfo& info);
+  Napi::Value Update(const Napi::CallbackInfo& info);
+  Napi::Value IterCreate(const Napi::CallbackInfo& info);
   Napi::Value Destroy(const Napi::CallbackInfo& info);
   Attachment* Require(Napi::Env env, const char* op) const;
 

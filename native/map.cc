@@ -1,9 +1,10 @@
-// BpfMap: one BPF map — of an object (a libbpf bpf_map) or opened from a pin — and byte-level access to
-// its entries, every size checked before the syscall.
+// BpfMap: one BPF map — of an object (a libbpf bpf_map), or of its own (created, opened from a pin or by
+// id) — its definition, and byte-level access to its entries, every size checked before the syscall.
 #include "map.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "btf.h"
 #include "errors.h"
+#include "kernel_object.h"
 #include "link.h"
 
 namespace bpfkit {
@@ -39,17 +42,41 @@ uint32_t Count(Napi::Env env, const char* op, const Napi::Value& value) {
   return static_cast<uint32_t>(count);
 }
 
+// The kernel's view of the map behind `fd` as a MapInfo object, or an errno.
+int MapInfoOf(Napi::Env env, int fd, Napi::Object* out) {
+  struct bpf_map_info info = {};
+  uint32_t length = sizeof(info);
+  if (bpf_map_get_info_by_fd(fd, &info, &length) != 0) return errno;
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("id", info.id);
+  const char* type = libbpf_bpf_map_type_str(static_cast<enum bpf_map_type>(info.type));
+  result.Set("type", type != nullptr ? type : "unknown");
+  result.Set("name", info.name);
+  result.Set("keySize", info.key_size);
+  result.Set("valueSize", info.value_size);
+  result.Set("maxEntries", info.max_entries);
+  result.Set("flags", info.map_flags);
+  result.Set("btfId", info.btf_id);
+  result.Set("btfKeyTypeId", info.btf_key_type_id);
+  result.Set("btfValueTypeId", info.btf_value_type_id);
+  *out = result;
+  return 0;
+}
+
 }  // namespace
 
 Napi::Function MapHandle::Init(Napi::Env env) {
   return DefineClass(env, "BpfMapHandle", {
       InstanceAccessor<&MapHandle::Name>("name"),
       InstanceAccessor<&MapHandle::Type>("type"),
-      InstanceAccessor<&MapHandle::KeySize>("keySize"),
-      InstanceAccessor<&MapHandle::ValueSize>("valueSize"),
+      InstanceAccessor<&MapHandle::KeySize, &MapHandle::SetKeySize>("keySize"),
+      InstanceAccessor<&MapHandle::ValueSize, &MapHandle::SetValueSize>("valueSize"),
       InstanceAccessor<&MapHandle::ValueBytes>("valueBytes"),
       InstanceAccessor<&MapHandle::MaxEntries, &MapHandle::SetMaxEntries>("maxEntries"),
-      InstanceAccessor<&MapHandle::MapFlags>("mapFlags"),
+      InstanceAccessor<&MapHandle::MapFlags, &MapHandle::SetMapFlags>("flags"),
+      InstanceAccessor<&MapHandle::NumaNode, &MapHandle::SetNumaNode>("numaNode"),
+      InstanceAccessor<&MapHandle::MapExtra, &MapHandle::SetMapExtra>("mapExtra"),
+      InstanceAccessor<&MapHandle::Autocreate, &MapHandle::SetAutocreate>("autocreate"),
       InstanceAccessor<&MapHandle::IsInternal>("isInternal"),
       InstanceAccessor<&MapHandle::BtfKeyTypeId>("btfKeyTypeId"),
       InstanceAccessor<&MapHandle::BtfValueTypeId>("btfValueTypeId"),
@@ -74,6 +101,9 @@ Napi::Function MapHandle::Init(Napi::Env env) {
       InstanceMethod<&MapHandle::Pin>("pin"),
       InstanceMethod<&MapHandle::Unpin>("unpin"),
       InstanceMethod<&MapHandle::Reuse>("reuse"),
+      InstanceMethod<&MapHandle::InnerMap>("innerMap"),
+      InstanceMethod<&MapHandle::SetInnerMap>("setInnerMap"),
+      InstanceMethod<&MapHandle::Info>("info"),
       InstanceMethod<&MapHandle::ReadGlobal>("readGlobal"),
       InstanceMethod<&MapHandle::WriteGlobal>("writeGlobal"),
       InstanceMethod<&MapHandle::Close>("close"),
@@ -88,30 +118,106 @@ MapHandle::MapHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MapHandl
     map_ = info[1].As<Napi::External<struct bpf_map>>().Data();
     btfKeyTypeId_ = bpf_map__btf_key_type_id(map_);
     btfValueTypeId_ = bpf_map__btf_value_type_id(map_);
-  } else if (info.Length() == 1 && info[0].IsObject() && info[0].As<Napi::Object>().Get("pinned").IsString()) {
-    std::string path = info[0].As<Napi::Object>().Get("pinned").As<Napi::String>().Utf8Value();
-    int fd = bpf_obj_get(path.c_str());
-    if (fd < 0) throw BpfError(env, "bpf_obj_get", errno, path);
-    // A pin may hold a program or a link, whose info would read as nonsense map info.
-    char kind[32] = {};
-    std::string link = "/proc/self/fd/" + std::to_string(fd);
-    if (readlink(link.c_str(), kind, sizeof(kind) - 1) < 0 || std::string(kind) != "anon_inode:bpf-map") {
+  } else if (info.Length() == 1 && info[0].IsObject()) {
+    Napi::Object source = info[0].As<Napi::Object>();
+    const char* op;
+    std::string what;
+    int fd;
+    if (source.Get("pinned").IsString()) {
+      op = "bpf_obj_get";
+      what = source.Get("pinned").As<Napi::String>().Utf8Value();
+      fd = bpf_obj_get(what.c_str());
+    } else if (source.Get("id").IsNumber()) {
+      op = "bpf_map_get_fd_by_id";
+      uint32_t id = source.Get("id").As<Napi::Number>().Uint32Value();
+      what = "map id " + std::to_string(id);
+      fd = bpf_map_get_fd_by_id(id);
+    } else if (source.Get("fd").IsNumber()) {
+      op = "fcntl(F_DUPFD_CLOEXEC)";
+      int given = source.Get("fd").As<Napi::Number>().Int32Value();
+      what = "fd " + std::to_string(given);
+      fd = given < 0 ? (errno = EBADF, -1) : fcntl(given, F_DUPFD_CLOEXEC, 0);
+    } else if (source.Get("create").IsObject()) {
+      op = "bpf_map_create";
+      fd = Create(env, source.Get("create").As<Napi::Object>(), &what);
+    } else {
+      throw BpfError(env, "BpfMap", "EINVAL", "expected { pinned }, { id }, { fd } or { create }");
+    }
+    if (fd < 0) throw BpfError(env, op, errno, what);
+    // A pin or an fd may hold a program or a link, whose info would read as nonsense map info.
+    std::string kind = FdKind(fd);
+    if (kind != "anon_inode:bpf-map") {
       close(fd);
-      throw BpfError(env, "bpf_obj_get", "EINVAL", path + " is not a pinned map (" + (kind[0] ? kind : "unknown") + ")");
+      throw BpfError(env, op, "EINVAL", what + " is not a map (" + (kind.empty() ? "unknown" : kind) + ")");
     }
     uint32_t length = sizeof(info_);
-    if (bpf_obj_get_info_by_fd(fd, &info_, &length) != 0) {
+    if (bpf_map_get_info_by_fd(fd, &info_, &length) != 0) {
       int err = errno;
       close(fd);
-      throw BpfError(env, "bpf_map_get_info_by_fd", err, path);
+      throw BpfError(env, "bpf_map_get_info_by_fd", err, what);
     }
     addon_ = Addon::Of(env);
     fd_ = fd;
     addon_->Track(this);
   } else {
-    throw BpfError(env, "BpfMap", "EINVAL", "maps come from BpfObject.maps or BpfMap.openPinned");
+    throw BpfError(env, "BpfMap", "EINVAL", "maps come from BpfObject.maps, BpfMap.create, BpfMap.openPinned or BpfMap.fromId");
   }
   napi_type_tag_object(env, Value(), &kMapTag);
+}
+
+// Creates a map of its own (bpf_map_create) from { type, name, keySize, valueSize, maxEntries, flags,
+// numaNode, mapExtra, innerMap, btf, keyTypeId, valueTypeId }: with `btf`, the key and value types and
+// what they reach are copied into a BTF of their own that the kernel keeps with the map. Returns the fd,
+// or -1 with errno set.
+int MapHandle::Create(Napi::Env env, Napi::Object spec, std::string* what) {
+  const char* op = "bpf_map_create";
+  auto number = [&](const char* key) -> double {
+    Napi::Value value = spec.Get(key);
+    return value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : 0;
+  };
+  std::string typeName = spec.Get("type").IsString() ? spec.Get("type").As<Napi::String>().Utf8Value() : "";
+  int type = -1;
+  for (int candidate = 1;; candidate++) {
+    const char* name = libbpf_bpf_map_type_str(static_cast<enum bpf_map_type>(candidate));
+    if (name == nullptr) break;
+    if (typeName == name) type = candidate;
+  }
+  if (type < 0) throw BpfError(env, op, "EINVAL", "unknown map type '" + typeName + "'");
+  std::string name = spec.Get("name").IsString() ? spec.Get("name").As<Napi::String>().Utf8Value() : "";
+  *what = name.empty() ? typeName + " map" : "map '" + name + "'";
+  LIBBPF_OPTS(bpf_map_create_opts, opts);
+  opts.map_flags = static_cast<uint32_t>(number("flags"));
+  opts.numa_node = static_cast<uint32_t>(number("numaNode"));
+  if (opts.numa_node != 0) opts.map_flags |= BPF_F_NUMA_NODE;
+  Napi::Value extra = spec.Get("mapExtra");
+  bool lossless = true;
+  if (extra.IsBigInt()) opts.map_extra = extra.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!spec.Get("innerMap").IsUndefined()) {
+    MapHandle* inner = From(env, spec.Get("innerMap"));
+    if (inner == nullptr) throw BpfError(env, op, "EINVAL", "innerMap must be a map");
+    opts.inner_map_fd = static_cast<uint32_t>(inner->LoadedFd(env, op));
+  }
+  int btfFd = -1;
+  if (!spec.Get("btf").IsUndefined()) {
+    const struct btf* source = BtfHandle::Of(env, spec.Get("btf"), op);
+    std::vector<uint32_t> ids = {static_cast<uint32_t>(number("keyTypeId")), static_cast<uint32_t>(number("valueTypeId"))};
+    std::vector<uint32_t> copied;
+    btfFd = LoadTypes(source, ids, &copied);
+    if (btfFd < 0) {
+      int err = -btfFd;
+      throw BpfError(env, "btf__load_into_kernel", err, "the BTF of " + *what);
+    }
+    opts.btf_fd = static_cast<uint32_t>(btfFd);
+    opts.btf_key_type_id = copied[0];
+    opts.btf_value_type_id = copied[1];
+  }
+  int fd = bpf_map_create(static_cast<enum bpf_map_type>(type), name.empty() ? nullptr : name.c_str(),
+                          static_cast<uint32_t>(number("keySize")), static_cast<uint32_t>(number("valueSize")),
+                          static_cast<uint32_t>(number("maxEntries")), &opts);
+  int err = errno;
+  if (btfFd >= 0) close(btfFd);
+  errno = err;
+  return fd;
 }
 
 MapHandle::~MapHandle() { Release(); }
@@ -163,7 +269,10 @@ int MapHandle::LoadedFd(Napi::Env env, const char* op) const {
   }
   owner_->Require(env, op, Need::Loaded);
   int fd = bpf_map__fd(map_);
-  if (fd < 0) throw BpfError(env, op, "EBADSTATE", "map '" + NameOf() + "' was not created");
+  // A map left out (autocreate off) keeps libbpf's placeholder fd, which is no map.
+  if (fd < 0 || !bpf_map__autocreate(map_)) {
+    throw BpfError(env, op, "EBADSTATE", "map '" + NameOf() + "' was not created (autocreate is off)");
+  }
   return fd;
 }
 
@@ -250,6 +359,129 @@ Napi::Value MapHandle::MapFlags(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), map_ != nullptr ? bpf_map__map_flags(map_) : info_.map_flags);
 }
 
+struct bpf_map* MapHandle::Settable(Napi::Env env, const char* op) const {
+  if (map_ == nullptr) throw BpfError(env, op, "EBADSTATE", "the map exists in the kernel already: set it before load()");
+  owner_->Require(env, op, Need::BeforeLoad);
+  return map_;
+}
+
+uint32_t MapHandle::U32(Napi::Env env, const char* op, const Napi::Value& value, const char* what) const {
+  double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
+  if (!(number >= 0 && number <= 0xffffffff) || number != static_cast<double>(static_cast<uint32_t>(number))) {
+    throw BpfError(env, op, "EINVAL", std::string(what) + " must be a 32-bit unsigned integer");
+  }
+  return static_cast<uint32_t>(number);
+}
+
+// The pre-load setters: libbpf refuses what it cannot change (EBUSY once created) with its errno.
+void MapHandle::SetKeySize(const Napi::CallbackInfo& info, const Napi::Value& value) {
+  const char* op = "bpf_map__set_key_size";
+  struct bpf_map* map = Settable(info.Env(), op);
+  int err = -bpf_map__set_key_size(map, U32(info.Env(), op, value, "keySize"));
+  if (err != 0) throw BpfError(info.Env(), op, err, NameOf());
+}
+
+void MapHandle::SetValueSize(const Napi::CallbackInfo& info, const Napi::Value& value) {
+  const char* op = "bpf_map__set_value_size";
+  struct bpf_map* map = Settable(info.Env(), op);
+  int err = -bpf_map__set_value_size(map, U32(info.Env(), op, value, "valueSize"));
+  if (err != 0) throw BpfError(info.Env(), op, err, NameOf());
+}
+
+void MapHandle::SetMapFlags(const Napi::CallbackInfo& info, const Napi::Value& value) {
+  const char* op = "bpf_map__set_map_flags";
+  struct bpf_map* map = Settable(info.Env(), op);
+  int err = -bpf_map__set_map_flags(map, U32(info.Env(), op, value, "flags"));
+  if (err != 0) throw BpfError(info.Env(), op, err, NameOf());
+}
+
+Napi::Value MapHandle::NumaNode(const Napi::CallbackInfo& info) {
+  RequireOpen(info.Env(), "bpf_map__numa_node");
+  return Napi::Number::New(info.Env(), map_ != nullptr ? bpf_map__numa_node(map_) : 0);
+}
+
+void MapHandle::SetNumaNode(const Napi::CallbackInfo& info, const Napi::Value& value) {
+  const char* op = "bpf_map__set_numa_node";
+  struct bpf_map* map = Settable(info.Env(), op);
+  int err = -bpf_map__set_numa_node(map, U32(info.Env(), op, value, "numaNode"));
+  if (err != 0) throw BpfError(info.Env(), op, err, NameOf());
+}
+
+Napi::Value MapHandle::MapExtra(const Napi::CallbackInfo& info) {
+  RequireOpen(info.Env(), "bpf_map__map_extra");
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(map_ != nullptr ? bpf_map__map_extra(map_) : info_.map_extra));
+}
+
+void MapHandle::SetMapExtra(const Napi::CallbackInfo& info, const Napi::Value& value) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map__set_map_extra";
+  struct bpf_map* map = Settable(env, op);
+  if (!value.IsBigInt()) throw BpfError(env, op, "EINVAL", "mapExtra must be a bigint");
+  bool lossless = true;
+  uint64_t extra = value.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw BpfError(env, op, "EINVAL", "mapExtra must be a 64-bit unsigned bigint");
+  int err = -bpf_map__set_map_extra(map, extra);
+  if (err != 0) throw BpfError(env, op, err, NameOf());
+}
+
+Napi::Value MapHandle::Autocreate(const Napi::CallbackInfo& info) {
+  RequireOpen(info.Env(), "bpf_map__autocreate");
+  return Napi::Boolean::New(info.Env(), map_ == nullptr || bpf_map__autocreate(map_));
+}
+
+void MapHandle::SetAutocreate(const Napi::CallbackInfo& info, const Napi::Value& value) {
+  const char* op = "bpf_map__set_autocreate";
+  struct bpf_map* map = Settable(info.Env(), op);
+  int err = -bpf_map__set_autocreate(map, value.ToBoolean().Value());
+  if (err != 0) throw BpfError(info.Env(), op, err, NameOf());
+}
+
+// innerMap() → the definition of a map-in-map's inner maps, from its __array(values, …) declaration:
+// { type, keySize, valueSize, maxEntries, flags, btfKeyTypeId, btfValueTypeId }, or null. libbpf frees
+// this template at load, so it is copied out, never handed out.
+Napi::Value MapHandle::InnerMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, "bpf_map__inner_map");
+  struct bpf_map* inner = map_ != nullptr ? bpf_map__inner_map(map_) : nullptr;
+  if (inner == nullptr) return env.Null();
+  Napi::Object result = Napi::Object::New(env);
+  const char* type = libbpf_bpf_map_type_str(bpf_map__type(inner));
+  result.Set("type", type != nullptr ? type : "unknown");
+  result.Set("keySize", bpf_map__key_size(inner));
+  result.Set("valueSize", bpf_map__value_size(inner));
+  result.Set("maxEntries", bpf_map__max_entries(inner));
+  result.Set("flags", bpf_map__map_flags(inner));
+  result.Set("btfKeyTypeId", bpf_map__btf_key_type_id(inner));
+  result.Set("btfValueTypeId", bpf_map__btf_value_type_id(inner));
+  return result;
+}
+
+// setInnerMap(map) before load: the inner maps of this map-in-map are like `map` (bpf_map__set_inner_map_fd).
+Napi::Value MapHandle::SetInnerMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_map__set_inner_map_fd";
+  struct bpf_map* map = Settable(env, op);
+  MapHandle* inner = From(env, info[0]);
+  if (inner == nullptr) throw BpfError(env, op, "EINVAL", "expected a map");
+  int err = -bpf_map__set_inner_map_fd(map, inner->LoadedFd(env, op));
+  if (err != 0) throw BpfError(env, op, err, NameOf());
+  return env.Undefined();
+}
+
+// info() → the kernel's view of the map (bpf_map_get_info_by_fd).
+Napi::Value MapHandle::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object result;
+  int err = MapInfoOf(env, LoadedFd(env, "bpf_map_get_info_by_fd"), &result);
+  if (err != 0) throw BpfError(env, "bpf_map_get_info_by_fd", err, NameOf());
+  return result;
+}
+
+// listMaps() → MapInfo of every map in the kernel (bpf_map_get_next_id).
+Napi::Value MapHandle::List(const Napi::CallbackInfo& info) {
+  return ListById(info.Env(), "map", bpf_map_get_next_id, bpf_map_get_fd_by_id, MapInfoOf);
+}
+
 Napi::Value MapHandle::IsInternal(const Napi::CallbackInfo& info) {
   RequireOpen(info.Env(), "bpf_map__is_internal");
   return Napi::Boolean::New(info.Env(), map_ != nullptr && bpf_map__is_internal(map_));
@@ -284,8 +516,16 @@ Napi::Value MapHandle::Id(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), map_info.id);
 }
 
+// pinPath → where pin() pinned the map, or (an object's map, as pinPath or the object's pinRoot set it)
+// where load() pins or reuses it.
 Napi::Value MapHandle::PinPath(const Napi::CallbackInfo& info) {
-  return pinPath_.empty() ? info.Env().Null() : Napi::String::New(info.Env(), pinPath_);
+  Napi::Env env = info.Env();
+  if (!pinPath_.empty()) return Napi::String::New(env, pinPath_);
+  if (map_ == nullptr) return env.Null();
+  owner_->Require(env, "bpf_map__pin_path", Need::Open);
+  const char* path = bpf_map__pin_path(map_);
+  bool loaded = bpf_map__fd(map_) >= 0;
+  return path == nullptr || (loaded && !bpf_map__is_pinned(map_)) ? env.Null() : Napi::String::New(env, path);
 }
 
 // lookup(key: Buffer | null, flags?) → Buffer | undefined. Without a key (queue, stack): peek.
@@ -561,7 +801,6 @@ void MapHandle::SetPinPath(const Napi::CallbackInfo& info, const Napi::Value& va
   std::string path = value.IsString() ? value.As<Napi::String>().Utf8Value() : std::string();
   int err = -bpf_map__set_pin_path(map_, path.empty() ? nullptr : path.c_str());
   if (err != 0) throw BpfError(env, op, err, path);
-  pinPath_ = path;
 }
 
 // reuse(other: MapHandle) before load: the object uses `other`'s map instead of creating its own.
@@ -579,8 +818,15 @@ Napi::Value MapHandle::Reuse(const Napi::CallbackInfo& info) {
 
 Napi::Value MapHandle::Unpin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (pinPath_.empty()) throw BpfError(env, "bpf_map__unpin", "EBADSTATE", "the map is not pinned by this handle");
-  if (unlink(pinPath_.c_str()) != 0 && errno != ENOENT) throw BpfError(env, "bpf_map__unpin", errno, pinPath_);
+  const char* op = "bpf_map__unpin";
+  if (pinPath_.empty() && map_ != nullptr && bpf_map__fd(map_) >= 0 && bpf_map__is_pinned(map_)) {
+    // Pinned by load(), at the path pinPath or the object's pinRoot gave.
+    int err = -bpf_map__unpin(map_, nullptr);
+    if (err != 0 && err != ENOENT) throw BpfError(env, op, err, bpf_map__pin_path(map_));
+    return env.Undefined();
+  }
+  if (pinPath_.empty()) throw BpfError(env, op, "EBADSTATE", "the map is not pinned by this handle");
+  if (unlink(pinPath_.c_str()) != 0 && errno != ENOENT) throw BpfError(env, op, errno, pinPath_);
   pinPath_.clear();
   return env.Undefined();
 }

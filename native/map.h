@@ -1,5 +1,5 @@
-// BpfMap: one BPF map — of an object (a libbpf bpf_map) or opened from a pin — and byte-level access to
-// its entries, every size checked before the syscall.
+// BpfMap: one BPF map — of an object (a libbpf bpf_map), or of its own (created, opened from a pin or by
+// id) — its definition, and byte-level access to its entries, every size checked before the syscall.
 #pragma once
 
 #include <linux/bpf.h>
@@ -19,7 +19,8 @@ namespace bpfkit {
 class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
  public:
   static Napi::Function Init(Napi::Env env);
-  // new BpfMapHandle(objectHandle, External<bpf_map>) or new BpfMapHandle({ pinned: path })
+  // new BpfMapHandle(objectHandle, External<bpf_map>) for an object's map (or a map-in-map's template),
+  // or a map of its own holding one fd: new BpfMapHandle({ pinned: path } | { id } | { fd } | { create }).
   explicit MapHandle(const Napi::CallbackInfo& info);
   ~MapHandle() override;
 
@@ -33,6 +34,9 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
   int LoadedFd(Napi::Env env, const char* op) const;
   std::string NameOf() const;
 
+  // listMaps() → the kernel's view of every map, system-wide.
+  static Napi::Value List(const Napi::CallbackInfo& info);
+
  private:
   Napi::Value Name(const Napi::CallbackInfo& info);
   Napi::Value Type(const Napi::CallbackInfo& info);
@@ -41,7 +45,19 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
   Napi::Value ValueBytes(const Napi::CallbackInfo& info);
   Napi::Value MaxEntries(const Napi::CallbackInfo& info);
   void SetMaxEntries(const Napi::CallbackInfo& info, const Napi::Value& value);
+  void SetKeySize(const Napi::CallbackInfo& info, const Napi::Value& value);
+  void SetValueSize(const Napi::CallbackInfo& info, const Napi::Value& value);
   Napi::Value MapFlags(const Napi::CallbackInfo& info);
+  void SetMapFlags(const Napi::CallbackInfo& info, const Napi::Value& value);
+  Napi::Value NumaNode(const Napi::CallbackInfo& info);
+  void SetNumaNode(const Napi::CallbackInfo& info, const Napi::Value& value);
+  Napi::Value MapExtra(const Napi::CallbackInfo& info);
+  void SetMapExtra(const Napi::CallbackInfo& info, const Napi::Value& value);
+  Napi::Value Autocreate(const Napi::CallbackInfo& info);
+  void SetAutocreate(const Napi::CallbackInfo& info, const Napi::Value& value);
+  Napi::Value InnerMap(const Napi::CallbackInfo& info);
+  Napi::Value SetInnerMap(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value IsInternal(const Napi::CallbackInfo& info);
   Napi::Value BtfKeyTypeId(const Napi::CallbackInfo& info);
   Napi::Value BtfValueTypeId(const Napi::CallbackInfo& info);
@@ -77,6 +93,10 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
   size_t ValueSizeOf() const;
   // Size of one value as the syscall sees it: per-CPU maps hold one 8-byte-aligned slot per possible CPU.
   size_t ValueBytes() const;
+  // An object's map, before load(), for a setter.
+  struct bpf_map* Settable(Napi::Env env, const char* op) const;
+  uint32_t U32(Napi::Env env, const char* op, const Napi::Value& value, const char* what) const;
+  int Create(Napi::Env env, Napi::Object spec, std::string* what);
   void RequireOpen(Napi::Env env, const char* op) const;
   // A Uint8Array argument of exactly `size` bytes (at least `size` when `atLeast`), or a BpfError
   // before any syscall.

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 #include <utility>
 
 #include "errors.h"
@@ -18,26 +19,10 @@ namespace bpfkit {
 
 namespace {
 
-// libbpf prints a rejected program's verifier log as one message between these markers.
-constexpr const char kLogBegin[] = "': -- BEGIN PROG LOAD LOG --\n";
-constexpr const char kLogEnd[] = "-- END PROG LOAD LOG --";
-constexpr const char kProgPrefix[] = "prog '";
-
-struct VerifierLog {
-  std::string program;
-  std::string log;
-};
-
-bool FindVerifierLog(const LogLine& line, VerifierLog* out) {
-  size_t begin = line.text.find(kLogBegin);
-  size_t prefix = line.text.rfind(kProgPrefix, begin);
-  if (begin == std::string::npos || prefix == std::string::npos) return false;
-  size_t start = begin + sizeof(kLogBegin) - 1;
-  size_t end = line.text.find(kLogEnd, start);
-  out->program = line.text.substr(prefix + sizeof(kProgPrefix) - 1, begin - prefix - (sizeof(kProgPrefix) - 1));
-  out->log = line.text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-  return true;
-}
+// Each program's verifier log buffer (bpf_program__set_log_buf): libbpf loads without a log first and,
+// when the kernel refuses a program, loads it again with one. The kernel keeps a log's tail when it is
+// longer. The memory is reserved, not touched: pages exist only where the kernel writes.
+constexpr size_t kLogBytes = 16 << 20;
 
 // Reads an object file into `bytes`. Only a regular file: a FIFO or a device would block the JS thread
 // (forever, for a FIFO with no writer). Returns 0, or an errno with `why` saying what is wrong.
@@ -113,10 +98,11 @@ const char* StructOpsInMaps(struct bpf_object* object) {
 }
 
 struct bpf_object* Open(const std::vector<uint8_t>& bytes, const std::string& objectName,
-                        const std::string& btfCustomPath, uint32_t kernelLogLevel, int* err) {
+                        const std::string& btfCustomPath, const std::string& pinRoot, uint32_t kernelLogLevel, int* err) {
   LIBBPF_OPTS(bpf_object_open_opts, opts);
   if (!objectName.empty()) opts.object_name = objectName.c_str();
   if (!btfCustomPath.empty()) opts.btf_custom_path = btfCustomPath.c_str();
+  if (!pinRoot.empty()) opts.pin_root_path = pinRoot.c_str();
   opts.kernel_log_level = kernelLogLevel;
   struct bpf_object* object = bpf_object__open_mem(bytes.data(), bytes.size(), &opts);
   *err = object == nullptr ? errno : 0;
@@ -174,8 +160,8 @@ Napi::Function ObjectHandle::Init(Napi::Env env) {
   });
 }
 
-// new BpfObjectHandle(pathOrBytes, { objectName, btfCustomPath, customBtf, objectBytes, kernelLogLevel,
-// logLevel, logger }): a path is read into memory first (regular files only, at most objectBytes).
+// new BpfObjectHandle(pathOrBytes, { objectName, btfCustomPath, customBtf, pinRoot, objectBytes,
+// kernelLogLevel, logLevel, logger }): a path is read into memory first (regular files only, at most objectBytes).
 ObjectHandle::ObjectHandle(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<ObjectHandle>(info), addon_(Addon::Of(info.Env())), logLevel_(addon_->logLevel) {
   Napi::Env env = info.Env();
@@ -220,7 +206,7 @@ ObjectHandle::ObjectHandle(const Napi::CallbackInfo& info)
 
   int err = 0;
   std::vector<LogLine> lines = Captured(logLevel_, [&] {
-    object_ = Open(bytes_, objectName, btfCustomPath,
+    object_ = Open(bytes_, objectName, btfCustomPath, text("pinRoot"),
                    kernelLogLevel.IsNumber() ? kernelLogLevel.As<Napi::Number>().Uint32Value() : 0, &err);
   });
   if (object_ == nullptr) {
@@ -392,6 +378,16 @@ Napi::Value ObjectHandle::Btf(const Napi::CallbackInfo& info) {
 Napi::Value ObjectHandle::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Require(env, "bpf_object__load", Need::BeforeLoad);
+  struct bpf_program* program;
+  bpf_object__for_each_program(program, object_) {
+    size_t size = 0;
+    if (!bpf_program__autoload(program) || bpf_program__log_buf(program, &size) != nullptr) continue;
+    std::unique_ptr<char[]> buffer(new char[kLogBytes]);
+    buffer[0] = '\0';
+    int err = -bpf_program__set_log_buf(program, buffer.get(), kLogBytes);
+    if (err != 0) throw BpfError(env, "bpf_program__set_log_buf", err, bpf_program__name(program));
+    logs_.push_back(std::move(buffer));
+  }
   arenas_ = ReserveArenas(env, object_);
   state_ = State::Loading;
   auto* worker = new LoadWorker(env, this);
@@ -400,6 +396,14 @@ Napi::Value ObjectHandle::Load(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+const char* ObjectHandle::ProgramLog(struct bpf_program* program) const {
+  size_t size = 0;
+  return bpf_program__log_buf(program, &size);
+}
+
+// A failed load rejects with bpf_object__load's error; what libbpf warned about on the way (which map or
+// program failed, and why) goes with it as `libbpfMessages`, and the verifier's logs by program as
+// `verifierLogs`, for lib/object.ts to say whose fault it is.
 void ObjectHandle::FinishLoad(Napi::Env env, int err, const std::vector<LogLine>& lines,
                               Napi::Promise::Deferred deferred) {
   if (state_ == State::Closed) {
@@ -409,30 +413,32 @@ void ObjectHandle::FinishLoad(Napi::Env env, int err, const std::vector<LogLine>
     return;
   }
   state_ = err == 0 ? State::Loaded : State::Failed;
-  VerifierLog verifier;
-  bool rejected = false;
-  std::vector<LogLine> rest;
-  for (const LogLine& line : lines) {
-    // The verifier log travels on the VerifierError; the logger gets everything else.
-    if (err != 0 && !rejected && FindVerifierLog(line, &verifier)) {
-      rejected = true;
-    } else {
-      rest.push_back(line);
-    }
-  }
   try {
-    addon_->Deliver(env, rest, logger_);
+    addon_->Deliver(env, lines, logger_);
   } catch (const Napi::Error& e) {
     deferred.Reject(e.Value());
     return;
   }
   if (err == 0) {
     deferred.Resolve(env.Undefined());
-  } else if (rejected) {
-    deferred.Reject(VerifierError(env, "bpf_object__load", err, verifier.program, verifier.log).Value());
-  } else {
-    deferred.Reject(BpfError(env, "bpf_object__load", err).Value());
+    return;
   }
+  Napi::Array messages = Napi::Array::New(env);
+  uint32_t count = 0;
+  for (const LogLine& line : lines) {
+    if (line.level == LIBBPF_WARN) messages.Set(count++, line.text);
+  }
+  // The verifier's logs: after a failed load the object takes no more calls.
+  Napi::Object logs = Napi::Object::New(env);
+  struct bpf_program* program;
+  bpf_object__for_each_program(program, object_) {
+    const char* log = ProgramLog(program);
+    if (log != nullptr && log[0] != '\0') logs.Set(bpf_program__name(program), log);
+  }
+  Napi::Object error = BpfError(env, "bpf_object__load", err).Value().As<Napi::Object>();
+  error.DefineProperty(Napi::PropertyDescriptor::Value("libbpfMessages", messages, napi_default));
+  error.DefineProperty(Napi::PropertyDescriptor::Value("verifierLogs", logs, napi_default));
+  deferred.Reject(error);
 }
 
 Napi::Value ObjectHandle::Close(const Napi::CallbackInfo& info) {

@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "arena.h"
 
 struct bpf_map;
+struct bpf_program;
 struct bpf_object;
 
 namespace bpfkit {
@@ -49,6 +51,9 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   };
   Region GlobalRegion(Napi::Env env, struct bpf_map* map, const char* op);
 
+  // What the verifier wrote into `program`'s log buffer at load (null when it has none).
+  const char* ProgramLog(struct bpf_program* program) const;
+
   // Runs on the worker thread: loads unless close() came first. When close() comes during the load,
   // this thread closes the object once the load returns, so close() itself never waits for it.
   void LoadInBackground(int* err, std::vector<LogLine>* lines);
@@ -77,6 +82,7 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   bool loadCancelled_ = false;
   std::vector<std::pair<struct bpf_map*, Region>> mapped_;  // munmap()ed by Destroy()
   std::vector<uint8_t> bytes_;  // bpf_object__open_mem's input must outlive the object
+  std::vector<std::unique_ptr<char[]>> logs_;  // the programs' verifier log buffers, set at load()
   // extraBtf: the merged BTF in a memfd that libbpf reads at load as /proc/self/fd/N. Nothing lands in
   // the file system, and the kernel frees it with the process however that ends.
   int btfFd_ = -1;

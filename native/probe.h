@@ -1,11 +1,15 @@
-// Probes: what the running kernel supports (program types, map types, helpers), through libbpf.
+// Probes: what the running kernel supports — program types, map types, helpers and attach types — each
+// asked of the kernel on its own, through libbpf's probes or a tiny program.
 #pragma once
 
 #include <napi.h>
 
 namespace bpfkit {
 
-// probe() → { programTypes: { name: boolean }, mapTypes: { name: boolean }, helpers: { name: boolean } }
-Napi::Value Probe(const Napi::CallbackInfo& info);
+Napi::Value ProbeProgramType(const Napi::CallbackInfo& info);
+Napi::Value ProbeMapType(const Napi::CallbackInfo& info);
+Napi::Value ProbeHelper(const Napi::CallbackInfo& info);
+Napi::Value ProbeAttach(const Napi::CallbackInfo& info);
+Napi::Value ProbeNames(const Napi::CallbackInfo& info);
 
 }  // namespace bpfkit

@@ -15,30 +15,102 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "errors.h"
+#include "kernel_object.h"
 #include "link.h"
 
 namespace bpfkit {
 
 using Need = ObjectHandle::Need;
 
+namespace {
+
+constexpr napi_type_tag kProgramTag = {0x6270666b69747072ULL, 0x6f6748616e646c65ULL};
+
+// libbpf's names (libbpf_bpf_*_type_str) back to the enum: the name as libbpf spells it, or -1.
+int ProgTypeByName(const std::string& name) {
+  for (int type = 0;; type++) {
+    const char* candidate = libbpf_bpf_prog_type_str(static_cast<enum bpf_prog_type>(type));
+    if (candidate == nullptr) return -1;
+    if (name == candidate) return type;
+  }
+}
+
+int AttachTypeByName(const std::string& name) {
+  for (int type = 0;; type++) {
+    const char* candidate = libbpf_bpf_attach_type_str(static_cast<enum bpf_attach_type>(type));
+    if (candidate == nullptr) return -1;
+    if (name == candidate) return type;
+  }
+}
+
+// The kernel's view of the program behind `fd` as a ProgramInfo object, or an errno.
+int ProgramInfoOf(Napi::Env env, int fd, Napi::Object* out) {
+  struct bpf_prog_info info = {};
+  uint32_t length = sizeof(info);
+  if (bpf_prog_get_info_by_fd(fd, &info, &length) != 0) return errno;
+  std::vector<uint32_t> mapIds(info.nr_map_ids);
+  if (!mapIds.empty()) {
+    uint32_t count = info.nr_map_ids;
+    memset(&info, 0, sizeof(info));
+    info.nr_map_ids = count;
+    info.map_ids = reinterpret_cast<uintptr_t>(mapIds.data());
+    length = sizeof(info);
+    if (bpf_prog_get_info_by_fd(fd, &info, &length) != 0) return errno;
+    mapIds.resize(std::min(count, info.nr_map_ids));
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("id", info.id);
+  char tag[2 * BPF_TAG_SIZE + 1];
+  for (int i = 0; i < BPF_TAG_SIZE; i++) snprintf(tag + 2 * i, 3, "%02x", info.tag[i]);
+  result.Set("tag", tag);
+  const char* type = libbpf_bpf_prog_type_str(static_cast<enum bpf_prog_type>(info.type));
+  result.Set("type", type != nullptr ? type : "unknown");
+  result.Set("name", info.name);
+  result.Set("instructions", info.xlated_prog_len / 8);
+  result.Set("jitedSize", info.jited_prog_len);
+  result.Set("verifiedInstructions", info.verified_insns);
+  result.Set("runCount", Napi::BigInt::New(env, static_cast<uint64_t>(info.run_cnt)));
+  result.Set("runTimeNs", Napi::BigInt::New(env, static_cast<uint64_t>(info.run_time_ns)));
+  result.Set("recursionMisses", Napi::BigInt::New(env, static_cast<uint64_t>(info.recursion_misses)));
+  result.Set("loadTime", Napi::BigInt::New(env, static_cast<uint64_t>(info.load_time)));
+  result.Set("uid", info.created_by_uid);
+  result.Set("btfId", info.btf_id);
+  Napi::Array maps = Napi::Array::New(env, mapIds.size());
+  for (size_t i = 0; i < mapIds.size(); i++) maps.Set(static_cast<uint32_t>(i), mapIds[i]);
+  result.Set("mapIds", maps);
+  *out = result;
+  return 0;
+}
+
+}  // namespace
+
 Napi::Function ProgramHandle::Init(Napi::Env env) {
   return DefineClass(env, "BpfProgramHandle", {
       InstanceAccessor<&ProgramHandle::Name>("name"),
       InstanceAccessor<&ProgramHandle::Section>("section"),
-      InstanceAccessor<&ProgramHandle::Type>("type"),
-      InstanceAccessor<&ProgramHandle::ExpectedAttachType>("expectedAttachType"),
+      InstanceAccessor<&ProgramHandle::Type, &ProgramHandle::SetType>("type"),
+      InstanceAccessor<&ProgramHandle::ExpectedAttachType, &ProgramHandle::SetExpectedAttachType>("expectedAttachType"),
+      InstanceAccessor<&ProgramHandle::Flags, &ProgramHandle::SetFlags>("flags"),
+      InstanceAccessor<&ProgramHandle::LogLevel, &ProgramHandle::SetLogLevel>("logLevel"),
+      InstanceAccessor<&ProgramHandle::VerifierLog>("verifierLog"),
       InstanceAccessor<&ProgramHandle::Autoload, &ProgramHandle::SetAutoload>("autoload"),
       InstanceAccessor<&ProgramHandle::Fd>("fd"),
+      InstanceAccessor<&ProgramHandle::PinPath>("pinPath"),
+      InstanceMethod<&ProgramHandle::Pin>("pin"),
+      InstanceMethod<&ProgramHandle::Unpin>("unpin"),
       InstanceMethod<&ProgramHandle::SetAttachTarget>("setAttachTarget"),
       InstanceMethod<&ProgramHandle::Attach>("attach"),
       InstanceMethod<&ProgramHandle::AttachTracepoint>("attachTracepoint"),
       InstanceMethod<&ProgramHandle::AttachRawTracepoint>("attachRawTracepoint"),
       InstanceMethod<&ProgramHandle::AttachUprobe>("attachUprobe"),
+      InstanceMethod<&ProgramHandle::AttachUprobeMulti>("attachUprobeMulti"),
       InstanceMethod<&ProgramHandle::AttachUsdt>("attachUsdt"),
       InstanceMethod<&ProgramHandle::AttachKprobe>("attachKprobe"),
       InstanceMethod<&ProgramHandle::AttachKprobeMulti>("attachKprobeMulti"),
@@ -53,49 +125,196 @@ Napi::Function ProgramHandle::Init(Napi::Env env) {
       InstanceMethod<&ProgramHandle::AttachTcClsact>("attachTcClsact"),
       InstanceMethod<&ProgramHandle::Info>("info"),
       InstanceMethod<&ProgramHandle::TestRun>("testRun"),
+      InstanceMethod<&ProgramHandle::Close>("close"),
   });
 }
 
-// Made by BpfObjectHandle.programs(): new BpfProgramHandle(objectHandle, External<bpf_program>)
 ProgramHandle::ProgramHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProgramHandle>(info) {
-  if (info.Length() < 2 || !info[1].IsExternal() || !info[0].IsObject()) {
-    throw BpfError(info.Env(), "BpfProgram", "EINVAL", "programs come from BpfObject.programs");
+  Napi::Env env = info.Env();
+  if (info.Length() >= 2 && info[1].IsExternal() && info[0].IsObject()) {
+    owner_ = ObjectHandle::Unwrap(info[0].As<Napi::Object>());
+    ownerRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+    program_ = info[1].As<Napi::External<struct bpf_program>>().Data();
+  } else if (info.Length() == 1 && info[0].IsObject()) {
+    Napi::Object source = info[0].As<Napi::Object>();
+    int fd = -1;
+    const char* op;
+    std::string what;
+    if (source.Get("pinned").IsString()) {
+      op = "bpf_obj_get";
+      what = source.Get("pinned").As<Napi::String>().Utf8Value();
+      fd = bpf_obj_get(what.c_str());
+    } else if (source.Get("id").IsNumber()) {
+      op = "bpf_prog_get_fd_by_id";
+      uint32_t id = source.Get("id").As<Napi::Number>().Uint32Value();
+      what = "program id " + std::to_string(id);
+      fd = bpf_prog_get_fd_by_id(id);
+    } else {
+      throw BpfError(env, "BpfProgram", "EINVAL", "expected { pinned: path } or { id }");
+    }
+    if (fd < 0) throw BpfError(env, op, errno, what);
+    // A pin may hold a map or a link, whose info would read as nonsense program info.
+    std::string kind = FdKind(fd);
+    if (kind != "anon_inode:bpf-prog") {
+      close(fd);
+      throw BpfError(env, op, "EINVAL", what + " is not a program (" + (kind.empty() ? "unknown" : kind) + ")");
+    }
+    uint32_t length = sizeof(info_);
+    if (bpf_prog_get_info_by_fd(fd, &info_, &length) != 0) {
+      int err = errno;
+      close(fd);
+      throw BpfError(env, "bpf_prog_get_info_by_fd", err, what);
+    }
+    addon_ = Addon::Of(env);
+    fd_ = fd;
+    addon_->Track(this);
+  } else {
+    throw BpfError(env, "BpfProgram", "EINVAL", "programs come from BpfObject.programs, BpfProgram.openPinned or BpfProgram.fromId");
   }
-  owner_ = ObjectHandle::Unwrap(info[0].As<Napi::Object>());
-  ownerRef_ = Napi::Persistent(info[0].As<Napi::Object>());
-  program_ = info[1].As<Napi::External<struct bpf_program>>().Data();
+  napi_type_tag_object(env, Value(), &kProgramTag);
+}
+
+ProgramHandle::~ProgramHandle() { Release(); }
+
+void ProgramHandle::Release() {
+  if (fd_ < 0) return;
+  close(fd_);
+  fd_ = -1;
+  addon_->Untrack(this);
+}
+
+ProgramHandle* ProgramHandle::From(Napi::Env env, Napi::Value value) {
+  bool tagged = false;
+  if (!value.IsObject() || napi_check_object_type_tag(env, value, &kProgramTag, &tagged) != napi_ok || !tagged) {
+    return nullptr;
+  }
+  return Unwrap(value.As<Napi::Object>());
+}
+
+std::string ProgramHandle::NameOf() const { return program_ != nullptr ? bpf_program__name(program_) : info_.name; }
+
+struct bpf_program* ProgramHandle::ObjectProgram(Napi::Env env, const char* op) const {
+  if (program_ == nullptr) {
+    if (fd_ < 0) throw BpfError(env, op, "ECLOSED", "the program is closed");
+    throw BpfError(env, op, "EINVAL",
+                   "program '" + NameOf() + "' was opened from a pin or by id: it attaches only through bpf_link_create "
+                   "(XDP, TC, cgroup and netns programs); attach it from its object for the rest");
+  }
+  owner_->Require(env, op, Need::Open);
+  return program_;
+}
+
+struct bpf_program* ProgramHandle::Settable(Napi::Env env, const char* op) const {
+  if (program_ == nullptr) throw BpfError(env, op, "EBADSTATE", "a program opened from a pin or by id is loaded already");
+  owner_->Require(env, op, Need::BeforeLoad);
+  return program_;
+}
+
+void ProgramHandle::Deliver(Napi::Env env, const std::vector<LogLine>& lines) {
+  if (owner_ != nullptr) {
+    owner_->Deliver(env, lines);
+  } else {
+    addon_->Deliver(env, lines, Napi::FunctionReference());
+  }
 }
 
 Napi::Value ProgramHandle::Name(const Napi::CallbackInfo& info) {
-  owner_->Require(info.Env(), "bpf_program__name", Need::Open);
-  return Napi::String::New(info.Env(), bpf_program__name(program_));
+  if (program_ != nullptr) owner_->Require(info.Env(), "bpf_program__name", Need::Open);
+  return Napi::String::New(info.Env(), NameOf());
 }
 
 Napi::Value ProgramHandle::Section(const Napi::CallbackInfo& info) {
+  if (program_ == nullptr) return Napi::String::New(info.Env(), "");
   owner_->Require(info.Env(), "bpf_program__section_name", Need::Open);
   return Napi::String::New(info.Env(), bpf_program__section_name(program_));
 }
 
 Napi::Value ProgramHandle::Type(const Napi::CallbackInfo& info) {
-  owner_->Require(info.Env(), "bpf_program__type", Need::Open);
-  const char* name = libbpf_bpf_prog_type_str(bpf_program__type(program_));
+  enum bpf_prog_type type = static_cast<enum bpf_prog_type>(info_.type);
+  if (program_ != nullptr) {
+    owner_->Require(info.Env(), "bpf_program__type", Need::Open);
+    type = bpf_program__type(program_);
+  }
+  const char* name = libbpf_bpf_prog_type_str(type);
   return Napi::String::New(info.Env(), name != nullptr ? name : "unknown");
 }
 
+// type = 'xdp' before load: libbpf's name of the program type (bpf_program__set_type).
+void ProgramHandle::SetType(const Napi::CallbackInfo& info, const Napi::Value& value) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__set_type";
+  struct bpf_program* program = Settable(env, op);
+  int type = value.IsString() ? ProgTypeByName(value.As<Napi::String>().Utf8Value()) : -1;
+  if (type < 0) throw BpfError(env, op, "EINVAL", "unknown program type");
+  int err = -bpf_program__set_type(program, static_cast<enum bpf_prog_type>(type));
+  if (err != 0) throw BpfError(env, op, err, NameOf());
+}
+
 Napi::Value ProgramHandle::ExpectedAttachType(const Napi::CallbackInfo& info) {
+  if (program_ == nullptr) return Napi::String::New(info.Env(), "");
   owner_->Require(info.Env(), "bpf_program__expected_attach_type", Need::Open);
   const char* name = libbpf_bpf_attach_type_str(bpf_program__expected_attach_type(program_));
   return Napi::String::New(info.Env(), name != nullptr ? name : "unknown");
 }
 
+void ProgramHandle::SetExpectedAttachType(const Napi::CallbackInfo& info, const Napi::Value& value) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__set_expected_attach_type";
+  struct bpf_program* program = Settable(env, op);
+  int type = value.IsString() ? AttachTypeByName(value.As<Napi::String>().Utf8Value()) : -1;
+  if (type < 0) throw BpfError(env, op, "EINVAL", "unknown attach type");
+  int err = -bpf_program__set_expected_attach_type(program, static_cast<enum bpf_attach_type>(type));
+  if (err != 0) throw BpfError(env, op, err, NameOf());
+}
+
+Napi::Value ProgramHandle::Flags(const Napi::CallbackInfo& info) {
+  if (program_ == nullptr) return Napi::Number::New(info.Env(), 0);
+  owner_->Require(info.Env(), "bpf_program__flags", Need::Open);
+  return Napi::Number::New(info.Env(), bpf_program__flags(program_));
+}
+
+void ProgramHandle::SetFlags(const Napi::CallbackInfo& info, const Napi::Value& value) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__set_flags";
+  struct bpf_program* program = Settable(env, op);
+  if (!value.IsNumber()) throw BpfError(env, op, "EINVAL", "flags must be a number");
+  int err = -bpf_program__set_flags(program, value.As<Napi::Number>().Uint32Value());
+  if (err != 0) throw BpfError(env, op, err, NameOf());
+}
+
+Napi::Value ProgramHandle::LogLevel(const Napi::CallbackInfo& info) {
+  if (program_ == nullptr) return Napi::Number::New(info.Env(), 0);
+  owner_->Require(info.Env(), "bpf_program__log_level", Need::Open);
+  return Napi::Number::New(info.Env(), bpf_program__log_level(program_));
+}
+
+void ProgramHandle::SetLogLevel(const Napi::CallbackInfo& info, const Napi::Value& value) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__set_log_level";
+  struct bpf_program* program = Settable(env, op);
+  if (!value.IsNumber()) throw BpfError(env, op, "EINVAL", "logLevel must be a number");
+  int err = -bpf_program__set_log_level(program, value.As<Napi::Number>().Uint32Value());
+  if (err != 0) throw BpfError(env, op, err, NameOf());
+}
+
+// verifierLog → what the verifier wrote into this program's log buffer at load (null when nothing).
+Napi::Value ProgramHandle::VerifierLog(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (program_ == nullptr) return env.Null();
+  owner_->Require(env, "bpf_program__log_buf", Need::Open);
+  const char* log = owner_->ProgramLog(program_);
+  return log == nullptr || log[0] == '\0' ? env.Null() : Napi::String::New(env, log);
+}
+
 Napi::Value ProgramHandle::Autoload(const Napi::CallbackInfo& info) {
+  if (program_ == nullptr) return Napi::Boolean::New(info.Env(), true);
   owner_->Require(info.Env(), "bpf_program__autoload", Need::Open);
   return Napi::Boolean::New(info.Env(), bpf_program__autoload(program_));
 }
 
 void ProgramHandle::SetAutoload(const Napi::CallbackInfo& info, const Napi::Value& value) {
-  owner_->Require(info.Env(), "bpf_program__set_autoload", Need::BeforeLoad);
-  int err = -bpf_program__set_autoload(program_, value.ToBoolean().Value());
+  struct bpf_program* program = Settable(info.Env(), "bpf_program__set_autoload");
+  int err = -bpf_program__set_autoload(program, value.ToBoolean().Value());
   if (err != 0) throw BpfError(info.Env(), "bpf_program__set_autoload", err);
 }
 
@@ -103,22 +322,11 @@ Napi::Value ProgramHandle::Fd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), LoadedFd(info.Env(), "bpf_program__fd"));
 }
 
-// setAttachTarget(functionName): the kernel function an fentry/fexit/fmod_ret/LSM program attaches to,
-// chosen before load instead of in the SEC() name.
-Napi::Value ProgramHandle::SetAttachTarget(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const char* op = "bpf_program__set_attach_target";
-  owner_->Require(env, op, Need::BeforeLoad);
-  if (!info[0].IsString()) throw BpfError(env, op, "EINVAL", "the target must be a function name");
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  int err = 0;
-  std::vector<LogLine> lines = Captured(owner_->LogLevel(), [&] { err = -bpf_program__set_attach_target(program_, 0, name.c_str()); });
-  owner_->Deliver(env, lines);
-  if (err != 0) throw BpfError(env, op, err, std::string("program '") + bpf_program__name(program_) + "' → " + name);
-  return env.Undefined();
-}
-
 int ProgramHandle::LoadedFd(Napi::Env env, const char* op) const {
+  if (program_ == nullptr) {
+    if (fd_ < 0) throw BpfError(env, op, "ECLOSED", "the program is closed");
+    return fd_;
+  }
   owner_->Require(env, op, Need::Loaded);
   int fd = bpf_program__fd(program_);
   if (fd < 0) {
@@ -128,19 +336,90 @@ int ProgramHandle::LoadedFd(Napi::Env env, const char* op) const {
   return fd;
 }
 
+Napi::Value ProgramHandle::PinPath(const Napi::CallbackInfo& info) {
+  return pinPath_.empty() ? info.Env().Null() : Napi::String::New(info.Env(), pinPath_);
+}
+
+// pin(path): the loaded program on bpffs, so it outlives this process (bpf_program__pin).
+Napi::Value ProgramHandle::Pin(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__pin";
+  int fd = LoadedFd(env, op);
+  if (!info[0].IsString()) throw BpfError(env, op, "EINVAL", "expected a path on a bpffs mount");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (path == pinPath_) return env.Undefined();
+  if (!pinPath_.empty()) {
+    throw BpfError(env, op, "EBUSY", "the program is already pinned at " + pinPath_ + ": unpin() it first");
+  }
+  int err = 0;
+  std::vector<LogLine> lines = Captured(program_ != nullptr ? owner_->LogLevel() : addon_->logLevel, [&] {
+    err = program_ != nullptr ? -bpf_program__pin(program_, path.c_str()) : (bpf_obj_pin(fd, path.c_str()) == 0 ? 0 : errno);
+  });
+  Deliver(env, lines);
+  if (err != 0) throw BpfError(env, op, err, path);
+  pinPath_ = path;
+  return env.Undefined();
+}
+
+Napi::Value ProgramHandle::Unpin(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (pinPath_.empty()) throw BpfError(env, "bpf_program__unpin", "EBADSTATE", "the program is not pinned by this handle");
+  if (unlink(pinPath_.c_str()) != 0 && errno != ENOENT) throw BpfError(env, "bpf_program__unpin", errno, pinPath_);
+  pinPath_.clear();
+  return env.Undefined();
+}
+
+// setAttachTarget(functionName | null, targetProgramFd?) before load: what an fentry, fexit, fmod_ret,
+// LSM or freplace program attaches to — a kernel function, or a function of a loaded BPF program.
+Napi::Value ProgramHandle::SetAttachTarget(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__set_attach_target";
+  struct bpf_program* program = Settable(env, op);
+  std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
+  int target = 0;
+  if (info.Length() >= 2 && info[1].IsNumber()) {
+    target = info[1].As<Napi::Number>().Int32Value();
+    if (target <= 0) throw BpfError(env, op, "EINVAL", "the target must be a program's fd");
+  } else if (info.Length() >= 2 && !info[1].IsUndefined()) {
+    ProgramHandle* other = From(env, info[1]);
+    if (other == nullptr) throw BpfError(env, op, "EINVAL", "the target must be a program or its fd");
+    target = other->LoadedFd(env, op);
+  }
+  if (name.empty() && target == 0) throw BpfError(env, op, "EINVAL", "expected a function name");
+  int err = 0;
+  std::vector<LogLine> lines = Captured(owner_->LogLevel(), [&] {
+    err = -bpf_program__set_attach_target(program, target, name.empty() ? nullptr : name.c_str());
+  });
+  Deliver(env, lines);
+  if (err != 0) throw BpfError(env, op, err, NameOf() + (name.empty() ? "" : " → " + name));
+  return env.Undefined();
+}
+
+Napi::Value ProgramHandle::Close(const Napi::CallbackInfo& info) {
+  Release();
+  return info.Env().Undefined();
+}
+
+// listPrograms() → ProgramInfo of every program loaded in the kernel (bpf_prog_get_next_id), skipping
+// those unloaded meanwhile.
+Napi::Value ProgramHandle::List(const Napi::CallbackInfo& info) {
+  return ListById(info.Env(), "program", bpf_prog_get_next_id, bpf_prog_get_fd_by_id, ProgramInfoOf);
+}
+
 template <typename F>
 Napi::Value ProgramHandle::AttachWith(Napi::Env env, const char* op, F attach) {
   int fd = LoadedFd(env, op);
   std::unique_ptr<Attachment> attachment;
   int err = 0;
-  std::vector<LogLine> lines = Captured(owner_->LogLevel(), [&] { err = attach(attachment, fd); });
+  std::vector<LogLine> lines =
+      Captured(owner_ != nullptr ? owner_->LogLevel() : addon_->logLevel, [&] { err = attach(attachment, fd); });
   if (attachment == nullptr) {
-    owner_->Deliver(env, lines);
-    throw BpfError(env, op, err != 0 ? err : EINVAL, std::string("program '") + bpf_program__name(program_) + "'");
+    Deliver(env, lines);
+    throw BpfError(env, op, err != 0 ? err : EINVAL, "program '" + NameOf() + "'");
   }
-  Napi::Object wrapped = LinkHandle::New(env, std::move(attachment), ownerRef_.Value());
+  Napi::Object wrapped = LinkHandle::New(env, std::move(attachment), owner_ != nullptr ? ownerRef_.Value() : Napi::Object());
   try {
-    owner_->Deliver(env, lines);
+    Deliver(env, lines);
   } catch (...) {
     LinkHandle::Unwrap(wrapped)->Release();
     throw;
@@ -181,18 +460,20 @@ uint64_t CookieArg(Napi::Env env, const Napi::Value& value, const char* op) {
 
 // attach(): libbpf's auto-attach from the SEC() name. EOPNOTSUPP means the section names no target.
 Napi::Value ProgramHandle::Attach(const Napi::CallbackInfo& info) {
+  struct bpf_program* program = ObjectProgram(info.Env(), "bpf_program__attach");
   return AttachWith(info.Env(), "bpf_program__attach",
-                    [this](auto& out, int) { return Take(bpf_program__attach(program_), out); });
+                    [program](auto& out, int) { return Take(bpf_program__attach(program), out); });
 }
 
 // attachTracepoint(category, name)
 Napi::Value ProgramHandle::AttachTracepoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_program__attach_tracepoint";
+  struct bpf_program* program = ObjectProgram(env, op);
   std::string category = StringArg(env, info[0], op, "category");
   std::string name = StringArg(env, info[1], op, "name");
   return AttachWith(env, op, [&](auto& out, int) {
-    return Take(bpf_program__attach_tracepoint(program_, category.c_str(), name.c_str()), out);
+    return Take(bpf_program__attach_tracepoint(program, category.c_str(), name.c_str()), out);
   });
 }
 
@@ -200,14 +481,16 @@ Napi::Value ProgramHandle::AttachTracepoint(const Napi::CallbackInfo& info) {
 Napi::Value ProgramHandle::AttachRawTracepoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_program__attach_raw_tracepoint";
+  struct bpf_program* program = ObjectProgram(env, op);
   std::string name = StringArg(env, info[0], op, "name");
-  return AttachWith(env, op, [&](auto& out, int) { return Take(bpf_program__attach_raw_tracepoint(program_, name.c_str()), out); });
+  return AttachWith(env, op, [&](auto& out, int) { return Take(bpf_program__attach_raw_tracepoint(program, name.c_str()), out); });
 }
 
 // attachUprobe(binaryPath, symbol | null, offset, pid, retprobe, cookie)
 Napi::Value ProgramHandle::AttachUprobe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_program__attach_uprobe_opts";
+  struct bpf_program* program = ObjectProgram(env, op);
   std::string binary = StringArg(env, info[0], op, "binary");
   std::string symbol = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   int offset = IntArg(env, info[2], op, "offset");
@@ -217,7 +500,38 @@ Napi::Value ProgramHandle::AttachUprobe(const Napi::CallbackInfo& info) {
   return AttachWith(env, op, [&](auto& out, int) {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe,
                 .func_name = symbol.empty() ? nullptr : symbol.c_str());
-    return Take(bpf_program__attach_uprobe_opts(program_, pid, binary.c_str(), static_cast<size_t>(offset), &opts), out);
+    return Take(bpf_program__attach_uprobe_opts(program, pid, binary.c_str(), static_cast<size_t>(offset), &opts), out);
+  });
+}
+
+// attachUprobeMulti(binaryPath, offsets: number[], pid, retprobe, cookies: bigint[] | null): one uprobe_multi
+// link over several file offsets of one binary (Linux >= 6.6).
+Napi::Value ProgramHandle::AttachUprobeMulti(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "bpf_program__attach_uprobe_multi";
+  struct bpf_program* program = ObjectProgram(env, op);
+  std::string binary = StringArg(env, info[0], op, "binary");
+  if (!info[1].IsArray()) throw BpfError(env, op, "EINVAL", "offsets must be an array");
+  Napi::Array offsetArray = info[1].As<Napi::Array>();
+  std::vector<unsigned long> offsets;
+  for (uint32_t i = 0; i < offsetArray.Length(); i++) {
+    int offset = IntArg(env, offsetArray.Get(i), op, "offsets[i]");
+    if (offset < 0) throw BpfError(env, op, "EINVAL", "offsets must not be negative");
+    offsets.push_back(static_cast<unsigned long>(offset));
+  }
+  if (offsets.empty()) throw BpfError(env, op, "EINVAL", "expected at least one offset");
+  int pid = IntArg(env, info[2], op, "pid");
+  bool retprobe = info[3].ToBoolean().Value();
+  std::vector<__u64> cookies;
+  if (info[4].IsArray()) {
+    Napi::Array array = info[4].As<Napi::Array>();
+    if (array.Length() != offsets.size()) throw BpfError(env, op, "EINVAL", "one cookie per offset");
+    for (uint32_t i = 0; i < array.Length(); i++) cookies.push_back(CookieArg(env, array.Get(i), op));
+  }
+  return AttachWith(env, op, [&](auto& out, int) {
+    LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offsets.data(),
+                .cookies = cookies.empty() ? nullptr : cookies.data(), .cnt = offsets.size(), .retprobe = retprobe);
+    return Take(bpf_program__attach_uprobe_multi(program, pid, binary.c_str(), nullptr, &opts), out);
   });
 }
 
@@ -225,6 +539,7 @@ Napi::Value ProgramHandle::AttachUprobe(const Napi::CallbackInfo& info) {
 Napi::Value ProgramHandle::AttachUsdt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_program__attach_usdt";
+  struct bpf_program* program = ObjectProgram(env, op);
   std::string binary = StringArg(env, info[0], op, "binary");
   std::string provider = StringArg(env, info[1], op, "provider");
   std::string name = StringArg(env, info[2], op, "name");
@@ -232,7 +547,7 @@ Napi::Value ProgramHandle::AttachUsdt(const Napi::CallbackInfo& info) {
   uint64_t cookie = CookieArg(env, info[4], op);
   return AttachWith(env, op, [&](auto& out, int) {
     LIBBPF_OPTS(bpf_usdt_opts, opts, .usdt_cookie = cookie);
-    struct bpf_link* link = bpf_program__attach_usdt(program_, pid, binary.c_str(), provider.c_str(), name.c_str(), &opts);
+    struct bpf_link* link = bpf_program__attach_usdt(program, pid, binary.c_str(), provider.c_str(), name.c_str(), &opts);
     if (link == nullptr) return errno;
     out = std::make_unique<LibbpfLinks>(std::vector<struct bpf_link*>{link}, false);
     return 0;
@@ -243,13 +558,14 @@ Napi::Value ProgramHandle::AttachUsdt(const Napi::CallbackInfo& info) {
 Napi::Value ProgramHandle::AttachKprobe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_program__attach_kprobe_opts";
+  struct bpf_program* program = ObjectProgram(env, op);
   std::string symbol = StringArg(env, info[0], op, "symbol");
   int offset = IntArg(env, info[1], op, "offset");
   bool retprobe = info[2].ToBoolean().Value();
   uint64_t cookie = CookieArg(env, info[3], op);
   return AttachWith(env, op, [&](auto& out, int) {
     LIBBPF_OPTS(bpf_kprobe_opts, opts, .bpf_cookie = cookie, .offset = static_cast<size_t>(offset), .retprobe = retprobe);
-    return Take(bpf_program__attach_kprobe_opts(program_, symbol.c_str(), &opts), out);
+    return Take(bpf_program__attach_kprobe_opts(program, symbol.c_str(), &opts), out);
   });
 }
 
@@ -257,6 +573,7 @@ Napi::Value ProgramHandle::AttachKprobe(const Napi::CallbackInfo& info) {
 Napi::Value ProgramHandle::AttachKprobeMulti(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_program__attach_kprobe_multi_opts";
+  struct bpf_program* program = ObjectProgram(env, op);
   std::string pattern = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
   std::vector<std::string> symbols;
   if (info[1].IsArray()) {
@@ -276,7 +593,7 @@ Napi::Value ProgramHandle::AttachKprobeMulti(const Napi::CallbackInfo& info) {
   return AttachWith(env, op, [&](auto& out, int) {
     LIBBPF_OPTS(bpf_kprobe_multi_opts, opts, .syms = names.empty() ? nullptr : names.data(),
                 .cookies = cookies.empty() ? nullptr : cookies.data(), .cnt = names.size(), .retprobe = retprobe);
-    return Take(bpf_program__attach_kprobe_multi_opts(program_, pattern.empty() ? nullptr : pattern.c_str(), &opts), out);
+    return Take(bpf_program__attach_kprobe_multi_opts(program, pattern.empty() ? nullptr : pattern.c_str(), &opts), out);
   });
 }
 
@@ -284,12 +601,13 @@ Napi::Value ProgramHandle::AttachKprobeMulti(const Napi::CallbackInfo& info) {
 Napi::Value ProgramHandle::AttachKsyscall(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_program__attach_ksyscall";
+  struct bpf_program* program = ObjectProgram(env, op);
   std::string syscall = StringArg(env, info[0], op, "syscall");
   bool retprobe = info[1].ToBoolean().Value();
   uint64_t cookie = CookieArg(env, info[2], op);
   return AttachWith(env, op, [&](auto& out, int) {
     LIBBPF_OPTS(bpf_ksyscall_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe);
-    return Take(bpf_program__attach_ksyscall(program_, syscall.c_str(), &opts), out);
+    return Take(bpf_program__attach_ksyscall(program, syscall.c_str(), &opts), out);
   });
 }
 
@@ -350,20 +668,23 @@ Napi::Value ProgramHandle::AttachPerfEvent(const Napi::CallbackInfo& info) {
 
 // attachTrace(): fentry/fexit/fmod_ret to the function named at open.
 Napi::Value ProgramHandle::AttachTrace(const Napi::CallbackInfo& info) {
+  struct bpf_program* program = ObjectProgram(info.Env(), "bpf_program__attach_trace");
   return AttachWith(info.Env(), "bpf_program__attach_trace",
-                    [this](auto& out, int) { return Take(bpf_program__attach_trace(program_), out); });
+                    [program](auto& out, int) { return Take(bpf_program__attach_trace(program), out); });
 }
 
 // attachLsm(): the LSM hook named at open.
 Napi::Value ProgramHandle::AttachLsm(const Napi::CallbackInfo& info) {
+  struct bpf_program* program = ObjectProgram(info.Env(), "bpf_program__attach_lsm");
   return AttachWith(info.Env(), "bpf_program__attach_lsm",
-                    [this](auto& out, int) { return Take(bpf_program__attach_lsm(program_), out); });
+                    [program](auto& out, int) { return Take(bpf_program__attach_lsm(program), out); });
 }
 
 // attachIter(mapFd): an iterator link (mapFd < 0: no map).
 Napi::Value ProgramHandle::AttachIter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_program__attach_iter";
+  struct bpf_program* program = ObjectProgram(env, op);
   int mapFd = IntArg(env, info[0], op, "mapFd");
   return AttachWith(env, op, [&](auto& out, int) {
     union bpf_iter_link_info link_info = {};
@@ -373,7 +694,7 @@ Napi::Value ProgramHandle::AttachIter(const Napi::CallbackInfo& info) {
       opts.link_info = &link_info;
       opts.link_info_len = sizeof(link_info);
     }
-    return Take(bpf_program__attach_iter(program_, &opts), out);
+    return Take(bpf_program__attach_iter(program, &opts), out);
   });
 }
 
@@ -467,25 +788,9 @@ Napi::Value ProgramHandle::AttachTcClsact(const Napi::CallbackInfo& info) {
 Napi::Value ProgramHandle::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_prog_get_info_by_fd";
-  int fd = LoadedFd(env, op);
-  struct bpf_prog_info prog_info = {};
-  uint32_t length = sizeof(prog_info);
-  if (bpf_prog_get_info_by_fd(fd, &prog_info, &length) != 0) throw BpfError(env, op, errno);
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("id", prog_info.id);
-  char tag[2 * BPF_TAG_SIZE + 1];
-  for (int i = 0; i < BPF_TAG_SIZE; i++) snprintf(tag + 2 * i, 3, "%02x", prog_info.tag[i]);
-  result.Set("tag", tag);
-  const char* type = libbpf_bpf_prog_type_str(static_cast<enum bpf_prog_type>(prog_info.type));
-  result.Set("type", type != nullptr ? type : "unknown");
-  result.Set("name", prog_info.name);
-  result.Set("instructions", prog_info.xlated_prog_len / 8);
-  result.Set("jitedSize", prog_info.jited_prog_len);
-  result.Set("verifiedInstructions", prog_info.verified_insns);
-  result.Set("runCount", Napi::BigInt::New(env, static_cast<uint64_t>(prog_info.run_cnt)));
-  result.Set("runTimeNs", Napi::BigInt::New(env, static_cast<uint64_t>(prog_info.run_time_ns)));
-  result.Set("recursionMisses", Napi::BigInt::New(env, static_cast<uint64_t>(prog_info.recursion_misses)));
-  result.Set("loadTime", Napi::BigInt::New(env, static_cast<uint64_t>(prog_info.load_time)));
+  Napi::Object result;
+  int err = ProgramInfoOf(env, LoadedFd(env, op), &result);
+  if (err != 0) throw BpfError(env, op, err, NameOf());
   return result;
 }
 
@@ -528,7 +833,7 @@ Napi::Value ProgramHandle::TestRun(const Napi::CallbackInfo& info) {
     opts.ctx_size_out = ctxOutSize;
   }
   opts.repeat = repeat;
-  if (bpf_prog_test_run_opts(fd, &opts) != 0) throw BpfError(env, op, errno, bpf_program__name(program_));
+  if (bpf_prog_test_run_opts(fd, &opts) != 0) throw BpfError(env, op, errno, NameOf());
   Napi::Object result = Napi::Object::New(env);
   result.Set("retval", static_cast<int32_t>(opts.retval));
   result.Set("duration", opts.duration);

@@ -31,7 +31,9 @@ uint32_t RecordBytes(uint32_t length) { return (length + BPF_RINGBUF_HDR_SZ + 7)
 }  // namespace
 
 Napi::Function RingBufferHandle::Init(Napi::Env env) {
-  return DefineClass(env, "RingBufferHandle", Methods<RingBufferHandle>());
+  auto methods = Methods<RingBufferHandle>();
+  methods.push_back(InstanceMethod("availableBytes", &RingBufferHandle::AvailableBytes));
+  return DefineClass(env, "RingBufferHandle", methods);
 }
 
 RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
@@ -127,6 +129,21 @@ bool RingBufferHandle::ConsumeRing(Napi::Env env, Ring& ring, uint16_t index) {
   batch_->Close(slots);
   if (position != start) __atomic_store_n(ring.consumer, position, __ATOMIC_RELEASE);
   return slots.Room();
+}
+
+// Bytes the programs have committed or reserved in ring `index` and the reader has not consumed yet,
+// record headers included (what libbpf's ring__avail_data_size says).
+Napi::Value RingBufferHandle::AvailableBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "ring__avail_data_size";
+  if (rings_.empty()) throw BpfError(env, op, "ECLOSED", "the reader is closed");
+  if (!info[0].IsNumber()) throw BpfError(env, op, "EINVAL", "expected a ring index");
+  uint32_t index = info[0].As<Napi::Number>().Uint32Value();
+  if (index >= rings_.size()) throw BpfError(env, op, "EINVAL", "no such ring");
+  const Ring& ring = rings_[index];
+  unsigned long consumer = __atomic_load_n(ring.consumer, __ATOMIC_ACQUIRE);
+  unsigned long producer = __atomic_load_n(ring.producer, __ATOMIC_ACQUIRE);
+  return Napi::Number::New(env, static_cast<double>(producer - consumer));
 }
 
 int RingBufferHandle::Consume() {

@@ -30,6 +30,8 @@ class RingBufferHandle : public Napi::ObjectWrap<RingBufferHandle>, public Event
     size_t mappedBytes = 0;  // of the producer mapping
   };
 
+  // availableBytes(ringIndex): unread bytes of one of the reader's rings.
+  Napi::Value AvailableBytes(const Napi::CallbackInfo& info);
   // Maps ring `index` (fd of a ring buffer map); throws a BpfError naming `name` when it cannot.
   void Map(Napi::Env env, int fd, const std::string& name);
   // Moves the records waiting in `ring` into the batch until it is full; false once the batch is full.

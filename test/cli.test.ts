@@ -10,7 +10,7 @@ import { example, fixture, root } from './helpers'
 const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'dist/cli/index.js'), ...args], { cwd: root, encoding: 'utf8' })
 
 describe('bpfkit CLI', () => {
-  it('doctor --json reports this kernel: BTF, tracepoints and ring buffers yes, kprobes and fentry no', () => {
+  it('doctor --json reports this kernel: BTF, tracepoints, ring buffers, tp_btf and iterators yes, kprobes and fentry no', () => {
     const result = cli('doctor', '--json')
     expect(result.status).toBe(0)
     const report = JSON.parse(result.stdout) as {
@@ -33,10 +33,14 @@ describe('bpfkit CLI', () => {
     const kprobes = fs.existsSync('/sys/kernel/tracing/kprobe_events')
     expect(report.attach).toMatchObject({ tracepoint: true, uprobe: true, kprobe: kprobes })
     if (!kprobes) {
-      expect(check('kprobes')).toMatchObject({ ok: false, fix: expect.stringContaining('CONFIG_KPROBES') })
-      expect(cli('doctor').stdout).toMatch(/^✗ kprobes +not available\n {4}fix: /m)
+      expect(check('kprobe')).toMatchObject({ ok: false, fix: expect.stringContaining('CONFIG_KPROBES') })
+      expect(cli('doctor').stdout).toMatch(/^✗ kprobe +not available\n {4}fix: /m)
     }
-    expect(report.attach.fentry).toBe(report.programTypes.tracing)
+    // Each kind probed on its own: tp_btf and iterators need no trampolines, so `tracing` may load without fentry.
+    for (const kind of ['tp_btf', 'iter', 'fentry', 'fexit', 'fmod_ret', 'lsm', 'kprobe_multi', 'uprobe_multi', 'tcx']) {
+      expect(check(kind)?.ok, kind).toBe(report.attach[kind])
+    }
+    expect(report.programTypes.tracing).toBe(report.attach.tp_btf || report.attach.iter || report.attach.fentry)
   })
 
   it('gen vmlinux writes a vmlinux.h that compiles the examples, which then load on this kernel', async () => {

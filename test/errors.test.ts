@@ -5,7 +5,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BpfError, BpfObject, VerifierError, probeKernel, setLogger } from 'bpfkit'
-import { bpfFds, fixture, node, openSequence, root, thrown, type Ran } from './helpers'
+import { bpfFds, fixture, node, openSequence, rejected, root, thrown, type Ran } from './helpers'
 import { sections } from './fuzz/mutate'
 
 /** Runs a script with bpfkit in a child process, so that a crash or a hang fails the test, not the run. */
@@ -13,15 +13,6 @@ function child(script: string): Promise<Ran> {
   return node(`const { BpfObject } = require(${JSON.stringify(path.join(root, 'dist/index.js'))});${script}`, { timeoutMs: 20_000 })
 }
 
-async function rejected(promise: Promise<unknown>): Promise<BpfError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).toBeInstanceOf(BpfError)
-    return error as BpfError
-  }
-  throw new Error('expected a BpfError')
-}
 
 describe('errors', () => {
   // These calls fail on purpose: keep libbpf's warnings about them out of the test output.

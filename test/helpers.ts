@@ -152,3 +152,14 @@ export function thrown(fn: () => unknown): BpfError {
   }
   throw new Error('expected a BpfError')
 }
+
+/** The BpfError `promise` rejects with (failing the test when it rejects with something else or resolves). */
+export async function rejected(promise: Promise<unknown>): Promise<BpfError> {
+  try {
+    await promise
+  } catch (error) {
+    expect(error).toBeInstanceOf(BpfError)
+    return error as BpfError
+  }
+  throw new Error('expected a BpfError')
+}

@@ -199,7 +199,7 @@ describe('typed maps', () => {
     try {
       const e = thrown(() => BpfMap.openPinned(path))
       expect(e.code).toBe('EINVAL')
-      expect(e.message).toContain('is not a pinned map (anon_inode:bpf-prog)')
+      expect(e.message).toContain('is not a map (anon_inode:bpf-prog)')
     } finally {
       fs.rmSync(path, { force: true })
     }

@@ -191,6 +191,28 @@ describe('RingBuffer', () => {
     }
   })
 
+  it('availableBytes() and size: what waits undrained in each ring, and what the rings hold', async () => {
+    obj = await openSequence()
+    configureSequence(obj, 100, 2)
+    const reader = obj.ringBuffer<SeqEvent>(['events', 'other'])
+    expect(reader.size).toBe(256 * 1024 + 64 * 1024)
+    expect(reader.availableBytes()).toBe(0)
+    // Created paused: the records wait in the rings, 16 bytes each plus an 8-byte header.
+    trigger()
+    expect(reader.availableBytes('events')).toBe(50 * 24)
+    expect(reader.availableBytes('other')).toBe(50 * 24)
+    expect(reader.availableBytes()).toBe(100 * 24)
+    const seqs: bigint[] = []
+    reader.on('data', (event) => seqs.push(event.event.seq))
+    await waitFor(() => seqs.length === 100)
+    expect(reader.availableBytes()).toBe(0)
+    for (const ring of ['counters', 7, Symbol('events')]) {
+      expect(thrown(() => reader.availableBytes(ring as never))).toMatchObject({ code: 'EINVAL', origin: 'argument' })
+    }
+    reader.close()
+    expect(thrown(() => reader.availableBytes()).code).toBe('ECLOSED')
+  })
+
   it('threshold wakeups: no wakeup below the threshold, yet no event waits longer than maxLatencyMs', async () => {
     obj = await openSequence()
     configureSequence(obj, 10) // 160 bytes: far below the threshold

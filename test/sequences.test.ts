@@ -169,11 +169,12 @@ const steps: fc.Arbitrary<Step>[] = [
       if (obj !== undefined) world.readers.push(obj.perfBuffer('perf_events', (options ?? undefined) as never))
     })
   }),
-  fc.tuple(index, fc.constantFrom('pause', 'resume', 'close', 'stats', 'wakeup'), anything).map(([i, action, value]) => async (world: World) => {
+  fc.tuple(index, fc.constantFrom('pause', 'resume', 'close', 'stats', 'wakeup', 'availableBytes'), anything).map(([i, action, value]) => async (world: World) => {
     const reader = pick(world.readers, i)
     if (reader === undefined) return
     await call(`reader.${action}`, () => {
       if (action === 'wakeup') (reader as RingBuffer<unknown>).wakeup = value as never
+      else if (action === 'availableBytes') (reader as RingBuffer<unknown>).availableBytes?.(value as never)
       else reader[action]()
     })
   }),

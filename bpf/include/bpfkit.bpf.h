@@ -52,6 +52,18 @@ struct {
 	} name SEC(".maps");                                                                       \
 	event_type *name##__bpfkit_event __attribute__((btf_decl_tag("bpfkit.ringbuf_event")))
 
+/*
+ * Declares user ring buffer map `name` of `size_bytes` (a power of 2, a multiple of the page size)
+ * whose records, written from JavaScript with obj.userRingBuffer(name).write(record), are
+ * `record_type`; programs drain them with bpf_user_ringbuf_drain(&name, callback, ctx, 0).
+ */
+#define BPFKIT_USER_RINGBUF(name, record_type, size_bytes)                                         \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_USER_RINGBUF);                                           \
+		__uint(max_entries, size_bytes);                                                   \
+	} name SEC(".maps");                                                                       \
+	record_type *name##__bpfkit_event __attribute__((btf_decl_tag("bpfkit.user_ringbuf_record")))
+
 static __always_inline void bpfkit__ringbuf_dropped(void *ringbuf)
 {
 	__u32 id = ((struct bpf_map *)ringbuf)->id;

@@ -1,7 +1,7 @@
 // Btf: a BTF type table (an object's, the running kernel's or a file's), its lookups and its codecs.
 import { addon, type BtfHandle } from '../native'
 import { BpfError, describe, invalidArgument } from '../errors'
-import { compileCodec, type Codec, type CodecOptions, type CompiledCodec, type Int64Mode } from './codec'
+import { compileCodec, type CharsMode, type Codec, type CodecOptions, type CompiledCodec, type Int64Mode } from './codec'
 import { KIND_NUMBER, type BtfComposite, type BtfKind, type BtfType } from './types'
 
 /** @internal Checks `options.int64` of the calls that take it (codecs, maps, readers, objects). */
@@ -12,6 +12,32 @@ export function int64Of(op: string, options: { int64?: unknown } | undefined): I
   if (mode === undefined) return 'bigint'
   if (mode !== 'bigint' && mode !== 'number') throw invalidArgument(op, `int64 must be 'bigint' or 'number', got ${describe(mode)}`)
   return mode
+}
+
+const NO_CHARS: ReadonlyMap<string, CharsMode> = new Map()
+
+/**
+ * @internal Checks `options.chars` of the calls that take it (codecs, maps, readers): the char[N]
+ * fields by path, in a stable order (the codec cache's key).
+ */
+export function charsOf(op: string, options: { chars?: unknown } | undefined): ReadonlyMap<string, CharsMode> {
+  const chars = options?.chars
+  if (chars === undefined) return NO_CHARS
+  let entries: Array<[string, unknown]> | undefined
+  try {
+    if (chars !== null && typeof chars === 'object' && !Array.isArray(chars)) entries = Object.entries(chars)
+  } catch {
+    // A revoked proxy, a throwing getter: not a plain object of modes.
+  }
+  if (entries === undefined) {
+    throw invalidArgument(op, `chars must be an object of char[N] field paths and 'string', 'bytes' or 'strings', got ${describe(chars)}`)
+  }
+  for (const [path, mode] of entries) {
+    if (mode !== 'string' && mode !== 'bytes' && mode !== 'strings') {
+      throw invalidArgument(op, `chars['${path}'] must be 'string', 'bytes' or 'strings', got ${describe(mode)}`)
+    }
+  }
+  return new Map(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) as Array<[string, CharsMode]>)
 }
 
 /** Kinds that only qualify or rename another type: typedefs and const/volatile/restrict/type tags. */
@@ -72,6 +98,19 @@ export class Btf {
   /** The BTF in its binary form, as `.btf` files and `btfCustomPath` hold it. */
   rawData(): Buffer {
     return this.#native('btf.rawData').rawData()
+  }
+
+  /** @internal The native BTF (not an object's copy), for maps created with its types. */
+  native(op: string): BtfHandle {
+    return this.#native(op)
+  }
+
+  /**
+   * @internal Copies types `ids` of `from`, and what they reach, into this BTF (reusing the named types
+   * it has); returns their new ids. Existing ids and strings do not move.
+   */
+  copyTypes(from: Btf, ids: number[]): number[] {
+    return this.#native('btf.copyTypes').addTypes(from.#native('btf.copyTypes'), ids)
   }
 
   #native(op: string): BtfHandle {
@@ -230,16 +269,16 @@ export class Btf {
    * per type (and `int64` mode) and cached.
    */
   codec<T = any>(id: number, options?: CodecOptions): Codec<T> {
-    return this.compiled<T>(id, int64Of('btf.codec', options))
+    return this.compiled<T>(id, int64Of('btf.codec', options), charsOf('btf.codec', options))
   }
 
   /** @internal The codec with its unchecked decoder and view class. */
-  compiled<T = any>(id: number, int64: Int64Mode = 'bigint'): CompiledCodec<T> {
+  compiled<T = any>(id: number, int64: Int64Mode = 'bigint', chars: ReadonlyMap<string, CharsMode> = NO_CHARS): CompiledCodec<T> {
     this.type(id)
-    const key = `${int64} ${id}`
+    const key = `${int64} ${id}${[...chars].map(([path, mode]) => ` ${path}=${mode}`).join('')}`
     let codec = this.#codecs.get(key)
     if (codec === undefined) {
-      codec = compileCodec(this, id, int64)
+      codec = compileCodec(this, id, int64, chars)
       this.#codecs.set(key, codec)
     }
     return codec as CompiledCodec<T>
@@ -281,9 +320,9 @@ export class Btf {
 
   /**
    * Every type as C declarations, as a header in the form `bpftool btf dump … format c` writes
-   * (a `vmlinux.h` for the kernel's BTF): include guard, and CO-RE's `preserve_access_index` on
-   * every record unless BPF_NO_PRESERVE_ACCESS_INDEX is defined. (bpftool also lists kfunc
-   * prototypes; this does not.)
+   * (a `vmlinux.h` for the kernel's BTF): include guard, CO-RE's `preserve_access_index` on every record
+   * unless BPF_NO_PRESERVE_ACCESS_INDEX is defined, and — as bpftool — an `extern … __weak __ksym`
+   * prototype of every kfunc (functions tagged `bpf_kfunc`) unless BPF_NO_KFUNC_PROTOTYPES is defined.
    */
   toC(): string {
     const handle = this.#native('btf.toC')
@@ -303,7 +342,7 @@ export class Btf {
       '#define __weak __attribute__((weak))',
       '#endif',
       '',
-      handle.dumpC() + '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX',
+      handle.dumpC(true) + '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX',
       '#pragma clang attribute pop',
       '#endif',
       '',

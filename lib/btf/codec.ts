@@ -36,6 +36,16 @@ export type Init<T> = 0 extends 1 & T
 /** How 64-bit integers decode: as bigints (exact; the default) or as numbers (exact below 2^53). */
 export type Int64Mode = 'bigint' | 'number'
 
+/**
+ * How a `char[N]` field decodes: `'string'` (up to the first NUL, the default), `'bytes'` (all N
+ * bytes as a Uint8Array) or `'strings'` (the NUL-separated strings it holds, as an argv buffer does:
+ * `"ls\0-l\0\0"` → `['ls', '-l']`). Each writes back the bytes it was read from.
+ */
+export type CharsMode = 'string' | 'bytes' | 'strings'
+
+/** `char[N]` fields to decode another way than as one string, by their path in the value: `{ args: 'strings', 'hdr.raw': 'bytes' }`. */
+export type CharFields = Readonly<Record<string, CharsMode>>
+
 /** Options of `btf.codec(id, options)`. */
 export interface CodecOptions {
   /**
@@ -44,6 +54,11 @@ export interface CodecOptions {
    * counters), rounded above. Encoding takes numbers either way and refuses an unsafe one.
    */
   int64?: Int64Mode
+  /**
+   * `char[N]` fields that decode as bytes or as a list of strings instead of one string, by path
+   * through struct and union members (`'args'`, `'hdr.argv'`; not through arrays).
+   */
+  chars?: CharFields
 }
 
 /**
@@ -400,6 +415,39 @@ const helpers = {
     }
   },
 
+  /**
+   * The NUL-separated strings in `n` bytes (an argv buffer); the empty strings that only the padding
+   * makes are left out, so that encoding the list gives back the same bytes.
+   */
+  strs(b: Buffer, o: number, n: number): string[] {
+    const strings: string[] = []
+    let kept = 0
+    let start = o
+    for (let i = o; i <= o + n; i++) {
+      if (i < o + n && b[i] !== 0) continue
+      strings.push(i === start ? '' : decodeUtf8(b, start, i))
+      if (i > start) kept = strings.length
+      start = i + 1
+    }
+    strings.length = kept
+    return strings
+  },
+
+  /** Strings into `n` bytes, one NUL between each (the target is zeroed): what strs() reads. */
+  putStrs(x: unknown, b: Buffer, o: number, n: number, t: string): void {
+    if (!Array.isArray(x)) throw fault(`expected an array of strings (${t}), got ${show(x)}`)
+    let at = o
+    for (let i = 0; i < x.length; i++) {
+      const s: unknown = x[i]
+      const bytes = typeof s === 'string' ? encodeUtf8(s) : s instanceof Uint8Array ? s : undefined
+      if (bytes === undefined) throw helpers.at(fault(`expected a string, got ${show(s)}`), `[${i}]`)
+      if (bytes.includes(0)) throw helpers.at(fault('a string of a NUL-separated list cannot hold a NUL'), `[${i}]`)
+      if (at + bytes.length > o + n) throw fault(`${x.length} strings take more than the ${n} bytes of ${t}`)
+      b.set(bytes, at)
+      at += bytes.length + 1
+    }
+  },
+
   /** A copy of `bytes` bytes at `o` as a typed array `r` (made by the caller: no slicing of the source). */
   copy<A extends ArrayBufferView>(r: A, b: Buffer, o: number, bytes: number): A {
     new Uint8Array(r.buffer).set(b.subarray(o, o + bytes))
@@ -577,6 +625,11 @@ function key(name: string): string {
   return name === '__proto__' ? `["__proto__"]` : JSON.stringify(name)
 }
 
+/** The path of member `name` of the value at `path` (see CodecOptions.chars). */
+function member(path: string, name: string): string {
+  return path === '' ? name : `${path}.${name}`
+}
+
 /** Reads field `name` of `v`: own properties only where Object.prototype has the name (`constructor`). */
 function read(v: string, name: string): string {
   const quoted = JSON.stringify(name)
@@ -587,22 +640,32 @@ class Compiler {
   readonly #btf: Btf
   readonly #numbers: boolean
   readonly #functions: string[] = []
-  readonly #decoders = new Map<number, string>()
-  readonly #encoders = new Map<number, string>()
-  readonly #views = new Map<number, string>()
+  readonly #decoders = new Map<string, string>()
+  readonly #encoders = new Map<string, string>()
+  readonly #views = new Map<string, string>()
   readonly #constants: unknown[] = []
+  readonly #chars: ReadonlyMap<string, CharsMode>
+  /** The paths of the char[N] fields met, for the error about a path in `chars` that is none of them. */
+  readonly #charPaths = new Set<string>()
   #next = 0
 
-  constructor(btf: Btf, int64: Int64Mode) {
+  constructor(btf: Btf, int64: Int64Mode, chars: ReadonlyMap<string, CharsMode> = new Map()) {
     this.#btf = btf
     this.#numbers = int64 === 'number'
+    this.#chars = chars
   }
 
   compile(id: number): { read: (dv: DataView, b: Buffer, o: number) => unknown; write: (v: unknown, dv: DataView, b: Buffer, o: number) => void } {
     const decode = this.#name('decode')
     const encode = this.#name('encode')
-    this.#functions.push(`function ${decode}(dv, b, o) {\n  return ${this.#decodeExpr(id, 'o', true)};\n}`)
-    this.#functions.push(`function ${encode}(x, dv, b, o) {\n${this.#encodeStatements(id, 'x', 'o', '  ')}\n}`)
+    this.#functions.push(`function ${decode}(dv, b, o) {\n  return ${this.#decodeExpr(id, 'o', '', true)};\n}`)
+    this.#functions.push(`function ${encode}(x, dv, b, o) {\n${this.#encodeStatements(id, 'x', 'o', '  ', '')}\n}`)
+    for (const path of this.#chars.keys()) {
+      if (!this.#charPaths.has(path)) {
+        const fields = [...this.#charPaths].filter((p) => !p.includes('[')).join(', ') || 'none'
+        throw invalidArgument('btf.codec', `chars: '${path}' is not a char[N] field of ${this.#btf.typeName(id)} (its char[N] fields: ${fields})`)
+      }
+    }
     return this.#build(`{ read: ${decode}, write: ${encode} }`) as ReturnType<Compiler['compile']>
   }
 
@@ -610,7 +673,7 @@ class Compiler {
   compileView(id: number): ViewClass | undefined {
     const kind = this.#btf.resolve(id).kind
     if (kind !== 'struct' && kind !== 'union') return undefined
-    return this.#build(this.#viewClass(id)) as ViewClass
+    return this.#build(this.#viewClass(id, '')) as ViewClass
   }
 
   #build(result: string): unknown {
@@ -627,13 +690,29 @@ class Compiler {
    * The name of the function compiled for type `id` in `cache` (decoders or encoders), compiling it
    * the first time: `body(name)` returns its source. Registered first, so a body may refer to it.
    */
-  #once(cache: Map<number, string>, id: number, prefix: string, body: (name: string) => string): string {
-    const cached = cache.get(id)
+  #once(cache: Map<string, string>, id: number, path: string, prefix: string, body: (name: string) => string): string {
+    const key = this.#scoped(path) ? `${id} ${path}` : String(id)
+    const cached = cache.get(key)
     if (cached !== undefined) return cached
     const name = this.#name(prefix)
-    cache.set(id, name)
+    cache.set(key, name)
     this.#functions.push(body(name))
     return name
+  }
+
+  /**
+   * Whether `chars` names the field at `path` or one below it: the code for that place is its own,
+   * not the type's shared code.
+   */
+  #scoped(path: string): boolean {
+    for (const key of this.#chars.keys()) if (path === '' || key === path || key.startsWith(`${path}.`)) return true
+    return false
+  }
+
+  /** How the char[N] field at `path` decodes; records the path as one that `chars` may name. */
+  #charsMode(path: string): CharsMode | undefined {
+    this.#charPaths.add(path)
+    return this.#chars.get(path)
   }
 
   #constant(value: unknown): string {
@@ -677,13 +756,16 @@ class Compiler {
 
   // ---- decoding ----------------------------------------------------------------------------------
 
-  #decoderFunction(id: number): string {
-    return this.#once(this.#decoders, this.#btf.resolve(id).id, 'd',
-      (name) => `function ${name}(dv, b, o) {\n  return ${this.#decodeExpr(id, 'o', true)};\n}`)
+  #decoderFunction(id: number, path: string): string {
+    return this.#once(this.#decoders, this.#btf.resolve(id).id, path, 'd',
+      (name) => `function ${name}(dv, b, o) {\n  return ${this.#decodeExpr(id, 'o', path, true)};\n}`)
   }
 
-  /** A JS expression for the value of type `id` at byte offset `o` (an expression). */
-  #decodeExpr(id: number, o: string, inline = false): string {
+  /**
+   * A JS expression for the value of type `id` at byte offset `o` (an expression); `path` is where the
+   * value is in the codec's type (`hdr.args`, `items[].name`), for `chars`.
+   */
+  #decodeExpr(id: number, o: string, path: string, inline = false): string {
     const btf = this.#btf
     const type = btf.resolve(id)
     const le = String(LITTLE_ENDIAN)
@@ -711,14 +793,14 @@ class Compiler {
       case 'ptr':
         return this.#intRead(8, false, o) as string
       case 'array':
-        return this.#arrayDecodeExpr(type.id, o)
+        return this.#arrayDecodeExpr(type.id, o, path)
       case 'struct':
       case 'union': {
-        if (!inline) return `${this.#decoderFunction(id)}(dv, b, ${o})`
+        if (!inline) return `${this.#decoderFunction(id, path)}(dv, b, ${o})`
         const parts = this.#fields(type.id).map((f) => {
           const byte = `${o} + ${f.bitOffset >> 3}`
           const value = f.bitSize === 0
-            ? this.#decodeExpr(f.type, byte)
+            ? this.#decodeExpr(f.type, byte, member(path, f.name))
             : this.#bitfieldExpr(f.type, o, f.bitOffset, f.bitSize)
           return `${key(f.name)}: ${value}`
         })
@@ -727,7 +809,7 @@ class Compiler {
       case 'datasec': {
         const parts = type.vars.map((v) => {
           const variable = btf.type(v.type)
-          return `${key(variable.name)}: ${this.#decodeExpr((variable as { type: number }).type, `${o} + ${v.offset}`)}`
+          return `${key(variable.name)}: ${this.#decodeExpr((variable as { type: number }).type, `${o} + ${v.offset}`, member(path, variable.name))}`
         })
         return `{ ${parts.join(', ')} }`
       }
@@ -770,17 +852,23 @@ class Compiler {
     return this.#isBool(id) ? `(${value} !== 0)` : value
   }
 
-  #arrayDecodeExpr(id: number, o: string): string {
+  #arrayDecodeExpr(id: number, o: string, path: string): string {
     const btf = this.#btf
     const type = btf.resolve(id) as Extract<BtfType, { kind: 'array' }>
     const n = type.length
-    if (isCharArray(this.#btf, id)) return `h.str(dv, b, ${o}, ${n}, ${this.#constant(new StringCache())})`
+    if (isCharArray(this.#btf, id)) {
+      switch (this.#charsMode(path)) {
+        case 'bytes': return `h.copy(new Uint8Array(${n}), b, ${o}, ${n})`
+        case 'strings': return `h.strs(b, ${o}, ${n})`
+        default: return `h.str(dv, b, ${o}, ${n}, ${this.#constant(new StringCache())})`
+      }
+    }
     const elementSize = btf.sizeOf(type.type)
     const typed = typedArrayOf(btf, type.type)
-    const name = this.#once(this.#decoders, type.id, 'd', (fn) => {
+    const name = this.#once(this.#decoders, type.id, path, 'd', (fn) => {
       if (typed !== undefined) return `function ${fn}(dv, b, o) {\n${this.#typedArrayBody(typed, n, elementSize)}\n}`
       return `function ${fn}(dv, b, o) {\n  const r = new Array(${n});\n` +
-        `  for (let i = 0; i < ${n}; i++) r[i] = ${this.#decodeExpr(type.type, `o + i * ${elementSize}`)};\n  return r;\n}`
+        `  for (let i = 0; i < ${n}; i++) r[i] = ${this.#decodeExpr(type.type, `o + i * ${elementSize}`, `${path}[]`)};\n  return r;\n}`
     })
     return `${name}(dv, b, ${o})`
   }
@@ -810,9 +898,9 @@ class Compiler {
    * in decoded objects) reading the bytes where the view stands; nested structs and unions are views
    * too (one per parent, repositioned on each read); arrays and strings are copies.
    */
-  #viewClass(id: number): string {
+  #viewClass(id: number, path: string): string {
     const type = this.#btf.resolve(id)
-    return this.#once(this.#views, type.id, 'V', (name) => {
+    return this.#once(this.#views, type.id, path, 'V', (name) => {
       const fields = this.#fields(type.id)
       const members: string[] = []
       const nested: string[] = []
@@ -822,17 +910,17 @@ class Compiler {
         const byte = f.bitOffset >> 3
         let body: string
         if (f.bitSize === 0 && (inner.kind === 'struct' || inner.kind === 'union')) {
-          const child = this.#viewClass(inner.id)
+          const child = this.#viewClass(inner.id, member(path, f.name))
           const slot = `#n${nested.length}`
           nested.push(`  ${slot} = undefined;`)
           body = `return ${child}.at(this.${slot} ??= new ${child}(), this.#dv, this.#b, this.#o + ${byte});`
         } else {
-          const value = f.bitSize === 0 ? this.#decodeExpr(f.type, `o + ${byte}`) : this.#bitfieldExpr(f.type, 'o', f.bitOffset, f.bitSize)
+          const value = f.bitSize === 0 ? this.#decodeExpr(f.type, `o + ${byte}`, member(path, f.name)) : this.#bitfieldExpr(f.type, 'o', f.bitOffset, f.bitSize)
           body = `const dv = this.#dv, b = this.#b, o = this.#o; return ${value};`
         }
         members.push(`  get ${key}() { ${body} }`, `  set ${key}(v) { h.readOnly(${JSON.stringify(f.name)}); }`)
       }
-      const decoder = this.#decoderFunction(type.id)
+      const decoder = this.#decoderFunction(type.id, path)
       const names = new Set(fields.map((f) => f.name))
       // What console.log and JSON.stringify show: a decoded copy (unless a field takes the name).
       const copy = `  [Symbol.for("nodejs.util.inspect.custom")]() { return ${decoder}(this.#dv, this.#b, this.#o); }` +
@@ -846,8 +934,8 @@ class Compiler {
 
   // ---- encoding ----------------------------------------------------------------------------------
 
-  /** Statements writing JS value `x` (a variable) of type `id` at offset `o`. */
-  #encodeStatements(id: number, x: string, o: string, indent: string): string {
+  /** Statements writing JS value `x` (a variable) of type `id` at offset `o`, at `path` (see #decodeExpr). */
+  #encodeStatements(id: number, x: string, o: string, indent: string, path: string): string {
     const btf = this.#btf
     const type = btf.resolve(id)
     const label = JSON.stringify(this.#label(id))
@@ -889,17 +977,17 @@ class Compiler {
       case 'ptr':
         return `${indent}dv.setBigUint64(${o}, h.big(${x}, 0n, 18446744073709551615n, ${label}), ${le});`
       case 'array':
-        return this.#arrayEncodeStatements(id, x, o, indent)
+        return this.#arrayEncodeStatements(id, x, o, indent, path)
       case 'struct':
       case 'union':
-        return `${indent}${this.#compositeEncoder(id)}(${x}, dv, b, ${o});`
+        return `${indent}${this.#compositeEncoder(id, path)}(${x}, dv, b, ${o});`
       case 'datasec': {
         const lines = [`${indent}const v = h.object(${x}, ${label});`]
         type.vars.forEach((sv, i) => {
           const variable = btf.type(sv.type) as { name: string; type: number }
           lines.push(`${indent}const v${i} = ${read('v', variable.name)};`)
           lines.push(`${indent}if (v${i} !== undefined) try {`)
-          lines.push(this.#encodeStatements(variable.type, `v${i}`, `${o} + ${sv.offset}`, `${indent}  `))
+          lines.push(this.#encodeStatements(variable.type, `v${i}`, `${o} + ${sv.offset}`, `${indent}  `, member(path, variable.name)))
           lines.push(`${indent}} catch (e) { throw h.at(e, ${JSON.stringify(`.${variable.name}`)}); }`)
         })
         return lines.join('\n')
@@ -923,13 +1011,16 @@ class Compiler {
     return `${indent}h.putBits(b, ${byte}, ${shift}, ${bits}, h.num(${x}, ${lo}, ${hi}, ${what}));`
   }
 
-  #arrayEncodeStatements(id: number, x: string, o: string, indent: string): string {
+  #arrayEncodeStatements(id: number, x: string, o: string, indent: string, path: string): string {
     const btf = this.#btf
     const type = btf.resolve(id) as Extract<BtfType, { kind: 'array' }>
     const label = JSON.stringify(this.#label(id))
     const n = type.length
-    if (isCharArray(this.#btf, id)) return `${indent}h.putStr(${x}, b, ${o}, ${n}, ${label});`
-    const name = this.#once(this.#encoders, type.id, 'e', (fn) => {
+    if (isCharArray(this.#btf, id)) {
+      // 'bytes' needs nothing of its own: putStr takes a Uint8Array as it is.
+      return `${indent}h.${this.#charsMode(path) === 'strings' ? 'putStrs' : 'putStr'}(${x}, b, ${o}, ${n}, ${label});`
+    }
+    const name = this.#once(this.#encoders, type.id, path, 'e', (fn) => {
       const elementSize = btf.sizeOf(type.type)
       const typed = typedArrayOf(btf, type.type)
       const fast = typed === undefined
@@ -937,16 +1028,16 @@ class Compiler {
         : `  if (x instanceof ${typed}) { b.set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), o); return; }\n`
       return `function ${fn}(x, dv, b, o) {\n  const l = h.list(x, ${n}, ${label});\n${fast}` +
         `  for (let i = 0; i < l.length; i++) {\n    const e = l[i];\n    if (e === undefined) continue;\n    try {\n` +
-        `${this.#encodeStatements(type.type, 'e', `o + i * ${elementSize}`, '      ')}\n` +
+        `${this.#encodeStatements(type.type, 'e', `o + i * ${elementSize}`, '      ', `${path}[]`)}\n` +
         `    } catch (error) { throw h.at(error, "[" + i + "]"); }\n  }\n}`
     })
     return `${indent}${name}(${x}, dv, b, ${o});`
   }
 
   /** The encoder function of a struct or union: checks the object, then writes each field given. */
-  #compositeEncoder(id: number): string {
+  #compositeEncoder(id: number, path: string): string {
     const type = this.#btf.resolve(id)
-    return this.#once(this.#encoders, type.id, 'e', (name) => {
+    return this.#once(this.#encoders, type.id, path, 'e', (name) => {
       const label = JSON.stringify(this.#label(id))
       const names = this.#fields(type.id).map((f) => f.name)
       const known: Record<string, true> = Object.create(null)
@@ -958,14 +1049,14 @@ class Compiler {
         names.length === 0
           ? `  h.unknown(v, ${this.#constant(known)}, ${label});`
           : `  for (const k in v) { switch (k) { ${cases}continue; } h.unknown(v, ${this.#constant(known)}, ${label}); }`,
-        this.#compositeBody(type.id, 'o', '  '),
+        this.#compositeBody(type.id, 'o', '  ', path),
       ]
       return `function ${name}(x, dv, b, o) {\n${body.join('\n')}\n}`
     })
   }
 
   /** Statements writing the members of struct or union `id` (which read `v`) at offset `o`. */
-  #compositeBody(id: number, o: string, indent: string): string {
+  #compositeBody(id: number, o: string, indent: string, path: string): string {
     const btf = this.#btf
     const type = btf.resolve(id) as Extract<BtfType, { kind: 'struct' | 'union' }>
     const members = type.members.filter((m) => m.name !== '' || ['struct', 'union'].includes(btf.resolve(m.type).kind))
@@ -973,12 +1064,12 @@ class Compiler {
       const inner = btf.resolve(m.type)
       if (m.name === '') {
         // An anonymous struct or union: its fields are the parent's.
-        return this.#compositeBody(inner.id, `${target} + ${m.bitOffset >> 3}`, indentation)
+        return this.#compositeBody(inner.id, `${target} + ${m.bitOffset >> 3}`, indentation, path)
       }
       const variable = this.#name('x')
       const { bitOffset, bitSize } = this.#placement(m)
       const statements = bitSize === 0
-        ? this.#encodeStatements(m.type, variable, `${target} + ${bitOffset >> 3}`, `${indentation}  `)
+        ? this.#encodeStatements(m.type, variable, `${target} + ${bitOffset >> 3}`, `${indentation}  `, member(path, m.name))
         : this.#bitfieldStatements(m.type, variable, target, bitOffset, bitSize, `${indentation}  `)
       // The path of a failing member is added as the error unwinds: nothing is built when all is well.
       return `${indentation}const ${variable} = ${read('v', m.name)};\n` +
@@ -1181,16 +1272,16 @@ export class CompiledCodec<T = any> implements Codec<T> {
 }
 
 /** @internal Compiles the codec of BTF type `id` (Btf.codec caches it). */
-export function compileCodec(btf: Btf, id: number, int64: Int64Mode = 'bigint'): CompiledCodec {
+export function compileCodec(btf: Btf, id: number, int64: Int64Mode = 'bigint', chars: ReadonlyMap<string, CharsMode> = new Map()): CompiledCodec {
   if (!LITTLE_ENDIAN) {
     throw new BpfError('btf.codec: big-endian hosts are not supported yet', { code: 'EOPNOTSUPP', op: 'btf.codec' })
   }
-  const { read, write } = new Compiler(btf, int64).compile(id)
+  const { read, write } = new Compiler(btf, int64, chars).compile(id)
   let view: ViewClass | undefined
   let compiled = false
   return new CompiledCodec(id, btf.sizeOf(id), read, write, () => {
     if (!compiled) {
-      view = new Compiler(btf, int64).compileView(id)
+      view = new Compiler(btf, int64, chars).compileView(id)
       compiled = true
     }
     return view

@@ -1,5 +1,6 @@
-// `bpfkit build`: compiles BPF C with the CO-RE flags, a cached vmlinux.h of the running kernel and
-// bpfkit.bpf.h on the include path, then strips DWARF (keeping BTF).
+// `bpfkit build`: compiles BPF C with the CO-RE flags, a cached vmlinux.h of the running kernel (with
+// kfunc prototypes) and bpfkit.bpf.h on the include path, strips DWARF (keeping BTF), and adds to the BTF
+// the program's own types that clang left out.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
@@ -10,6 +11,7 @@ import { Btf } from '../btf/btf'
 import { GNU_TRIPLET } from '../elf'
 import { fail } from './fail'
 import { generateSkeleton } from '../skeleton/generate'
+import { addHeaderTypes } from './header-types'
 
 const ARCHES: Record<string, string> = { x64: 'x86', arm64: 'arm64', arm: 'arm', s390x: 's390', ppc64: 'powerpc', riscv64: 'riscv', loong64: 'loongarch' }
 
@@ -24,10 +26,13 @@ function which(names: string[]): string | undefined {
   return undefined
 }
 
+/** What the generated vmlinux.h holds: a new format (kfunc prototypes) makes a new cache entry. */
+const VMLINUX_FORMAT = 'kfuncs'
+
 /** vmlinux.h of the running kernel, regenerated when its BTF changes; returns its directory. */
 function vmlinuxDirectory(): string {
   const btf = fs.readFileSync('/sys/kernel/btf/vmlinux')
-  const key = createHash('sha256').update(btf).digest('hex').slice(0, 16)
+  const key = createHash('sha256').update(VMLINUX_FORMAT).update(btf).digest('hex').slice(0, 16)
   const dir = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'bpfkit', `vmlinux-${key}`)
   const header = path.join(dir, 'vmlinux.h')
   if (!fs.existsSync(header)) {
@@ -56,6 +61,8 @@ export function addBuildCommand(program: Command): void {
       if (clang === undefined) fail('build', 'clang is not installed: apt-get install clang llvm (Debian/Ubuntu)')
       const strip = which(['llvm-strip', 'llvm-strip-18', 'llvm-strip-17', 'llvm-strip-16', 'llvm-strip-15', 'llvm-strip-14'])
       if (strip === undefined) fail('build', 'llvm-strip is not installed: apt-get install llvm')
+      const objcopy = which(['llvm-objcopy', 'llvm-objcopy-18', 'llvm-objcopy-17', 'llvm-objcopy-16', 'llvm-objcopy-15', 'llvm-objcopy-14'])
+      if (objcopy === undefined) fail('build', 'llvm-objcopy is not installed: apt-get install llvm')
       if (!fs.existsSync('/usr/include/bpf/bpf_helpers.h')) fail('build', "libbpf's headers are missing: apt-get install libbpf-dev")
       let vmlinux: string
       try {
@@ -66,14 +73,22 @@ export function addBuildCommand(program: Command): void {
       const include = path.resolve(__dirname, '../../bpf/include')
       for (const source of inputs) {
         const output = flags.output ?? source.replace(/(\.bpf)?\.c$/, '') + '.bpf.o'
-        const args = ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${flags.arch}`, `-I${vmlinux}`, `-I${include}`,
-          ...multiarchIncludes(), ...extra, '-c', source, '-o', output]
-        // clang's diagnostics go to the terminal as clang prints them.
-        const compiled = spawnSync(clang, args, { stdio: 'inherit' })
-        if (compiled.status !== 0) fail('build', `clang failed on ${source}`)
-        const stripped = spawnSync(strip, ['-g', output], { stdio: 'inherit' })
-        if (stripped.status !== 0) fail('build', `llvm-strip failed on ${output}`)
-        process.stdout.write(`built ${output}\n`)
+        const compile = (input: string, object: string): void => {
+          const args = ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${flags.arch}`, `-I${vmlinux}`, `-I${include}`,
+            ...multiarchIncludes(), ...extra, '-c', input, '-o', object]
+          // clang's diagnostics go to the terminal as clang prints them.
+          const compiled = spawnSync(clang, args, { stdio: 'inherit' })
+          if (compiled.status !== 0) fail('build', `clang failed on ${source}`)
+          const stripped = spawnSync(strip, ['-g', object], { stdio: 'inherit' })
+          if (stripped.status !== 0) fail('build', `llvm-strip failed on ${object}`)
+        }
+        compile(source, output)
+        // Types the program defines but reaches only through pointers, for readers and skeletons to name.
+        const added = addHeaderTypes(source, output, compile, (object, btf) => {
+          const copied = spawnSync(objcopy, ['--update-section', `.BTF=${btf}`, object], { stdio: 'inherit' })
+          if (copied.status !== 0) fail('build', `llvm-objcopy failed on ${object}`)
+        })
+        process.stdout.write(`built ${output}${added.length > 0 ? ` (BTF of ${added.join(', ')} added)` : ''}\n`)
         if (flags.skeleton) {
           const module = output.replace(/(\.bpf)?\.o$/, '') + '.skel.ts'
           fs.writeFileSync(module, generateSkeleton(fs.readFileSync(output), { objectPath: output, modulePath: module }))

@@ -66,24 +66,31 @@ export function examine(): DoctorReport {
   checks.push({ name: 'memlock', ok: true, detail: memlock === 'unlimited' ? 'unlimited' : `${memlock} bytes (cgroup-accounted since Linux 5.11)` })
   const unprivileged = read('/proc/sys/kernel/unprivileged_bpf_disabled')?.trim() ?? 'unknown'
   checks.push({ name: 'unprivileged_bpf_disabled', ok: true, detail: unprivileged === '0' ? '0: anyone may load some programs' : `${unprivileged}: BPF needs privileges` })
-  const attach = {
+  const attach: Record<string, boolean> = {
     tracepoint: probes.programTypes.tracepoint === true && tracefs !== undefined,
     raw_tracepoint: probes.programTypes.raw_tracepoint === true,
-    kprobe: fs.existsSync('/sys/bus/event_source/devices/kprobe'),
-    uprobe: fs.existsSync('/sys/bus/event_source/devices/uprobe'),
-    kprobe_multi: probes.links.kprobe_multi === true,
-    fentry: probes.programTypes.tracing === true,
-    lsm: probes.programTypes.lsm === true,
-    tcx: probes.links.tcx === true,
+    ...probes.attach,
   }
-  checks.push({ name: 'kprobes', ok: attach.kprobe, detail: attach.kprobe ? 'available' : 'not available',
-    fix: attach.kprobe ? undefined : 'a kernel with CONFIG_KPROBES=y (tracepoints and raw tracepoints work without it)' })
-  checks.push({ name: 'kprobe.multi', ok: attach.kprobe_multi, detail: attach.kprobe_multi ? 'available' : 'not available',
-    fix: attach.kprobe_multi ? undefined : 'a kernel with CONFIG_FPROBE=y, 5.18+ (attachKprobe works one function at a time without it)' })
-  checks.push({ name: 'tcx', ok: attach.tcx, detail: attach.tcx ? 'available' : 'not available',
-    fix: attach.tcx ? undefined : 'Linux 6.6+ (TC programs attach to the clsact qdisc without it)' })
-  checks.push({ name: 'fentry/fexit', ok: attach.fentry, detail: attach.fentry ? 'available' : 'not available',
-    fix: attach.fentry ? undefined : 'a kernel with BPF trampolines (CONFIG_DEBUG_INFO_BTF, x86-64/arm64, 5.5+)' })
+  // Each way to attach that a kernel may lack on its own, probed on its own (tp_btf and iterators work
+  // without the trampolines fentry needs).
+  const fixes: Record<string, string> = {
+    tp_btf: 'a kernel with BTF (CONFIG_DEBUG_INFO_BTF=y), 5.5+; raw tracepoints work without it',
+    iter: 'a kernel with BTF, 5.8+',
+    fentry: 'a kernel with BPF trampolines (CONFIG_DEBUG_INFO_BTF, CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS, x86-64/arm64, 5.5+); tp_btf and raw tracepoints work without them',
+    fexit: 'as fentry',
+    fmod_ret: 'as fentry (it changes functions on the error-injection list and security_* hooks)',
+    lsm: "CONFIG_BPF_LSM=y and 'bpf' in the lsm= boot list",
+    kprobe: 'a kernel with CONFIG_KPROBES=y (tracepoints and raw tracepoints work without it)',
+    uprobe: 'a kernel with CONFIG_UPROBE_EVENTS=y',
+    kprobe_multi: 'a kernel with CONFIG_FPROBE=y, 5.18+ (attachKprobe works one function at a time without it)',
+    uprobe_multi: 'Linux 6.6+ (attachUprobe works one function at a time without it)',
+    tcx: 'Linux 6.6+ (TC programs attach to the clsact qdisc without it)',
+    struct_ops: 'a kernel with BTF and struct_ops maps, 5.6+',
+  }
+  for (const [kind, fix] of Object.entries(fixes)) {
+    const ok = attach[kind] === true
+    checks.push({ name: kind, ok, detail: ok ? 'available' : 'not available', fix: ok ? undefined : fix })
+  }
   for (const [name, ok] of Object.entries(probes.helpers)) {
     if (!ok) checks.push({ name: `helper ${name}`, ok, detail: 'not available to tracepoint programs', fix: 'a newer kernel' })
   }
@@ -121,7 +128,6 @@ export function addDoctorCommand(program: Command): void {
       }
       list('program types', report.programTypes)
       list('map types', report.mapTypes)
-      list('attach', report.attach)
       if (test) lines.push('', ...selftestLines(test))
       process.stdout.write(`${lines.join('\n')}\n`)
     })

@@ -7,6 +7,7 @@ import { addBtfCommand } from './btf'
 import { addDoctorCommand } from './doctor'
 import { addBuildCommand } from './build'
 import { addServeCommand } from './serve'
+import { addPsCommand } from './ps'
 
 export function createProgram(): Command {
   const program = new Command('bpfkit')
@@ -18,6 +19,7 @@ export function createProgram(): Command {
   addDoctorCommand(program)
   addBuildCommand(program)
   addServeCommand(program)
+  addPsCommand(program)
   return program
 }
 

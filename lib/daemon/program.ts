@@ -127,7 +127,7 @@ export class DaemonProgram {
 
   /** The object's map `name`, of a kind `fits` accepts (`kind` names them); else a ConfigError naming those there are. */
   #map(name: string, at: (string | number)[], fits: (map: BpfMap) => boolean, kind: string): BpfMap {
-    const candidates = this.object.maps.filter((m) => !m.isInternal && !m.name.startsWith('bpfkit_') && fits(m))
+    const candidates = this.object.maps.filter((m) => !m.isInternal && fits(m))
     const map = candidates.find((m) => m.name === name)
     if (map !== undefined) return map
     const other = this.object.maps.find((m) => m.name === name)
@@ -224,7 +224,7 @@ export class DaemonProgram {
         })
         : [],
       maps: running
-        ? this.object.maps.filter((m) => !m.isInternal && m.type !== 'ringbuf' && !m.name.startsWith('bpfkit_')).map((m) => ({
+        ? this.object.maps.filter((m) => !m.isInternal && m.type !== 'ringbuf').map((m) => ({
           name: m.name, type: m.type, entries: m.count(), maxEntries: m.maxEntries, ...(m.pinPath ? { pinned: m.pinPath } : {}),
         }))
         : [],

@@ -97,7 +97,7 @@ export class EventSink {
       const ring = object.map(map).maxEntries
       this.reader.wakeup = { bytes: Math.min(ring >> 1, 64 << 10), maxLatencyMs: options.maxLatencyMs ?? 1000 }
     } catch (error) {
-      if (!(error instanceof BpfError && error.code === 'ENOTSUP')) throw error
+      if (!(error instanceof BpfError && error.code === 'EOPNOTSUPP')) throw error
     }
     const prefix = JSON.stringify(options.fields).slice(1, -1)
     this.reader.on('batch', (batch) => {

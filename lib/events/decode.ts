@@ -2,7 +2,7 @@
 // for batch.at(i)), by the user's decoder, or as a copy of its bytes.
 import { BpfError } from '../errors'
 import type { Btf } from '../btf/btf'
-import type { Int64Mode, ViewClass } from '../btf/codec'
+import type { CharsMode, Int64Mode, ViewClass } from '../btf/codec'
 import type { Decoder } from './reader'
 
 /**
@@ -39,8 +39,8 @@ export function customRecord<T>(decoder: Decoder<T>): RecordType<T> {
  * @internal Records of BTF type `id`, decoded by its codec. A record shorter than the type (a program
  * may output less than the whole struct) reads as if zero-padded.
  */
-export function typedRecord<T>(btf: Btf, id: number, int64: Int64Mode): RecordType<T> {
-  const codec = btf.compiled<T>(id, int64)
+export function typedRecord<T>(btf: Btf, id: number, int64: Int64Mode, chars?: ReadonlyMap<string, CharsMode>): RecordType<T> {
+  const codec = btf.compiled<T>(id, int64, chars)
   const size = codec.size
   const read = codec.read
   const padded = Buffer.alloc(size)

@@ -4,8 +4,8 @@
 import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
 import { BpfError, describe, invalidArgument } from '../errors'
-import { int64Of } from '../btf/btf'
-import { viewsOfBuffer, type Int64Mode } from '../btf/codec'
+import { charsOf, int64Of } from '../btf/btf'
+import { viewsOfBuffer, type CharFields, type Int64Mode } from '../btf/codec'
 import type { RecordType } from './decode'
 import type { EventReaderHandle } from '../native'
 import { EventBatch, eventAt, type Pending, type Records, type Tagging } from './batch'
@@ -34,6 +34,11 @@ export interface ReaderOptions<T> {
   highWaterMark?: number
   /** `'number'`: 64-bit fields decode as numbers, exact below 2^53 (default: the object's, else bigint). */
   int64?: Int64Mode
+  /**
+   * `char[N]` fields of the events to decode as bytes or as a list of strings (an argv buffer), by
+   * path: `{ args: 'strings' }` (see CodecOptions.chars). `T` should say so.
+   */
+  chars?: CharFields
   /** Closes the reader when aborted; iterators and streams then fail with the signal's reason. */
   signal?: AbortSignal
 }
@@ -87,6 +92,7 @@ export function readerOptions(op: string, options: ReaderOptions<unknown>): { ba
     throw invalidArgument(op, 'signal must be an AbortSignal')
   }
   int64Of(op, options)
+  charsOf(op, options)
   positiveInteger(op, 'highWaterMark', options.highWaterMark)
   return {
     batchEvents: positiveInteger(op, 'batchEvents', options.batchEvents),

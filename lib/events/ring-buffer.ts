@@ -2,7 +2,7 @@
 // of bpfkit.bpf.h.
 import type { RingBufferHandle } from '../native'
 import type { BpfMap } from '../map'
-import { BpfError, invalidArgument } from '../errors'
+import { BpfError, describe, invalidArgument } from '../errors'
 import { EventReader, type ReaderOptions } from './reader'
 import type { RecordType } from './decode'
 
@@ -95,6 +95,27 @@ export class RingBuffer<T = any> extends EventReader<T> {
     }
     this.#handle.setLatency(policy?.maxLatencyMs ?? 0)
     this.#wakeup = policy === undefined ? undefined : { bytes: policy.bytes, maxLatencyMs: policy.maxLatencyMs }
+  }
+
+  /** The rings' capacity in bytes (each ring's maxEntries, summed over the reader's rings). */
+  get size(): number {
+    return this.#rings.reduce((sum, ring) => sum + ring.maxEntries, 0)
+  }
+
+  /**
+   * Bytes waiting in the rings that the reader has not drained yet, record headers (8 bytes each) and
+   * padding included: all of the reader's rings, or the one named. Records reserved but not yet
+   * submitted count too, as libbpf's ring__avail_data_size() counts them.
+   */
+  availableBytes(ring?: string): number {
+    const op = 'ringBuffer.availableBytes'
+    if (this.closed) throw new BpfError(`${op}: the reader is closed`, { code: 'ECLOSED', op })
+    if (ring === undefined) return this.#rings.reduce((sum, _, index) => sum + this.#handle.availableBytes(index), 0)
+    const index = this.#rings.findIndex((r) => r.name === ring)
+    if (index < 0) {
+      throw invalidArgument(op, `${describe(ring)} is not one of the reader's rings (${this.#rings.map((r) => r.name).join(', ')})`)
+    }
+    return this.#handle.availableBytes(index)
   }
 
   stats(): RingBufferStats {

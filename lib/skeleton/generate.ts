@@ -17,6 +17,7 @@ import { MODIFIERS, type Btf } from '../btf/btf'
 import { isCharArray, typedArrayOf } from '../btf/codec'
 import type { BtfType } from '../btf/types'
 import { layoutOf, shapesOf, type SkeletonSpec } from './runtime'
+import { isBpfkitVariable } from '../globals'
 
 export interface GenerateOptions {
   /** Where the object is (for the header and `embed: false`). */
@@ -42,7 +43,7 @@ const RESERVED = new Set([
   'JSON', 'Math', 'Iterable', 'Iterator', 'Disposable', 'AsyncDisposable', 'ArrayLike', 'PropertyKey',
   // This module's own names.
   'Maps', 'Progs', 'Globals', 'Rodata', 'Data', 'Bss', 'Kconfig', 'Skeleton', 'LoadedSkeleton', 'BpfMap',
-  'BpfProgram', 'RingBufferMap', 'PerfBufferMap', 'OpenOptions', 'OpenedSkeleton', 'SPEC', 'open', 'Init', 'Loaded',
+  'BpfProgram', 'RingBufferMap', 'PerfBufferMap', 'UserRingBufferMap', 'OpenOptions', 'OpenedSkeleton', 'SPEC', 'open', 'Init', 'Loaded',
   'SkeletonSpec', 'OBJECT', 'path', 'Int64', 'Int64Mode', 'I',
 ])
 
@@ -301,8 +302,10 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
         const iface = key === null ? gen.reserve(`Section${pascal(datasec.name)}`) : pascal(key)
         // Statics of one name from linked units: the first is the one `obj.globals()` gives.
         const seen = new Set<string>()
+        // bpfkit.bpf.h's own variables (a ring buffer's event type) are not the program's globals.
         const vars = datasec.vars.map((v) => btf.type(v.type))
-          .filter((v): v is Extract<BtfType, { kind: 'var' }> => v.kind === 'var' && !seen.has(v.name) && seen.add(v.name) !== undefined)
+          .filter((v): v is Extract<BtfType, { kind: 'var' }> => v.kind === 'var' && !isBpfkitVariable(btf, v.id) &&
+            !seen.has(v.name) && seen.add(v.name) !== undefined)
         const members = vars.map((v) => {
           const sv = datasec.vars.find((s) => s.type === v.id)!
           const type = gen.tsType(v.type, `${iface}__anon_${v.name}`)
@@ -310,12 +313,12 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
           return `  /** ${cDeclaration(btf, v.type, v.name)}; offset ${sv.offset} */\n` +
             `  get ${property(v.name)}(): ${gen.tsType64(v.type, `${iface}__anon_${v.name}`)}\n  set ${property(v.name)}(value: Init<${type}>)`
         })
-        globalsLines.push(`/** The globals of ${datasec.name}. */\nexport interface ${iface}<I extends Int64Mode = 'bigint'> {\n${members.join('\n')}\n}`)
+        globalsLines.push(`/** The globals of ${datasec.name}. */\nexport interface ${iface}<I extends Int64Mode = 'bigint'> {${members.length === 0 ? '' : `\n${members.join('\n')}\n`}}`)
         if (key !== null) sections[key] = datasec.name
         else custom.push(`    ${JSON.stringify(datasec.name)}: ${iface}<I>`)
         continue
       }
-      const kind = map.type === 'ringbuf' ? 'ringbuf' : map.type === 'perf_event_array' ? 'perf' : 'map'
+      const kind = map.type === 'ringbuf' ? 'ringbuf' : map.type === 'perf_event_array' ? 'perf' : map.type === 'user_ringbuf' ? 'userringbuf' : 'map'
       specMaps.push([map.name, kind])
       let type: string
       if (kind === 'ringbuf' || kind === 'perf') {
@@ -324,6 +327,10 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
         const pointer = declared?.kind === 'var' ? btf.resolve(declared.type) : undefined
         const event = pointer?.kind === 'ptr' ? gen.tsType64(pointer.type, `${pascal(map.name)}Event`) : 'Buffer'
         type = `${kind === 'ringbuf' ? 'RingBufferMap' : 'PerfBufferMap'}<${event}>`
+      } else if (kind === 'userringbuf') {
+        const declared = btf.find(`${map.name}__bpfkit_event`, 'var')
+        const pointer = declared?.kind === 'var' ? btf.resolve(declared.type) : undefined
+        type = `UserRingBufferMap<${pointer?.kind === 'ptr' ? gen.tsType(pointer.type, `${pascal(map.name)}Record`) : 'Buffer'}>`
       } else {
         const keyId = map.handle.btfKeyTypeId
         const valueId = map.handle.btfValueTypeId
@@ -371,7 +378,7 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
       `// from ${objectName} (sha256 ${hash}). Do not edit: regenerate instead.`,
       '/* eslint-disable */',
       ...(embed ? [] : ["import * as path from 'node:path'"]),
-      "import { openSkeleton, type BpfMap, type BpfProgram, type LoadedSkeleton, type OpenedSkeleton, type OpenOptions, type PerfBufferMap, type RingBufferMap, type SkeletonSpec, type Init, type Int64, type Int64Mode } from 'bpfkit'",
+      `import { openSkeleton, type BpfMap, type BpfProgram, type LoadedSkeleton, type OpenedSkeleton, type OpenOptions, type PerfBufferMap, type RingBufferMap, type SkeletonSpec, type Init, type Int64, type Int64Mode${specMaps.some(([, kind]) => kind === 'userringbuf') ? ', type UserRingBufferMap' : ''} } from 'bpfkit'`,
       '',
       ...gen.declarations.flatMap((d) => [d, '']),
       ...globalsLines.flatMap((d) => [d, '']),

@@ -1,15 +1,16 @@
 // Skeleton runtime: what a generated `*.skel.ts` calls — opens the object, checks it still has the
 // layout the skeleton was generated from, and gives typed maps, programs, globals and readers.
-import { BpfObject, type OpenOptions } from '../object'
+import { BpfObject, type AttachOptions, type OpenOptions } from '../object'
 import type { BpfMap } from '../map'
 import type { BpfProgram } from '../program'
 import type { Attachments } from '../link'
 import type { Btf } from '../btf/btf'
 import type { BtfType } from '../btf/types'
-import type { Globals } from '../globals'
+import { isBpfkitVariable, type Globals } from '../globals'
 import { BpfError, invalidArgument } from '../errors'
 import type { RingBuffer, RingBufferOptions } from '../events/ring-buffer'
 import type { PerfBuffer, PerfBufferOptions } from '../events/perf-buffer'
+import type { UserRingBuffer, UserRingBufferOptions } from '../events/user-ring-buffer'
 import type { OnCpu } from '../events/reader'
 import type { Int64AsNumber } from '../btf/codec'
 
@@ -22,6 +23,13 @@ export interface RingBufferMap<T> {
    */
   reader(options: RingBufferOptions<Int64AsNumber<T>> & { int64: 'number' }): RingBuffer<Int64AsNumber<T>>
   reader<U = T>(options?: RingBufferOptions<U>): RingBuffer<U>
+}
+
+/** A user ring buffer of a skeleton: records written from JavaScript, typed by BPFKIT_USER_RINGBUF. */
+export interface UserRingBufferMap<T> {
+  readonly map: BpfMap
+  /** A writer of this ring (see BpfObject.userRingBuffer); `U` when `options.type` names another type. */
+  writer<U = T>(options?: UserRingBufferOptions): UserRingBuffer<U>
 }
 
 /** A perf event array of a skeleton, with the reader typed by its event type (BPFKIT_PERFBUF). */
@@ -62,8 +70,8 @@ export interface OpenedSkeleton<M, P, G extends SkeletonGlobals> extends Disposa
   section<S extends keyof NonNullable<G['custom']>>(name: S): NonNullable<G['custom']>[S]
   /** Loads the object; the same skeleton, typed as loaded (`.rodata` read-only). */
   load(): Promise<LoadedSkeleton<M, P, G>>
-  /** Attaches every program by its SEC() name; `.skipped` says which were not, and why. */
-  attach(): Attachments
+  /** Attaches every program by its SEC() name; `.skipped` says which were not, and why (see BpfObject.attach). */
+  attach(options?: AttachOptions): Attachments
   close(): void
 }
 
@@ -92,7 +100,7 @@ export interface SkeletonSpec {
   shapes: Record<string, string>
   /** Global sections by the skeleton's property name: `rodata: '.rodata'`. */
   sections: Record<string, string>
-  maps: Array<[string, 'map' | 'ringbuf' | 'perf']>
+  maps: Array<[string, 'map' | 'ringbuf' | 'perf' | 'userringbuf']>
   progs: string[]
 }
 
@@ -154,7 +162,7 @@ export function shapesOf(object: BpfObject): Record<string, string> {
       if (datasec?.kind !== 'datasec') continue
       for (const v of datasec.vars) {
         const variable = btf.type(v.type)
-        if (variable.kind !== 'var') continue
+        if (variable.kind !== 'var' || isBpfkitVariable(btf, variable.id)) continue
         shapes[`var ${datasec.name}.${variable.name}`] ??= `${v.offset}:${typeSignature(btf, variable.type)}`
       }
     } else if (value !== 0) {
@@ -212,6 +220,7 @@ export function openSkeleton<M, P, G extends SkeletonGlobals>(spec: SkeletonSpec
       const map = object.map(name)
       if (kind === 'ringbuf') maps[name] = { map, reader: (o?: RingBufferOptions<unknown>) => object.ringBuffer(name, o) }
       else if (kind === 'perf') maps[name] = { map, reader: (o?: PerfBufferOptions<unknown>) => object.perfBuffer(name, o ?? {}) }
+      else if (kind === 'userringbuf') maps[name] = { map, writer: (o?: UserRingBufferOptions) => object.userRingBuffer(name, o) }
       else maps[name] = map
     }
     for (const name of spec.progs) {
@@ -244,7 +253,7 @@ export function openSkeleton<M, P, G extends SkeletonGlobals>(spec: SkeletonSpec
       await object.load()
       return skeleton
     },
-    attach: () => object.attach(),
+    attach: (options?: AttachOptions) => object.attach(options),
     close: () => object.close(),
     [Symbol.dispose]: () => object.close(),
     [Symbol.asyncDispose]: async () => object.close(),

@@ -15,6 +15,10 @@ const replay = process.argv.includes('--findings')
 // libbpf explains every refusal at length: not wanted here.
 setLogger(() => {})
 
+// Maps declared LIBBPF_PIN_BY_NAME are pinned at load: here, not in /sys/fs/bpf itself, and removed.
+const pinRoot = `/sys/fs/bpf/bpfkit-fuzz-${process.pid}`
+process.on('exit', () => fs.rmSync(pinRoot, { recursive: true, force: true }))
+
 function openFds(): number {
   return fs.readdirSync('/proc/self/fd').length
 }
@@ -27,7 +31,7 @@ function say(line: string): void {
 async function run(bytes: Uint8Array): Promise<string> {
   let obj: import('bpfkit').BpfObject
   try {
-    obj = BpfObject.open(bytes)
+    obj = BpfObject.open(bytes, { pinRoot })
   } catch (error) {
     return outcome('open', error)
   }

@@ -126,6 +126,8 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
     }, 100)
     child.on('exit', (code, signal) => {
       clearInterval(watchdog)
+      // A child killed mid-input had no chance to remove the pins of its objects (child.ts).
+      fs.rmSync(`/sys/fs/bpf/bpfkit-fuzz-${child.pid}`, { recursive: true, force: true })
       const tail = stderr.trim().split('\n').slice(-3).join(' | ')
       if (current >= 0) {
         // It died on this input: killed as a hang, or a crash.

@@ -15,7 +15,7 @@
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "cflags_cc": ["-fexceptions", "<!@(node scripts/build-config.js cflags)"],
       "libraries": ["<!@(node scripts/build-config.js libs <(target_arch))"]
     }
   ]

@@ -44,10 +44,10 @@ function sourceHash() {
   const hash = createHash('sha256')
   const files = fs
     .readdirSync(path.join(root, 'native'))
-    .filter((f) => /\.(cc|h|json)$/.test(f))
+    .filter((f) => /\.(cc|h|json|map)$/.test(f))
     .sort()
     .map((f) => `native/${f}`)
-  for (const file of [...files, 'binding.gyp', 'scripts/deps.sh']) {
+  for (const file of [...files, 'binding.gyp', 'scripts/build-config.js', 'scripts/deps.sh']) {
     hash.update(file)
     hash.update(fs.readFileSync(path.join(root, file)))
   }
@@ -56,6 +56,7 @@ function sourceHash() {
 
 const commands = {
   sources: () => sources.join(' '),
+  cflags: () => ['-std=c++17', '-Wall', '-Wextra', '-Wno-unused-parameter', '-Wno-missing-field-initializers'].join(' '),
   include: (arch) =>
     staticDeps(arch) ? path.join(depsDir(arch), 'include') : pkgConfig('--cflags-only-I', 'libbpf').replace(/-I/g, ''),
   libs: (arch) =>
@@ -64,6 +65,7 @@ const commands = {
       ...(staticDeps(arch) ? ['-Wl,--exclude-libs,ALL', ...depLibs(arch)] : [pkgConfig('--libs', 'libbpf')]),
       // No GLIBCXX symbol versions: the addon needs only what glibc provides.
       '-static-libstdc++',
+      `-Wl,--version-script=${path.join(root, 'native/exports.map')}`,
     ].join(' '),
   hash: sourceHash,
 }

@@ -1,5 +1,5 @@
 // BpfMap: one BPF map: its definition, typed access through its BTF, and raw byte access.
-import { addon, type MapCreateSpec, type MapHandle } from './native'
+import { addon, type MapCreateSpec, type MapHandle, type MapScratch } from './native'
 import { BpfError, describe, invalidArgument } from './errors'
 import { Btf, charsOf, int64Of } from './btf/btf'
 import { isCharArray, viewsOfBuffer, type CharsMode, type CompiledCodec, type Init, type Int64Mode } from './btf/codec'
@@ -135,7 +135,8 @@ function bytes(op: string, what: string, value: unknown): Uint8Array {
 }
 
 function flagsOf(op: string, flags: UpdateFlag | undefined): number {
-  if (flags === undefined) return 0
+  // set()'s default first: a lookup in FLAG_NAMES costs a call per set().
+  if (flags === 'any' || flags === undefined) return 0
   if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0 && flags <= 0xffffffff) return flags
   if (typeof flags === 'string' && Object.hasOwn(FLAG_NAMES, flags)) return FLAG_NAMES[flags] as number
   throw invalidArgument(op, `flags must be 'any', 'noexist', 'exist' or UpdateFlags bits, got ${describe(flags)}`)
@@ -506,7 +507,7 @@ export class BpfMap<K = any, V = any> {
     const t = this.#keyed('map.get')
     const f = lookupFlags('map.get', flags)
     t.encodeKey(key)
-    if (!this.#handle.lookupScratch(f)) return undefined
+    if (!(f === 0 ? t.scratch.lookup() : t.scratch.lookup(f))) return undefined
     return t.readValue() as V
   }
 
@@ -525,7 +526,8 @@ export class BpfMap<K = any, V = any> {
     const t = this.#keyed('map.set')
     t.encodeKey(key)
     t.writeValue(value)
-    this.#handle.updateScratch(f)
+    if (f === 0) t.scratch.update()
+    else t.scratch.update(f)
     return this
   }
 
@@ -535,7 +537,7 @@ export class BpfMap<K = any, V = any> {
     if (slots !== undefined) return this.#handle.delete(slots.encodeKey('map.delete', key))
     const t = this.#keyed('map.delete')
     t.encodeKey(key)
-    return this.#handle.deleteScratch()
+    return t.scratch.delete()
   }
 
   /** Whether `key` has a value; for a bloom filter, whether `key` (a value) may have been added. */
@@ -545,10 +547,10 @@ export class BpfMap<K = any, V = any> {
     const t = this.#types('map.has')
     if (this.type === 'bloom_filter') {
       t.writeValue(key)
-      return this.#handle.lookupScratch(0)
+      return t.scratch.lookup()
     }
     this.#keyed('map.has').encodeKey(key as K)
-    return this.#handle.lookupScratch(0)
+    return t.scratch.lookup()
   }
 
   /** Every key (batched where the kernel can). */
@@ -667,7 +669,7 @@ export class BpfMap<K = any, V = any> {
     this.#keyless('map.push')
     const f = flagsOf('map.push', flags)
     t.writeValue(value)
-    this.#handle.updateScratch(f)
+    t.scratch.update(f)
   }
 
   /** Queue or stack: removes and returns the next value, or undefined when empty. */
@@ -682,7 +684,7 @@ export class BpfMap<K = any, V = any> {
   peek(): V | undefined {
     const t = this.#types('map.peek')
     this.#keyless('map.peek')
-    return this.#handle.lookupScratch(0) ? (t.readValue() as V) : undefined
+    return t.scratch.lookup() ? (t.readValue() as V) : undefined
   }
 
   /** Bloom filter: adds `value`; has(value) is then true (and may be true for values never added). */
@@ -690,7 +692,7 @@ export class BpfMap<K = any, V = any> {
     const t = this.#types('map.add')
     if (this.type !== 'bloom_filter') throw invalidArgument('map.add', `'${this.name}' is a ${this.type} map, not a bloom filter`)
     t.writeValue(value)
-    this.#handle.updateScratch(0)
+    t.scratch.update()
   }
 
   /**
@@ -914,6 +916,8 @@ class Typed {
   readonly keySize: number
   readonly valueBytes: number
   readonly value: Buffer
+  /** The native operations on the scratch key and value. */
+  readonly scratch: MapScratch
   readonly keyCodec: CompiledCodec | undefined
   readonly #cpus: number
   readonly #stride: number
@@ -926,7 +930,7 @@ class Typed {
   readonly #keyAt: number
   readonly #valueAt: number
 
-  constructor(btf: Btf, keyCodec: CompiledCodec | undefined, valueCodec: CompiledCodec, map: BpfMap, scratch: Buffer) {
+  constructor(btf: Btf, keyCodec: CompiledCodec | undefined, valueCodec: CompiledCodec, map: BpfMap, scratch: MapScratch) {
     this.keySize = map.keySize
     this.valueBytes = map.valueBytes
     this.keyCodec = keyCodec
@@ -944,12 +948,14 @@ class Typed {
     if (keyCodec !== undefined) check('key', keyCodec, map.keySize)
     check('value', valueCodec, map.valueSize)
     // The native scratch key and value: get/set/delete hand no buffers to native code.
+    this.scratch = scratch
+    const bytes = scratch.bytes
     const keyBytes = (this.keySize + 7) & ~7
-    this.value = scratch.subarray(keyBytes, keyBytes + this.valueBytes)
-    const views = viewsOfBuffer(scratch.buffer)
+    this.value = bytes.subarray(keyBytes, keyBytes + this.valueBytes)
+    const views = viewsOfBuffer(bytes.buffer)
     this.#dv = views.view
     this.#b = views.buffer
-    this.#keyAt = scratch.byteOffset
+    this.#keyAt = bytes.byteOffset
     this.#valueAt = this.value.byteOffset
     this.#cpus = map.perCpu ? addon.possibleCpus : 0
     this.#stride = (map.valueSize + 7) & ~7

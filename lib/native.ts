@@ -94,11 +94,8 @@ export interface MapHandle {
     andDelete?: boolean): { count: number; done: boolean } | null
   updateBatch(keys: Uint8Array, values: Uint8Array, count: number, flags?: number): true | null
   deleteBatch(keys: Uint8Array, count: number): { count: number; missing: boolean } | null
-  /** The typed API's key and value, back to back: the key (padded to 8 bytes), then valueBytes. */
-  scratch(): Buffer
-  lookupScratch(flags: number): boolean
-  updateScratch(flags: number): void
-  deleteScratch(): boolean
+  /** The typed API's key and value, and the operations on them (no buffers to pass, no handle to unwrap). */
+  scratch(): MapScratch
   freeze(): void
   attachStructOps(): LinkHandle
   pin(path: string): void
@@ -110,6 +107,17 @@ export interface MapHandle {
   readGlobal(offset: number, target: Uint8Array): void
   writeGlobal(offset: number, source: Uint8Array): void
   close(): void
+}
+
+export interface MapScratch {
+  /** The key (padded to 8 bytes), then valueBytes of value. */
+  readonly bytes: Buffer
+  /** Looks the key up into the value (a bloom filter: looks the value up): whether found. */
+  lookup(flags?: number): boolean
+  /** Writes the value under the key (queue, stack, bloom filter: pushes the value). */
+  update(flags?: number): void
+  /** Deletes the key: whether it was there. */
+  delete(): boolean
 }
 
 export interface BtfHandle {

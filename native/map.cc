@@ -93,9 +93,6 @@ Napi::Function MapHandle::Init(Napi::Env env) {
       InstanceMethod<&MapHandle::UpdateBatch>("updateBatch"),
       InstanceMethod<&MapHandle::DeleteBatch>("deleteBatch"),
       InstanceMethod<&MapHandle::Scratch>("scratch"),
-      InstanceMethod<&MapHandle::LookupScratch>("lookupScratch"),
-      InstanceMethod<&MapHandle::UpdateScratch>("updateScratch"),
-      InstanceMethod<&MapHandle::DeleteScratch>("deleteScratch"),
       InstanceMethod<&MapHandle::Freeze>("freeze"),
       InstanceMethod<&MapHandle::AttachStructOps>("attachStructOps"),
       InstanceMethod<&MapHandle::Pin>("pin"),
@@ -220,7 +217,10 @@ int MapHandle::Create(Napi::Env env, Napi::Object spec, std::string* what) {
   return fd;
 }
 
-MapHandle::~MapHandle() { Release(); }
+MapHandle::~MapHandle() {
+  if (scratch_) scratch_->map = nullptr;
+  Release();
+}
 
 void MapHandle::Release() {
   if (fd_ < 0) return;
@@ -678,62 +678,77 @@ Napi::Value MapHandle::DeleteBatch(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// scratch() → Buffer: the typed API's key (key size, padded to 8 bytes) and value (valueBytes), back to
-// back. lookupScratch/updateScratch/deleteScratch use them, so a typed get() or set() passes no buffer
-// to check: the sizes were fixed here, once. The memory belongs to this handle and to the Buffer
-// together.
+// scratch() → { bytes, lookup(flags?), update(flags?), delete() }: the typed API's key (key size,
+// padded to 8 bytes) and value (valueBytes) back to back, and functions over them, so that a typed
+// get() or set() passes no buffer to check (the sizes were fixed here, once) and no handle to unwrap
+// (the functions hold the space, which names the handle). The memory belongs to this handle, the
+// Buffer and the functions together.
 Napi::Value MapHandle::Scratch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireOpen(env, "bpf_map__key_size");
   if (!scratch_) {
-    scratchKeyBytes_ = (KeySizeOf() + 7) & ~static_cast<size_t>(7);
-    scratch_ = std::make_shared<std::vector<uint8_t>>(scratchKeyBytes_ + ValueBytes());
+    scratch_ = std::make_shared<ScratchSpace>();
+    scratch_->map = this;
+    scratch_->keyBytes = (KeySizeOf() + 7) & ~static_cast<size_t>(7);
+    scratch_->bytes.resize(scratch_->keyBytes + ValueBytes());
   }
-  auto* owner = new std::shared_ptr<std::vector<uint8_t>>(scratch_);
-  return Napi::Buffer<uint8_t>::New(env, scratch_->data(), scratch_->size(),
-                                    [](Napi::Env, uint8_t*, std::shared_ptr<std::vector<uint8_t>>* held) { delete held; },
-                                    owner);
+  auto release = [](Napi::Env, ScratchRef* held) { delete held; };
+  auto function = [&](Napi::Function fn) {
+    fn.AddFinalizer(release, new ScratchRef(scratch_));
+    return fn;
+  };
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("bytes", Napi::Buffer<uint8_t>::New(env, scratch_->bytes.data(), scratch_->bytes.size(),
+                                                 [](Napi::Env, uint8_t*, ScratchRef* held) { delete held; }, new ScratchRef(scratch_)));
+  // The functions get their space as their data: it outlives them, as they hold a share of it.
+  auto* space = scratch_.get();
+  result.Set("lookup", function(Napi::Function::New<&MapHandle::LookupScratch>(env, "lookup", space)));
+  result.Set("update", function(Napi::Function::New<&MapHandle::UpdateScratch>(env, "update", space)));
+  result.Set("delete", function(Napi::Function::New<&MapHandle::DeleteScratch>(env, "delete", space)));
+  return result;
 }
 
-uint8_t* MapHandle::ScratchKey(Napi::Env env, const char* op) const {
-  if (!scratch_) throw BpfError(env, op, "EINVAL", "scratch() was not called");
-  return KeySizeOf() == 0 ? nullptr : scratch_->data();
+MapHandle::ScratchSpace& MapHandle::SpaceOf(const Napi::CallbackInfo& info, const char* op) {
+  auto* space = static_cast<ScratchSpace*>(info.Data());
+  if (space->map == nullptr) throw BpfError(info.Env(), op, "ECLOSED", "the map is gone");
+  return *space;
 }
 
-// lookupScratch(flags) → whether found; the value is in the scratch value.
+// lookup(flags?) → whether found; the value is in the scratch value.
 Napi::Value MapHandle::LookupScratch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_map_lookup_elem";
-  int fd = LoadedFd(env, op);
-  const uint8_t* key = ScratchKey(env, op);
+  ScratchSpace& space = SpaceOf(info, op);
+  int fd = space.map->LoadedFd(env, op);
+  uint64_t flags = info.Length() == 0 ? 0 : Flags(info[0]);
   // A bloom filter looks up its value; the others their key, into the value.
-  int err = bpf_map_lookup_elem_flags(fd, TypeOf() == BPF_MAP_TYPE_BLOOM_FILTER ? nullptr : key, ScratchValue(), Flags(info[0])) == 0
-                ? 0
-                : errno;
-  if (err != 0 && err != ENOENT) throw BpfError(env, op, err, NameOf());
+  const uint8_t* key = space.map->TypeOf() == BPF_MAP_TYPE_BLOOM_FILTER ? nullptr : space.Key();
+  int err = bpf_map_lookup_elem_flags(fd, key, space.Value(), flags) == 0 ? 0 : errno;
+  if (err != 0 && err != ENOENT) throw BpfError(env, op, err, space.map->NameOf());
   return Napi::Boolean::New(env, err == 0);
 }
 
-// updateScratch(flags): writes the scratch value under the scratch key.
+// update(flags?): writes the scratch value under the scratch key.
 Napi::Value MapHandle::UpdateScratch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_map_update_elem";
-  int fd = LoadedFd(env, op);
-  const uint8_t* key = ScratchKey(env, op);
-  if (bpf_map_update_elem(fd, key, ScratchValue(), Flags(info[0])) != 0) throw BpfError(env, op, errno, NameOf());
+  ScratchSpace& space = SpaceOf(info, op);
+  int fd = space.map->LoadedFd(env, op);
+  uint64_t flags = info.Length() == 0 ? 0 : Flags(info[0]);
+  if (bpf_map_update_elem(fd, space.Key(), space.Value(), flags) != 0) throw BpfError(env, op, errno, space.map->NameOf());
   return env.Undefined();
 }
 
-// deleteScratch() → whether the scratch key was there.
+// delete() → whether the scratch key was there.
 Napi::Value MapHandle::DeleteScratch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_map_delete_elem";
-  int fd = LoadedFd(env, op);
-  const uint8_t* key = ScratchKey(env, op);
-  if (bpf_map_delete_elem(fd, key) != 0) {
+  ScratchSpace& space = SpaceOf(info, op);
+  int fd = space.map->LoadedFd(env, op);
+  if (bpf_map_delete_elem(fd, space.Key()) != 0) {
     int err = errno;
     if (err == ENOENT) return Napi::Boolean::New(env, false);
-    throw BpfError(env, op, err, NameOf());
+    throw BpfError(env, op, err, space.map->NameOf());
   }
   return Napi::Boolean::New(env, true);
 }

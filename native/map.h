@@ -75,9 +75,6 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
   Napi::Value UpdateBatch(const Napi::CallbackInfo& info);
   Napi::Value DeleteBatch(const Napi::CallbackInfo& info);
   Napi::Value Scratch(const Napi::CallbackInfo& info);
-  Napi::Value LookupScratch(const Napi::CallbackInfo& info);
-  Napi::Value UpdateScratch(const Napi::CallbackInfo& info);
-  Napi::Value DeleteScratch(const Napi::CallbackInfo& info);
   Napi::Value Freeze(const Napi::CallbackInfo& info);
   Napi::Value AttachStructOps(const Napi::CallbackInfo& info);
   Napi::Value Pin(const Napi::CallbackInfo& info);
@@ -104,9 +101,21 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
                  bool atLeast = false) const;
   // The key argument: a buffer of key size, or nothing for maps without keys (queue, stack, bloom filter).
   const uint8_t* KeyArg(Napi::Env env, const char* op, const Napi::Value& value) const;
-  // The scratch key (nullptr for maps without keys) and value; throws before scratch() made them.
-  uint8_t* ScratchKey(Napi::Env env, const char* op) const;
-  uint8_t* ScratchValue() const { return scratch_->data() + scratchKeyBytes_; }
+  // The typed API's key and value (see Scratch), and the handle while it lives: its destructor clears
+  // `map`, so that the functions scratch() made, which reach it without unwrapping, never dangle.
+  struct ScratchSpace {
+    MapHandle* map = nullptr;
+    std::vector<uint8_t> bytes;
+    size_t keyBytes = 0;
+    uint8_t* Key() { return map->KeySizeOf() == 0 ? nullptr : bytes.data(); }
+    uint8_t* Value() { return bytes.data() + keyBytes; }
+  };
+  using ScratchRef = std::shared_ptr<ScratchSpace>;
+  // The ScratchSpace of a function made by scratch(), or a BpfError once its map is gone.
+  static ScratchSpace& SpaceOf(const Napi::CallbackInfo& info, const char* op);
+  static Napi::Value LookupScratch(const Napi::CallbackInfo& info);
+  static Napi::Value UpdateScratch(const Napi::CallbackInfo& info);
+  static Napi::Value DeleteScratch(const Napi::CallbackInfo& info);
 
   // An object's map
   ObjectHandle* owner_ = nullptr;
@@ -121,10 +130,8 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
   int fd_ = -1;
   struct bpf_map_info info_ = {};
   std::string pinPath_;
-  // The typed API's key and value (see Scratch): owned with the JS Buffer over them, so that neither
-  // outlives the memory.
-  std::shared_ptr<std::vector<uint8_t>> scratch_;
-  size_t scratchKeyBytes_ = 0;
+  // Shared with the JS Buffer over its bytes and with the functions scratch() made.
+  ScratchRef scratch_;
 };
 
 }  // namespace bpfkit

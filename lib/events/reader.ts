@@ -105,7 +105,7 @@ interface Waiter<T> {
   reject(error: unknown): void
 }
 
-type Listener = (this: unknown, event: unknown) => void
+type Listener = (event: unknown) => void
 
 /**
  * Events from BPF maps. Created paused: reading starts with a 'data' or 'batch' listener, an
@@ -397,8 +397,8 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
       while (i < count) {
         const event = plain !== undefined ? plain(dv, b, offsets[i] as number, lengths[i] as number) : eventAt(this.#records, p, i)
         i++
-        if (listeners.length === 1) (listeners[0] as Listener).call(this, event)
-        else for (const listener of listeners) listener.call(this, event)
+        if (listeners.length === 1) (listeners[0] as Listener)(event)
+        else for (const listener of listeners) listener(event)
         if (this.#dirty) {
           this.#dirty = false
           if (this.#closed || this.#paused || this.#pulling()) return false
@@ -413,8 +413,13 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
     return true
   }
 
+  /**
+   * The 'data' listeners, bound to the reader as EventEmitter calls them: a per-event
+   * `listener.call(this, event)` looks up `call` on each listener, which V8 cannot specialize when
+   * the listeners change (one lookup cost as much as decoding a small event).
+   */
   #dataListeners(): Listener[] {
-    this.#listeners ??= this.rawListeners('data') as Listener[]
+    this.#listeners ??= this.rawListeners('data').map((listener) => (listener as Listener).bind(this))
     return this.#listeners
   }
 
@@ -426,7 +431,7 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
       this.#queue.shift()
       this.#queued -= p.bytes
     }
-    if (this.listenerCount('data') > 0) this.emit('data', event)
+    for (const listener of this.#dataListeners()) listener(event)
     return event
   }
 

@@ -21,7 +21,7 @@ namespace {
 
 // Each program's verifier log buffer (bpf_program__set_log_buf): libbpf loads without a log first and,
 // when the kernel refuses a program, loads it again with one. The kernel keeps a log's tail when it is
-// longer. The memory is reserved, not touched: pages exist only where the kernel writes.
+// longer. The memory is reserved, not touched: pages exist only where the kernel writes (object.h).
 constexpr size_t kLogBytes = 16 << 20;
 
 // Reads an object file into `bytes`. Only a regular file: a FIFO or a device would block the JS thread
@@ -375,6 +375,8 @@ Napi::Value ObjectHandle::Btf(const Napi::CallbackInfo& info) {
   return addon_->btfClass.New({Value(), Napi::External<struct btf>::New(env, btf)});
 }
 
+void ObjectHandle::Unmap::operator()(char* log) const { munmap(log, kLogBytes); }
+
 Napi::Value ObjectHandle::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Require(env, "bpf_object__load", Need::BeforeLoad);
@@ -382,8 +384,9 @@ Napi::Value ObjectHandle::Load(const Napi::CallbackInfo& info) {
   bpf_object__for_each_program(program, object_) {
     size_t size = 0;
     if (!bpf_program__autoload(program) || bpf_program__log_buf(program, &size) != nullptr) continue;
-    std::unique_ptr<char[]> buffer(new char[kLogBytes]);
-    buffer[0] = '\0';
+    void* log = mmap(nullptr, kLogBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (log == MAP_FAILED) throw BpfError(env, "mmap", errno, std::string("the verifier log of ") + bpf_program__name(program));
+    std::unique_ptr<char, Unmap> buffer(static_cast<char*>(log));
     int err = -bpf_program__set_log_buf(program, buffer.get(), kLogBytes);
     if (err != 0) throw BpfError(env, "bpf_program__set_log_buf", err, bpf_program__name(program));
     logs_.push_back(std::move(buffer));

@@ -82,7 +82,13 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   bool loadCancelled_ = false;
   std::vector<std::pair<struct bpf_map*, Region>> mapped_;  // munmap()ed by Destroy()
   std::vector<uint8_t> bytes_;  // bpf_object__open_mem's input must outlive the object
-  std::vector<std::unique_ptr<char[]>> logs_;  // the programs' verifier log buffers, set at load()
+  // The programs' verifier log buffers, set at load(): anonymous mappings, so untouched pages cost
+  // nothing and the memory reads as zeros (also to memory checkers, which do not see what the kernel
+  // writes into a log when it refuses a program).
+  struct Unmap {
+    void operator()(char* log) const;
+  };
+  std::vector<std::unique_ptr<char, Unmap>> logs_;
   // extraBtf: the merged BTF in a memfd that libbpf reads at load as /proc/self/fd/N. Nothing lands in
   // the file system, and the kernel frees it with the process however that ends.
   int btfFd_ = -1;

@@ -112,6 +112,7 @@ function run() {
   const started = Date.now()
   const result = spawnSync('valgrind', [
     '--tool=memcheck', '--xml=yes', `--xml-file=${xml}`, '--track-origins=no', '--num-callers=30',
+    `--suppressions=${path.join(root, 'test/valgrind.supp')}`,
     // V8's generated code and its garbage collector confuse memcheck: keep Node as plain as it goes.
     process.execPath, '--jitless', '--single-threaded-gc', fileURLToPath(import.meta.url), '--exercise',
   ], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })

@@ -114,36 +114,74 @@ describe('errors', () => {
     expect(JSON.parse(result.stdout)).toEqual(['EINVAL', 'EINVAL', 'EINVAL', 'EINVAL'])
   })
 
-  it('an arena at a fixed address that the process already uses is refused (libbpf would map over it)', async (ctx) => {
-    if (!probeKernel().mapTypes.arena) ctx.skip(`Linux ${os.release()} has no arena maps (Linux 6.9 added them)`)
-    // arena.bpf.o places its arena at 1 << 44 (map_extra). The second object asks for the range the
-    // first one's arena holds: libbpf's MAP_FIXED would replace that mapping under the first object.
-    const result = await child(`
+  describe('arenas at a fixed address (map_extra)', () => {
+    const arena = JSON.stringify(fixture('arena.bpf.o'))
+    // The process's mappings of BPF maps, and whether a range overlaps any mapping.
+    const maps = `
       const fs = require('fs')
-      const mapping = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.startsWith('100000000000-'))
-      const first = BpfObject.open(${JSON.stringify(fixture('arena.bpf.o'))})
-      const second = BpfObject.open(${JSON.stringify(fixture('arena.bpf.o'))})
-      ;(async () => {
-        await first.load()
-        const held = mapping()
-        const error = await second.load().then(() => null, (e) => ({ name: e.name, code: e.code, op: e.op, message: e.message, hint: e.hint }))
-        const after = mapping()
-        second.close()
-        const afterSecond = mapping()
-        first.close()
-        console.log(JSON.stringify({ held, error, after, afterSecond, end: mapping() }))
-      })()`)
-    expect(result.signal).toBeNull()
-    const { held, error, after, afterSecond, end } = JSON.parse(result.stdout)
-    expect(held).toHaveLength(1)
-    expect(held[0]).toMatch(/^100000000000-100000004000 rw-s .*anon_inode:bpf-map/)
-    expect(error).toMatchObject({ name: 'BpfError', code: 'EEXIST', op: 'bpf_object__load' })
-    expect(error.message).toContain("arena 'arena'")
-    expect(error.message).toContain('0x100000000000–0x100000004000')
-    expect(error.hint).toContain('map_extra')
-    expect(after).toEqual(held)
-    expect(afterSecond).toEqual(held)
-    expect(end).toEqual([])
+      const lines = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter(Boolean)
+      const arenas = () => lines().filter((l) => / rw-s .*anon_inode:bpf-map/.test(l))
+      const used = (lo, hi) => lines().some((l) => { const [s, e] = l.split(' ')[0].split('-').map((x) => BigInt('0x' + x)); return s < hi && lo < e })
+      const failure = (e) => ({ name: e.name, code: e.code, op: e.op, message: e.message, hint: e.hint })`
+
+    it('one that the process already uses is refused (libbpf would map the arena over it)', async (ctx) => {
+      if (!probeKernel().mapTypes.arena) ctx.skip(`Linux ${os.release()} has no arena maps (Linux 6.9 added them)`)
+      // The first object's arena goes where the kernel puts it; the second asks for exactly that range:
+      // libbpf's MAP_FIXED would replace the first object's arena under it.
+      const result = await child(`${maps}
+        ;(async () => {
+          const first = BpfObject.open(${arena})
+          first.map('arena').mapExtra = 0n
+          const before = new Set(arenas())
+          await first.load()
+          const held = arenas().filter((l) => !before.has(l))
+          const second = BpfObject.open(${arena})
+          second.map('arena').mapExtra = BigInt('0x' + held[0].split('-')[0])
+          const error = await second.load().then(() => null, failure)
+          const after = arenas().filter((l) => !before.has(l))
+          second.close()
+          const afterSecond = arenas().filter((l) => !before.has(l))
+          first.close()
+          console.log(JSON.stringify({ held, error, after, afterSecond, end: arenas().filter((l) => !before.has(l)) }))
+        })()`)
+      expect(result.signal).toBeNull()
+      const { held, error, after, afterSecond, end } = JSON.parse(result.stdout)
+      expect(held).toHaveLength(1)
+      const [start, stop] = (held[0] as string).split(' ')[0]!.split('-')
+      expect(BigInt(`0x${stop}`) - BigInt(`0x${start}`)).toBe(4n * 4096n)
+      expect(error).toMatchObject({ name: 'BpfError', code: 'EEXIST', op: 'bpf_object__load' })
+      expect(error.message).toContain(`arena 'arena' asks for the fixed address range 0x${start}–0x${stop}`)
+      expect(error.hint).toContain('map_extra')
+      expect(after).toEqual(held)
+      expect(afterSecond).toEqual(held)
+      expect(end).toEqual([])
+    })
+
+    it('a free one is held from load() until the arena lands there, and nothing stays after close()', async (ctx) => {
+      if (!probeKernel().mapTypes.arena) ctx.skip(`Linux ${os.release()} has no arena maps (Linux 6.9 added them)`)
+      // arena.bpf.o asks for 1 << 44. That is free in a plain process and inside AddressSanitizer's
+      // shadow memory in an ASan build: either way bpfkit must not map over what is there.
+      const result = await child(`${maps}
+        ;(async () => {
+          const range = [1n << 44n, (1n << 44n) + 4n * 4096n]
+          const free = !used(...range)
+          const obj = BpfObject.open(${arena})
+          const error = await obj.load().then(() => null, failure)
+          const loaded = lines().filter((l) => l.startsWith('100000000000-'))
+          obj.close()
+          console.log(JSON.stringify({ free, error, loaded, end: free ? used(...range) : null }))
+        })()`)
+      expect(result.signal).toBeNull()
+      const { free, error, loaded, end } = JSON.parse(result.stdout)
+      if (free) {
+        expect(error).toBeNull()
+        expect(loaded).toHaveLength(1)
+        expect(loaded[0]).toMatch(/^100000000000-100000004000 rw-s .*anon_inode:bpf-map/)
+        expect(end).toBe(false)
+      } else {
+        expect(error).toMatchObject({ name: 'BpfError', code: 'EEXIST' })
+      }
+    })
   })
 
   it('update flags and lookup flags of any type are a BpfError naming the argument', async () => {

@@ -24,6 +24,15 @@ using Need = ObjectHandle::Need;
 
 namespace {
 
+// A Buffer for the kernel to fill, zeroed first: no byte of the process's heap reaches JavaScript even
+// where the kernel writes less (and memory checkers, which do not know that a per-CPU lookup writes one
+// value per CPU, see what they read as defined).
+Napi::Buffer<uint8_t> Zeroed(Napi::Env env, size_t size) {
+  auto buffer = Napi::Buffer<uint8_t>::New(env, size);
+  memset(buffer.Data(), 0, size);
+  return buffer;
+}
+
 bool IsPerCpu(enum bpf_map_type type) {
   return type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY ||
          type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
@@ -548,7 +557,7 @@ Napi::Value MapHandle::Lookup(const Napi::CallbackInfo& info) {
     if (err != 0 && err != ENOENT) throw BpfError(env, op, err, NameOf());
     return Napi::Boolean::New(env, err == 0);
   }
-  auto value = Napi::Buffer<uint8_t>::New(env, ValueBytes());
+  auto value = Zeroed(env, ValueBytes());
   if (bpf_map_lookup_elem_flags(fd, key, value.Data(), Flags(info[1])) != 0) {
     int err = errno;
     if (err == ENOENT) return env.Undefined();
@@ -563,7 +572,7 @@ Napi::Value MapHandle::LookupAndDelete(const Napi::CallbackInfo& info) {
   const char* op = "bpf_map_lookup_and_delete_elem";
   int fd = LoadedFd(env, op);
   const uint8_t* key = KeyArg(env, op, info[0]);
-  auto value = Napi::Buffer<uint8_t>::New(env, ValueBytes());
+  auto value = Zeroed(env, ValueBytes());
   if (bpf_map_lookup_and_delete_elem_flags(fd, key, value.Data(), Flags(info[1])) != 0) {
     int err = errno;
     if (err == ENOENT) return env.Undefined();
@@ -605,7 +614,7 @@ Napi::Value MapHandle::NextKey(const Napi::CallbackInfo& info) {
   size_t size = KeySizeOf();
   const void* current = nullptr;
   if (!info[0].IsNull() && !info[0].IsUndefined()) current = Sized(env, op, info[0], size, "key");
-  auto next = Napi::Buffer<uint8_t>::New(env, size);
+  auto next = Zeroed(env, size);
   if (bpf_map_get_next_key(fd, current, next.Data()) != 0) {
     int err = errno;
     if (err == ENOENT) return env.Undefined();

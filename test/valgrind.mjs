@@ -111,14 +111,19 @@ function run() {
   const xml = path.join(os.tmpdir(), `bpfkit-valgrind-${process.pid}.xml`)
   const started = Date.now()
   const result = spawnSync('valgrind', [
-    '--tool=memcheck', '--xml=yes', `--xml-file=${xml}`, '--track-origins=no', '--num-callers=30',
-    `--suppressions=${path.join(root, 'test/valgrind.supp')}`,
+    '--tool=memcheck', '--xml=yes', `--xml-file=${xml}`, '--track-origins=yes', '--num-callers=30',
     // V8's generated code and its garbage collector confuse memcheck: keep Node as plain as it goes.
     process.execPath, '--jitless', '--single-threaded-gc', fileURLToPath(import.meta.url), '--exercise',
   ], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
   const report = fs.readFileSync(xml, 'utf8')
   fs.rmSync(xml, { force: true })
-  const errors = [...report.matchAll(/<error>([\s\S]*?)<\/error>/g)].map((m) => m[1])
+  const all = [...report.matchAll(/<error>([\s\S]*?)<\/error>/g)].map((m) => m[1])
+  // Valgrind does not see what the kernel writes into a log buffer when a bpf() call fails, so libbpf's
+  // logs of a refused BTF or helper probe read as uninitialised wherever they go (libbpf's print, the
+  // logger). Those are told apart by where the memory came from: the second stack, the origin.
+  const kernelLog = (e) => /btf_load_into_kernel|libbpf_probe_bpf_helper/.test(e.split('<stack>')[2] ?? '')
+  const logs = all.filter(kernelLog)
+  const errors = all.filter((e) => !kernelLog(e))
   const ours = errors.filter((e) => /bpfkit\.node/.test(e))
   const kinds = (list) => Object.entries(list.reduce((counts, e) => {
     const kind = /<kind>(.*?)<\/kind>/.exec(e)?.[1] ?? '?'
@@ -126,13 +131,15 @@ function run() {
     return counts
   }, {})).map(([kind, n]) => `${kind} ${n}`).join(', ') || 'none'
   process.stdout.write(`${result.stdout}valgrind: ${Math.round((Date.now() - started) / 1000)} s, exit ${result.status}; ` +
-    `errors in the addon (bpfkit.node, libbpf): ${ours.length} (${kinds(ours)}); in Node itself: ${errors.length - ours.length} (${kinds(errors.filter((e) => !ours.includes(e)))})\n`)
+    `errors in the addon (bpfkit.node, libbpf): ${ours.length} (${kinds(ours)}); in Node itself: ${errors.length - ours.length} (${kinds(errors.filter((e) => !ours.includes(e)))}); ` +
+    `reads of logs the kernel wrote on a refused bpf() call, which valgrind cannot see: ${logs.length}\n`)
   // Each distinct error once (by its kind and its first frames), with how often it came.
   const distinct = new Map()
   for (const error of ours) {
     const what = /<what>(.*?)<\/what>|<text>(.*?)<\/text>/.exec(error)
-    const frames = [...error.matchAll(/<fn>(.*?)<\/fn>/g)].slice(0, 8).map((m) => m[1]).join(' ← ')
-    const line = `${what?.[1] ?? what?.[2]}: ${frames}`
+    const [, stack = '', origin = ''] = error.split('<stack>')
+    const frames = (text, n) => [...text.matchAll(/<fn>(.*?)<\/fn>/g)].slice(0, n).map((m) => m[1]).join(' ← ')
+    const line = `${what?.[1] ?? what?.[2]}: ${frames(stack, 8)}${origin ? `; from ${frames(origin, 6)}` : ''}`
     distinct.set(line, (distinct.get(line) ?? 0) + 1)
   }
   for (const [line, n] of distinct) process.stdout.write(`  ${n} × ${line}\n`)

@@ -24,3 +24,21 @@ export function buildBaseline(name: string, extraFlags: string[] = []): string {
     { stdio: ['ignore', process.stderr, 'inherit'] })
   return binary
 }
+
+/** The median of a benchmark's rounds (the mean of the middle two for an even count). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+}
+
+/** `[-- --json] [-- --rounds N]`, the options the C-baseline benchmarks share. */
+export function roundsArgs(argv: string[], script: string, rounds: number): { json: boolean; rounds: number } {
+  let json = false
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--json') json = true
+    else if (argv[i] === '--rounds' && /^[1-9][0-9]*$/.test(argv[i + 1] ?? '')) rounds = Number(argv[++i])
+    else throw new Error(`usage: npm run ${script} [-- --json] [-- --rounds N] (unknown argument ${argv[i]})`)
+  }
+  return { json, rounds }
+}

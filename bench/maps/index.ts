@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import * as path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { BpfObject, type BpfMap } from 'bpfkit'
-import { buildBaseline } from '../baseline'
+import { buildBaseline, median, roundsArgs } from '../baseline'
 
 /** Single-element operations per measurement. */
 const SINGLE_OPS = 200_000
@@ -70,7 +70,6 @@ function connOf(i: number): [ConnKey, ConnStats] {
 function valueOf(k: number): Value {
   return { packets: BigInt(k), bytes: BigInt(k) * 64n, flags: k & 0xff, pad: 0 }
 }
-
 
 function runBaseline(binary: string): Round {
   const output = execFileSync(binary, [object, String(SINGLE_OPS), String(BATCH_ENTRIES), String(CONN_ENTRIES)], { encoding: 'utf8' })
@@ -182,25 +181,8 @@ function runBpfkit({ flows: map, conns, connNumbers }: Maps, { keys, values, ent
   return time.round
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
-}
-
-function parseArgs(argv: string[]): { json: boolean; rounds: number } {
-  let json = false
-  let rounds = 5
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--json') json = true
-    else if (argv[i] === '--rounds' && /^[1-9][0-9]*$/.test(argv[i + 1] ?? '')) rounds = Number(argv[++i])
-    else throw new Error(`usage: npm run bench:maps [-- --json] [-- --rounds N] (unknown argument ${argv[i]})`)
-  }
-  return { json, rounds }
-}
-
 async function main(): Promise<void> {
-  const { json, rounds } = parseArgs(process.argv.slice(2))
+  const { json, rounds } = roundsArgs(process.argv.slice(2), 'bench:maps', 5)
   if (process.env.BPFKIT_BENCH_PINNED === undefined) {
     const pinned = spawnSync('taskset', ['-c', '0', process.execPath, ...process.execArgv, __filename, ...process.argv.slice(2)],
       { stdio: 'inherit', env: { ...process.env, BPFKIT_BENCH_PINNED: '1' } })

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { SHAPES, type DrainResult, type LiveResult, type Shape, type SoakResult } from './consumer'
-import { buildBaseline } from '../baseline'
+import { buildBaseline, median } from '../baseline'
 
 const root = path.resolve(__dirname, '../..')
 const object = path.join(__dirname, 'ringbuf.bpf.o')
@@ -71,7 +71,6 @@ function parseArgs(argv: string[]): Config {
   }
 }
 
-
 /** Runs a consumer on CPU 0 and parses the JSON line it prints. */
 function onCpu0<T>(command: string, args: string[], stderr: 'inherit' | 'ignore' = 'inherit'): T {
   const output = execFileSync('taskset', ['-c', '0', command, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', stderr] })
@@ -80,12 +79,6 @@ function onCpu0<T>(command: string, args: string[], stderr: 'inherit' | 'ignore'
 
 function bpfkit<T>(args: Array<string | number>, stderr: 'inherit' | 'ignore' = 'inherit'): T {
   return onCpu0<T>(process.execPath, ['--import', 'tsx', consumer, ...args.map(String)], stderr)
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
 }
 
 interface Row {

@@ -6,27 +6,10 @@
 // kernel's BTF.
 import { execFileSync } from 'node:child_process'
 import * as path from 'node:path'
-import { buildBaseline } from '../baseline'
+import { buildBaseline, median, roundsArgs } from '../baseline'
 
 const root = path.resolve(__dirname, '../..')
 const REPEAT = 10
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
-}
-
-function parseArgs(argv: string[]): { json: boolean; rounds: number } {
-  let json = false
-  let rounds = 7
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--json') json = true
-    else if (argv[i] === '--rounds' && /^[1-9][0-9]*$/.test(argv[i + 1] ?? '')) rounds = Number(argv[++i])
-    else throw new Error(`usage: npm run bench:startup [-- --json] [-- --rounds N] (unknown argument ${argv[i]})`)
-  }
-  return { json, rounds }
-}
 
 /** Runs a side pinned to CPU 0 and returns the milliseconds of each of its opens. */
 function side(command: string, args: string[]): number[] {
@@ -35,7 +18,7 @@ function side(command: string, args: string[]): number[] {
 }
 
 function main(): void {
-  const { json, rounds } = parseArgs(process.argv.slice(2))
+  const { json, rounds } = roundsArgs(process.argv.slice(2), 'bench:startup', 7)
   const skeletonHeader = path.join(root, 'cmake-build/bench/execsnoop.skel.h')
   execFileSync('mkdir', ['-p', path.dirname(skeletonHeader)])
   const header = execFileSync('bpftool', ['gen', 'skeleton', path.join(root, 'examples/execsnoop.bpf.o'), 'name', 'execsnoop_bpf'],

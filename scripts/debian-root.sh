@@ -5,47 +5,83 @@
 #   debian_root SUITE DIR [PACKAGE...]   DIR becomes a fresh root of SUITE (minbase + PACKAGEs)
 #   debian_sysroot SUITE ARCH DIR        DIR becomes the unpacked minbase of SUITE for another ARCH
 #                                        (debootstrap's first stage): a sysroot for qemu-user
+#   debian_root_cached SUITE [PACKAGE...], debian_sysroot_cached SUITE ARCH
+#                                        only make sure the cache holds one (the scripts' --prefetch:
+#                                        debootstrap waits on the network, so CI makes them early, side by side)
 #   node_into DIR MAJOR|latest [ARCH]    unpacks an official Node (npm's node-linux-<arch>) and npm 10 into DIR/opt/node
 #   in_root DIR COMMAND...               runs COMMAND in DIR, with /proc, /sys (bpffs, tracefs, BTF) and
 #                                        /dev bound in a private mount namespace that ends with it
 bpfkit_cache=${BPFKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfkit}
 debian_mirror=${BPFKIT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
-# cached KEY DIR WHAT COMMAND...: DIR holds the newest cached KEY-<date>.tar younger than the maximum
-# age, or what COMMAND makes in DIR (WHAT says what that is), which is then cached.
-cached() {
-	local key=$1 dir=$2 what=$3 tarball
-	shift 3
+# cache_tarball KEY WHAT MAKER [ARG...]: prints the newest cached KEY-<date>.tar younger than the
+# maximum age, after making it when there is none (MAKER DIR ARG... fills an empty DIR; WHAT says what
+# that is). One maker per key at a time: a second caller, e.g. a step while a prefetch makes the same
+# root, waits for the first one's tarball.
+cache_tarball() {
+	local key=$1 what=$2 tarball work lock status=0
+	shift 2
 	mkdir -p "$bpfkit_cache/roots"
+	exec {lock}>"$bpfkit_cache/roots/$key.lock"
+	flock "$lock"
 	tarball=$(find "$bpfkit_cache/roots" -maxdepth 1 -name "$key-*.tar" -mtime "-${BPFKIT_ROOT_MAX_AGE:-7}" | sort | tail -1)
-	rm -rf "$dir" && mkdir -p "$dir"
-	if [ -n "$tarball" ]; then
-		tar -C "$dir" -xf "$tarball"
-		return
+	if [ -z "$tarball" ]; then
+		tarball="$bpfkit_cache/roots/$key-$(date +%Y%m%d).tar"
+		echo "root: $what (cached as ${tarball##*/})" >&2
+		work=$(mktemp -d /var/tmp/bpfkit-root.XXXXXX)
+		if "$1" "$work" "${@:2}" >"$work.log" 2>&1; then
+			find "$bpfkit_cache/roots" -maxdepth 1 -name "$key-*.tar" -delete
+			tar -C "$work" -cf "$tarball.$$" . && mv "$tarball.$$" "$tarball" || status=1
+		else
+			tail -20 "$work.log" >&2
+			status=1
+		fi
+		rm -rf "$work" "$work.log"
 	fi
-	tarball="$bpfkit_cache/roots/$key-$(date +%Y%m%d).tar"
-	echo "root: $what (cached as ${tarball##*/})" >&2
-	"$@" >"$dir.log" 2>&1 || { tail -20 "$dir.log" >&2; return 1; }
-	rm -f "$dir.log"
-	find "$bpfkit_cache/roots" -maxdepth 1 -name "$key-*.tar" -delete
-	tar -C "$dir" -cf "$tarball.$$" . && mv "$tarball.$$" "$tarball"
+	exec {lock}>&-
+	[ $status = 0 ] && echo "$tarball"
+}
+
+# cached KEY DIR WHAT MAKER [ARG...]: DIR becomes what the cached KEY tarball holds (see cache_tarball).
+cached() {
+	local key=$1 dir=$2 tarball
+	shift 2
+	tarball=$(cache_tarball "$key" "$@") || return 1
+	rm -rf "$dir" && mkdir -p "$dir"
+	tar -C "$dir" -xf "$tarball"
+}
+
+# root_key SUITE [PACKAGE...]: the cache key of a root of SUITE with PACKAGEs.
+root_key() {
+	local suite=$1
+	shift
+	echo "$suite-$(printf '%s\n' "$@" | sort -u | paste -sd, - | tr -d '\n' | sha256sum | cut -c1-8)"
 }
 
 debian_root() {
 	local suite=$1 dir=$2
 	shift 2
-	local packages
-	packages=$(printf '%s\n' "$@" | sort -u | paste -sd, -)
-	cached "$suite-$(printf '%s' "$packages" | sha256sum | cut -c1-8)" "$dir" "debootstrap $suite${packages:+ with $packages}" \
-		make_root "$suite" "$dir" "$@"
+	cached "$(root_key "$suite" "$@")" "$dir" "$(root_what "$suite" "$@")" make_root "$suite" "$@"
 	# npm inside the root talks to the registry through the host's CA bundle and resolver.
 	mkdir -p "$dir/etc/ssl/certs"
 	cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
 	cp /etc/resolv.conf "$dir/etc/resolv.conf"
 }
 
+# debian_root_cached SUITE [PACKAGE...]: makes sure the cache holds that root (a prefetch: no DIR).
+debian_root_cached() {
+	cache_tarball "$(root_key "$@")" "$(root_what "$@")" make_root "$@" >/dev/null
+}
+
+root_what() {
+	local suite=$1 packages
+	shift
+	packages=$(printf '%s\n' "$@" | sort -u | paste -sd, -)
+	echo "debootstrap $suite${packages:+ with $packages}"
+}
+
 make_root() {
-	local suite=$1 dir=$2
+	local dir=$1 suite=$2
 	shift 2
 	debootstrap --variant=minbase "$suite" "$dir" "$debian_mirror"
 	cp /etc/resolv.conf "$dir/etc/resolv.conf"
@@ -56,11 +92,16 @@ make_root() {
 }
 
 debian_sysroot() {
-	cached "$1-$2-sysroot" "$3" "debootstrap --foreign $1 for $2" make_sysroot "$@"
+	cached "$1-$2-sysroot" "$3" "debootstrap --foreign $1 for $2" make_sysroot "$1" "$2"
+}
+
+# debian_sysroot_cached SUITE ARCH: makes sure the cache holds that sysroot.
+debian_sysroot_cached() {
+	cache_tarball "$1-$2-sysroot" "debootstrap --foreign $1 for $2" make_sysroot "$1" "$2" >/dev/null
 }
 
 make_sysroot() {
-	local suite=$1 arch=$2 dir=$3
+	local dir=$1 suite=$2 arch=$3
 	debootstrap --variant=minbase --foreign --arch="$arch" "$suite" "$dir" "$debian_mirror"
 	rm -rf "$dir"/var/cache/apt/archives/*.deb
 }

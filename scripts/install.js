@@ -83,7 +83,9 @@ function buildFromSource() {
   if (process.env.BPFKIT_LINK !== 'shared') run('bash', [path.join(root, 'scripts/deps.sh'), '--arch', arch])
   // npm hands lifecycle scripts the path of its own node-gyp.
   const gyp = process.env.npm_config_node_gyp
-  run(process.execPath, [gyp || require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', `--arch=${arch}`])
+  // Every core (make -j), unless npm_config_jobs says how many.
+  const jobs = process.env.npm_config_jobs ? [] : ['--jobs=max']
+  run(process.execPath, [gyp || require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', `--arch=${arch}`, ...jobs])
 }
 
 module.exports = { current }

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# npm run prebuild [-- x64 arm64]: the addons that ship in the npm package, prebuilds/linux-<arch>/
+# npm run prebuild [-- x64 arm64 | --prefetch]: the addons that ship in the npm package, prebuilds/linux-<arch>/
 # node.napi.glibc.node, built by prebuildify inside a Debian 11 root (glibc 2.31) with the pinned static
 # libbpf, libelf and zlib and a static libstdc++; arm64 with Debian's cross toolchain. Each is checked:
 # no glibc symbol newer than 2.31, no GLIBCXX, and only glibc's libraries and libgcc_s needed at run
-# time. Needs root and debootstrap (scripts/setup.sh installs it).
+# time. Needs root and debootstrap (scripts/setup.sh installs it). --prefetch only makes sure that the
+# build root is cached.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . scripts/debian-root.sh
+root=(bullseye build-essential python3 g++-aarch64-linux-gnu ca-certificates curl bzip2 xz-utils)
+if [ "${1:-}" = --prefetch ]; then debian_root_cached "${root[@]}"; exit; fi
 archs=("$@")
 [ ${#archs[@]} -gt 0 ] || archs=(x64 arm64)
 glibc_max=2.31
@@ -16,7 +19,7 @@ allowed='^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|libgcc_s\.so\.
 work=$(mktemp -d /var/tmp/bpfkit-prebuild.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 started=$SECONDS
-debian_root bullseye "$work" build-essential python3 g++-aarch64-linux-gnu ca-certificates curl bzip2 xz-utils
+debian_root "${root[0]}" "$work" "${root[@]:1}"
 node_into "$work" 20
 
 # The tree as git sees it (tracked and new files, not ignored ones), with the dev dependencies

@@ -4,7 +4,9 @@
 // root read-only over 9p (scripts/kernels/init). Kernel packages and initramfs are cached by version.
 //   npm run test:kernels [-- --kernel 6.1|6.12|all] [--full] [--jobs N] [--verbose] [test files…]
 // Without --full or files it runs the CI subset; --full runs the whole suite (nightly). One line per
-// kernel says what passed, failed and was skipped (with the reason) and how long it took.
+// kernel says what passed, failed and was skipped (with the reason) and how long it took. The guests
+// run a copy of the tree taken at the start (sources, dist/ and the built addon), so building, packing
+// or testing here meanwhile changes nothing they see.
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
@@ -188,13 +190,30 @@ function groups(files) {
   return [rest, alone].filter((group) => group.length > 0)
 }
 
-/** Boots one kernel and runs the tests in it; resolves with its summary. */
-async function boot(name, dir, initramfs, files, options) {
+/**
+ * A copy of the tree the guests run: what git tracks or would track, dist/, the built addon and
+ * prebuilds, with node_modules linked (npm ci put it there; nothing rewrites it while tests run).
+ */
+function snapshot() {
+  const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'bpfkit-kernels-tree-'))
+  const built = ['dist', 'build/Release', 'prebuilds'].filter((p) => fs.existsSync(path.join(root, p)))
+  const sources = fs.existsSync(path.join(root, '.git'))
+    ? 'git ls-files -z --cached --others --exclude-standard'
+    : "find . -path ./node_modules -prune -o -path ./.git -prune -o -path ./cmake-build -prune -o -path ./deps -prune -o -type f -print0"
+  const outputs = built.length > 0 ? `find ${built.join(' ')} -type f -print0` : 'true'
+  execFileSync('sh', ['-ec', `{ ${sources}; ${outputs}; } | tar --null -T - -cf - | tar -C "$1" -xf -`, 'snapshot', tree],
+    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(tree, 'node_modules'))
+  return tree
+}
+
+/** Boots one kernel and runs the tests in `tree` there; resolves with its summary. */
+async function boot(name, dir, initramfs, tree, files, options) {
   const release = fs.readFileSync(path.join(dir, 'release'), 'utf8').trim()
   const job = fs.mkdtempSync(path.join(os.tmpdir(), `bpfkit-kernel-${name}-`))
   const logFile = path.join(job, 'console.log')
   fs.writeFileSync(path.join(job, 'run.sh'), [
-    `cd ${JSON.stringify(root)}`,
+    `cd ${JSON.stringify(tree)}`,
     // CI: vitest's plain reporter (the console is a terminal).
     `export BPFKIT_TEST_SCALE=${SCALE} CI=true HOME=/root PATH=${JSON.stringify(process.env.PATH)}`,
     // One test process for the files (starting one per file costs 15 s each under emulation), except
@@ -244,16 +263,8 @@ async function boot(name, dir, initramfs, files, options) {
   return { name, release, ok, line: `kernel ${release}: ${what} in ${formatTime(elapsed)}`, skips, failures, logFile, job }
 }
 
-async function main() {
-  const options = parseArgs(process.argv.slice(2))
-  for (const tool of ['qemu-system-x86_64', 'cpio', 'apt-get', 'dpkg', 'depmod', 'modprobe']) {
-    try {
-      run('sh', ['-c', `command -v ${tool}`])
-    } catch {
-      usage(`${tool} is missing: scripts/setup.sh installs what this needs (qemu-system-x86, busybox-static, cpio, kmod)`)
-    }
-  }
-  const files = options.files.length > 0 ? options.files : options.full ? [] : SUBSET
+/** Prepares each kernel and boots them `options.jobs` at a time; resolves with their summaries. */
+async function bootAll(options, tree, files) {
   fs.mkdirSync(cache, { recursive: true })
   const prepared = options.kernels.map((name) => {
     const dir = ensureKernel(name)
@@ -266,12 +277,39 @@ async function main() {
     // Staggered starts: two guests booting at once fight over the same two cores.
     await new Promise((resolve) => setTimeout(resolve, delay))
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-      const result = await boot(next.name, next.dir, next.initramfs, files, options)
+      const result = await boot(next.name, next.dir, next.initramfs, tree, files, options)
       process.stdout.write(`${result.line}\n`)
       results.push(result)
     }
   }
   await Promise.all(Array.from({ length: Math.min(options.jobs, prepared.length) }, (_, i) => worker(i * 5000)))
+  return results
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2))
+  for (const tool of ['qemu-system-x86_64', 'cpio', 'apt-get', 'dpkg', 'depmod', 'modprobe']) {
+    try {
+      run('sh', ['-c', `command -v ${tool}`])
+    } catch {
+      usage(`${tool} is missing: scripts/setup.sh installs what this needs (qemu-system-x86, busybox-static, cpio, kmod)`)
+    }
+  }
+  const files = options.files.length > 0 ? options.files : options.full ? [] : SUBSET
+  // The tree as it is now, before anything is downloaded.
+  const tree = snapshot()
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      fs.rmSync(tree, { recursive: true, force: true })
+      process.exit(130)
+    })
+  }
+  let results
+  try {
+    results = await bootAll(options, tree, files)
+  } finally {
+    fs.rmSync(tree, { recursive: true, force: true })
+  }
   let failed = false
   for (const result of results.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }))) {
     for (const skip of result.skips) process.stdout.write(`  ${result.release} skipped: ${skip}\n`)

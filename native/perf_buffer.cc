@@ -51,8 +51,8 @@ PerfBufferHandle::PerfBufferHandle(const Napi::CallbackInfo& info)
   int cpus = libbpf_num_possible_cpus();
   lost_.assign(cpus > 0 ? static_cast<size_t>(cpus) : 1, 0);
   // A whole CPU buffer is drained at once: room for as many records as one can hold past a full batch.
-  Start(env, perf_buffer__epoll_fd(perf_), batch.events, batch.events + static_cast<uint32_t>(bufferBytes_ / kMinRecord),
-        batch.bytes);
+  Start(env, perf_buffer__epoll_fd(perf_), Readiness::kOnce, batch.events,
+        batch.events + static_cast<uint32_t>(bufferBytes_ / kMinRecord), batch.bytes);
   try {
     addon_->Deliver(env, lines, Napi::FunctionReference());
   } catch (...) {

@@ -25,20 +25,45 @@ EventReader::BatchSizes EventReader::ReadBatchSizes(Napi::Env env, const char* o
   return {events, bytes};
 }
 
-void EventReader::Start(Napi::Env env, int epollFd, uint32_t batchEvents, uint32_t hardEvents, size_t batchBytes) {
+void EventReader::Start(Napi::Env env, int epollFd, Readiness readiness, uint32_t batchEvents, uint32_t hardEvents,
+                        size_t batchBytes) {
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
+  readiness_ = readiness;
   timer_ = new uv_timer_t;
   timer_->data = this;
   uv_timer_init(loop, timer_);
   poll_ = new uv_poll_t;
   poll_->data = this;
   started_ = true;
-  if (int err = uv_poll_init(loop, poll_, epollFd); err != 0) {
+  int err = uv_poll_init(loop, poll_, epollFd);
+  if (err != 0) {
     delete poll_;
     poll_ = nullptr;
+  } else if (readiness_ == Readiness::kOnce) {
+    // Watched from now until released (see the top of reader.h), without keeping the process alive
+    // while paused. libuv adds the fd to its epoll set in the poll phase of this loop turn or, when
+    // this runs in a poll callback, of the next; the check phases of both turns drain (when reading)
+    // what that registration's own poll swallowed, and the idle handle keeps those turns from waiting.
+    err = uv_poll_start(poll_, UV_READABLE, OnReadable);
+    if (err == 0) {
+      uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+      check_ = new uv_check_t;
+      check_->data = this;
+      uv_check_init(loop, check_);
+      uv_check_start(check_, OnCheck);
+      uv_unref(reinterpret_cast<uv_handle_t*>(check_));
+      idle_ = new uv_idle_t;
+      uv_idle_init(loop, idle_);
+      uv_idle_start(idle_, [](uv_idle_t*) {});
+      uv_unref(reinterpret_cast<uv_handle_t*>(idle_));
+      checks_ = 2;
+    }
+  }
+  if (err != 0) {
+    const char* op = poll_ == nullptr ? "uv_poll_init" : "uv_poll_start";
     Release();
-    throw BpfError(env, "uv_poll_init", -err);
+    throw BpfError(env, op, -err);
   }
   context_ = std::make_unique<Napi::AsyncContext>(env, (std::string("bpfkit:") + name_).c_str(), Self());
   batch_.emplace(env, batchEvents, hardEvents, batchBytes);
@@ -50,10 +75,18 @@ void EventReader::CloseHandle(uv_handle_t* handle) {
   addon_->HandleClosing();
   uv_close(handle, [](uv_handle_t* closed) {
     auto* addon = static_cast<Addon*>(closed->data);
-    if (closed->type == UV_POLL) {
-      delete reinterpret_cast<uv_poll_t*>(closed);
-    } else {
-      delete reinterpret_cast<uv_timer_t*>(closed);
+    switch (closed->type) {
+      case UV_POLL:
+        delete reinterpret_cast<uv_poll_t*>(closed);
+        break;
+      case UV_CHECK:
+        delete reinterpret_cast<uv_check_t*>(closed);
+        break;
+      case UV_IDLE:
+        delete reinterpret_cast<uv_idle_t*>(closed);
+        break;
+      default:
+        delete reinterpret_cast<uv_timer_t*>(closed);
     }
     addon->HandleClosed();
   });
@@ -62,10 +95,14 @@ void EventReader::CloseHandle(uv_handle_t* handle) {
 void EventReader::Release() {
   if (!started_) return;
   Stop();
-  if (poll_ != nullptr) CloseHandle(reinterpret_cast<uv_handle_t*>(poll_));
-  if (timer_ != nullptr) CloseHandle(reinterpret_cast<uv_handle_t*>(timer_));
+  for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(poll_), reinterpret_cast<uv_handle_t*>(timer_),
+                              reinterpret_cast<uv_handle_t*>(check_), reinterpret_cast<uv_handle_t*>(idle_)}) {
+    if (handle != nullptr) CloseHandle(handle);
+  }
   poll_ = nullptr;
   timer_ = nullptr;
+  check_ = nullptr;
+  idle_ = nullptr;
   Free();
   started_ = false;
   addon_->Untrack(this);
@@ -79,6 +116,8 @@ void EventReader::Drain() {
   if (result < 0) Report(BpfError(env, (std::string(name_) + " consume").c_str(), -result));
   uint32_t count = batch_->Count();
   if (count == 0) return;
+  // A full batch may have left records behind; a perf fd will not report them again.
+  bool more = batch_->Full() && readiness_ == Readiness::kOnce;
   events_ += count;
   batches_ += 1;
   bytes_ += batch_->Bytes();
@@ -87,6 +126,12 @@ void EventReader::Drain() {
   if (onbatch.IsFunction()) {
     onbatch.As<Napi::Function>().MakeCallback(self, {batch_->Buffer(), Napi::Number::New(env, count)}, *context_);
   }
+  if (more && started_ && polling_) DrainSoon();
+}
+
+// Drains in the next loop turn's timer phase (and then every latencyMs_ when set).
+void EventReader::DrainSoon() {
+  uv_timer_start(timer_, OnTimer, 0, latencyMs_);
 }
 
 void EventReader::Report(const Napi::Error& error) {
@@ -95,9 +140,14 @@ void EventReader::Report(const Napi::Error& error) {
   if (onerror.IsFunction()) onerror.As<Napi::Function>().MakeCallback(self, {error.Value()}, *context_);
 }
 
+// Pauses: no more drains until Resume.
 void EventReader::Stop() {
   if (!polling_) return;
-  uv_poll_stop(poll_);
+  if (readiness_ == Readiness::kOnce) {
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  } else {
+    uv_poll_stop(poll_);
+  }
   uv_timer_stop(timer_);
   polling_ = false;
   Hold(false);
@@ -120,9 +170,10 @@ void EventReader::OnReadable(uv_poll_t* poll, int status, int /*events*/) {
     if (status < 0) {
       // libuv stopped watching the epoll fd: the reader can deliver nothing more, so say so.
       self->Stop();
+      uv_poll_stop(self->poll_);
       self->Report(BpfError(self->env_, "uv_poll", -status));
-    } else {
-      self->Drain();
+    } else if (self->polling_) {
+      self->Drain();  // paused (kOnce): the drain at resume reads what this readiness announced
     }
   });
 }
@@ -134,14 +185,27 @@ void EventReader::OnTimer(uv_timer_t* timer) {
   self->FromLoop([&] { self->Drain(); });
 }
 
+// kOnce: the two loop turns in which libuv registers the fd (see Start).
+void EventReader::OnCheck(uv_check_t* check) {
+  auto* self = static_cast<EventReader*>(check->data);
+  if (!self->started_) return;
+  if (--self->checks_ == 0) {
+    uv_check_stop(self->check_);
+    uv_idle_stop(self->idle_);
+  }
+  if (self->polling_) self->FromLoop([&] { self->Drain(); });
+}
+
 Napi::Value EventReader::Resume(const Napi::CallbackInfo& info) {
   if (!started_) throw BpfError(info.Env(), name_, "ECLOSED", "the reader is closed");
   if (!polling_) {
-    int err = uv_poll_start(poll_, UV_READABLE, OnReadable);
-    if (err != 0) throw BpfError(info.Env(), "uv_poll_start", -err);
-    // Drain once right away: what arrived while paused may not make the fd readable again (perf
-    // buffers report readiness once), then every latencyMs_ when set.
-    uv_timer_start(timer_, OnTimer, 0, latencyMs_);
+    if (readiness_ == Readiness::kOnce) {
+      uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    } else if (int err = uv_poll_start(poll_, UV_READABLE, OnReadable); err != 0) {
+      throw BpfError(info.Env(), "uv_poll_start", -err);
+    }
+    // Drain once right away: a perf fd's readiness for what arrived while paused may be spent.
+    DrainSoon();
     polling_ = true;
     Hold(true);  // an active reader stays alive while the kernel can still hand it events
   }

@@ -1,6 +1,16 @@
 // EventReader: what the ring buffer and perf buffer readers share — watching an epoll fd with
 // uv_poll on the JS thread (plus a latency timer), draining into an EventBatch, handing each batch
 // to JS with one call (this.onbatch), pause/resume, statistics and release.
+//
+// How the fd reports readiness decides how pause and resume watch it:
+// - kLevel (ring buffers): readable while records wait. Pausing stops watching (a paused reader with
+//   records waiting would otherwise wake the loop on every turn); resuming watches again.
+// - kOnce (perf buffers): a perf event fd is readable once per kernel wakeup, and every poll of it
+//   consumes that, including the one the kernel makes when an epoll set (libuv's) adds the fd. Each
+//   re-registration could so swallow the only wakeup of records that then wait for the next one. The
+//   fd is therefore registered once, when the reader starts, and stays so until it is released:
+//   pausing only stops draining (and lets the process exit); a drain follows the registration, each
+//   resume and each batch that filled up, since no further wakeup comes for what is already there.
 #pragma once
 
 #include <napi.h>
@@ -57,9 +67,12 @@ class EventReader : public Resource {
   // made from them up front: a failure must never abort the process).
   static BatchSizes ReadBatchSizes(Napi::Env env, const char* op, Napi::Object options);
 
+  enum class Readiness { kLevel, kOnce };
+
   // Starts the machinery over the reader's epoll fd; created paused. On failure it releases (Free
   // included) and throws.
-  void Start(Napi::Env env, int epollFd, uint32_t batchEvents, uint32_t hardEvents, size_t batchBytes);
+  void Start(Napi::Env env, int epollFd, Readiness readiness, uint32_t batchEvents, uint32_t hardEvents,
+             size_t batchBytes);
   // Drains what is waiting into batch_ (stopping once it is full, where libbpf lets it).
   virtual int Consume() = 0;
   // Frees what the subclass holds (libbpf's perf_buffer, or the ring mappings).
@@ -77,7 +90,9 @@ class EventReader : public Resource {
  private:
   static void OnReadable(uv_poll_t* poll, int status, int events);
   static void OnTimer(uv_timer_t* timer);
+  static void OnCheck(uv_check_t* check);
   void Drain();
+  void DrainSoon();
   void Stop();
   void Report(const Napi::Error& error);
   void CloseHandle(uv_handle_t* handle);
@@ -91,6 +106,12 @@ class EventReader : public Resource {
   bool started_ = false;
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
+  Readiness readiness_ = Readiness::kLevel;
+  // kOnce: the check phase of the loop turns in which libuv registers the fd (the idle handle keeps
+  // those turns from blocking); see Start.
+  uv_check_t* check_ = nullptr;
+  uv_idle_t* idle_ = nullptr;
+  int checks_ = 0;
   uint64_t latencyMs_ = 0;
   bool polling_ = false;
   std::unique_ptr<Napi::AsyncContext> context_;

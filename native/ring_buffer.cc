@@ -61,7 +61,7 @@ RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
     Free();
     throw;
   }
-  Start(env, epollFd_, batch.events, batch.events, batch.bytes);
+  Start(env, epollFd_, Readiness::kLevel, batch.events, batch.events, batch.bytes);
 }
 
 RingBufferHandle::~RingBufferHandle() {

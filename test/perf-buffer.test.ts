@@ -99,6 +99,43 @@ describe('PerfBuffer', () => {
     expect(new Set(seqs).size).toBe(seqs.length)
   })
 
+  it('never swallows a wakeup: samples written after the drain at resume, before the loop polls again, arrive', async () => {
+    // A perf fd reports a wakeup once, and every poll spends it, the one the kernel makes when the
+    // fd joins an epoll set included. A reader that left libuv's epoll set on pause and rejoined it
+    // on resume (or joined it only when first resumed) lost the wakeup of samples written between
+    // its drain at resume and that registration, and they waited for the next sample. Here a timer
+    // writes them at that point: libuv runs the reader's drain (due now) and then this timer (due in
+    // 1 ms) in the next loop turn's timer phase, before its poll phase.
+    const runSoon = (): void => {
+      const until = performance.now() + 2
+      while (performance.now() < until); // both timers due when the loop turns
+    }
+    obj = await openSequence()
+    configureSequence(obj, 10, 3)
+    const reader = obj.perfBuffer<SeqEvent>('perf_events', { type: 'seq_event' })
+    const seqs: bigint[] = []
+    reader.on('data', (event) => seqs.push(event.seq))
+    for (let round = 1; round <= 20; round++) {
+      reader.pause()
+      setTimeout(() => trigger(), 1)
+      reader.resume()
+      runSoon()
+      await waitFor(() => seqs.length === round * 10, 5000, `the samples after resume number ${round}`)
+    }
+    reader.close()
+    // The same for a new reader, when reading starts.
+    for (let round = 1; round <= 5; round++) {
+      const fresh = obj.perfBuffer<SeqEvent>('perf_events', { type: 'seq_event' })
+      const got: bigint[] = []
+      setTimeout(() => trigger(), 1)
+      fresh.on('data', (event) => got.push(event.seq))
+      runSoon()
+      await waitFor(() => got.length === 10, 5000, `the samples of new reader number ${round}`)
+      fresh.close()
+    }
+    expect(new Set(seqs).size).toBe(200)
+  })
+
   it('refuses bad options and maps of other types; closing leaks nothing', async () => {
     const fds = openFds()
     obj = await openSequence()

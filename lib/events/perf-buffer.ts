@@ -43,9 +43,6 @@ function perfPages(pages: number | undefined): number {
   return pages
 }
 
-/** The longest a sample waits in its CPU's ring when no wakeup comes. */
-const PERF_DRAIN_MS = 100
-
 /**
  * Reads a BPF perf event array (what `bpf_perf_event_output` writes). Created paused; reading starts
  * with a 'data' or 'batch' listener, an iterator, `stream()` or resume(). See EventReader.
@@ -58,10 +55,6 @@ export class PerfBuffer<T = any> extends EventReader<T> {
     onClose?: () => void) {
     super('perfBuffer', handle, [map.name], [type], options.withCpu === true ? 'cpu' : 'none', options, onClose)
     this.#handle = handle
-    // A perf event fd reports readiness once per kernel wakeup, and under qemu's emulation (6.1, 6.12)
-    // a wakeup was seen to go missing after the reader paused and resumed, leaving samples in the ring
-    // until the next one. Draining at least every PERF_DRAIN_MS bounds how long a sample can wait.
-    handle.setLatency(PERF_DRAIN_MS)
   }
 
   stats(): PerfBufferStats {

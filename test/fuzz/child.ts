@@ -19,8 +19,22 @@ setLogger(() => {})
 const pinRoot = `/sys/fs/bpf/bpfkit-fuzz-${process.pid}`
 process.on('exit', () => fs.rmSync(pinRoot, { recursive: true, force: true }))
 
-function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length
+/** What each open descriptor is (its /proc/self/fd link: a path, pipe:[…], anon_inode:bpf-map…), by fd. */
+function openFds(): Map<string, string> {
+  const fds = new Map<string, string>()
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      fds.set(fd, fs.readlinkSync(`/proc/self/fd/${fd}`))
+    } catch {
+      // the directory's own descriptor, closed by now
+    }
+  }
+  return fds
+}
+
+/** The descriptors in `now` that were not open (as that) in `before`, described. */
+function added(before: Map<string, string>, now: Map<string, string>): string[] {
+  return [...now].filter(([fd, what]) => before.get(fd) !== what).map(([fd, what]) => `${fd} ${what}`)
 }
 
 function say(line: string): void {
@@ -64,9 +78,15 @@ async function main(): Promise<void> {
     say(`> ${i}`)
     const bytes = replay ? kept[i]!.bytes : makeInput(objects, seed, i).bytes
     const result = await run(bytes)
-    const now = openFds()
-    if (now > fds) {
-      say(`= ${i} leak ${now - fds} fds after ${result}`)
+    let now = openFds()
+    if (now.size > fds.size) {
+      // Node may open descriptors of its own between inputs: what is bpfkit's stays after another turn,
+      // and the report says what each one is.
+      await new Promise((resolve) => setImmediate(resolve))
+      now = openFds()
+    }
+    if (now.size > fds.size) {
+      say(`= ${i} leak ${now.size - fds.size} fds after ${result}: ${added(fds, now).join(', ')}`)
       return
     }
     fds = now

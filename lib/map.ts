@@ -208,7 +208,8 @@ export class BpfMap<K = any, V = any> {
   readonly #chars: ReadonlyMap<string, CharsMode> | undefined
   readonly #track: LinkTracker | undefined
   #typed: Typed | undefined
-  #slots: Slots | undefined
+  /** The slot codec of a prog_array, map-in-map or sockmap; null once a map is known to be none. */
+  #slots: Slots | null | undefined
   #inner: BpfMap | undefined
   #template: MapDefinition | undefined
   /** Byte-level access to the map's entries. */
@@ -784,9 +785,13 @@ export class BpfMap<K = any, V = any> {
 
   /** Prog arrays, map-in-maps and sockmaps: their values are programs, maps and sockets. */
   #slotsOf(): Slots | undefined {
-    if (this.#slots !== undefined) return this.#slots
+    // Cached either way: the type is a native call that makes a string (it cost get() and set() half their time).
+    if (this.#slots !== undefined) return this.#slots ?? undefined
     const kind = slotKind(this.type)
-    if (kind === undefined) return undefined
+    if (kind === undefined) {
+      this.#slots = null
+      return undefined
+    }
     const keyId = this.#handle.btfKeyTypeId
     const btf = keyId === 0 ? undefined : this.#btf()
     this.#slots = new Slots(this, this.#handle, kind, btf === undefined ? undefined : btf.codec(keyId))

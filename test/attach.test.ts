@@ -8,7 +8,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { BpfObject, Link, elfFunctions, features } from 'bpfkit'
-import { bpfFds, cgroup2Mount, fixture, node, root, thrown, waitFor } from './helpers'
+import { bpfFds, cgroup2Mount, fixture, node, root, run, thrown, waitFor } from './helpers'
 
 const GETPPID = process.arch === 'arm64' ? 173 : 110
 const PORT = 9999
@@ -71,7 +71,9 @@ function bss(): Record<string, number | bigint> {
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpfkit-attach-'))
   target = path.join(dir, 'uprobe-target')
-  execFileSync('cc', ['-g', '-O1', '-o', target, fixture('uprobe-target.c')])
+  // Without blocking the event loop: a compile under emulation can outlast vitest's 60 s for its own calls.
+  const cc = await run('cc', ['-g', '-O1', '-o', target, fixture('uprobe-target.c')])
+  if (cc.status !== 0) throw new Error(`cc failed: ${cc.stderr}`)
   obj = BpfObject.open(fixture('attach.bpf.o'))
   obj.rodata.target_pid = process.pid
   obj.rodata.target_syscall = GETPPID

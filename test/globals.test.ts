@@ -1,12 +1,11 @@
 // Typed globals: initial values set before load reach the program, .data/.bss are the kernel's memory
 // after load (read without a syscall), .rodata refuses writes after load.
-import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { BpfObject } from 'bpfkit'
-import { fixture, root, thrown } from './helpers'
+import { fixture, root, run, thrown } from './helpers'
 
 describe('globals', () => {
   let obj: BpfObject | undefined
@@ -91,7 +90,7 @@ describe('globals', () => {
     expect(thrown(() => obj!.bss.hits).code).toBe('ECLOSED')
   })
 
-  it('reads .bss counters without a syscall (strace sees no bpf() between two markers)', () => {
+  it('reads .bss counters without a syscall (strace sees no bpf() between two markers)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpfkit-globals-'))
     const script = path.join(dir, 'read.js')
     fs.writeFileSync(script, `
@@ -110,8 +109,8 @@ describe('globals', () => {
       })()
     `)
     const trace = path.join(dir, 'trace')
-    const out = execFileSync('strace', ['-f', '-qq', '-e', 'trace=bpf,access', '-o', trace, process.execPath, script]).toString()
-    expect(out.trim()).toBe('100')
+    const traced = await run('strace', ['-f', '-qq', '-e', 'trace=bpf,access', '-o', trace, process.execPath, script])
+    expect(traced.stdout.trim(), traced.stderr).toBe('100')
     const lines = fs.readFileSync(trace, 'utf8').split('\n')
     const markers = lines.flatMap((line, i) => (line.includes('bpfkit-marker') ? [i] : []))
     expect(markers.length).toBe(2)

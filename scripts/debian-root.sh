@@ -51,11 +51,16 @@ cached() {
 	tar -C "$dir" -xf "$tarball"
 }
 
+# package_list PACKAGE...: the packages sorted, once each, comma-separated.
+package_list() {
+	printf '%s\n' "$@" | sort -u | paste -sd, -
+}
+
 # root_key SUITE [PACKAGE...]: the cache key of a root of SUITE with PACKAGEs.
 root_key() {
 	local suite=$1
 	shift
-	echo "$suite-$(printf '%s\n' "$@" | sort -u | paste -sd, - | tr -d '\n' | sha256sum | cut -c1-8)"
+	echo "$suite-$(printf '%s' "$(package_list "$@")" | sha256sum | cut -c1-8)"
 }
 
 debian_root() {
@@ -76,7 +81,7 @@ debian_root_cached() {
 root_what() {
 	local suite=$1 packages
 	shift
-	packages=$(printf '%s\n' "$@" | sort -u | paste -sd, -)
+	packages=$(package_list "$@")
 	echo "debootstrap $suite${packages:+ with $packages}"
 }
 

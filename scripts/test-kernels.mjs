@@ -191,9 +191,8 @@ function formatTime(ms) {
 function snapshot() {
   const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'bpfkit-kernels-tree-'))
   const built = ['dist', 'build/Release', 'prebuilds'].filter((p) => fs.existsSync(path.join(root, p)))
-  const sources = fs.existsSync(path.join(root, '.git'))
-    ? 'git ls-files -z --cached --others --exclude-standard'
-    : "find . -path ./node_modules -prune -o -path ./.git -prune -o -path ./cmake-build -prune -o -path ./deps -prune -o -type f -print0"
+  // The sources as git sees them (tracked and new files, not ignored ones), as scripts/prebuild.sh copies them.
+  const sources = 'git ls-files -z --cached --others --exclude-standard'
   const outputs = built.length > 0 ? `find ${built.join(' ')} -type f -print0` : 'true'
   execFileSync('sh', ['-ec', `{ ${sources}; ${outputs}; } | tar --null -T - -cf - | tar -C "$1" -xf -`, 'snapshot', tree],
     { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })

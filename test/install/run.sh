@@ -35,12 +35,9 @@ root_of() {
 }
 
 if [ "$tarball" = --prefetch ]; then
-	declare -A keys=()
+	# Scenarios that share a root wait for its one maker (debian-root.sh's lock).
 	for scenario in "${scenarios[@]}"; do
 		root_of "$scenario"
-		key=$(root_key "$suite" "${packages[@]}")
-		[ -n "${keys[$key]:-}" ] && continue
-		keys[$key]=1
 		debian_root_cached "$suite" "${packages[@]}" &
 	done
 	status=0

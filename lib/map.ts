@@ -154,6 +154,8 @@ function lookupFlags(op: string, flags: unknown): number {
  */
 export class RawMap {
   readonly #handle: MapHandle
+  /** Whether the map is a bloom filter, whose lookup() takes the value to look for (asked once). */
+  #bloom: boolean | undefined
 
   /** @internal */
   constructor(handle: MapHandle) {
@@ -162,7 +164,14 @@ export class RawMap {
 
   /** The value bytes for `key` (null for queue and stack: peek), or undefined when there is none. */
   lookup(key: Uint8Array | null, flags = 0): Buffer | undefined {
-    return this.#handle.lookup(key === null ? null : bytes('map.lookup', 'key', key), lookupFlags('map.lookup', flags))
+    const k = key === null ? null : bytes('map.lookup', 'key', key)
+    const f = lookupFlags('map.lookup', flags)
+    this.#bloom ??= this.#handle.type === 'bloom_filter'
+    if (this.#bloom) return this.#handle.lookup(k, f)
+    // From Node's pool: a Buffer of its own (made natively, or a small one that native code then
+    // moves off V8's heap) costs a malloc and a sweep, more than the syscall.
+    const value = Buffer.allocUnsafe(this.#handle.valueBytes).fill(0)
+    return this.#handle.lookup(k, f, value) ? value : undefined
   }
 
   /** Creates or replaces `key`'s value (null key: push onto a queue or stack, add to a bloom filter). */

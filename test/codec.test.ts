@@ -114,6 +114,24 @@ describe('char[N] strings round-trip any bytes', () => {
     }
   })
 
+  it('reads the same strings through its cache of repeated strings: repeats, slot collisions, and a field that stops caching and starts again', () => {
+    const value = Buffer.alloc(20)
+    const read = (text: string): string => {
+      value.fill(0, 4)
+      value.write(text, 4, 'latin1')
+      return codec.decode(value).text as string
+    }
+    const names = ['bash', 'node', 'sshd', 'systemd-journal', 'x'.repeat(16)]
+    // Repeats (served from the cache), then 5000 different strings (slots taken over, then no caching
+    // at all), then the repeats again (caching again once the field rests no more).
+    for (let i = 0; i < 4000; i++) expect(read(names[i % names.length] as string)).toBe(names[i % names.length])
+    for (let i = 0; i < 5000; i++) expect(read(`p${i.toString(36)}`)).toBe(`p${i.toString(36)}`)
+    for (let i = 0; i < 40000; i++) {
+      const text = i % 7 === 0 ? `q${i}` : (names[i % names.length] as string)
+      if (read(text) !== text) expect(read(text)).toBe(text)
+    }
+  })
+
   it('encodes other strings as UTF-8 and refuses what does not fit', () => {
     expect(codec.encode({ text: 'a\ud800b' }).subarray(4, 9)).toEqual(Buffer.from([0x61, 0xef, 0xbf, 0xbd, 0x62])) // unpaired: U+FFFD
     expect(thrown(() => codec.encode({ text: 'é'.repeat(9) })).message).toContain('is 18 bytes, more than char[16] holds (16)')
@@ -188,6 +206,24 @@ describe("int64: 'number'", () => {
     kind: 'struct', name: 'pair', size: 16,
     members: [{ name: 'u', type: 1, bitOffset: 0, bitSize: 0 }, { name: 's', type: 2, bitOffset: 64, bitSize: 0 }],
   }, { kind: 'array', type: 1, indexType: 1, length: 2 })
+
+  it('decodes 64-bit integers as bigints by default, small, 32-bit and wide, whichever way they are read', () => {
+    const bigints = btf.codec(3)
+    const cases: Array<[bigint, bigint]> = [[0n, 0n], [255n, -1n], [256n, 255n], [2n ** 31n, 256n], [2n ** 32n - 1n, 2n ** 32n - 1n],
+      [2n ** 32n, -(2n ** 31n)], [2n ** 53n + 1n, 2n ** 63n - 1n], [2n ** 64n - 1n, -(2n ** 63n)]]
+    for (const [u, s] of cases) {
+      const bytes = Buffer.alloc(16)
+      bytes.writeBigUInt64LE(u, 0)
+      bytes.writeBigInt64LE(s, 8)
+      expect(bigints.decode(bytes)).toEqual({ u, s })
+      // The view class that batch.at(i) places over each record (internal to the codec).
+      type View = { new (): object; at(v: object, dv: DataView, b: Buffer, o: number): { u: bigint; s: bigint } }
+      const view = (bigints as unknown as { view: View }).view
+      const at = view.at(new view(), new DataView(bytes.buffer), bytes, bytes.byteOffset)
+      expect([at.u, at.s]).toEqual([u, s])
+      expect(bigints.encode({ u, s })).toEqual(bytes)
+    }
+  })
 
   it('decodes 64-bit integers as numbers, exact below 2^53, and writes back what fits', () => {
     const numbers = btf.codec(3, { int64: 'number' })

@@ -73,8 +73,24 @@ function batchSummer(wide = true): (batch: EventBatch<unknown>) => number {
   }
 }
 
-/** A number from a decoded field (bigint by default, number with int64: 'number'). */
-const num = (x: unknown): number => (typeof x === 'bigint' ? Number(x) : (x as number))
+/**
+ * The sum of decoded fields, as C sums them: a bigint field (the default for u64) into a u64, which
+ * JS does without allocating through a BigUint64Array (Number(x) on each would cost more than the
+ * decode), a number (u32, or u64 with int64: 'number') into a double. Exact below 2^53.
+ */
+class Sum {
+  readonly #u64 = new BigUint64Array(1)
+  readonly #f64 = new Float64Array(1)
+
+  add(x: unknown): void {
+    if (typeof x === 'bigint') this.#u64[0] += x
+    else this.#f64[0] += x as number
+  }
+
+  get value(): number {
+    return Number(this.#u64[0]) + (this.#f64[0] as number)
+  }
+}
 
 type Reader = RingBuffer<Record<string, unknown>>
 type Event = Record<string, unknown>
@@ -84,7 +100,7 @@ const FIELDS: Record<string, (event: Event) => unknown> = { seq: (e) => e.seq, p
 
 /**
  * The ways to read a drain, by name. Each resolves once `events` events were read, with their field sum
- * (kept in a Float64Array: a number stored into a closure variable would be boxed on every write):
+ * (kept in a typed array, a Sum: a number stored into a closure variable would be boxed on every write):
  * - batch: a DataView over each batch's bytes, one field read per record (the fastest path);
  * - data: 'data' events, each decoded into an object by its BTF type (`data-number`: with int64: 'number');
  * - view: batch.at(i), a reused view whose getters read the batch bytes (`view-number`: int64: 'number');
@@ -110,7 +126,7 @@ const DRAINS: Record<string, (rb: Reader, events: number, field: (event: Event) 
   }),
   data: (rb, events, field, _wide, numbers) => new Promise((resolve, reject) => {
     let count = 0
-    const sum = new Float64Array(1)
+    const sum = new Sum()
     const start = performance.now()
     const onData = (event: Event): void => {
       if (count === 0 && numbers && typeof field(event) !== 'number') {
@@ -118,18 +134,18 @@ const DRAINS: Record<string, (rb: Reader, events: number, field: (event: Event) 
         reject(new Error("this bpfkit has no int64: 'number'"))
         return
       }
-      sum[0] += num(field(event))
+      sum.add(field(event))
       if (++count === events) {
         const seconds = (performance.now() - start) / 1e3
         rb.off('data', onData)
-        resolve({ seconds, sum: sum[0] as number })
+        resolve({ seconds, sum: sum.value })
       }
     }
     rb.on('data', onData)
   }),
   view: (rb, events, field, _wide, numbers) => new Promise((resolve, reject) => {
     let count = 0
-    const sum = new Float64Array(1)
+    const sum = new Sum()
     const start = performance.now()
     const onBatch = (batch: EventBatch<Event>): void => {
       const n = batch.count
@@ -138,30 +154,30 @@ const DRAINS: Record<string, (rb: Reader, events: number, field: (event: Event) 
         reject(new Error(typeof batch.at !== 'function' ? 'this bpfkit has no batch.at(i)' : "this bpfkit has no int64: 'number'"))
         return
       }
-      for (let i = 0; i < n; i++) sum[0] += num(field(batch.at(i)))
+      for (let i = 0; i < n; i++) sum.add(field(batch.at(i)))
       count += n
       if (count >= events) {
         const seconds = (performance.now() - start) / 1e3
         rb.off('batch', onBatch)
-        resolve({ seconds, sum: sum[0] as number })
+        resolve({ seconds, sum: sum.value })
       }
     }
     rb.on('batch', onBatch)
   }),
   iterator: async (rb, events, field) => {
     const iterator = rb[Symbol.asyncIterator]()
-    let sum = 0
+    const sum = new Sum()
     const start = performance.now()
-    for (let count = 0; count < events; count++) sum += num(field((await iterator.next()).value as Event))
-    return { seconds: (performance.now() - start) / 1e3, sum }
+    for (let count = 0; count < events; count++) sum.add(field((await iterator.next()).value as Event))
+    return { seconds: (performance.now() - start) / 1e3, sum: sum.value }
   },
   stream: async (rb, events, field) => {
     const stream = streams.get(rb) ?? streams.set(rb, rb.stream()).get(rb)!
     const iterator = stream[Symbol.asyncIterator]()
-    let sum = 0
+    const sum = new Sum()
     const start = performance.now()
-    for (let count = 0; count < events; count++) sum += num(field((await iterator.next()).value as Event))
-    return { seconds: (performance.now() - start) / 1e3, sum }
+    for (let count = 0; count < events; count++) sum.add(field((await iterator.next()).value as Event))
+    return { seconds: (performance.now() - start) / 1e3, sum: sum.value }
   },
 }
 const streams = new Map<Reader, ReturnType<Reader['stream']>>()

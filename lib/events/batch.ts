@@ -66,8 +66,11 @@ export class EventBatch<T> {
   readonly lengths: Uint32Array
   readonly #live: Pending
   readonly #records: Records
-  /** The view of every record, when all have one type with a view: at(i)'s fast path. */
-  readonly #view: RecordType['view']
+  // at(i)'s fast path, when every record has one type with a view: its instance, its class's
+  // place(), and the type's size (Infinity otherwise: no record is long enough).
+  readonly #instance: object | undefined
+  readonly #place: (view: object, offset: number) => object
+  readonly #size: number
 
   /** @internal */
   constructor(live: Pending, records: Records) {
@@ -75,7 +78,10 @@ export class EventBatch<T> {
     this.lengths = live.lengths
     this.#live = live
     this.#records = records
-    this.#view = records.types.length === 1 ? (records.types[0] as RecordType).view : undefined
+    const view = records.types.length === 1 ? (records.types[0] as RecordType).view : undefined
+    this.#instance = view?.instance
+    this.#place = view?.View.place ?? ((v) => v)
+    this.#size = view?.size ?? Infinity
   }
 
   /** Event `index`, decoded into a new object as the reader decodes events (yours to keep). */
@@ -92,9 +98,8 @@ export class EventBatch<T> {
    * come decoded, as from decode(i) but without the `{ map }`/`{ cpu }` tag.
    */
   at(index: number): EventView<EventOf<T>> {
-    const view = this.#view
-    if (view !== undefined && index >>> 0 === index && index < this.count && (this.lengths[index] as number) >= view.size) {
-      return view.View.place(view.instance, this.offsets[index] as number) as EventView<EventOf<T>>
+    if (index < this.count && index >>> 0 === index && (this.lengths[index] as number) >= this.#size) {
+      return this.#place(this.#instance as object, this.offsets[index] as number) as EventView<EventOf<T>>
     }
     return this.#at(index) as EventView<EventOf<T>>
   }

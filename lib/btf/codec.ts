@@ -150,6 +150,8 @@ export function viewsOfBuffer(buffer: ArrayBufferLike): Views {
 /** The longest string a StringCache keeps. */
 const CACHED_BYTES = 64
 const CACHE_SLOTS = 256
+/** A slot's Int32s: the string's length, its hash, then its bytes, a word per four (zero-padded). */
+const SLOT_INTS = 2 + CACHED_BYTES / 4
 /** Reads per look at a cache's hit rate, and reads a field with too few hits goes without looking. */
 const CACHE_WINDOW = 1024
 const CACHE_REST = 16384
@@ -161,50 +163,54 @@ const CACHE_REST = 16384
  * repeat (under 1 in 8 of CACHE_WINDOW reads) stops looking for CACHE_REST reads, so that it pays
  * almost nothing.
  *
- * h.str inlines `find` into each generated decoder: it stays small, and the rest is out of line.
+ * h.str inlines `find` into each generated decoder: it stays small, one typed array holds what it
+ * compares, and the rest is out of line. Its fields are plain ones (the class is this module's
+ * alone): a private field's every load checks the brand, which cost a third of a hit.
  */
 class StringCache {
-  readonly #hashes = new Int32Array(CACHE_SLOTS)
-  readonly #lengths = new Uint8Array(CACHE_SLOTS)
-  readonly #bytes = new Uint8Array(CACHE_SLOTS * CACHED_BYTES)
-  readonly #view = new DataView(this.#bytes.buffer)
-  readonly #strings: string[] = new Array<string>(CACHE_SLOTS).fill('')
-  #reads = 0
-  #hits = 0
+  readonly slots = new Int32Array(CACHE_SLOTS * SLOT_INTS)
+  readonly strings: string[] = new Array<string>(CACHE_SLOTS).fill('')
+  reads = 0
+  hits = 0
   /** Reads left without looking. */
-  #rest = 0
+  rest = 0
 
   /** The string of the `length` bytes at `o` hashed to `hash`, when this cache holds it. */
-  find(dv: DataView, o: number, length: number, hash: number): string | undefined {
-    if (++this.#reads === CACHE_WINDOW) this.#account()
-    if (this.#rest !== 0) return undefined
+  find(dv: DataView, b: Buffer, o: number, length: number, hash: number): string | undefined {
+    if (++this.reads === CACHE_WINDOW) this.account()
+    if (this.rest !== 0) return undefined
     const slot = (hash ^ (hash >>> 16)) & (CACHE_SLOTS - 1)
-    if (this.#lengths[slot] !== length || this.#hashes[slot] !== hash) return undefined
-    const view = this.#view
-    const base = slot * CACHED_BYTES
+    const slots = this.slots
+    let w = slot * SLOT_INTS
+    if (slots[w] !== length || slots[w + 1] !== hash) return undefined
+    w += 2
     let k = 0
-    for (; k + 4 <= length; k += 4) if (view.getUint32(base + k, true) !== dv.getUint32(o + k, true)) return undefined
-    for (; k < length; k++) if (view.getUint8(base + k) !== dv.getUint8(o + k)) return undefined
-    this.#hits++
-    return this.#strings[slot]
+    for (; k + 4 <= length; k += 4, w++) if (slots[w] !== dv.getInt32(o + k, true)) return undefined
+    // The last bytes one by one: a whole word could reach past the field (or the buffer).
+    for (; k < length; k++) if (b[o + k] !== (((slots[w] as number) >>> ((k & 3) * 8)) & 0xff)) return undefined
+    this.hits++
+    return this.strings[slot]
   }
 
   /** Keeps `string`, the bytes [o, end) hashed to `hash`, unless the cache is resting or they are too long. */
   add(b: Buffer, o: number, end: number, hash: number, string: string): void {
     const length = end - o
-    if (this.#rest !== 0 || length > CACHED_BYTES) return
+    if (this.rest !== 0 || length > CACHED_BYTES) return
     const slot = (hash ^ (hash >>> 16)) & (CACHE_SLOTS - 1)
-    this.#bytes.set(b.subarray(o, end), slot * CACHED_BYTES)
-    this.#lengths[slot] = length
-    this.#hashes[slot] = hash
-    this.#strings[slot] = string
+    const at = slot * SLOT_INTS
+    const bytes = new Uint8Array(this.slots.buffer, (at + 2) * 4, CACHED_BYTES)
+    bytes.fill(0)
+    bytes.set(b.subarray(o, end))
+    this.slots[at] = length
+    this.slots[at + 1] = hash
+    this.strings[slot] = string
   }
 
-  #account(): void {
-    if (this.#rest !== 0) this.#rest = Math.max(0, this.#rest - CACHE_WINDOW)
-    else if (this.#hits * 8 < this.#reads) this.#rest = CACHE_REST
-    this.#reads = 0
-    this.#hits = 0
+  account(): void {
+    if (this.rest !== 0) this.rest = Math.max(0, this.rest - CACHE_WINDOW)
+    else if (this.hits * 8 < this.reads) this.rest = CACHE_REST
+    this.reads = 0
+    this.hits = 0
   }
 }
 
@@ -377,14 +383,22 @@ const helpers = {
     const limit = o + n
     let end = o
     let hash = 0
+    let zero = 0
     for (; end + 4 <= limit; end += 4) {
       const x = dv.getUint32(end, true)
-      if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break // a NUL in these four bytes
+      zero = (x - 0x01010101) & ~x & 0x80808080 // its lowest bit marks the first NUL of these four bytes
+      if (zero !== 0) {
+        const before = (31 - Math.clz32(zero & -zero)) >> 3
+        if (before !== 0) hash = Math.imul(hash ^ (x & ((1 << (before * 8)) - 1)), 0x01000193)
+        end += before
+        break
+      }
       hash = Math.imul(hash ^ x, 0x01000193)
     }
-    for (; end < limit && b[end] !== 0; end++) hash = Math.imul(hash ^ (b[end] as number), 0x01000193)
+    // The field's last bytes, fewer than four.
+    if (zero === 0) for (; end < limit && b[end] !== 0; end++) hash = Math.imul(hash ^ (b[end] as number), 0x01000193)
     if (end === o) return ''
-    return cache.find(dv, o, end - o, hash) ?? helpers.strMiss(b, o, end, hash, cache)
+    return cache.find(dv, b, o, end - o, hash) ?? helpers.strMiss(b, o, end, hash, cache)
   },
 
   /** str()'s string when `cache` did not have it: decoded, and kept. */

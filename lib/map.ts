@@ -154,8 +154,11 @@ function lookupFlags(op: string, flags: unknown): number {
  */
 export class RawMap {
   readonly #handle: MapHandle
-  /** Whether the map is a bloom filter, whose lookup() takes the value to look for (asked once). */
-  #bloom: boolean | undefined
+  /**
+   * The value's size once a lookup has succeeded (the map is loaded: it cannot change), or 0 for a
+   * bloom filter, whose lookup() takes the value to look for: lookup() then allocates the value here.
+   */
+  #valueBytes: number | undefined
 
   /** @internal */
   constructor(handle: MapHandle) {
@@ -166,11 +169,16 @@ export class RawMap {
   lookup(key: Uint8Array | null, flags = 0): Buffer | undefined {
     const k = key === null ? null : bytes('map.lookup', 'key', key)
     const f = lookupFlags('map.lookup', flags)
-    this.#bloom ??= this.#handle.type === 'bloom_filter'
-    if (this.#bloom) return this.#handle.lookup(k, f)
+    const size = this.#valueBytes
+    if (size === undefined || size === 0) {
+      // Natively: it checks the map's state first (and knows a bloom filter).
+      const value = this.#handle.lookup(k, f)
+      this.#valueBytes ??= this.#handle.type === 'bloom_filter' ? 0 : this.#handle.valueBytes
+      return value
+    }
     // From Node's pool: a Buffer of its own (made natively, or a small one that native code then
     // moves off V8's heap) costs a malloc and a sweep, more than the syscall.
-    const value = Buffer.allocUnsafe(this.#handle.valueBytes).fill(0)
+    const value = Buffer.allocUnsafe(size).fill(0)
     return this.#handle.lookup(k, f, value) ? value : undefined
   }
 

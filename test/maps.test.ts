@@ -268,6 +268,14 @@ describe('typed maps', () => {
     expect(e.hint).toContain('__type(key')
     untyped.raw.update(Buffer.alloc(4), Buffer.alloc(8, 1))
     expect(untyped.raw.lookup(Buffer.alloc(4))).toEqual(Buffer.alloc(8, 1))
+    // Each lookup's Buffer is its own: later lookups and updates leave it be.
+    const first = untyped.raw.lookup(Buffer.alloc(4))!
+    untyped.raw.update(Buffer.alloc(4), Buffer.alloc(8, 2))
+    const second = untyped.raw.lookup(Buffer.alloc(4))!
+    expect([first, second]).toEqual([Buffer.alloc(8, 1), Buffer.alloc(8, 2)])
+    second.fill(3)
+    expect([untyped.raw.lookup(Buffer.alloc(4)), first]).toEqual([Buffer.alloc(8, 2), Buffer.alloc(8, 1)])
+    expect(untyped.raw.lookup(Buffer.from([1, 0, 0, 0]))).toBeUndefined()
     expect(thrown(() => untyped.raw.update(Buffer.alloc(3), Buffer.alloc(8))).message).toContain('key is 3 bytes, expected 4')
   })
 

@@ -165,7 +165,11 @@ export class RawMap {
     this.#handle = handle
   }
 
-  /** The value bytes for `key` (null for queue and stack: peek), or undefined when there is none. */
+  /**
+   * The value bytes for `key` (null for queue and stack: peek), or undefined when there is none. The
+   * Buffer is yours; like the Buffers of `fs` reads it may be a slice of Node's pool, so a typed
+   * array over its `.buffer` starts at its `byteOffset`.
+   */
   lookup(key: Uint8Array | null, flags = 0): Buffer | undefined {
     const k = key === null ? null : bytes('map.lookup', 'key', key)
     const f = lookupFlags('map.lookup', flags)

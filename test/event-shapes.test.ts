@@ -136,6 +136,13 @@ describe('event shapes through every typed surface', () => {
       expect(inspect(first)).toContain(`seq: ${seq + 1}`)
       expect(thrown(() => batch.at(batch.count)).code).toBe('EINVAL')
       expect(thrown(() => batch.at(-1)).code).toBe('EINVAL')
+      for (const index of [Symbol('i'), '0', 0.5, NaN, null, undefined, 1n, {}]) {
+        const calls = { at: batch.at, decode: batch.decode, map: batch.map, cpu: batch.cpu } as Record<string, (i: unknown) => unknown>
+        for (const [name, call] of Object.entries(calls)) {
+          const e = thrown(() => call.call(batch, index))
+          expect([e.name, e.code], `${name}(${String(index)})`).toEqual(['BpfError', 'EINVAL'])
+        }
+      }
     })
     reader.resume()
     fill(shape, 8)

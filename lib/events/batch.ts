@@ -98,7 +98,7 @@ export class EventBatch<T> {
    * come decoded, as from decode(i) but without the `{ map }`/`{ cpu }` tag.
    */
   at(index: number): EventView<EventOf<T>> {
-    if (index < this.count && index >>> 0 === index && (this.lengths[index] as number) >= this.#size) {
+    if (typeof index === 'number' && index < this.count && index >>> 0 === index && (this.lengths[index] as number) >= this.#size) {
       return this.#place(this.#instance as object, this.offsets[index] as number) as EventView<EventOf<T>>
     }
     return this.#at(index) as EventView<EventOf<T>>
@@ -129,7 +129,8 @@ export class EventBatch<T> {
   }
 
   #check(index: number): void {
-    if (!(index >>> 0 === index && index < this.count)) {
+    // typeof first: `>>>` and `<` throw a TypeError for a Symbol.
+    if (!(typeof index === 'number' && index >>> 0 === index && index < this.count)) {
       throw invalidArgument('batch', `index ${typeof index === 'number' ? index : typeof index} is outside this batch of ${this.count}`)
     }
   }

@@ -69,7 +69,7 @@ export class EventBatch<T> {
   // at(i)'s fast path, when every record has one type with a view: its instance, its class's
   // place(), and the type's size (Infinity otherwise: no record is long enough).
   readonly #instance: object | undefined
-  readonly #place: (view: object, offset: number) => object
+  readonly #place: ((view: object, offset: number) => object) | undefined
   readonly #size: number
 
   /** @internal */
@@ -80,7 +80,7 @@ export class EventBatch<T> {
     this.#records = records
     const view = records.types.length === 1 ? (records.types[0] as RecordType).view : undefined
     this.#instance = view?.instance
-    this.#place = view?.View.place ?? ((v) => v)
+    this.#place = view?.View.place
     this.#size = view?.size ?? Infinity
   }
 
@@ -99,7 +99,7 @@ export class EventBatch<T> {
    */
   at(index: number): EventView<EventOf<T>> {
     if (typeof index === 'number' && index < this.count && index >>> 0 === index && (this.lengths[index] as number) >= this.#size) {
-      return this.#place(this.#instance as object, this.offsets[index] as number) as EventView<EventOf<T>>
+      return this.#place!(this.#instance as object, this.offsets[index] as number) as EventView<EventOf<T>>
     }
     return this.#at(index) as EventView<EventOf<T>>
   }

@@ -155,6 +155,22 @@ describe('BTF and codecs', () => {
     expect(value.name).toBe('')
   })
 
+  it('encodeInto zeroes the whole value in place: omitted fields and padding, nothing around it', () => {
+    // A small type (zeroed in JS) and a large one (zeroed by Buffer.fill), each into bytes left dirty.
+    const cases: Array<[number, object]> = [
+      [btf.find('over_aligned', 'struct')!.id, { b: 1n }],
+      [valueType, { u16v: 7, items: [{ a: 5 }] }],
+    ]
+    for (const [id, partial] of cases) {
+      const codec = btf.codec(id)
+      const target = Buffer.alloc(codec.size + 16, 0xff)
+      codec.encodeInto(partial, target, 8)
+      expect(target.subarray(8, 8 + codec.size)).toEqual(codec.encode(partial))
+      expect(target.subarray(0, 8)).toEqual(Buffer.alloc(8, 0xff))
+      expect(target.subarray(8 + codec.size)).toEqual(Buffer.alloc(8, 0xff))
+    }
+  })
+
   it('names the field in every encoding error', () => {
     const codec = btf.codec(valueType)
     const cases: Array<[unknown, string]> = [

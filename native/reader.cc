@@ -114,10 +114,14 @@ void EventReader::Drain() {
   int result = Consume();
   batch_->Settle(env);
   if (result < 0) Report(BpfError(env, (std::string(name_) + " consume").c_str(), -result));
+  // Records that no wakeup will announce: what the rings say is left, or what a full batch may have
+  // left behind in a perf buffer (a perf fd will not report it again).
+  bool more = result > 0 || (batch_->Full() && readiness_ == Readiness::kOnce);
   uint32_t count = batch_->Count();
-  if (count == 0) return;
-  // A full batch may have left records behind; a perf fd will not report them again.
-  bool more = batch_->Full() && readiness_ == Readiness::kOnce;
+  if (count == 0) {
+    if (more && started_ && polling_) DrainSoon();
+    return;
+  }
   events_ += count;
   batches_ += 1;
   bytes_ += batch_->Bytes();

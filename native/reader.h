@@ -3,8 +3,9 @@
 // to JS with one call (this.onbatch), pause/resume, statistics and release.
 //
 // How the fd reports readiness decides how pause and resume watch it:
-// - kLevel (ring buffers): readable while records wait. Pausing stops watching (a paused reader with
-//   records waiting would otherwise wake the loop on every turn); resuming watches again.
+// - kLevel (ring buffers): readable after a kernel wakeup until a drain takes it (the rings are
+//   registered edge-triggered: see ring_buffer.cc). Pausing stops watching (a paused reader with a
+//   wakeup pending would otherwise wake the loop on every turn); resuming watches again.
 // - kOnce (perf buffers): a perf event fd is readable once per kernel wakeup, and every poll of it
 //   consumes that, including the one the kernel makes when an epoll set (libuv's) adds the fd. Each
 //   re-registration could so swallow the only wakeup of records that then wait for the next one. The
@@ -73,7 +74,9 @@ class EventReader : public Resource {
   // included) and throws.
   void Start(Napi::Env env, int epollFd, Readiness readiness, uint32_t batchEvents, uint32_t hardEvents,
              size_t batchBytes);
-  // Drains what is waiting into batch_ (stopping once it is full, where libbpf lets it).
+  // Drains what is waiting into batch_ (stopping once it is full, where libbpf lets it). Returns an
+  // error (< 0), 0, or > 0 when records are left that no kernel wakeup will announce: the reader then
+  // drains again in the next loop turn.
   virtual int Consume() = 0;
   // Frees what the subclass holds (libbpf's perf_buffer, or the ring mappings).
   virtual void Free() = 0;
@@ -83,6 +86,8 @@ class EventReader : public Resource {
   virtual Napi::Object Self() = 0;
   virtual void Hold(bool hold) = 0;
   bool Open() const { return started_; }
+  // Whether a timer drains at least every latencyMs (the threshold wakeup policy), wakeup or not.
+  bool Timed() const { return latencyMs_ > 0; }
 
   Addon* addon_;
   std::optional<EventBatch> batch_;

@@ -36,8 +36,10 @@ class RingBufferHandle : public Napi::ObjectWrap<RingBufferHandle>, public Event
   void Map(Napi::Env env, int fd, const std::string& name);
   // Moves the records waiting in `ring` into the batch until it is full; false once the batch is full.
   bool ConsumeRing(Napi::Env env, Ring& ring, uint16_t index);
+  // Whether a committed record waits in `ring` that no wakeup will announce (see ring_buffer.cc).
+  bool Unannounced(const Ring& ring) const;
   // One pass over the rings, starting after the one the last drain started with, so that a busy ring
-  // cannot keep the others waiting.
+  // cannot keep the others waiting; > 0 when records are left for the next loop turn.
   int Consume() override;
   void Free() override;
   Napi::Object Self() override { return Value(); }

@@ -2,6 +2,7 @@
 import { execFileSync, spawn, type SpawnOptions } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { expect } from 'vitest'
 import { BpfError, BpfObject } from 'bpfkit'
 
@@ -133,6 +134,23 @@ export function sequenceCounters(obj: BpfObject): { next: bigint; dropped: bigin
 /** Makes the getegid() syscall the sequence fixture listens to (Node does not make it on its own). */
 export function trigger(times = 1): void {
   for (let i = 0; i < times; i++) process.getegid?.()
+}
+
+/**
+ * A steady producer for the sequence fixture: a worker thread (another CPU, the same process) that
+ * calls getegid() for `ms` milliseconds; resolves to the number of calls (others in the process may
+ * call it too: count events by the fixture's counters).
+ */
+export function produceFor(ms: number): Promise<number> {
+  const source = `const { parentPort, workerData } = require('node:worker_threads')
+let calls = 0
+for (const end = Date.now() + workerData; Date.now() < end; calls++) process.getegid()
+parentPort.postMessage(calls)`
+  const worker = new Worker(source, { eval: true, workerData: ms })
+  return new Promise((resolve, reject) => {
+    worker.once('message', resolve)
+    worker.once('error', reject)
+  })
 }
 
 /** An event of the sequence fixture, as its BTF type decodes it. */

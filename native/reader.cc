@@ -33,6 +33,10 @@ void EventReader::Start(Napi::Env env, int epollFd, Readiness readiness, uint32_
   timer_ = new uv_timer_t;
   timer_->data = this;
   uv_timer_init(loop, timer_);
+  next_ = new uv_idle_t;
+  next_->data = this;
+  uv_idle_init(loop, next_);
+  uv_unref(reinterpret_cast<uv_handle_t*>(next_));
   poll_ = new uv_poll_t;
   poll_->data = this;
   started_ = true;
@@ -96,11 +100,13 @@ void EventReader::Release() {
   if (!started_) return;
   Stop();
   for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(poll_), reinterpret_cast<uv_handle_t*>(timer_),
-                              reinterpret_cast<uv_handle_t*>(check_), reinterpret_cast<uv_handle_t*>(idle_)}) {
+                              reinterpret_cast<uv_handle_t*>(next_), reinterpret_cast<uv_handle_t*>(check_),
+                              reinterpret_cast<uv_handle_t*>(idle_)}) {
     if (handle != nullptr) CloseHandle(handle);
   }
   poll_ = nullptr;
   timer_ = nullptr;
+  next_ = nullptr;
   check_ = nullptr;
   idle_ = nullptr;
   Free();
@@ -119,7 +125,7 @@ void EventReader::Drain() {
   bool more = result > 0 || (batch_->Full() && readiness_ == Readiness::kOnce);
   uint32_t count = batch_->Count();
   if (count == 0) {
-    if (more && started_ && polling_) DrainSoon();
+    if (more && started_ && polling_) DrainNextTurn();
     return;
   }
   events_ += count;
@@ -130,7 +136,16 @@ void EventReader::Drain() {
   if (onbatch.IsFunction()) {
     onbatch.As<Napi::Function>().MakeCallback(self, {batch_->Buffer(), Napi::Number::New(env, count)}, *context_);
   }
-  if (more && started_ && polling_) DrainSoon();
+  if (more && started_ && polling_) DrainNextTurn();
+}
+
+void EventReader::DrainNextTurn() {
+  uv_idle_start(next_, [](uv_idle_t* idle) {
+    uv_idle_stop(idle);
+    auto* self = static_cast<EventReader*>(idle->data);
+    if (!self->started_ || !self->polling_) return;
+    self->FromLoop([&] { self->Drain(); });
+  });
 }
 
 // Drains in the next loop turn's timer phase (and then every latencyMs_ when set).
@@ -153,6 +168,7 @@ void EventReader::Stop() {
     uv_poll_stop(poll_);
   }
   uv_timer_stop(timer_);
+  uv_idle_stop(next_);
   polling_ = false;
   Hold(false);
 }

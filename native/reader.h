@@ -98,6 +98,7 @@ class EventReader : public Resource {
   static void OnCheck(uv_check_t* check);
   void Drain();
   void DrainSoon();
+  void DrainNextTurn();
   void Stop();
   void Report(const Napi::Error& error);
   void CloseHandle(uv_handle_t* handle);
@@ -111,6 +112,10 @@ class EventReader : public Resource {
   bool started_ = false;
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
+  // Drains once in the next loop turn's idle phase, after a drain that left records no wakeup will
+  // announce. Not a 0 ms timer: libuv runs a timer restarted from its own callback again in the same
+  // timers phase, so a backlog would be drained batch after batch with nothing else running.
+  uv_idle_t* next_ = nullptr;
   Readiness readiness_ = Readiness::kLevel;
   // kOnce: the check phase of the loop turns in which libuv registers the fd (the idle handle keeps
   // those turns from blocking); see Start.

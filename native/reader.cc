@@ -125,7 +125,7 @@ void EventReader::Drain() {
   bool more = result > 0 || (batch_->Full() && readiness_ == Readiness::kOnce);
   uint32_t count = batch_->Count();
   if (count == 0) {
-    if (more && started_ && polling_) DrainNextTurn();
+    if (more && started_ && polling_) DrainSoon();
     return;
   }
   events_ += count;
@@ -136,21 +136,17 @@ void EventReader::Drain() {
   if (onbatch.IsFunction()) {
     onbatch.As<Napi::Function>().MakeCallback(self, {batch_->Buffer(), Napi::Number::New(env, count)}, *context_);
   }
-  if (more && started_ && polling_) DrainNextTurn();
+  if (more && started_ && polling_) DrainSoon();
 }
 
-void EventReader::DrainNextTurn() {
+// Drains once in the next loop turn's idle phase (see next_ in reader.h).
+void EventReader::DrainSoon() {
   uv_idle_start(next_, [](uv_idle_t* idle) {
     uv_idle_stop(idle);
     auto* self = static_cast<EventReader*>(idle->data);
     if (!self->started_ || !self->polling_) return;
     self->FromLoop([&] { self->Drain(); });
   });
-}
-
-// Drains in the next loop turn's timer phase (and then every latencyMs_ when set).
-void EventReader::DrainSoon() {
-  uv_timer_start(timer_, OnTimer, 0, latencyMs_);
 }
 
 void EventReader::Report(const Napi::Error& error) {
@@ -224,8 +220,10 @@ Napi::Value EventReader::Resume(const Napi::CallbackInfo& info) {
     } else if (int err = uv_poll_start(poll_, UV_READABLE, OnReadable); err != 0) {
       throw BpfError(info.Env(), "uv_poll_start", -err);
     }
-    // Drain once right away: a perf fd's readiness for what arrived while paused may be spent.
+    // Drain once right away: a perf fd's readiness for what arrived while paused may be spent, and a
+    // ring's wakeups for what waits may have been taken by an earlier drain.
     DrainSoon();
+    if (latencyMs_ > 0) uv_timer_start(timer_, OnTimer, latencyMs_, latencyMs_);
     polling_ = true;
     Hold(true);  // an active reader stays alive while the kernel can still hand it events
   }
@@ -242,9 +240,20 @@ Napi::Value EventReader::SetLatency(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!started_) throw BpfError(env, "uv_timer_start", "ECLOSED", "the reader is closed");
   if (!info[0].IsNumber()) throw BpfError(env, "uv_timer_start", "EINVAL", "expected milliseconds");
+  uint64_t before = latencyMs_;
   latencyMs_ = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   uv_timer_stop(timer_);
-  if (polling_ && latencyMs_ > 0) uv_timer_start(timer_, OnTimer, latencyMs_, latencyMs_);
+  if (polling_) {
+    if (latencyMs_ > 0) {
+      uv_timer_start(timer_, OnTimer, latencyMs_, latencyMs_);
+    } else if (before > 0) {
+      // Back to the kernel's wakeups: a program that read the old policy may still commit a record
+      // without a wakeup after the drain below. One more drain, once the old bound has passed.
+      uv_timer_start(timer_, OnTimer, before, 0);
+    }
+    // What waits was held back under the old policy, and will not wake us under the new one.
+    DrainSoon();
+  }
   return env.Undefined();
 }
 

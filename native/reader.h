@@ -3,8 +3,9 @@
 // to JS with one call (this.onbatch), pause/resume, statistics and release.
 //
 // How the fd reports readiness decides how pause and resume watch it:
-// - kLevel (ring buffers): readable after a kernel wakeup until a drain takes it (the rings are
-//   registered edge-triggered: see ring_buffer.cc). Pausing stops watching (a paused reader with a
+// - kRewatch (ring buffers): the rings sit edge-triggered in the reader's own epoll set (see
+//   ring_buffer.cc), which is readable from a kernel wakeup until a drain takes it, so that it can be
+//   unwatched and watched again without losing one. Pausing stops watching (a paused reader with a
 //   wakeup pending would otherwise wake the loop on every turn); resuming watches again.
 // - kOnce (perf buffers): a perf event fd is readable once per kernel wakeup, and every poll of it
 //   consumes that, including the one the kernel makes when an epoll set (libuv's) adds the fd. Each
@@ -68,7 +69,7 @@ class EventReader : public Resource {
   // made from them up front: a failure must never abort the process).
   static BatchSizes ReadBatchSizes(Napi::Env env, const char* op, Napi::Object options);
 
-  enum class Readiness { kLevel, kOnce };
+  enum class Readiness { kRewatch, kOnce };
 
   // Starts the machinery over the reader's epoll fd; created paused. On failure it releases (Free
   // included) and throws.
@@ -98,7 +99,6 @@ class EventReader : public Resource {
   static void OnCheck(uv_check_t* check);
   void Drain();
   void DrainSoon();
-  void DrainNextTurn();
   void Stop();
   void Report(const Napi::Error& error);
   void CloseHandle(uv_handle_t* handle);
@@ -112,11 +112,12 @@ class EventReader : public Resource {
   bool started_ = false;
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
-  // Drains once in the next loop turn's idle phase, after a drain that left records no wakeup will
-  // announce. Not a 0 ms timer: libuv runs a timer restarted from its own callback again in the same
-  // timers phase, so a backlog would be drained batch after batch with nothing else running.
+  // Drains once in the next loop turn's idle phase (DrainSoon): at resume, at a change of policy, and
+  // after a drain that left records no wakeup will announce. Not a 0 ms timer: libuv runs a timer
+  // restarted from its own callback again in the same timers phase, so a backlog would be drained
+  // batch after batch with nothing else running.
   uv_idle_t* next_ = nullptr;
-  Readiness readiness_ = Readiness::kLevel;
+  Readiness readiness_ = Readiness::kRewatch;
   // kOnce: the check phase of the loop turns in which libuv registers the fd (the idle handle keeps
   // those turns from blocking); see Start.
   uv_check_t* check_ = nullptr;

@@ -61,7 +61,7 @@ RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
     Free();
     throw;
   }
-  Start(env, epollFd_, Readiness::kLevel, batch.events, batch.events, batch.bytes);
+  Start(env, epollFd_, Readiness::kRewatch, batch.events, batch.events, batch.bytes);
 }
 
 RingBufferHandle::~RingBufferHandle() {
@@ -166,16 +166,16 @@ Napi::Value RingBufferHandle::AvailableBytes(const Napi::CallbackInfo& info) {
 int RingBufferHandle::Consume() {
   Napi::Env env = Env();
   // Takes the wakeups that brought us here before reading the rings: one that comes later announces
-  // itself again.
+  // itself again. (Bounded: rings that keep waking us cannot hold the drain here.)
   struct epoll_event ready[16];
-  while (epoll_wait(epollFd_, ready, 16, 0) == 16) {
+  for (size_t k = 0; k <= rings_.size() / 16 && epoll_wait(epollFd_, ready, 16, 0) == 16; k++) {
   }
   size_t count = rings_.size();
   size_t first = nextRing_;
   nextRing_ = (nextRing_ + 1) % count;
   for (size_t k = 0; k < count; k++) {
     size_t index = (first + k) % count;
-    // A full batch: the next drain, in the next loop turn, reads on from here.
+    // A full batch: the next drain, in the next loop turn, reads on (from the next ring in turn).
     if (!ConsumeRing(env, rings_[index], static_cast<uint16_t>(index))) return 1;
   }
   for (const Ring& ring : rings_) {

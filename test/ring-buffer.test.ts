@@ -281,6 +281,39 @@ describe('RingBuffer', () => {
     await waitFor(() => events === expected, 5000, `${expected} events`)
   })
 
+  it('a change of wakeup policy drains what the old one held back, and resume() then a change loses nothing', async () => {
+    obj = await openSequence()
+    configureSequence(obj, 100)
+    const reader = obj.ringBuffer<SeqEvent>('events', { wakeup: { bytes: 64 * 1024, maxLatencyMs: 60_000 } })
+    let events = 0
+    reader.on('data', () => events++)
+    await sleep(20)
+    trigger() // 100 records, far below the threshold: no wakeup, and the timer is a minute away
+    await sleep(50)
+    expect(events).toBe(0)
+    reader.wakeup = undefined // the kernel's wakeups: none will come for those 100
+    await waitFor(() => events === 100, 2000, 'the held-back records')
+    trigger()
+    await waitFor(() => events === 200, 2000, 'a burst under the kernel policy')
+    reader.close()
+
+    // Paused in the middle of a backlog, then resumed and the policy set in the same tick: the drain
+    // that resume() scheduled must survive the change.
+    configureSequence(obj, 1000)
+    const paused = obj.ringBuffer<SeqEvent>('events', { batchEvents: 100 })
+    let received = 0
+    paused.on('batch', (batch: EventBatch<SeqEvent>) => {
+      received += batch.count
+      if (received === 100) paused.pause()
+    })
+    trigger()
+    await sleep(50)
+    expect(received).toBe(100)
+    paused.resume()
+    paused.wakeup = undefined
+    await waitFor(() => received === 1000, 2000, 'the rest of the backlog')
+  })
+
   it('typed events: a struct with strings, arrays, unions and nested structs decodes as the BPF side wrote it', async () => {
     obj = BpfObject.open(fixture('types.bpf.o'))
     await obj.load()

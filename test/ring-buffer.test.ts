@@ -307,7 +307,8 @@ describe('RingBuffer', () => {
       if (received === 100) paused.pause()
     })
     trigger()
-    await sleep(50)
+    await waitFor(() => received === 100, 2000, 'the first batch')
+    await sleep(20)
     expect(received).toBe(100)
     paused.resume()
     paused.wakeup = undefined

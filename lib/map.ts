@@ -709,7 +709,7 @@ export class BpfMap<K = any, V = any> {
   /** Bloom filter: adds `value`; has(value) is then true (and may be true for values never added). */
   add(value: Init<V>): void {
     const t = this.#types('map.add')
-    if (t.type !== 'bloom_filter') throw invalidArgument('map.add', `'${this.name}' is a ${this.type} map, not a bloom filter`)
+    if (t.type !== 'bloom_filter') throw invalidArgument('map.add', `'${this.name}' is a ${t.type} map, not a bloom filter`)
     t.writeValue(value)
     t.scratch.update()
   }
@@ -820,8 +820,8 @@ export class BpfMap<K = any, V = any> {
   #keyed(op: string): Typed & { keyCodec: CompiledCodec } {
     const t = this.#types(op)
     if (t.keyCodec === undefined) {
-      const instead = this.type === 'bloom_filter' ? 'add() and has()' : 'push(), pop() and peek()'
-      throw invalidArgument(op, `a ${this.type} map has no keys: use ${instead}`)
+      const instead = t.type === 'bloom_filter' ? 'add() and has()' : 'push(), pop() and peek()'
+      throw invalidArgument(op, `a ${t.type} map has no keys: use ${instead}`)
     }
     return t as Typed & { keyCodec: CompiledCodec }
   }

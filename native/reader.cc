@@ -123,19 +123,17 @@ void EventReader::Drain() {
   // Records that no wakeup will announce: what the rings say is left, or what a full batch may have
   // left behind in a perf buffer (a perf fd will not report it again).
   bool more = result > 0 || (batch_->Full() && readiness_ == Readiness::kOnce);
-  uint32_t count = batch_->Count();
-  if (count == 0) {
-    if (more && started_ && polling_) DrainSoon();
-    return;
+  if (uint32_t count = batch_->Count(); count > 0) {
+    events_ += count;
+    batches_ += 1;
+    bytes_ += batch_->Bytes();
+    Napi::Object self = Self();
+    Napi::Value onbatch = self.Get("onbatch");
+    if (onbatch.IsFunction()) {
+      onbatch.As<Napi::Function>().MakeCallback(self, {batch_->Buffer(), Napi::Number::New(env, count)}, *context_);
+    }
   }
-  events_ += count;
-  batches_ += 1;
-  bytes_ += batch_->Bytes();
-  Napi::Object self = Self();
-  Napi::Value onbatch = self.Get("onbatch");
-  if (onbatch.IsFunction()) {
-    onbatch.As<Napi::Function>().MakeCallback(self, {batch_->Buffer(), Napi::Number::New(env, count)}, *context_);
-  }
+  // The listener may have paused or closed the reader.
   if (more && started_ && polling_) DrainSoon();
 }
 

@@ -37,7 +37,7 @@ export interface Maps<I extends Int64Mode = 'bigint'> {
   /** hash map 'calls' */
   calls: BpfMap<Int64<bigint, I>, Int64<Call, I>>
   /** ringbuf map 'events' */
-  events: RingBufferMap<Int64<Event, I>>
+  events: RingBufferMap<Int64<Event, I>, Event>
 }
 
 /** The programs of uprobe-trace.bpf.o. */

@@ -23,7 +23,7 @@ describe("bpfkit's internals", () => {
   it('generated skeletons leave them out', () => {
     const source = generateSkeleton(fs.readFileSync(fixture('sequence.bpf.o')), { objectPath: 'test/fixtures/sequence.bpf.o' })
     expect(source).not.toMatch(/bpfkit_ringbuf|__bpfkit_event|BpfkitRingbufConfig/)
-    expect(source).toContain('events: RingBufferMap<Int64<SeqEvent, I>>')
+    expect(source).toContain('events: RingBufferMap<Int64<SeqEvent, I>, SeqEvent>')
     expect(fs.readFileSync(example('execsnoop.skel.ts'), 'utf8')).not.toMatch(/bpfkit_ringbuf|__bpfkit_event/)
   })
 })

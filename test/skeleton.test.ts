@@ -78,6 +78,13 @@ describe('typed skeletons', () => {
     const bigints = types.open().object.map('values')
     expectTypeOf(loaded.maps.all_events.reader({ int64: 'number' })).toEqualTypeOf<RingBuffer<Int64AsNumber<types.All>>>()
     bigints.close()
+    // A reader asks for bigints whatever the skeleton's option, in its type too.
+    const wide = loaded.maps.all_events.reader({ int64: 'bigint' })
+    expectTypeOf(wide).toEqualTypeOf<RingBuffer<types.All>>()
+    const event = new Promise<types.All>((resolve) => wide.once('data', resolve))
+    expect(loaded.progs.emit_all.testRun().retval).toBe(0)
+    expect(await event).toMatchObject({ u64v: 0xfedcba9876543210n, s64v: -5000000000n, bits: { big: 0xfedcba9876n } })
+    wide.close()
   })
 
   it('types globals: .rodata set before load, read-only once loaded, custom sections by name', async () => {
@@ -195,10 +202,39 @@ describe('typed skeletons', () => {
     fs.rmSync(dir, { recursive: true, force: true })
   })
 
+  it("compiles in a fresh TypeScript project: tsc --init's tsconfig (exactOptionalPropertyTypes and the rest)", () => {
+    const dir = path.join(root, 'cmake-build', 'skel-fresh')
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true })
+    fs.symlinkSync(root, path.join(dir, 'node_modules', 'bpfkit'))
+    execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['--init'], { cwd: dir, stdio: 'pipe' })
+    fs.writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n')
+    // Skeletons without a .rodata or .data (execsnoop) and with every kind of section (globals).
+    fs.copyFileSync(path.join(root, 'examples', 'execsnoop.skel.ts'), path.join(dir, 'execsnoop.skel.ts'))
+    fs.copyFileSync(fixture('globals.skel.ts'), path.join(dir, 'globals.skel.ts'))
+    fs.writeFileSync(path.join(dir, 'index.ts'), [
+      "import { BpfError } from 'bpfkit'",
+      "import { open } from './execsnoop.skel.js'",
+      "import { open as openGlobals } from './globals.skel.js'",
+      'const skel = await open({ int64: \'number\' }).load()',
+      'skel.maps.events.reader().on(\'data\', (e) => { const comm: string = e.comm; console.log(e.pid + 1, comm) })',
+      'const globals = openGlobals()',
+      'globals.rodata.threshold = 1',
+      'console.log(skel.bss, globals.bss, BpfError)',
+      '',
+    ].join('\n'))
+    const options = fs.readFileSync(path.join(dir, 'tsconfig.json'), 'utf8')
+    expect(options).toContain('"strict": true')
+    const tsc = spawnSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', '.'], { cwd: dir, encoding: 'utf8' })
+    expect(tsc.stdout + tsc.stderr).toBe('')
+    expect(tsc.status).toBe(0)
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
   it('types perf buffers by BPFKIT_PERFBUF and ring buffers by BPFKIT_RINGBUF', () => {
     const module = generateSkeleton(fs.readFileSync(fixture('sequence.bpf.o')), { objectPath: fixture('sequence.bpf.o') })
-    expect(module).toContain('  perf_events: PerfBufferMap<Int64<SeqEvent, I>>')
-    expect(module).toContain('  events: RingBufferMap<Int64<SeqEvent, I>>')
+    expect(module).toContain('  perf_events: PerfBufferMap<Int64<SeqEvent, I>, SeqEvent>')
+    expect(module).toContain('  events: RingBufferMap<Int64<SeqEvent, I>, SeqEvent>')
   })
 
   it('has --help and clear errors: not an ELF file, no BTF', () => {

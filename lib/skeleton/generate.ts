@@ -325,8 +325,11 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
         // The event type BPFKIT_RINGBUF or BPFKIT_PERFBUF recorded, else raw records.
         const declared = btf.find(`${map.name}__bpfkit_event`, 'var')
         const pointer = declared?.kind === 'var' ? btf.resolve(declared.type) : undefined
-        const event = pointer?.kind === 'ptr' ? gen.tsType64(pointer.type, `${pascal(map.name)}Event`) : 'Buffer'
-        type = `${kind === 'ringbuf' ? 'RingBufferMap' : 'PerfBufferMap'}<${event}>`
+        const hint = `${pascal(map.name)}Event`
+        const event = pointer?.kind === 'ptr' ? gen.tsType64(pointer.type, hint) : 'Buffer'
+        // With a 64-bit field, the bigint form too, for a reader that asks for it whatever the skeleton's int64.
+        const bigint = pointer?.kind === 'ptr' ? gen.tsType(pointer.type, hint) : 'Buffer'
+        type = `${kind === 'ringbuf' ? 'RingBufferMap' : 'PerfBufferMap'}<${event === bigint ? event : `${event}, ${bigint}`}>`
       } else if (kind === 'userringbuf') {
         const declared = btf.find(`${map.name}__bpfkit_event`, 'var')
         const pointer = declared?.kind === 'var' ? btf.resolve(declared.type) : undefined

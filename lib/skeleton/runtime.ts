@@ -14,14 +14,18 @@ import type { UserRingBuffer, UserRingBufferOptions } from '../events/user-ring-
 import type { OnCpu } from '../events/reader'
 import type { Int64AsNumber } from '../btf/codec'
 
-/** A ring buffer map of a skeleton, with the reader typed by its event type. */
-export interface RingBufferMap<T> {
+/**
+ * A ring buffer map of a skeleton, with the reader typed by its event type: `T` as the skeleton
+ * decodes it (see its `int64` option), `B` with 64-bit fields as bigints (BTF's default).
+ */
+export interface RingBufferMap<T, B = T> {
   readonly map: BpfMap
   /**
-   * A reader of this ring buffer (see BpfObject.ringBuffer); `int64: 'number'` decodes 64-bit fields
-   * as numbers; `U` when `options.type` or `options.decoder` reads another type.
+   * A reader of this ring buffer (see BpfObject.ringBuffer); `int64` decodes 64-bit fields as numbers
+   * or bigints whatever the skeleton's option; `U` when `options.type` or `options.decoder` reads another type.
    */
-  reader(options: RingBufferOptions<Int64AsNumber<T>> & { int64: 'number' }): RingBuffer<Int64AsNumber<T>>
+  reader(options: RingBufferOptions<Int64AsNumber<B>> & { int64: 'number' }): RingBuffer<Int64AsNumber<B>>
+  reader(options: RingBufferOptions<B> & { int64: 'bigint' }): RingBuffer<B>
   reader<U = T>(options?: RingBufferOptions<U>): RingBuffer<U>
 }
 
@@ -32,27 +36,35 @@ export interface UserRingBufferMap<T> {
   writer<U = T>(options?: UserRingBufferOptions): UserRingBuffer<U>
 }
 
-/** A perf event array of a skeleton, with the reader typed by its event type (BPFKIT_PERFBUF). */
-export interface PerfBufferMap<T> {
+/**
+ * A perf event array of a skeleton, with the reader typed by its event type (BPFKIT_PERFBUF): `T` as
+ * the skeleton decodes it (see its `int64` option), `B` with 64-bit fields as bigints (BTF's default).
+ */
+export interface PerfBufferMap<T, B = T> {
   readonly map: BpfMap
   /**
    * A reader of this perf buffer (see BpfObject.perfBuffer); `withCpu: true` gives `{ cpu, event }`;
-   * `int64: 'number'` decodes 64-bit fields as numbers; `U` when `options.type` names another type.
+   * `int64` decodes 64-bit fields as numbers or bigints whatever the skeleton's option; `U` when
+   * `options.type` names another type.
    */
-  reader(options: PerfBufferOptions<Int64AsNumber<T>> & { withCpu: true; int64: 'number' }): PerfBuffer<OnCpu<Int64AsNumber<T>>>
-  reader(options: PerfBufferOptions<Int64AsNumber<T>> & { int64: 'number' }): PerfBuffer<Int64AsNumber<T>>
+  reader(options: PerfBufferOptions<Int64AsNumber<B>> & { withCpu: true; int64: 'number' }): PerfBuffer<OnCpu<Int64AsNumber<B>>>
+  reader(options: PerfBufferOptions<Int64AsNumber<B>> & { int64: 'number' }): PerfBuffer<Int64AsNumber<B>>
+  reader(options: PerfBufferOptions<B> & { withCpu: true; int64: 'bigint' }): PerfBuffer<OnCpu<B>>
+  reader(options: PerfBufferOptions<B> & { int64: 'bigint' }): PerfBuffer<B>
   reader<U = T>(options: PerfBufferOptions<U> & { withCpu: true }): PerfBuffer<OnCpu<U>>
   reader<U = T>(options?: PerfBufferOptions<U>): PerfBuffer<U>
 }
 
 /** The global sections of a skeleton, by the name the skeleton gives them. */
 export interface SkeletonGlobals {
-  rodata?: object
-  data?: object
-  bss?: object
-  kconfig?: object
+  // `| undefined`: a generated skeleton says `rodata: undefined` for a section its object lacks, which
+  // exactOptionalPropertyTypes (on in tsc --init's tsconfig since TypeScript 5.9) tells from absent.
+  rodata?: object | undefined
+  data?: object | undefined
+  bss?: object | undefined
+  kconfig?: object | undefined
   /** Custom sections (`.data.*`, `.rodata.*`, `.bss.*`) by their section name. */
-  custom?: Record<string, object>
+  custom?: Record<string, object> | undefined
 }
 
 /** A skeleton between open() and load(): globals and map sizes can still change. */

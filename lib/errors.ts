@@ -150,6 +150,34 @@ export function invalidArgument(op: string, message: string, hint?: string): Bpf
 }
 
 /**
+ * @internal What `read()` returns, with what the caller's object throws while it is read (a revoked
+ * proxy, a throwing getter) as a BpfError about `what`. BpfErrors pass through.
+ */
+export function reading<T>(op: string, what: string, read: () => T): T {
+  try {
+    return read()
+  } catch (error) {
+    if (error instanceof BpfError) throw error
+    throw invalidArgument(op, `${what} could not be read: ${error instanceof Error ? error.message : describe(error)}`)
+  }
+}
+
+/**
+ * @internal A public call's options object, read once into a plain one (its enumerable properties,
+ * own and inherited), which the call then reads instead: a revoked proxy or a throwing getter is a
+ * BpfError here, and no getter runs twice. Undefined stays undefined.
+ */
+export function optionsOf<T extends object>(op: string, options: T | undefined): T | undefined {
+  if (options === undefined) return undefined
+  if (options === null || typeof options !== 'object') throw invalidArgument(op, `options must be an object, got ${describe(options)}`)
+  return reading(op, 'options', () => {
+    const copy: Record<string, unknown> = {}
+    for (const key in options) copy[key] = options[key]
+    return copy as T
+  })
+}
+
+/**
  * Any JavaScript value, shortly, for an error message: never throws (Symbols, objects without a
  * prototype, revoked proxies and detached buffers included).
  */

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { addon, type LinkHandle, type ObjectHandle } from './native'
-import { BpfError, VerifierError, invalidArgument } from './errors'
+import { BpfError, VerifierError, invalidArgument, optionsOf, reading } from './errors'
 import { features, type AttachKind } from './probe'
 import { levelNumber, nativeLogger, type Logger, type LogLevel } from './log'
 import { BpfProgram } from './program'
@@ -104,7 +104,7 @@ function checkLimits(limits: unknown): Required<ObjectLimits> {
   if (limits === null || typeof limits !== 'object') throw invalidArgument('BpfObject.open', 'limits must be an object')
   const checked = { ...DEFAULT_LIMITS }
   for (const key of ['objectBytes', 'mapBytes'] as const) {
-    const value = (limits as ObjectLimits)[key]
+    const value = reading('BpfObject.open', `limits.${key}`, () => (limits as ObjectLimits)[key])
     if (value === undefined) continue
     if (typeof value !== 'number' || !(value > 0)) throw invalidArgument('BpfObject.open', `limits.${key} must be a positive number of bytes (Infinity for none)`)
     checked[key] = value
@@ -113,9 +113,7 @@ function checkLimits(limits: unknown): Required<ObjectLimits> {
 }
 
 function checkOptions(options: unknown): OpenOptions {
-  if (options === undefined) return {}
-  if (options === null || typeof options !== 'object') throw invalidArgument('BpfObject.open', 'options must be an object')
-  const o = options as OpenOptions
+  const o = optionsOf('BpfObject.open', options as OpenOptions | undefined) ?? {}
   for (const key of ['objectName', 'btfCustomPath'] as const) {
     if (o[key] !== undefined && typeof o[key] !== 'string') throw invalidArgument('BpfObject.open', `${key} must be a string`)
   }
@@ -123,13 +121,21 @@ function checkOptions(options: unknown): OpenOptions {
     throw invalidArgument('BpfObject.open', 'kernelLogLevel must be a non-negative integer')
   }
   if (o.logger !== undefined && typeof o.logger !== 'function') throw invalidArgument('BpfObject.open', 'logger must be a function')
-  if (o.extraBtf !== undefined && (!Array.isArray(o.extraBtf) || o.extraBtf.some((p) => typeof p !== 'string' || p === ''))) {
-    throw invalidArgument('BpfObject.open', 'extraBtf must be an array of BTF file paths')
+  if (o.extraBtf !== undefined) {
+    // A copy, read once: the checked paths are the ones used.
+    const paths = reading('BpfObject.open', 'extraBtf', () => (Array.isArray(o.extraBtf) ? [...o.extraBtf] : undefined))
+    if (paths === undefined || paths.some((p) => typeof p !== 'string' || p === '')) {
+      throw invalidArgument('BpfObject.open', 'extraBtf must be an array of BTF file paths')
+    }
+    o.extraBtf = paths
   }
   if (o.pinRoot !== undefined) checkBpffs('BpfObject.open', 'pinRoot', o.pinRoot)
-  if (o.maps !== undefined && (o.maps === null || typeof o.maps !== 'object' ||
-    Object.values(o.maps).some((m) => !(m instanceof BpfMap) && !(Number.isInteger(m) && (m as number) >= 0)))) {
-    throw invalidArgument('BpfObject.open', 'maps must be an object of BpfMaps or map fds by map name')
+  if (o.maps !== undefined) {
+    const maps = reading('BpfObject.open', 'maps', () => (o.maps !== null && typeof o.maps === 'object' ? Object.entries(o.maps) : undefined))
+    if (maps === undefined || maps.some(([, m]) => !(m instanceof BpfMap) && !(Number.isInteger(m) && (m as number) >= 0))) {
+      throw invalidArgument('BpfObject.open', 'maps must be an object of BpfMaps or map fds by map name')
+    }
+    o.maps = Object.fromEntries(maps)
   }
   int64Of('BpfObject.open', o)
   return o
@@ -310,6 +316,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
   map<K = any, V = any>(name: string, options?: MapOptions): BpfMap<K, V> {
     const op = 'BpfObject.map'
     const map = this.#find(this.#allMaps(), 'map', name) as BpfMap<K, V>
+    options = optionsOf(op, options)
     if (options === undefined) return map
     const given = int64Of(op, options)
     const int64 = options.int64 === undefined ? this.#int64 : given
@@ -476,12 +483,15 @@ export class BpfObject implements Disposable, AsyncDisposable {
    */
   ringBuffer<T = any>(name: string, options?: RingBufferOptions<T>): RingBuffer<T>
   ringBuffer<T = any>(names: readonly string[], options?: RingBufferOptions<T>): RingBuffer<Tagged<T>>
-  ringBuffer<T = any>(nameOrNames: string | readonly string[], options: RingBufferOptions<T> = {}): RingBuffer<T | Tagged<T>> {
+  ringBuffer<T = any>(nameOrNames: string | readonly string[], given?: RingBufferOptions<T>): RingBuffer<T | Tagged<T>> {
     const op = 'ringBuffer'
-    const names = typeof nameOrNames === 'string' ? [nameOrNames] : nameOrNames
-    if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string')) {
+    const names = reading(op, 'the map names', () => (typeof nameOrNames === 'string' ? [nameOrNames] : Array.isArray(nameOrNames) ? [...nameOrNames] : undefined))
+    if (names === undefined || names.length === 0 || names.some((n) => typeof n !== 'string')) {
       throw invalidArgument(op, 'expected a map name or a non-empty array of map names')
     }
+    const repeated = names.find((name, i) => names.indexOf(name) !== i)
+    if (repeated !== undefined) throw invalidArgument(op, `map '${repeated}' is named twice: a reader reads each ring once`)
+    const options = optionsOf(op, given) ?? {}
     const sizes = readerOptions(op, options)
     const rings = names.map((name) => {
       const map = this.map(name)
@@ -514,9 +524,10 @@ export class BpfObject implements Disposable, AsyncDisposable {
    */
   perfBuffer<T = any>(name: string, options: PerfBufferOptions<T> & { withCpu: true }): PerfBuffer<OnCpu<T>>
   perfBuffer<T = any>(name: string, options?: PerfBufferOptions<T>): PerfBuffer<T>
-  perfBuffer<T = any>(name: string, options: PerfBufferOptions<T> = {}): PerfBuffer<T | OnCpu<T>> {
+  perfBuffer<T = any>(name: string, given?: PerfBufferOptions<T>): PerfBuffer<T | OnCpu<T>> {
     const op = 'perfBuffer'
     if (typeof name !== 'string') throw invalidArgument(op, 'expected a map name')
+    const options = optionsOf(op, given) ?? {}
     const sizes = readerOptions(op, options)
     const pages = perfOptions(options)
     const map = this.map(name)

@@ -103,6 +103,51 @@ describe('errors', () => {
     expect(thrown(() => obj.program('emit').attachTracepoint('', 'x')).code).toBe('EINVAL')
   })
 
+  it('options that cannot be read (a revoked proxy, a throwing getter), listeners that are not functions and a ring named twice are EINVAL', async () => {
+    const revoked = (): object => {
+      const { proxy, revoke } = Proxy.revocable({}, {})
+      revoke()
+      return proxy
+    }
+    const throwing = (key: string): object => Object.defineProperty({}, key, { enumerable: true, get: () => { throw new Error(`no ${key}`) } })
+    const invalid = (fn: () => unknown, message: string): void => {
+      const error = thrown(fn)
+      expect(error).toMatchObject({ code: 'EINVAL', origin: 'argument' })
+      expect(error.message).toContain(message)
+    }
+    const options = (value: object): never => value as never
+    invalid(() => BpfObject.open(fixture('sequence.bpf.o'), options(revoked())), 'options could not be read')
+    invalid(() => BpfObject.open(fixture('sequence.bpf.o'), options(throwing('int64'))), 'options could not be read: no int64')
+    invalid(() => BpfObject.open(fixture('sequence.bpf.o'), { limits: options(throwing('mapBytes')) }), 'limits.mapBytes could not be read')
+    invalid(() => BpfObject.open(fixture('sequence.bpf.o'), { maps: options(revoked()) }), 'maps could not be read')
+    invalid(() => BpfObject.open(fixture('sequence.bpf.o'), { extraBtf: options(revoked()) }), 'extraBtf could not be read')
+    await using obj = await openSequence()
+    invalid(() => obj.map('counters', options(revoked())), 'options could not be read')
+    invalid(() => obj.map('counters', options(throwing('chars'))), 'no chars')
+    invalid(() => obj.btf!.codec(1, options(throwing('int64'))), 'no int64')
+    for (const key of ['type', 'decoder', 'batchEvents', 'highWaterMark', 'int64', 'signal', 'wakeup']) {
+      invalid(() => obj.ringBuffer('events', options(throwing(key))), `no ${key}`)
+    }
+    invalid(() => obj.ringBuffer('events', options(revoked())), 'options could not be read')
+    invalid(() => obj.ringBuffer(options(revoked())), 'the map names could not be read')
+    invalid(() => obj.ringBuffer('events', { decoder: options(revoked()) }), 'decoder could not be read')
+    invalid(() => obj.ringBuffer('events', { signal: options(revoked()) }), 'signal could not be read')
+    invalid(() => obj.ringBuffer('events', { wakeup: options(revoked()) }), 'the policy could not be read')
+    invalid(() => obj.ringBuffer(['events', 'other', 'events']), "map 'events' is named twice")
+    invalid(() => obj.perfBuffer('perf_events', options(throwing('withCpu'))), 'no withCpu')
+    using reader = obj.ringBuffer('events')
+    invalid(() => (reader.wakeup = options(throwing('maxLatencyMs'))), 'the policy could not be read: no maxLatencyMs')
+    for (const listener of [5, 'f', null, Symbol('l'), {}]) {
+      invalid(() => reader.on('data', listener as never), 'ringBuffer.on: the listener must be a function')
+      invalid(() => reader.once('batch', listener as never), 'ringBuffer.once: the listener must be a function')
+      invalid(() => reader.prependListener('data', listener as never), 'the listener must be a function')
+    }
+    expect(reader.listenerCount('data')).toBe(0)
+    const perf = obj.perfBuffer('perf_events')
+    invalid(() => perf.addListener('data', 7 as never), 'perfBuffer.addListener: the listener must be a function')
+    perf.close()
+  })
+
   it('maxEntries of a global-data map is refused before load (libbpf would unmap memory of the process at close)', async () => {
     const result = await child(`
       const obj = BpfObject.open(${JSON.stringify(fixture('globals.bpf.o'))}, { logger: () => {} })

@@ -2,6 +2,7 @@
 // order, several maps share a reader, drops are counted exactly, the threshold wakeup policy keeps its
 // latency bound, typed events decode as the BPF side wrote them, and closing leaks nothing.
 import { Readable, Writable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest'
 import { BpfObject, type EventBatch, type Tagged } from 'bpfkit'
 import {
@@ -113,6 +114,26 @@ describe('RingBuffer', () => {
     }
     expect(fromStream).toEqual(sequence(1000, 1000))
     expect(streamed.closed).toBe(true)
+  })
+
+  it('destroying the stream mid-flow is a premature close, as for any Readable, not an end', async () => {
+    obj = await openSequence()
+    configureSequence(obj, 500)
+    const reader = obj.ringBuffer<SeqEvent>('events')
+    const stream = reader.stream()
+    let ended = false
+    stream.on('end', () => (ended = true))
+    const seen: bigint[] = []
+    stream.on('data', (event: SeqEvent) => {
+      seen.push(event.seq)
+      if (seen.length === 10) stream.destroy()
+    })
+    const done = finished(stream)
+    trigger(2)
+    await expect(done).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' })
+    expect(ended).toBe(false)
+    expect(seen).toEqual(sequence(10))
+    expect(reader.closed).toBe(true)
   })
 
   it('a slow stream consumer applies backpressure: the kernel drops, the count is exact, nothing is duplicated', async () => {

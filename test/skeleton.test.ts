@@ -87,6 +87,17 @@ describe('typed skeletons', () => {
     wide.close()
   })
 
+  it('checks its options as BpfObject.open does: anything but an object is EINVAL', async () => {
+    const { proxy, revoke } = Proxy.revocable({}, {})
+    revoke()
+    for (const options of [Symbol('o'), 42, 'x', null, proxy]) {
+      expect(thrown(() => types.open(options as never))).toMatchObject({ code: 'EINVAL', origin: 'argument' })
+    }
+    using skel = types.open()
+    const loaded = await skel.load()
+    expect(thrown(() => loaded.maps.all_events.reader(null as never))).toMatchObject({ code: 'EINVAL' })
+  })
+
   it('types globals: .rodata set before load, read-only once loaded, custom sections by name', async () => {
     using skel = globals.open()
     skel.rodata.threshold = 42

@@ -1,6 +1,6 @@
 // Btf: a BTF type table (an object's, the running kernel's or a file's), its lookups and its codecs.
 import { addon, type BtfHandle } from '../native'
-import { BpfError, describe, invalidArgument } from '../errors'
+import { BpfError, describe, invalidArgument, optionsOf } from '../errors'
 import { compileCodec, type CharsMode, type Codec, type CodecOptions, type CompiledCodec, type Int64Mode } from './codec'
 import { KIND_NUMBER, type BtfComposite, type BtfKind, type BtfType } from './types'
 
@@ -268,7 +268,8 @@ export class Btf {
    * The compiled decoder and encoder of a type (structs, unions, arrays, integers…). Compiled once
    * per type (and `int64` mode) and cached.
    */
-  codec<T = any>(id: number, options?: CodecOptions): Codec<T> {
+  codec<T = any>(id: number, given?: CodecOptions): Codec<T> {
+    const options = optionsOf('btf.codec', given)
     return this.compiled<T>(id, int64Of('btf.codec', options), charsOf('btf.codec', options))
   }
 

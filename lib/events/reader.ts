@@ -3,7 +3,7 @@
 // native pause/resume that keeps that queue bounded.
 import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
-import { BpfError, describe, invalidArgument } from '../errors'
+import { BpfError, describe, invalidArgument, reading } from '../errors'
 import { charsOf, int64Of } from '../btf/btf'
 import { viewsOfBuffer, type CharFields, type Int64Mode } from '../btf/codec'
 import type { RecordType } from './decode'
@@ -82,13 +82,13 @@ function positiveInteger(op: string, name: keyof typeof LIMITS, value: unknown):
 /** @internal Checks the options every reader takes and gives the native batch sizes. */
 export function readerOptions(op: string, options: ReaderOptions<unknown>): { batchEvents: number; batchBytes: number } {
   if (options === null || typeof options !== 'object') throw invalidArgument(op, 'options must be an object')
-  if (options.decoder !== undefined && typeof options.decoder?.decode !== 'function') {
+  if (options.decoder !== undefined && reading(op, 'decoder', () => typeof options.decoder?.decode !== 'function')) {
     throw invalidArgument(op, 'decoder must have a decode(view, offset, length) method')
   }
   if (options.type !== undefined && (typeof options.type !== 'string' || options.type === '')) {
     throw invalidArgument(op, 'type must be the name of a BTF struct, e.g. "event"')
   }
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+  if (options.signal !== undefined && !reading(op, 'signal', () => options.signal instanceof AbortSignal)) {
     throw invalidArgument(op, 'signal must be an AbortSignal')
   }
   int64Of(op, options)
@@ -148,6 +148,22 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
   #dirty = false
   #delivering = false
   #error: unknown
+
+  // A listener that is not a function is a BpfError, as any other wrong argument, not EventEmitter's
+  // TypeError: the methods that add one check it first.
+  static {
+    for (const method of ['on', 'addListener', 'once', 'prependListener', 'prependOnceListener'] as const) {
+      const add = EventEmitter.prototype[method]
+      Object.defineProperty(this.prototype, method, {
+        configurable: true,
+        writable: true,
+        value: function (this: EventReader<unknown>, event: string | symbol, listener: unknown): EventReader<unknown> {
+          if (typeof listener !== 'function') throw invalidArgument(`${this.#op}.${method}`, `the listener must be a function, got ${describe(listener)}`)
+          return add.call(this, event, listener as (...args: unknown[]) => void) as EventReader<unknown>
+        },
+      })
+    }
+  }
 
   /** @internal */
   protected constructor(op: string, handle: EventReaderHandle, maps: readonly string[], types: readonly RecordType[],
@@ -233,7 +249,11 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
           this.#streamWants = true
           this.#pump()
         },
-        destroy: () => this.close(),
+        // Destroyed, the stream gets nothing more: not the events still queued, nor an end.
+        destroy: () => {
+          this.#streamEnded = true
+          this.close()
+        },
       })
       this.#changed()
     }

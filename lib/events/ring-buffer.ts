@@ -2,7 +2,7 @@
 // of bpfkit.bpf.h.
 import type { RingBufferHandle } from '../native'
 import type { BpfMap } from '../map'
-import { BpfError, describe, invalidArgument } from '../errors'
+import { BpfError, describe, invalidArgument, reading } from '../errors'
 import { EventReader, type ReaderOptions } from './reader'
 import type { RecordType } from './decode'
 
@@ -68,11 +68,14 @@ export class RingBuffer<T = any> extends EventReader<T> {
     return this.#wakeup
   }
 
-  set wakeup(policy: WakeupPolicy | undefined) {
+  set wakeup(given: WakeupPolicy | undefined) {
     const op = 'ringBuffer.wakeup'
     if (this.closed) throw new BpfError(`${op}: the reader is closed`, { code: 'ECLOSED', op })
-    if (policy !== undefined) {
-      if (policy === null || typeof policy !== 'object') throw invalidArgument(op, 'expected { bytes, maxLatencyMs } or undefined')
+    let policy: WakeupPolicy | undefined
+    if (given !== undefined) {
+      if (given === null || typeof given !== 'object') throw invalidArgument(op, 'expected { bytes, maxLatencyMs } or undefined')
+      // Read once: the values checked are the values used.
+      policy = reading(op, 'the policy', () => ({ bytes: given.bytes, maxLatencyMs: given.maxLatencyMs }))
       const smallest = Math.min(...this.#rings.map((r) => r.maxEntries))
       if (!Number.isInteger(policy.bytes) || policy.bytes <= 0 || policy.bytes > smallest) {
         throw invalidArgument(op, `bytes must be an integer from 1 to the ring's size (${smallest})`)
@@ -94,7 +97,7 @@ export class RingBuffer<T = any> extends EventReader<T> {
       else config?.set(ring.id, { wakeup_bytes: BigInt(policy.bytes) })
     }
     this.#handle.setLatency(policy?.maxLatencyMs ?? 0)
-    this.#wakeup = policy === undefined ? undefined : { bytes: policy.bytes, maxLatencyMs: policy.maxLatencyMs }
+    this.#wakeup = policy
   }
 
   /** The rings' capacity in bytes (each ring's maxEntries, summed over the reader's rings). */

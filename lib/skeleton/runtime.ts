@@ -7,7 +7,7 @@ import type { Attachments } from '../link'
 import type { Btf } from '../btf/btf'
 import type { BtfType } from '../btf/types'
 import { isBpfkitVariable, type Globals } from '../globals'
-import { BpfError, invalidArgument } from '../errors'
+import { BpfError, invalidArgument, optionsOf } from '../errors'
 import type { RingBuffer, RingBufferOptions } from '../events/ring-buffer'
 import type { PerfBuffer, PerfBufferOptions } from '../events/perf-buffer'
 import type { UserRingBuffer, UserRingBufferOptions } from '../events/user-ring-buffer'
@@ -216,7 +216,7 @@ export function openSkeleton<M, P, G extends SkeletonGlobals>(spec: SkeletonSpec
     throw invalidArgument('openSkeleton', 'expected the spec of a generated skeleton')
   }
   const source = 'base64' in spec.object ? Buffer.from(spec.object.base64, 'base64') : spec.object.path
-  const object = BpfObject.open(source, { objectName: spec.name, ...options })
+  const object = BpfObject.open(source, { objectName: spec.name, ...optionsOf('open', options) })
   // Null-prototype records: a map or program may be named `__proto__` or `constructor`.
   const maps: Record<string, unknown> = Object.create(null)
   const progs: Record<string, BpfProgram> = Object.create(null)
@@ -231,7 +231,7 @@ export function openSkeleton<M, P, G extends SkeletonGlobals>(spec: SkeletonSpec
       if (!mapNames.has(name)) throw stale(spec, `map '${name}' is gone`)
       const map = object.map(name)
       if (kind === 'ringbuf') maps[name] = { map, reader: (o?: RingBufferOptions<unknown>) => object.ringBuffer(name, o) }
-      else if (kind === 'perf') maps[name] = { map, reader: (o?: PerfBufferOptions<unknown>) => object.perfBuffer(name, o ?? {}) }
+      else if (kind === 'perf') maps[name] = { map, reader: (o?: PerfBufferOptions<unknown>) => object.perfBuffer(name, o) }
       else if (kind === 'userringbuf') maps[name] = { map, writer: (o?: UserRingBufferOptions) => object.userRingBuffer(name, o) }
       else maps[name] = map
     }

@@ -480,6 +480,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
    * Reads one ring buffer map, or several through one reader (each event then says which map it
    * came from: `{ map, event }`). Events are decoded by their BTF type — declared with
    * BPFKIT_RINGBUF, or named with `options.type` — else by `options.decoder`, else they are Buffers.
+   * A map has one reader in the process: EBUSY while another reads it.
    */
   ringBuffer<T = any>(name: string, options?: RingBufferOptions<T>): RingBuffer<T>
   ringBuffer<T = any>(names: readonly string[], options?: RingBufferOptions<T>): RingBuffer<Tagged<T>>
@@ -520,7 +521,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
    * Reads a perf event array (`bpf_perf_event_output`). Events are decoded by the type
    * BPFKIT_PERFBUF declared, or `options.type` (a BTF struct name), else by `options.decoder`, else
    * they are Buffers; each keeps its CPU (`withCpu: true` gives `{ cpu, event }`); lost samples are
-   * counted per CPU.
+   * counted per CPU. A map has one reader in the process: EBUSY while another reads it.
    */
   perfBuffer<T = any>(name: string, options: PerfBufferOptions<T> & { withCpu: true }): PerfBuffer<OnCpu<T>>
   perfBuffer<T = any>(name: string, options?: PerfBufferOptions<T>): PerfBuffer<T>

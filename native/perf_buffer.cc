@@ -37,6 +37,7 @@ PerfBufferHandle::PerfBufferHandle(const Napi::CallbackInfo& info)
   }
   BatchSizes batch = ReadBatchSizes(env, op, options);
   int fd = map->LoadedFd(env, op);
+  Claim(env, op, fd, map->NameOf());
 
   int err = 0;
   std::vector<LogLine> lines = Captured(addon_->logLevel, [&] {

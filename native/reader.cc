@@ -3,6 +3,10 @@
 // to JS with one call (this.onbatch), pause/resume, statistics and release.
 #include "reader.h"
 
+#include <bpf/bpf.h>
+
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "errors.h"
@@ -14,7 +18,34 @@ namespace {
 constexpr uint32_t kMaxBatchEvents = 1u << 20;
 constexpr uint32_t kMaxBatchBytes = 1u << 28;
 
+// The kernel ids of the maps that readers of this process read (see EventReader::Claim): shared by
+// every thread's addon instance, as the maps are.
+std::mutex claimedMutex;
+std::set<uint32_t> claimed;
+
 }  // namespace
+
+void EventReader::Claim(Napi::Env env, const char* op, int fd, const std::string& name) {
+  struct bpf_map_info info = {};
+  uint32_t length = sizeof(info);
+  if (bpf_map_get_info_by_fd(fd, &info, &length) != 0) throw BpfError(env, "bpf_map_get_info_by_fd", errno, name);
+  {
+    std::lock_guard<std::mutex> lock(claimedMutex);
+    if (claimed.insert(info.id).second) {
+      claims_.ids.push_back(info.id);
+      return;
+    }
+  }
+  throw BpfError(env, op, "EBUSY", "map '" + name + "' already has a reader in this process",
+                 "one reader per map: its 'data' and 'batch' listeners, iterators and stream() share its events; "
+                 "close the other reader first");
+}
+
+void EventReader::Claims::Drop() {
+  std::lock_guard<std::mutex> lock(claimedMutex);
+  for (uint32_t id : ids) claimed.erase(id);
+  ids.clear();
+}
 
 EventReader::BatchSizes EventReader::ReadBatchSizes(Napi::Env env, const char* op, Napi::Object options) {
   uint32_t events = options.Get("batchEvents").ToNumber().Uint32Value();
@@ -97,6 +128,7 @@ void EventReader::CloseHandle(uv_handle_t* handle) {
 }
 
 void EventReader::Release() {
+  claims_.Drop();
   if (!started_) return;
   Stop();
   for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(poll_), reinterpret_cast<uv_handle_t*>(timer_),

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "addon.h"
@@ -71,6 +72,13 @@ class EventReader : public Resource {
 
   enum class Readiness { kRewatch, kOnce };
 
+  // Claims map `fd` (named `name`) for this reader, before anything reads it: one reader per map in
+  // the process, worker threads included, or EBUSY. A second reader would take the first one's
+  // events: a ring has one consumer position, and libbpf's perf_buffer__new points a perf event
+  // array's per-CPU slots at its own buffers (and freeing it empties them). Dropped at Release, or
+  // when a constructor that claimed fails.
+  void Claim(Napi::Env env, const char* op, int fd, const std::string& name);
+
   // Starts the machinery over the reader's epoll fd; created paused. On failure it releases (Free
   // included) and throws.
   void Start(Napi::Env env, int epollFd, Readiness readiness, uint32_t batchEvents, uint32_t hardEvents,
@@ -107,6 +115,14 @@ class EventReader : public Resource {
   template <typename F>
   void FromLoop(F work);
 
+  // The ids of the maps this reader claimed (see Claim); they go back when it is destroyed.
+  struct Claims {
+    std::vector<uint32_t> ids;
+    void Drop();
+    ~Claims() { Drop(); }
+  };
+
+  Claims claims_;
   Napi::Env env_;
   const char* name_;
   bool started_ = false;

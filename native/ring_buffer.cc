@@ -52,6 +52,7 @@ RingBufferHandle::RingBufferHandle(const Napi::CallbackInfo& info)
     if (map == nullptr) throw BpfError(env, op, "EINVAL", "expected BpfMap handles");
     fds.emplace_back(map->LoadedFd(env, op), map->NameOf());
   }
+  for (auto& [fd, name] : fds) Claim(env, op, fd, name);
   pageSize_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   epollFd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epollFd_ < 0) throw BpfError(env, "epoll_create1", errno);

@@ -13,6 +13,20 @@ describe('PerfBuffer', () => {
     obj = undefined
   })
 
+  it('a perf event array has one reader in the process: a second is EBUSY and the first keeps its events', async () => {
+    obj = await openSequence()
+    configureSequence(obj, 100, 3)
+    const first = obj.perfBuffer<SeqEvent>('perf_events')
+    expect(thrown(() => obj!.perfBuffer('perf_events'))).toMatchObject({ code: 'EBUSY', origin: 'state', op: 'perf_buffer__new' })
+    const seqs: bigint[] = []
+    first.on('data', (event) => seqs.push(event.seq))
+    trigger()
+    await waitFor(() => seqs.length === 100)
+    expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => BigInt(i)))
+    first.close()
+    obj.perfBuffer('perf_events').close()
+  })
+
   it('delivers typed events in order, on every surface', async () => {
     obj = await openSequence()
     configureSequence(obj, 100, 3)

@@ -1,16 +1,20 @@
 // Ring buffer reader on the real kernel: every surface delivers a known sequence exactly once and in
 // order, several maps share a reader, drops are counted exactly, the threshold wakeup policy keeps its
 // latency bound, typed events decode as the BPF side wrote them, and closing leaks nothing.
+import * as path from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
+import { Worker } from 'node:worker_threads'
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest'
 import { BpfObject, type EventBatch, type Tagged } from 'bpfkit'
 import {
   configureSequence,
   fixture,
+  node,
   openFds,
   openSequence,
   produceFor,
+  root,
   SCALE,
   sequenceCounters,
   sleep,
@@ -114,6 +118,105 @@ describe('RingBuffer', () => {
     }
     expect(fromStream).toEqual(sequence(1000, 1000))
     expect(streamed.closed).toBe(true)
+  })
+
+  it('a ring has one reader in the process: another, here or in a worker thread, is EBUSY; closing the first frees it', async () => {
+    obj = await openSequence()
+    const first = obj.ringBuffer<SeqEvent>('events')
+    expect(thrown(() => obj!.ringBuffer('events'))).toMatchObject({ code: 'EBUSY', origin: 'state', op: 'ring_buffer__new' })
+    const both = thrown(() => obj!.ringBuffer(['other', 'events']))
+    expect(both.message).toContain("map 'events' already has a reader in this process")
+    expect(both.hint).toContain('close the other reader first')
+    // The reader that failed gave back 'other', which it had claimed first.
+    obj.ringBuffer('other').close()
+    // A worker thread's object that shares the map (by its fd) cannot read it either.
+    const source = `const { parentPort, workerData } = require('node:worker_threads')
+const { BpfObject } = require(workerData.dist)
+;(async () => {
+  const obj = BpfObject.open(workerData.object, { maps: { events: workerData.fd } })
+  await obj.load()
+  try { obj.ringBuffer('events'); parentPort.postMessage('read') } catch (error) { parentPort.postMessage(error.code) }
+  obj.close()
+})()`
+    const worker = new Worker(source, { eval: true, workerData: { dist: path.join(root, 'dist/index.js'), object: fixture('sequence.bpf.o'), fd: obj.map('events').fd } })
+    const exited = new Promise((resolve) => worker.once('exit', resolve))
+    expect(await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject))).toBe('EBUSY')
+    await exited
+    // The first reader still gets every event (the fixture counts the process's getegid() calls, the
+    // worker's too: it starts now).
+    configureSequence(obj, 100)
+    const seqs: bigint[] = []
+    first.on('data', (event) => seqs.push(event.seq))
+    trigger()
+    await waitFor(() => seqs.length === 100)
+    expect(seqs).toEqual(sequence(100))
+    first.close()
+    obj.ringBuffer('events').close()
+  })
+
+  it('a listener or a decoder that throws loses nothing else: its error is uncaught, the rest of the batch follows', async () => {
+    // In a child process: the uncaught exceptions are the point, and vitest would count them as failures.
+    const script = `
+const { BpfObject } = require(${JSON.stringify(path.join(root, 'dist/index.js'))})
+const uncaught = []
+process.on('uncaughtException', (error) => uncaught.push(error.message))
+const seq = (view, offset) => Number(view.getBigUint64(offset, true))
+const decoder = { decode: (view, offset) => { if (seq(view, offset) % 100 === 5) throw new Error('bad record'); return seq(view, offset) } }
+const until = (done) => new Promise((resolve) => { const t = setInterval(() => { if (done()) { clearInterval(t); resolve() } }, 5) })
+;(async () => {
+  const obj = BpfObject.open(${JSON.stringify(fixture('sequence.bpf.o'))})
+  await obj.load()
+  obj.attach()
+  obj.map('settings').set(0, { pid: process.pid, burst: 100, targets: 1 })
+  const result = {}
+  // A 'data' listener that throws at one event, and a 'batch' listener that throws at every batch.
+  let reader = obj.ringBuffer('events')
+  let seqs = []
+  reader.on('batch', () => { throw new Error('batch listener') })
+  reader.on('data', (e) => { seqs.push(Number(e.seq)); if (e.seq === 5n) throw new Error('data listener') })
+  process.getegid()
+  await until(() => seqs.length >= 100)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  result.listener = { seqs, uncaught: uncaught.splice(0) }
+  reader.close()
+  // A decoder that throws on one record: the others arrive.
+  reader = obj.ringBuffer('events', { decoder })
+  seqs = []
+  reader.on('data', (s) => seqs.push(s))
+  process.getegid()
+  await until(() => seqs.length >= 99)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  result.decoder = { seqs, uncaught: uncaught.splice(0) }
+  reader.close()
+  // An iterator: its next() rejects.
+  reader = obj.ringBuffer('events', { decoder })
+  seqs = []
+  setTimeout(() => process.getegid(), 10)
+  try { for await (const s of reader) seqs.push(s) } catch (error) { result.iterator = { seqs, error: error.message, closed: reader.closed } }
+  // A stream: destroyed with the error.
+  reader = obj.ringBuffer('events', { decoder })
+  const stream = reader.stream()
+  seqs = []
+  stream.on('data', (s) => seqs.push(s))
+  const failed = new Promise((resolve) => stream.on('error', (error) => resolve(error.message)))
+  process.getegid()
+  result.stream = { error: await failed, seqs, closed: reader.closed }
+  result.uncaught = uncaught
+  console.log(JSON.stringify(result))
+  obj.close()
+})()`
+    const ran = await node(script, { timeoutMs: 30_000 })
+    expect(ran.stderr).toBe('')
+    const result = JSON.parse(ran.stdout)
+    const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i)
+    // Every event reached the 'data' listener; each batch's and the one event's errors were uncaught.
+    expect(result.listener.seqs).toEqual(range(0, 100))
+    expect(result.listener.uncaught).toContain('data listener')
+    expect(result.listener.uncaught).toContain('batch listener')
+    expect(result.decoder).toEqual({ seqs: range(100, 200).filter((s) => s !== 105), uncaught: ['bad record'] })
+    expect(result.iterator).toEqual({ seqs: range(200, 205), error: 'bad record', closed: true })
+    expect(result.stream).toEqual({ error: 'bad record', seqs: range(300, 305), closed: true })
+    expect(result.uncaught).toEqual([])
   })
 
   it('destroying the stream mid-flow is a premature close, as for any Readable, not an end', async () => {

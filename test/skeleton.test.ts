@@ -76,7 +76,9 @@ describe('typed skeletons', () => {
     expectTypeOf(reader).toEqualTypeOf<RingBuffer<Int64AsNumber<types.All>>>()
     reader.close()
     const bigints = types.open().object.map('values')
-    expectTypeOf(loaded.maps.all_events.reader({ int64: 'number' })).toEqualTypeOf<RingBuffer<Int64AsNumber<types.All>>>()
+    const numbers = loaded.maps.all_events.reader({ int64: 'number' })
+    expectTypeOf(numbers).toEqualTypeOf<RingBuffer<Int64AsNumber<types.All>>>()
+    numbers.close()
     bigints.close()
     // A reader asks for bigints whatever the skeleton's option, in its type too.
     const wide = loaded.maps.all_events.reader({ int64: 'bigint' })

@@ -103,6 +103,8 @@ export function readerOptions(op: string, options: ReaderOptions<unknown>): { ba
 interface Waiter<T> {
   resolve(result: IteratorResult<T>): void
   reject(error: unknown): void
+  /** The event for it threw (its decoder, a 'data' listener): the loop is left, which closes the reader. */
+  fail(error: unknown): void
 }
 
 type Listener = (event: unknown) => void
@@ -294,11 +296,23 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
       }
       return { done: true, value: undefined }
     }
+    // A decoder or 'data' listener that throws rejects next(): the loop is left, as by a throw in its
+    // body, and that closes the reader.
+    const fail = (error: unknown): unknown => {
+      finish()
+      this.close()
+      return error
+    }
     return {
       next: () => {
         if (done) return Promise.resolve({ done: true, value: undefined })
         if (this.#queue.length > 0) {
-          const value = this.#take()
+          let value: T
+          try {
+            value = this.#take()
+          } catch (error) {
+            return Promise.reject(fail(error))
+          }
           this.#update()
           return Promise.resolve({ done: false, value })
         }
@@ -308,7 +322,7 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
         }
         if (this.#closed) return Promise.resolve(finish())
         return new Promise<IteratorResult<T>>((resolve, reject) => {
-          this.#waiters.push({ resolve, reject })
+          this.#waiters.push({ resolve, reject, fail: (error) => reject(fail(error)) })
           this.#update()
         })
       },
@@ -368,19 +382,34 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
     }
     live.count = count
     live.next = 0
-    if (this.listenerCount('batch') > 0) {
-      this.#batch.count = count
-      try {
-        this.emit('batch', this.#batch)
-      } finally {
-        this.#batch.count = 0
+    try {
+      if (this.listenerCount('batch') > 0) {
+        this.#batch.count = count
+        try {
+          this.emit('batch', this.#batch)
+        } finally {
+          this.#batch.count = 0
+        }
       }
+      if (this.#closed) return
+      if (!this.#pulling() && this.#queue.length === 0 && !this.#paused && this.listenerCount('data') > 0) this.#flow(live)
+    } catch (error) {
+      this.#afterThrow()
+      throw error
+    } finally {
+      // What was not delivered waits for whoever takes it (with nobody to take it, it is dropped), also
+      // when a listener or a decoder threw.
+      if (!this.#closed && live.next < count && (this.#pulling() || this.listenerCount('data') > 0)) this.#enqueue(live)
     }
-    if (this.#closed) return
-    if (!this.#pulling() && this.#queue.length === 0 && !this.#paused && this.listenerCount('data') > 0) this.#flow(live)
-    // What was not delivered waits for whoever takes it (with nobody to take it, it is dropped).
-    if (!this.#closed && live.next < count && (this.#pulling() || this.listenerCount('data') > 0)) this.#enqueue(live)
     this.#pump()
+  }
+
+  /**
+   * After a listener or a decoder threw: the error goes on (an uncaught exception, as any listener's
+   * is) and what is left is delivered in the next loop turn, not lost.
+   */
+  #afterThrow(): void {
+    setImmediate(() => this.#pump())
   }
 
   /** Copies what is left of the live batch into the queue: the next drain reuses the native buffer. */
@@ -415,8 +444,9 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
     this.#delivering = true
     try {
       while (i < count) {
-        const event = plain !== undefined ? plain(dv, b, offsets[i] as number, lengths[i] as number) : eventAt(this.#records, p, i)
-        i++
+        // Counted before decoding: a record its decoder throws on is not decoded again.
+        const at = i++
+        const event = plain !== undefined ? plain(dv, b, offsets[at] as number, lengths[at] as number) : eventAt(this.#records, p, at)
         if (listeners.length === 1) (listeners[0] as Listener)(event)
         else for (const listener of listeners) listener(event)
         if (this.#dirty) {
@@ -446,11 +476,13 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
   /** The next queued event, to a puller: decoded now, and shown to the 'data' listeners too. */
   #take(): T {
     const p = this.#queue[0] as Pending
-    const event = eventAt<T>(this.#records, p, p.next++)
+    const at = p.next++
     if (p.next === p.count) {
       this.#queue.shift()
       this.#queued -= p.bytes
     }
+    // Decoded once it is taken from the queue: a record its decoder throws on is gone, not stuck.
+    const event = eventAt<T>(this.#records, p, at)
     for (const listener of this.#dataListeners()) listener(event)
     return event
   }
@@ -461,15 +493,38 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
     while (this.#queue.length > 0 && !this.#closed && !this.#paused) {
       if (this.#waiters.length > 0) {
         const waiter = this.#waiters.shift() as Waiter<T>
-        waiter.resolve({ done: false, value: this.#take() })
+        let value: T
+        try {
+          value = this.#take()
+        } catch (error) {
+          waiter.fail(error)
+          continue
+        }
+        waiter.resolve({ done: false, value })
       } else if (this.#stream !== undefined && this.#streamWants) {
-        this.#streamWants = this.#stream.push(this.#take())
+        // One that throws destroys the stream with its error, as a Readable's _read() that throws.
+        const stream = this.#stream
+        let event: T
+        try {
+          event = this.#take()
+        } catch (error) {
+          stream.destroy(error as Error)
+          break
+        }
+        this.#streamWants = stream.push(event)
       } else if (!this.#pulling() && this.listenerCount('data') > 0) {
         const p = this.#queue[0] as Pending
-        const whole = this.#flow(p)
-        if (p.next === p.count) {
-          this.#queue.shift()
-          this.#queued -= p.bytes
+        let whole = false
+        try {
+          whole = this.#flow(p)
+        } catch (error) {
+          this.#afterThrow()
+          throw error
+        } finally {
+          if (p.next === p.count) {
+            this.#queue.shift()
+            this.#queued -= p.bytes
+          }
         }
         if (!whole) break
       } else {

@@ -1,5 +1,5 @@
 // libbpf's log: where its messages go (a logger per object or one for the process) and from which level.
-import { invalidArgument } from './errors'
+import { describe, invalidArgument } from './errors'
 import { addon } from './native'
 
 export type LogLevel = 'warn' | 'info' | 'debug'
@@ -40,6 +40,7 @@ export function initialLevel(): LogLevel {
  * level (`'warn'` by default; `BPFKIT_DEBUG=1` starts at `'debug'`). `null` restores the default.
  */
 export function setLogger(logger: Logger | null, level: LogLevel = 'warn'): void {
+  if (logger !== null && logger !== undefined && typeof logger !== 'function') throw invalidArgument('setLogger', `logger must be a function or null, got ${describe(logger)}`)
   addon.setLogger(nativeLogger(logger ?? defaultLogger), levelNumber(level, 'setLogger') ?? 0)
 }
 

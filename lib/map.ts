@@ -1,6 +1,6 @@
 // BpfMap: one BPF map: its definition, typed access through its BTF, and raw byte access.
 import { addon, type MapCreateSpec, type MapHandle, type MapScratch } from './native'
-import { BpfError, describe, invalidArgument } from './errors'
+import { BpfError, describe, invalidArgument, optionsOf, reading } from './errors'
 import { Btf, charsOf, int64Of } from './btf/btf'
 import { isCharArray, viewsOfBuffer, type CharsMode, type CompiledCodec, type Init, type Int64Mode } from './btf/codec'
 import type { BtfType } from './btf/types'
@@ -256,19 +256,22 @@ export class BpfMap<K = any, V = any> {
    */
   static openPinned<K = any, V = any>(path: string, options?: { int64?: Int64Mode }): BpfMap<K, V> {
     if (typeof path !== 'string' || path === '') throw invalidArgument('BpfMap.openPinned', 'expected a path on bpffs')
-    return BpfMap.#own(new addon.BpfMap({ pinned: path }), int64Of('BpfMap.openPinned', options))
+    const int64 = int64Of('BpfMap.openPinned', optionsOf('BpfMap.openPinned', options))
+    return BpfMap.#own(new addon.BpfMap({ pinned: path }), int64)
   }
 
   /** Opens a map by its id (as `bpftool map list` and `bpfkit ps` show it); typed when it has BTF. */
   static fromId<K = any, V = any>(id: number, options?: { int64?: Int64Mode }): BpfMap<K, V> {
     if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw invalidArgument('BpfMap.fromId', 'expected a map id (a positive integer)')
-    return BpfMap.#own(new addon.BpfMap({ id }), int64Of('BpfMap.fromId', options))
+    const int64 = int64Of('BpfMap.fromId', optionsOf('BpfMap.fromId', options))
+    return BpfMap.#own(new addon.BpfMap({ id }), int64)
   }
 
   /** A map from a file descriptor (duplicated: the caller keeps its own); typed when it has BTF. */
   static fromFd<K = any, V = any>(fd: number, options?: { int64?: Int64Mode }): BpfMap<K, V> {
     if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw invalidArgument('BpfMap.fromFd', 'expected a file descriptor')
-    return BpfMap.#own(new addon.BpfMap({ fd }), int64Of('BpfMap.fromFd', options))
+    const int64 = int64Of('BpfMap.fromFd', optionsOf('BpfMap.fromFd', options))
+    return BpfMap.#own(new addon.BpfMap({ fd }), int64)
   }
 
   /**
@@ -276,9 +279,10 @@ export class BpfMap<K = any, V = any> {
    * Btf (the kernel's by default) it is typed: those types go to the kernel with the map, so it stays
    * typed wherever it is opened (a pin, an id). close() releases it; pin it to keep it.
    */
-  static create<K = any, V = any>(options: CreateMapOptions): BpfMap<K, V> {
+  static create<K = any, V = any>(given: CreateMapOptions): BpfMap<K, V> {
     const op = 'BpfMap.create'
-    if (options === null || typeof options !== 'object') throw invalidArgument(op, 'options must be an object')
+    if (given === undefined) throw invalidArgument(op, 'options must be an object, got undefined')
+    const options = optionsOf(op, given) as CreateMapOptions
     const { type, name, maxEntries, innerMap } = options
     if (typeof type !== 'string' || type === '') throw invalidArgument(op, "type must be a map type such as 'hash'")
     if (name !== undefined && (typeof name !== 'string' || name.length > 15 || !/^[A-Za-z0-9_.]*$/.test(name))) {
@@ -854,13 +858,15 @@ export class BpfMap<K = any, V = any> {
   }
 
   #list<T>(op: string, items: Iterable<T>): T[] {
-    if (items === null || typeof (items as Iterable<T>)?.[Symbol.iterator] !== 'function') {
-      throw invalidArgument(op, 'expected an iterable')
-    }
-    if (Array.isArray(items)) return items
-    // A typed array whose buffer was transferred cannot even be iterated.
-    if (ArrayBuffer.isView(items) && items.byteLength === 0 && items.buffer.byteLength === 0) return []
-    return [...items]
+    return reading(op, 'the iterable', () => {
+      if (items === null || typeof (items as Iterable<T>)?.[Symbol.iterator] !== 'function') {
+        throw invalidArgument(op, 'expected an iterable')
+      }
+      if (Array.isArray(items)) return items
+      // A typed array whose buffer was transferred cannot even be iterated.
+      if (ArrayBuffer.isView(items) && items.byteLength === 0 && items.buffer.byteLength === 0) return []
+      return [...items]
+    })
   }
 
   #deleteKeys(t: Typed, keys: Buffer, count: number): number {
@@ -1045,10 +1051,12 @@ class Typed {
    * `entries[i][1]`.
    */
   encodeEntries(entries: readonly unknown[], keys: Buffer, values: Buffer): void {
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]
-      if (!Array.isArray(entry) || entry.length !== 2) throw invalidArgument('map.setMany', `entry ${i} must be a [key, value] pair`)
-    }
+    reading('map.setMany', 'an entry', () => {
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]
+        if (!Array.isArray(entry) || entry.length !== 2) throw invalidArgument('map.setMany', `entry ${i} must be a [key, value] pair`)
+      }
+    })
     const rows = entries as ReadonlyArray<readonly unknown[]>
     const k = viewsOfBuffer(keys.buffer)
     ;(this.keyCodec as CompiledCodec).writeColumn(rows, 0, k.view, k.buffer, keys.byteOffset, this.keySize, keyName)

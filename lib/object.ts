@@ -397,8 +397,8 @@ export class BpfObject implements Disposable, AsyncDisposable {
    * attachXdp(iface)). A program that fails to attach detaches the rest and throws a BpfError listing
    * every one that failed; with `{ partial: true }`, the rest stay attached and `failed` lists them.
    */
-  attach(options: AttachOptions = {}): Attachments {
-    if (options === null || typeof options !== 'object') throw invalidArgument('BpfObject.attach', 'options must be an object')
+  attach(given?: AttachOptions): Attachments {
+    const options = optionsOf('BpfObject.attach', given) ?? {}
     if (options.partial !== undefined && typeof options.partial !== 'boolean') throw invalidArgument('BpfObject.attach', 'partial must be a boolean')
     const links = new Attachments()
     const failed = (program: string, section: string, error: unknown, reason: () => string): void => {
@@ -457,10 +457,10 @@ export class BpfObject implements Disposable, AsyncDisposable {
    * the object's programs with bpf_user_ringbuf_drain(). Records are encoded by their BTF type —
    * declared with BPFKIT_USER_RINGBUF, or named with `options.type` — else they are bytes.
    */
-  userRingBuffer<T = any>(name: string, options: UserRingBufferOptions = {}): UserRingBuffer<T> {
+  userRingBuffer<T = any>(name: string, given?: UserRingBufferOptions): UserRingBuffer<T> {
     const op = 'userRingBuffer'
     if (typeof name !== 'string') throw invalidArgument(op, 'expected a map name')
-    if (options === null || typeof options !== 'object') throw invalidArgument(op, 'options must be an object')
+    const options = optionsOf(op, given) ?? {}
     if (options.type !== undefined && (typeof options.type !== 'string' || options.type === '')) {
       throw invalidArgument(op, 'type must be the name of a BTF struct, e.g. "command"')
     }

@@ -3,7 +3,7 @@ import type * as dgram from 'node:dgram'
 import * as fs from 'node:fs'
 import type * as net from 'node:net'
 import { addon, type LinkHandle, type ProgramHandle } from './native'
-import { BpfError, describe, invalidArgument, systemError } from './errors'
+import { BpfError, describe, invalidArgument, optionsOf, systemError } from './errors'
 import { Link, type LinkTarget } from './link'
 import { elfFunctions, findBinary, nearMatches } from './elf'
 import { features, type AttachKind } from './probe'
@@ -794,9 +794,9 @@ export class BpfProgram implements Disposable {
    * its results back into the `ctx` buffer itself. Returns the program's return value and what it left
    * in the packet (and in the context, with `ctxOutSize`).
    */
-  testRun(options: TestRunOptions = {}): TestRunResult {
+  testRun(given?: TestRunOptions): TestRunResult {
     const op = 'program.testRun'
-    if (options === null || typeof options !== 'object') throw invalidArgument(op, 'options must be an object')
+    const options = optionsOf(op, given) ?? {}
     for (const key of ['data', 'ctx'] as const) {
       if (options[key] !== undefined && !(options[key] instanceof Uint8Array)) throw invalidArgument(op, `${key} must be a Uint8Array`)
     }

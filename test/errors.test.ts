@@ -4,7 +4,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BpfError, BpfObject, VerifierError, probeKernel, setLogger } from 'bpfkit'
+import { BpfError, BpfMap, BpfObject, VerifierError, probeKernel, setLogger } from 'bpfkit'
 import { bpfFds, fixture, node, openSequence, rejected, root, thrown, type Ran } from './helpers'
 import { sections } from './fuzz/mutate'
 
@@ -146,6 +146,39 @@ describe('errors', () => {
     const perf = obj.perfBuffer('perf_events')
     invalid(() => perf.addListener('data', 7 as never), 'perfBuffer.addListener: the listener must be a function')
     perf.close()
+
+    // Every other call that takes an object, with one that throws whatever is asked of it.
+    const hostile = (): never => new Proxy({}, {
+      get: () => { throw new Error('hostile') },
+      has: () => { throw new Error('hostile') },
+      ownKeys: () => { throw new Error('hostile') },
+      getPrototypeOf: () => { throw new Error('hostile') },
+      getOwnPropertyDescriptor: () => { throw new Error('hostile') },
+    }) as never
+    const map = obj.map('counters')
+    const calls: Array<[string, (value: never) => unknown]> = [
+      ['BpfObject.attach', (o) => obj.attach(o)],
+      ['userRingBuffer', (o) => obj.userRingBuffer('events', o)],
+      ['program.testRun', (o) => obj.program('emit').testRun(o)],
+      ['BpfMap.fromFd', (o) => BpfMap.fromFd(map.fd, o)],
+      ['BpfMap.create', (o) => BpfMap.create(o)],
+      ['map.set (value)', (o) => map.set(0, o)],
+      ['map.set (key)', (o) => map.set(o, {})],
+      ['map.get', (o) => map.get(o)],
+      ['map.setMany', (o) => map.setMany(o)],
+      ['map.setMany (an entry)', (o) => map.setMany([o])],
+      ['map.getMany', (o) => map.getMany(o)],
+      ['map.deleteMany', (o) => map.deleteMany(o)],
+      ['btf.codec encode', (o) => obj.btf!.codec(map.handle.btfValueTypeId).encode(o)],
+      ['setLogger', (o) => setLogger(o)],
+    ]
+    for (const [what, call] of calls) {
+      for (const value of [revoked() as never, hostile()]) {
+        const error = thrown(() => call(value))
+        expect(error.code, what).toBe('EINVAL')
+      }
+    }
+    expect(thrown(() => map.set(0, hostile())).message).toBe('value: could not be read: hostile')
   })
 
   it('maxEntries of a global-data map is refused before load (libbpf would unmap memory of the process at close)', async () => {

@@ -99,6 +99,18 @@ describe('MapCounter and MapGauge', () => {
     expect(optionError(() => new MapCounter({ name: 'x', map, value: 'bytes', colour: 1 } as never)).message).toMatch(/^unknown field 'colour' \(fields: name, help, labels, value, map, registers\)/)
     expect(optionError(() => new MapCounter({ name: 'x', map: obj.map('ring') })).message).toBe("map: map 'ring' is a ringbuf map: metrics read hash and array maps")
     expect(optionError(() => new MapCounter(null as never)).message).toBe('MapCounter takes an options object')
+    // Options that throw when read (a revoked proxy, a getter) are refused like any wrong ones.
+    const { proxy, revoke } = Proxy.revocable({}, {})
+    revoke()
+    const getter = Object.defineProperty({ name: 'x', map }, 'value', { enumerable: true, get: () => { throw new Error('no value') } })
+    for (const Metric of [MapCounter, MapGauge, MapHistogram]) {
+      expect(optionError(() => new Metric(proxy as never)).message).toContain("options could not be read: Cannot perform 'IsArray'")
+      expect(optionError(() => new Metric(getter as never)).message).toContain('options could not be read: no value')
+    }
+    expect(optionError(() => makeBuckets(proxy as never)).code).toBe('EINVAL')
+    for (const make of [() => makeDecoder(proxy as never), () => regexp(proxy as never), () => staticTable(proxy as never), () => staticTable({ table: proxy })]) {
+      expect(() => make()).toThrow(expect.objectContaining({ code: 'EINVAL' }))
+    }
   })
 })
 

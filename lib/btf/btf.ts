@@ -1,6 +1,6 @@
 // Btf: a BTF type table (an object's, the running kernel's or a file's), its lookups and its codecs.
 import { addon, type BtfHandle } from '../native'
-import { BpfError, describe, invalidArgument, optionsOf } from '../errors'
+import { BpfError, describe, invalidArgument, optionsOf, reading } from '../errors'
 import { compileCodec, type CharsMode, type Codec, type CodecOptions, type CompiledCodec, type Int64Mode } from './codec'
 import { KIND_NUMBER, type BtfComposite, type BtfKind, type BtfType } from './types'
 
@@ -8,7 +8,7 @@ import { KIND_NUMBER, type BtfComposite, type BtfKind, type BtfType } from './ty
 export function int64Of(op: string, options: { int64?: unknown } | undefined): Int64Mode {
   if (options === undefined) return 'bigint'
   if (options === null || typeof options !== 'object') throw invalidArgument(op, `options must be an object, got ${describe(options)}`)
-  const mode = options.int64
+  const mode = reading(op, 'options.int64', () => options.int64)
   if (mode === undefined) return 'bigint'
   if (mode !== 'bigint' && mode !== 'number') throw invalidArgument(op, `int64 must be 'bigint' or 'number', got ${describe(mode)}`)
   return mode
@@ -21,7 +21,7 @@ const NO_CHARS: ReadonlyMap<string, CharsMode> = new Map()
  * fields by path, in a stable order (the codec cache's key).
  */
 export function charsOf(op: string, options: { chars?: unknown } | undefined): ReadonlyMap<string, CharsMode> {
-  const chars = options?.chars
+  const chars = reading(op, 'options.chars', () => options?.chars)
   if (chars === undefined) return NO_CHARS
   let entries: Array<[string, unknown]> | undefined
   try {

@@ -305,6 +305,18 @@ function fieldError(path: string, message: string): BpfError {
   return new BpfError(`${path}: ${message}`, { code: 'EINVAL', op: 'encode' })
 }
 
+/** The fault of a value that threw while it was read: a revoked proxy, a getter that throws. */
+function unreadable(error: unknown): Fault {
+  return fault(`could not be read: ${error instanceof Error ? error.message : show(error)}`)
+}
+
+/** What an encoder's error is to its caller: the field's EINVAL for a fault or a value that could not be read. */
+function encodeError(error: unknown, path: string): unknown {
+  if (error instanceof BpfError) return error
+  const f = error instanceof Fault ? error : unreadable(error)
+  return fieldError(path + f.path, f.message)
+}
+
 const show = describe
 
 /**
@@ -334,10 +346,15 @@ const helpers = {
     return dv.getBigInt64(o, le)
   },
 
-  /** Prefixes the path of the member or element being encoded to a fault. */
+  /**
+   * Prefixes the path of the member or element being encoded to a fault; what the value threw while
+   * it was read (a revoked proxy, a getter) becomes one there.
+   */
   at(error: unknown, segment: string): unknown {
-    if (error instanceof Fault) error.path = segment + error.path
-    return error
+    if (error instanceof BpfError) return error
+    const f = error instanceof Fault ? error : unreadable(error)
+    f.path = segment + f.path
+    return f
   },
 
   /** An integer of at most 53 bits, in range, as a number. */
@@ -1235,8 +1252,7 @@ export class CompiledCodec<T = any> implements Codec<T> {
     try {
       this.#write(value, dv, b, o)
     } catch (error) {
-      if (error instanceof Fault) throw fieldError(path + error.path, error.message)
-      throw error
+      throw encodeError(error, path)
     }
   }
 
@@ -1250,8 +1266,7 @@ export class CompiledCodec<T = any> implements Codec<T> {
     try {
       for (; i < rows.length; i++) this.#write((rows[i] as readonly unknown[])[part], dv, b, o + i * stride)
     } catch (error) {
-      if (error instanceof Fault) throw fieldError(name(i) + error.path, error.message)
-      throw error
+      throw encodeError(error, name(i))
     }
   }
 
@@ -1265,8 +1280,7 @@ export class CompiledCodec<T = any> implements Codec<T> {
     try {
       this.#write(value, v.view, v.buffer, checked.byteOffset + start)
     } catch (error) {
-      if (error instanceof Fault) throw fieldError(String(path) + error.path, error.message)
-      throw error
+      throw encodeError(error, String(path))
     }
   }
 
@@ -1299,8 +1313,7 @@ export class CompiledCodec<T = any> implements Codec<T> {
     try {
       for (; i < values.length; i++) this.#write(values[i], v.view, v.buffer, base + i * stride)
     } catch (error) {
-      if (error instanceof Fault) throw fieldError(name(i) + error.path, error.message)
-      throw error
+      throw encodeError(error, name(i))
     }
   }
 }

@@ -27,7 +27,15 @@ function bound(type: Exclude<BucketType, 'fixed'>, k: number): number {
   return k
 }
 
-export function makeBuckets(settings: BucketSettings): Buckets {
+export function makeBuckets(given: BucketSettings): Buckets {
+  if (given === null || typeof given !== 'object') throw new MetricOptionError([], 'makeBuckets takes a settings object')
+  let settings: BucketSettings
+  try {
+    settings = { ...given }
+  } catch (error) {
+    // A revoked proxy, a getter that throws.
+    throw new MetricOptionError([], `makeBuckets' settings could not be read: ${error instanceof Error ? error.message : String(error)}`)
+  }
   const multiplier = settings.bucketMultiplier ?? 1
   if (settings.bucketType === 'fixed') {
     const keys = settings.bucketKeys

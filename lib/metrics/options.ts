@@ -98,7 +98,13 @@ export function firstIssue(error: z.ZodError): { path: (string | number)[]; mess
 /** Checks options against a schema: the parsed options, or a MetricOptionError for the first problem. */
 export function parseOptions<T>(schema: z.ZodType<T>, options: unknown, what: string): T {
   if (options === null || typeof options !== 'object') throw new MetricOptionError([], `${what} takes an options object`)
-  const result = schema.safeParse(options)
+  let result: ReturnType<typeof schema.safeParse>
+  try {
+    result = schema.safeParse(options)
+  } catch (error) {
+    // A revoked proxy, a getter that throws.
+    throw new MetricOptionError([], `${what}'s options could not be read: ${error instanceof Error ? error.message : String(error)}`)
+  }
   if (result.success) return result.data
   const issue = firstIssue(result.error)
   throw new MetricOptionError(issue.message.startsWith('unknown field') ? issue.path.slice(0, -1) : issue.path, issue.message)

@@ -1,6 +1,6 @@
 // The label decoders by name, and registerDecoder() to add one.
 
-import { invalidArgument } from '../../errors'
+import { invalidArgument, reading } from '../../errors'
 import type { DecoderFactory, LabelDecoder } from './decoder'
 import { cgroup } from './cgroup'
 import { errno } from './errno'
@@ -48,7 +48,10 @@ export function decoderNames(): string[] {
 /** The decoder a spec describes; throws a BpfError naming the known decoders for an unknown name. */
 export function makeDecoder(spec: DecoderSpec): LabelDecoder {
   if (typeof spec === 'function') return spec
-  const { name, ...options } = typeof spec === 'string' ? { name: spec } : spec
+  if (spec === null || (typeof spec !== 'string' && typeof spec !== 'object')) {
+    throw invalidArgument('decoder', 'a decoder is a name, { name, ...options } or a function')
+  }
+  const { name, ...options } = typeof spec === 'string' ? { name: spec } : reading('decoder', 'the decoder', () => ({ ...spec }))
   const factory = decoders.get(name)
   if (factory === undefined) throw invalidArgument('decoder', `unknown decoder '${name}' (known: ${decoderNames().join(', ')})`)
   return factory(options)

@@ -1,6 +1,6 @@
 // The regexp decoder: keeps only the entries whose label matches, optionally rewriting it.
 
-import { invalidArgument } from '../../errors'
+import { invalidArgument, optionsOf } from '../../errors'
 import type { LabelDecoder } from './decoder'
 
 /**
@@ -8,7 +8,7 @@ import type { LabelDecoder } from './decoder'
  * `{ match: '^kworker/.*', replace: 'kworker' }` also rewrites the matching labels ($1… allowed).
  */
 export function regexp(options: Record<string, unknown>): LabelDecoder {
-  const { match, replace } = options
+  const { match, replace } = optionsOf('regexp', options) ?? {}
   if (typeof match !== 'string') throw invalidArgument('regexp', 'match must be a regular expression string')
   if (replace !== undefined && typeof replace !== 'string') throw invalidArgument('regexp', 'replace must be a string')
   let pattern: RegExp

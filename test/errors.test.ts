@@ -141,6 +141,7 @@ describe('errors', () => {
       invalid(() => reader.on('data', listener as never), 'ringBuffer.on: the listener must be a function')
       invalid(() => reader.once('batch', listener as never), 'ringBuffer.once: the listener must be a function')
       invalid(() => reader.prependListener('data', listener as never), 'the listener must be a function')
+      invalid(() => reader.off('data', listener as never), 'ringBuffer.off: the listener must be a function')
     }
     expect(reader.listenerCount('data')).toBe(0)
     const perf = obj.perfBuffer('perf_events')

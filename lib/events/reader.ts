@@ -152,16 +152,16 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
   #error: unknown
 
   // A listener that is not a function is a BpfError, as any other wrong argument, not EventEmitter's
-  // TypeError: the methods that add one check it first.
+  // TypeError: the methods that take one check it first.
   static {
-    for (const method of ['on', 'addListener', 'once', 'prependListener', 'prependOnceListener'] as const) {
-      const add = EventEmitter.prototype[method]
+    for (const method of ['on', 'addListener', 'once', 'prependListener', 'prependOnceListener', 'off', 'removeListener'] as const) {
+      const inherited = EventEmitter.prototype[method]
       Object.defineProperty(this.prototype, method, {
         configurable: true,
         writable: true,
         value: function (this: EventReader<unknown>, event: string | symbol, listener: unknown): EventReader<unknown> {
           if (typeof listener !== 'function') throw invalidArgument(`${this.#op}.${method}`, `the listener must be a function, got ${describe(listener)}`)
-          return add.call(this, event, listener as (...args: unknown[]) => void) as EventReader<unknown>
+          return inherited.call(this, event, listener as (...args: unknown[]) => void) as EventReader<unknown>
         },
       })
     }

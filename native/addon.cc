@@ -10,6 +10,7 @@
 
 #include "btf.h"
 #include "capabilities.h"
+#include "errors.h"
 #include "link.h"
 #include "map.h"
 #include "object.h"
@@ -169,8 +170,7 @@ Napi::Value Addon::ReleaseUntied(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Addon::IfNameToIndex(const Napi::CallbackInfo& info) {
-  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "expected an interface name");
-  std::string name = info[0].As<Napi::String>().Utf8Value();
+  std::string name = StringArg(info.Env(), info[0], "if_nametoindex", "the interface name");
   return Napi::Number::New(info.Env(), if_nametoindex(name.c_str()));
 }
 

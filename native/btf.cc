@@ -169,7 +169,7 @@ BtfHandle::BtfHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BtfHandl
   std::string detail;
   if (source.Get("path").IsString()) {
     op = "btf__parse";
-    detail = source.Get("path").As<Napi::String>().Utf8Value();
+    detail = StringArg(env, source.Get("path"), op, "the path");
     btf_ = btf__parse(detail.c_str(), nullptr);
   } else if (source.Get("vmlinux").ToBoolean()) {
     op = "btf__load_vmlinux_btf";
@@ -223,8 +223,7 @@ Napi::Value BtfHandle::Types(const Napi::CallbackInfo& info) {
 Napi::Value BtfHandle::Find(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const struct btf* btf = Require(env, "btf__find_by_name");
-  if (!info[0].IsString()) throw BpfError(env, "btf__find_by_name", "EINVAL", "expected a type name");
-  std::string name = info[0].As<Napi::String>().Utf8Value();
+  std::string name = StringArg(env, info[0], "btf__find_by_name", "the type name");
   int id = info[1].IsNumber() ? btf__find_by_name_kind(btf, name.c_str(), info[1].As<Napi::Number>().Uint32Value())
                               : btf__find_by_name(btf, name.c_str());
   return Napi::Number::New(env, id < 0 ? 0 : id);

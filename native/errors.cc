@@ -64,6 +64,13 @@ Napi::Error BpfError(Napi::Env env, const char* op, int err, const std::string& 
   return Make(env, Addon::Of(env)->bpfError, message, Props(env, op, CodeOf(err), err));
 }
 
+std::string StringArg(Napi::Env env, const Napi::Value& value, const char* op, const char* what) {
+  if (!value.IsString()) throw BpfError(env, op, "EINVAL", std::string(what) + " must be a string");
+  std::string text = value.As<Napi::String>().Utf8Value();
+  if (text.find('\0') != std::string::npos) throw BpfError(env, op, "EINVAL", std::string(what) + " holds a NUL byte");
+  return text;
+}
+
 Napi::Error BpfError(Napi::Env env, const char* op, const char* code, const std::string& message,
                      const std::string& hint) {
   Napi::Object props = Props(env, op, code, 0);

@@ -19,4 +19,8 @@ Napi::Error BpfError(Napi::Env env, const char* op, int err, const std::string& 
 Napi::Error BpfError(Napi::Env env, const char* op, const char* code, const std::string& message,
                      const std::string& hint = "");
 
+// A string argument as C takes it, or EINVAL: when `value` is not a string, or holds a NUL byte, where
+// C would cut it short (a path pinned, a file opened or a symbol attached would be another one).
+std::string StringArg(Napi::Env env, const Napi::Value& value, const char* op, const char* what);
+
 }  // namespace bpfkit

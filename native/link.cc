@@ -380,7 +380,7 @@ LinkHandle::LinkHandle(const Napi::CallbackInfo& info)
     if (fd < 0) throw BpfError(env, "bpf_link_get_fd_by_id", errno, "link id " + std::to_string(id));
     attachment_ = std::make_unique<FdLinks>(std::vector<FdLinks::Entry>{{fd, -1}});
   } else if (info.Length() >= 1 && info[0].IsObject() && info[0].As<Napi::Object>().Get("pinned").IsString()) {
-    std::string path = info[0].As<Napi::Object>().Get("pinned").As<Napi::String>().Utf8Value();
+    std::string path = StringArg(env, info[0].As<Napi::Object>().Get("pinned"), "bpf_obj_get", "the path");
     struct bpf_link* link = nullptr;
     int err = 0;
     std::vector<LogLine> lines = Captured(addon_->logLevel, [&] {
@@ -445,8 +445,7 @@ Napi::Value LinkHandle::Info(const Napi::CallbackInfo& info) {
 Napi::Value LinkHandle::Pin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Attachment* attachment = Require(env, "bpf_link__pin");
-  if (!info[0].IsString()) throw BpfError(env, "bpf_link__pin", "EINVAL", "expected a path on a bpffs mount");
-  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string path = StringArg(env, info[0], "bpf_link__pin", "the path on a bpffs mount");
   int err = 0;
   std::vector<LogLine> lines = Captured(addon_->logLevel, [&] { err = attachment->Pin(path); });
   addon_->Deliver(env, lines, Napi::FunctionReference());

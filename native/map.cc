@@ -131,7 +131,7 @@ MapHandle::MapHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MapHandl
     int fd;
     if (source.Get("pinned").IsString()) {
       op = "bpf_obj_get";
-      what = source.Get("pinned").As<Napi::String>().Utf8Value();
+      what = StringArg(env, source.Get("pinned"), op, "the path");
       fd = bpf_obj_get(what.c_str());
     } else if (source.Get("id").IsNumber()) {
       op = "bpf_map_get_fd_by_id";
@@ -181,7 +181,7 @@ int MapHandle::Create(Napi::Env env, Napi::Object spec, std::string* what) {
     Napi::Value value = spec.Get(key);
     return value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : 0;
   };
-  std::string typeName = spec.Get("type").IsString() ? spec.Get("type").As<Napi::String>().Utf8Value() : "";
+  std::string typeName = spec.Get("type").IsString() ? StringArg(env, spec.Get("type"), op, "type") : "";
   int type = -1;
   for (int candidate = 1;; candidate++) {
     const char* name = libbpf_bpf_map_type_str(static_cast<enum bpf_map_type>(candidate));
@@ -189,7 +189,7 @@ int MapHandle::Create(Napi::Env env, Napi::Object spec, std::string* what) {
     if (typeName == name) type = candidate;
   }
   if (type < 0) throw BpfError(env, op, "EINVAL", "unknown map type '" + typeName + "'");
-  std::string name = spec.Get("name").IsString() ? spec.Get("name").As<Napi::String>().Utf8Value() : "";
+  std::string name = spec.Get("name").IsString() ? StringArg(env, spec.Get("name"), op, "name") : "";
   *what = name.empty() ? typeName + " map" : "map '" + name + "'";
   LIBBPF_OPTS(bpf_map_create_opts, opts);
   opts.map_flags = static_cast<uint32_t>(number("flags"));
@@ -803,8 +803,7 @@ Napi::Value MapHandle::AttachStructOps(const Napi::CallbackInfo& info) {
 Napi::Value MapHandle::Pin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = LoadedFd(env, "bpf_obj_pin");
-  if (!info[0].IsString()) throw BpfError(env, "bpf_obj_pin", "EINVAL", "expected a path on a bpffs mount");
-  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string path = StringArg(env, info[0], "bpf_obj_pin", "the path on a bpffs mount");
   if (path == pinPath_) return env.Undefined();
   if (!pinPath_.empty()) {
     throw BpfError(env, "bpf_obj_pin", "EBUSY", "the map is already pinned at " + pinPath_ + ": unpin() it first");
@@ -822,7 +821,7 @@ void MapHandle::SetPinPath(const Napi::CallbackInfo& info, const Napi::Value& va
   if (map_ == nullptr) throw BpfError(env, op, "EBADSTATE", "a map opened from a pin is pinned already");
   owner_->Require(env, op, Need::BeforeLoad);
   if (!value.IsString() && !value.IsNull()) throw BpfError(env, op, "EINVAL", "expected a path on a bpffs mount, or null");
-  std::string path = value.IsString() ? value.As<Napi::String>().Utf8Value() : std::string();
+  std::string path = value.IsString() ? StringArg(env, value, op, "the path") : std::string();
   int err = -bpf_map__set_pin_path(map_, path.empty() ? nullptr : path.c_str());
   if (err != 0) throw BpfError(env, op, err, path);
 }

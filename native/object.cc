@@ -168,12 +168,12 @@ ObjectHandle::ObjectHandle(const Napi::CallbackInfo& info)
   Napi::Object options = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
   auto text = [&](const char* key) {
     Napi::Value value = options.Get(key);
-    return value.IsString() ? value.As<Napi::String>().Utf8Value() : std::string();
+    return value.IsString() ? StringArg(env, value, "bpf_object__open", key) : std::string();
   };
   std::string path;
   std::string objectName = text("objectName");
   if (info[0].IsString()) {
-    path = info[0].As<Napi::String>().Utf8Value();
+    path = StringArg(env, info[0], "bpf_object__open", "the path");
     Napi::Value limit = options.Get("objectBytes");
     std::string why;
     int err = ReadObject(path, limit.IsNumber() ? limit.As<Napi::Number>().DoubleValue() : 0, &bytes_, &why);

@@ -44,11 +44,6 @@ int MapTypeByName(const std::string& name) {
   }
 }
 
-std::string Text(Napi::Env env, const Napi::Value& value, const char* op, const char* what) {
-  if (!value.IsString()) throw BpfError(env, op, "EINVAL", std::string(what) + " must be a string");
-  return value.As<Napi::String>().Utf8Value();
-}
-
 // A program that returns 0, of `type` for `attach` (to BTF type `btfId` of vmlinux when not 0).
 int LoadNothing(enum bpf_prog_type type, enum bpf_attach_type attach, int btfId) {
   struct bpf_insn insns[] = {
@@ -124,7 +119,7 @@ bool ProbeAttachKind(const std::string& kind, const struct btf* vmlinux, bool* k
 Napi::Value ProbeProgramType(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "libbpf_probe_bpf_prog_type";
-  std::string name = Text(env, info[0], op, "the program type");
+  std::string name = StringArg(env, info[0], op, "the program type");
   int type = ProgTypeByName(name);
   if (type < 0) throw BpfError(env, op, "EINVAL", "unknown program type '" + name + "'");
   return Napi::Boolean::New(env, libbpf_probe_bpf_prog_type(static_cast<enum bpf_prog_type>(type), nullptr) == 1);
@@ -134,7 +129,7 @@ Napi::Value ProbeProgramType(const Napi::CallbackInfo& info) {
 Napi::Value ProbeMapType(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "libbpf_probe_bpf_map_type";
-  std::string name = Text(env, info[0], op, "the map type");
+  std::string name = StringArg(env, info[0], op, "the map type");
   int type = MapTypeByName(name);
   if (type < 0) throw BpfError(env, op, "EINVAL", "unknown map type '" + name + "'");
   return Napi::Boolean::New(env, libbpf_probe_bpf_map_type(static_cast<enum bpf_map_type>(type), nullptr) == 1);
@@ -144,8 +139,8 @@ Napi::Value ProbeMapType(const Napi::CallbackInfo& info) {
 Napi::Value ProbeHelper(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "libbpf_probe_bpf_helper";
-  std::string typeName = Text(env, info[0], op, "the program type");
-  std::string name = Text(env, info[1], op, "the helper");
+  std::string typeName = StringArg(env, info[0], op, "the program type");
+  std::string name = StringArg(env, info[1], op, "the helper");
   int type = ProgTypeByName(typeName);
   if (type < 0) throw BpfError(env, op, "EINVAL", "unknown program type '" + typeName + "'");
   if (name.rfind("bpf_", 0) == 0) name = name.substr(4);
@@ -166,7 +161,7 @@ Napi::Value ProbeAttach(const Napi::CallbackInfo& info) {
   struct btf* vmlinux = btf__load_vmlinux_btf();
   Napi::Object result = Napi::Object::New(env);
   for (uint32_t i = 0; i < kinds.Length(); i++) {
-    std::string kind = kinds.Get(i).IsString() ? kinds.Get(i).As<Napi::String>().Utf8Value() : "";
+    std::string kind = kinds.Get(i).IsString() ? StringArg(env, kinds.Get(i), "probe", "an attach kind") : "";
     bool known = false;
     bool supported = ProbeAttachKind(kind, vmlinux, &known);
     if (!known) {

@@ -142,7 +142,7 @@ ProgramHandle::ProgramHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     std::string what;
     if (source.Get("pinned").IsString()) {
       op = "bpf_obj_get";
-      what = source.Get("pinned").As<Napi::String>().Utf8Value();
+      what = StringArg(env, source.Get("pinned"), op, "the path");
       fd = bpf_obj_get(what.c_str());
     } else if (source.Get("id").IsNumber()) {
       op = "bpf_prog_get_fd_by_id";
@@ -244,7 +244,7 @@ void ProgramHandle::SetType(const Napi::CallbackInfo& info, const Napi::Value& v
   Napi::Env env = info.Env();
   const char* op = "bpf_program__set_type";
   struct bpf_program* program = Settable(env, op);
-  int type = value.IsString() ? ProgTypeByName(value.As<Napi::String>().Utf8Value()) : -1;
+  int type = value.IsString() ? ProgTypeByName(StringArg(env, value, op, "the type")) : -1;
   if (type < 0) throw BpfError(env, op, "EINVAL", "unknown program type");
   int err = -bpf_program__set_type(program, static_cast<enum bpf_prog_type>(type));
   if (err != 0) throw BpfError(env, op, err, NameOf());
@@ -261,7 +261,7 @@ void ProgramHandle::SetExpectedAttachType(const Napi::CallbackInfo& info, const 
   Napi::Env env = info.Env();
   const char* op = "bpf_program__set_expected_attach_type";
   struct bpf_program* program = Settable(env, op);
-  int type = value.IsString() ? AttachTypeByName(value.As<Napi::String>().Utf8Value()) : -1;
+  int type = value.IsString() ? AttachTypeByName(StringArg(env, value, op, "the attach type")) : -1;
   if (type < 0) throw BpfError(env, op, "EINVAL", "unknown attach type");
   int err = -bpf_program__set_expected_attach_type(program, static_cast<enum bpf_attach_type>(type));
   if (err != 0) throw BpfError(env, op, err, NameOf());
@@ -345,8 +345,7 @@ Napi::Value ProgramHandle::Pin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_program__pin";
   int fd = LoadedFd(env, op);
-  if (!info[0].IsString()) throw BpfError(env, op, "EINVAL", "expected a path on a bpffs mount");
-  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string path = StringArg(env, info[0], op, "the path on a bpffs mount");
   if (path == pinPath_) return env.Undefined();
   if (!pinPath_.empty()) {
     throw BpfError(env, op, "EBUSY", "the program is already pinned at " + pinPath_ + ": unpin() it first");
@@ -375,7 +374,7 @@ Napi::Value ProgramHandle::SetAttachTarget(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_program__set_attach_target";
   struct bpf_program* program = Settable(env, op);
-  std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
+  std::string name = info[0].IsString() ? StringArg(env, info[0], op, "the target function") : std::string();
   int target = 0;
   if (info.Length() >= 2 && info[1].IsNumber()) {
     target = info[1].As<Napi::Number>().Int32Value();
@@ -436,11 +435,6 @@ int Take(struct bpf_link* link, std::unique_ptr<Attachment>& out) {
   return 0;
 }
 
-std::string StringArg(Napi::Env env, const Napi::Value& value, const char* op, const char* what) {
-  if (!value.IsString()) throw BpfError(env, op, "EINVAL", std::string(what) + " must be a string");
-  return value.As<Napi::String>().Utf8Value();
-}
-
 int IntArg(Napi::Env env, const Napi::Value& value, const char* op, const char* what) {
   double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : 0.5;
   if (!(number >= INT32_MIN && number <= INT32_MAX) || number != std::trunc(number)) {
@@ -492,7 +486,7 @@ Napi::Value ProgramHandle::AttachUprobe(const Napi::CallbackInfo& info) {
   const char* op = "bpf_program__attach_uprobe_opts";
   struct bpf_program* program = ObjectProgram(env, op);
   std::string binary = StringArg(env, info[0], op, "binary");
-  std::string symbol = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  std::string symbol = info[1].IsString() ? StringArg(env, info[1], op, "symbol") : "";
   int offset = IntArg(env, info[2], op, "offset");
   int pid = IntArg(env, info[3], op, "pid");
   bool retprobe = info[4].ToBoolean().Value();
@@ -574,7 +568,7 @@ Napi::Value ProgramHandle::AttachKprobeMulti(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_program__attach_kprobe_multi_opts";
   struct bpf_program* program = ObjectProgram(env, op);
-  std::string pattern = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  std::string pattern = info[0].IsString() ? StringArg(env, info[0], op, "pattern") : "";
   std::vector<std::string> symbols;
   if (info[1].IsArray()) {
     Napi::Array array = info[1].As<Napi::Array>();

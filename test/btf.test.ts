@@ -71,6 +71,10 @@ describe('BTF and codecs', () => {
     expect(btf.enumName((color as BtfType).id, -3)).toBe('NEGATIVE')
     const chain = btf.find('chain_u16', 'typedef')
     expect(btf.typeName((chain as BtfType).id)).toBe('chain_u16')
+    // __u32 matrix[2][3]: the outer dimension first, as C writes it.
+    if (all?.kind !== 'struct') throw new Error('no struct all')
+    const matrix = all.members.find((m) => m.name === 'matrix')
+    expect(btf.typeName(matrix!.type)).toBe('__u32[2][3]')
     expect(btf.resolve((chain as BtfType).id)).toMatchObject({ kind: 'int', name: 'unsigned short', size: 2 })
     expect(btf.find('.maps', 'datasec')).toMatchObject({ kind: 'datasec' })
     expect(btf.sizeOf(valueType)).toBe(obj.map('values').valueSize)

@@ -4,7 +4,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BpfError, BpfMap, BpfObject, VerifierError, probeKernel, setLogger } from 'bpfkit'
+import { BpfError, BpfMap, BpfObject, Btf, VerifierError, probeKernel, setLogger } from 'bpfkit'
 import { bpfFds, fixture, node, openSequence, rejected, root, thrown, type Ran } from './helpers'
 import { sections } from './fuzz/mutate'
 
@@ -101,6 +101,16 @@ describe('errors', () => {
     using obj = BpfObject.open(fixture('sequence.bpf.o'))
     expect(thrown(() => (obj.map('events').maxEntries = 1.5)).code).toBe('EINVAL')
     expect(thrown(() => obj.program('emit').attachTracepoint('', 'x')).code).toBe('EINVAL')
+    // A NUL byte would cut a path short in C: pinning, opening or parsing another file than the one named.
+    const nul = (fn: () => unknown): void => expect(thrown(fn)).toMatchObject({ code: 'EINVAL', message: expect.stringContaining('holds a NUL byte') })
+    nul(() => BpfObject.open(`${fixture('sequence.bpf.o')}\0.bak`))
+    nul(() => BpfObject.open(fixture('sequence.bpf.o'), { btfCustomPath: '/sys/kernel/btf/vmlinux\0x' }))
+    nul(() => Btf.parse('/sys/kernel/btf/vmlinux\0x'))
+    nul(() => BpfMap.openPinned('/sys/fs/bpf/x\0y'))
+    using map = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 4, maxEntries: 2 })
+    nul(() => map.pin('/sys/fs/bpf/bpfkit-nul\0suffix'))
+    expect(fs.existsSync('/sys/fs/bpf/bpfkit-nul')).toBe(false)
+    nul(() => obj.program('emit').attachTracepoint('syscalls', 'sys_enter_getegid\0x'))
   })
 
   it('options that cannot be read (a revoked proxy, a throwing getter), listeners that are not functions and a ring named twice are EINVAL', async () => {

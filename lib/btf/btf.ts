@@ -225,8 +225,12 @@ export class Btf {
         return `${type.union ? 'union' : 'struct'} ${type.name}`
       case 'ptr':
         return `${this.typeName(type.type)} *`
-      case 'array':
-        return `${this.typeName(type.type)}[${type.length}]`
+      case 'array': {
+        // The outer dimension first, as C writes it: u16 grid[2][3] is 2 arrays of 3, `u16[2][3]`.
+        const inner = this.typeName(type.type)
+        const at = this.type(type.type).kind === 'array' ? inner.indexOf('[') : inner.length
+        return `${inner.slice(0, at)}[${type.length}]${inner.slice(at)}`
+      }
       case 'const':
       case 'volatile':
       case 'restrict':

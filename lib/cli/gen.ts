@@ -45,7 +45,7 @@ export function addGenCommand(program: Command): void {
       }
       const explicit = flags.output !== undefined && normal(flags.output) !== normal(defaultOutput)
       const args = [normal(object), ...(explicit ? ['-o', normal(output)] : []), ...(flags.name ? ['--name', flags.name] : []),
-        ...(flags.path ? ['--path'] : []), ...flags.type.flatMap((t) => ['--type', t])]
+        ...(flags.path ? ['--path'] : []), ...flags.type.flatMap((t) => ['--type', t])].map(shellWord)
       let source: string
       try {
         source = generateSkeleton(bytes, {
@@ -62,12 +62,22 @@ export function addGenCommand(program: Command): void {
       }
       if (flags.check) {
         const existing = fs.existsSync(output) ? fs.readFileSync(output, 'utf8') : undefined
+        if (existing === undefined) fail('gen skeleton', `${output} does not exist: generate it with bpfkit gen skeleton ${args.join(' ')}`)
         if (existing !== source) fail('gen skeleton', `${output} is stale: regenerate it with bpfkit gen skeleton ${args.join(' ')}`)
         process.stdout.write(`${output} is up to date\n`)
         return
       }
-      fs.mkdirSync(path.dirname(path.resolve(output)), { recursive: true })
-      fs.writeFileSync(output, source)
+      try {
+        fs.mkdirSync(path.dirname(path.resolve(output)), { recursive: true })
+        fs.writeFileSync(output, source)
+      } catch (error) {
+        fail('gen skeleton', `cannot write ${output}: ${(error as Error).message}`)
+      }
       process.stdout.write(`wrote ${output}\n`)
     })
+}
+
+/** `word` as a POSIX shell reads it back: as is when it is plain, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 }

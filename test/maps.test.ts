@@ -22,6 +22,36 @@ describe('typed maps', () => {
     for (const name of ['flows', 'slots', 'percpu_counts', 'recent', 'routes', 'big']) obj.map(name).clear()
   })
 
+  it('keeps what a struct holds in its padding: a key read from the map finds its entry, a value written back is byte-identical', () => {
+    // struct flow { __u32 saddr; __u16 port; __u8 proto; } and a padding byte, which a program that
+    // builds its key on an uninitialised stack leaves as it was.
+    const flows = obj.map('flows')
+    const padded = Buffer.from([1, 0, 0, 0, 80, 0, 6, 0xaa])
+    flows.raw.update(padded, Buffer.alloc(flows.valueSize))
+    const [key] = [...flows.keys()]
+    expect(key).toEqual(flow(1, 80, 6))
+    expect(JSON.stringify(key)).toBe('{"saddr":1,"port":80,"proto":6}')
+    expect(flows.get(key)).toEqual(stats(0n, 0n))
+    flows.set(key, stats(7n, 700n))
+    expect(flows.count()).toBe(1)
+    expect(flows.raw.lookup(padded)).toEqual((obj.btf as Btf).codec(flows.valueType!.id).encode(stats(7n, 700n)))
+    // The same fields written afresh are another key: zero padding, as always.
+    expect(flows.get(flow(1, 80, 6))).toBeUndefined()
+    expect(flows.getMany([key])).toEqual([stats(7n, 700n)])
+    expect(flows.deleteMany([key])).toBe(1)
+    expect(flows.count()).toBe(0)
+
+    const fifo = obj.map('fifo')
+    fifo.raw.update(null, padded)
+    const value = fifo.pop()
+    expect(value).toEqual(flow(1, 80, 6))
+    fifo.push(value)
+    expect(fifo.raw.lookupAndDelete(null)).toEqual(padded)
+    // A copy of its own fields is a plain object: zero padding.
+    fifo.push({ ...value })
+    expect(fifo.raw.lookupAndDelete(null)).toEqual(Buffer.from([1, 0, 0, 0, 80, 0, 6, 0]))
+  })
+
   it('hash: get, set with flags, has, delete, iteration, clear', () => {
     const flows = obj.map('flows')
     expect(flows.isTyped).toBe(true)

@@ -326,8 +326,24 @@ const show = describe
  */
 const SMALL = Array.from({ length: 256 }, (_, i) => BigInt(i))
 
+/**
+ * Where a decoded struct keeps its bytes when its padding is not zero (a program that built a key on
+ * an uninitialised stack), non-enumerable: encoding it writes that padding back, so that a key read
+ * from a map finds its entry again and a value read and written back is byte-identical. Events do
+ * not keep it: a ring buffer's reserved records are not zeroed, so most would, for nothing.
+ */
+const PADDING = Symbol('bpfkit.padding')
+
 // Helpers the generated code calls (passed in as `h`).
 const helpers = {
+  PADDING,
+
+  /** `r`, keeping the `size` bytes at `o` when `any` (its padding bytes or'ed together) is not 0. */
+  kept<T extends object>(r: T, any: number, b: Buffer, o: number, size: number): T {
+    if (any !== 0) Object.defineProperty(r, PADDING, { value: Uint8Array.prototype.slice.call(b, o, o + size) })
+    return r
+  },
+
   /** A u64 as a bigint (see SMALL). */
   u64(dv: DataView, o: number, le: boolean): bigint {
     if (dv.getUint32(o + (le ? 4 : 0), le) === 0) {
@@ -681,14 +697,17 @@ class Compiler {
   readonly #views = new Map<string, string>()
   readonly #constants: unknown[] = []
   readonly #chars: ReadonlyMap<string, CharsMode>
+  /** Whether decoded structs keep non-zero padding (see PADDING). */
+  readonly #keepPadding: boolean
   /** The paths of the char[N] fields met, for the error about a path in `chars` that is none of them. */
   readonly #charPaths = new Set<string>()
   #next = 0
 
-  constructor(btf: Btf, int64: Int64Mode, chars: ReadonlyMap<string, CharsMode> = new Map()) {
+  constructor(btf: Btf, int64: Int64Mode, chars: ReadonlyMap<string, CharsMode> = new Map(), keepPadding = true) {
     this.#btf = btf
     this.#numbers = int64 === 'number'
     this.#chars = chars
+    this.#keepPadding = keepPadding
   }
 
   compile(id: number): { read: (dv: DataView, b: Buffer, o: number) => unknown; write: (v: unknown, dv: DataView, b: Buffer, o: number) => void } {
@@ -840,7 +859,11 @@ class Compiler {
             : this.#bitfieldExpr(f.type, o, f.bitOffset, f.bitSize)
           return `${key(f.name)}: ${value}`
         })
-        return parts.length === 0 ? '{}' : `{\n    ${parts.join(',\n    ')}\n  }`
+        const literal = parts.length === 0 ? '{}' : `{\n    ${parts.join(',\n    ')}\n  }`
+        // A struct keeps the bytes of its padding when they are not zero (see PADDING).
+        const padding = this.#keepPadding ? this.#padding(type.id) : []
+        if (padding.length === 0) return literal
+        return `h.kept(${literal}, ${padding.map((at) => `b[${o} + ${at}]`).join(' | ')}, b, ${o}, ${type.size})`
       }
       case 'datasec': {
         const parts = type.vars.map((v) => {
@@ -1088,10 +1111,36 @@ class Compiler {
         names.length === 0
           ? `  h.unknown(v, ${this.#constant(known)}, ${label});`
           : `  for (const k in v) { switch (k) { ${cases}continue; } h.unknown(v, ${this.#constant(known)}, ${label}); }`,
+        ...this.#paddingStatements(type.id),
         this.#compositeBody(type.id, 'o', '  ', path),
       ]
       return `function ${name}(x, dv, b, o) {\n${body.join('\n')}\n}`
     })
+  }
+
+  /**
+   * The offsets of the bytes of struct `id` that no member covers (none for a union, whose members
+   * overlap). Bytes that a bitfield shares with a gap count as covered.
+   */
+  #padding(id: number): number[] {
+    const type = this.#btf.resolve(id)
+    if (type.kind !== 'struct') return []
+    const covered = new Uint8Array(type.size)
+    for (const f of this.#fields(type.id)) {
+      const first = f.bitOffset >> 3
+      const end = f.bitSize === 0 ? first + this.#btf.sizeOf(f.type) : (f.bitOffset + f.bitSize + 7) >> 3
+      covered.fill(1, first, Math.min(end, type.size))
+    }
+    const padding: number[] = []
+    covered.forEach((c, at) => c === 0 && padding.push(at))
+    return padding
+  }
+
+  /** An encoder's statements that write back the padding a decoded struct kept (see PADDING). */
+  #paddingStatements(id: number): string[] {
+    const padding = this.#padding(id)
+    if (padding.length === 0) return []
+    return [`  const p = v[h.PADDING];`, `  if (p !== undefined) { ${padding.map((at) => `b[o + ${at}] = p[${at}];`).join(' ')} }`]
   }
 
   /** Statements writing the members of struct or union `id` (which read `v`) at offset `o`. */
@@ -1319,11 +1368,12 @@ export class CompiledCodec<T = any> implements Codec<T> {
 }
 
 /** @internal Compiles the codec of BTF type `id` (Btf.codec caches it). */
-export function compileCodec(btf: Btf, id: number, int64: Int64Mode = 'bigint', chars: ReadonlyMap<string, CharsMode> = new Map()): CompiledCodec {
+export function compileCodec(btf: Btf, id: number, int64: Int64Mode = 'bigint', chars: ReadonlyMap<string, CharsMode> = new Map(),
+  keepPadding = true): CompiledCodec {
   if (!LITTLE_ENDIAN) {
     throw new BpfError('btf.codec: big-endian hosts are not supported yet', { code: 'EOPNOTSUPP', op: 'btf.codec' })
   }
-  const { read, write } = new Compiler(btf, int64, chars).compile(id)
+  const { read, write } = new Compiler(btf, int64, chars, keepPadding).compile(id)
   let view: ViewClass | undefined
   let compiled = false
   return new CompiledCodec(id, btf.sizeOf(id), read, write, () => {

@@ -40,7 +40,8 @@ export function customRecord<T>(decoder: Decoder<T>): RecordType<T> {
  * may output less than the whole struct) reads as if zero-padded.
  */
 export function typedRecord<T>(btf: Btf, id: number, int64: Int64Mode, chars?: ReadonlyMap<string, CharsMode>): RecordType<T> {
-  const codec = btf.compiled<T>(id, int64, chars)
+  // Events are read, not written back: no struct keeps its padding (see the codecs' PADDING).
+  const codec = btf.compiled<T>(id, int64, chars, false)
   const size = codec.size
   const read = codec.read
   const padded = Buffer.alloc(size)

@@ -75,22 +75,39 @@ export class Slots {
   }
 
   set(key: unknown, value: unknown, flags: number): void {
-    const op = 'map.set'
-    const bytes = this.encodeKey(op, key)
-    const fd = this.#fdOf(op, value)
-    const slot = Buffer.alloc(this.#map.valueSize)
-    if (slot.length >= 8) slot.writeBigUInt64LE(BigInt(fd))
-    else slot.writeUInt32LE(fd)
-    try {
-      this.#handle.update(bytes, slot, flags)
-    } catch (error) {
-      throw this.#refused(error, value)
+    this.setMany([[key, value]], flags, 'map.set')
+  }
+
+  /** Sets each [key, object]: every key and object checked before anything is written. */
+  setMany(entries: ReadonlyArray<unknown>, flags: number, op = 'map.setMany'): void {
+    const slots = entries.map((entry, i) => {
+      if (!Array.isArray(entry) || entry.length !== 2) throw invalidArgument(op, `entry ${i} must be a [key, value] pair`)
+      const [key, value] = entry as [unknown, unknown]
+      const fd = this.#fdOf(op, value)
+      const slot = Buffer.alloc(this.#map.valueSize)
+      if (slot.length >= 8) slot.writeBigUInt64LE(BigInt(fd))
+      else slot.writeUInt32LE(fd)
+      return { key: this.encodeKey(op, key), slot, value }
+    })
+    for (const { key, slot, value } of slots) {
+      try {
+        this.#handle.update(key, slot, flags)
+      } catch (error) {
+        throw this.#refused(error, value)
+      }
+    }
+  }
+
+  /** The keys of the slots that hold something, as bytes. */
+  *keys(): IterableIterator<Buffer> {
+    for (let key = this.#handle.nextKey(null); key !== undefined; key = this.#handle.nextKey(key)) {
+      // An array's empty slots have keys but no values.
+      if (this.#handle.lookup(key) !== undefined) yield key
     }
   }
 
   *entries(): IterableIterator<[unknown, number | bigint]> {
-    for (let key = this.#handle.nextKey(null); key !== undefined; key = this.#handle.nextKey(key)) {
-      // An array's empty slots have keys but no values.
+    for (const key of this.keys()) {
       const value = this.#handle.lookup(key)
       if (value !== undefined) yield [this.decodeKey(key), this.decodeValue(value)]
     }

@@ -614,6 +614,8 @@ export class BpfMap<K = any, V = any> {
 
   /** Number of entries (counted by iterating). */
   count(): number {
+    const slots = this.#slotsOf()
+    if (slots !== undefined) return [...slots.entries()].length
     const t = this.#keyed('map.count')
     let n = 0
     for (const chunk of this.#chunks(t, false)) n += chunk.count
@@ -628,6 +630,8 @@ export class BpfMap<K = any, V = any> {
   getMany(keys: Iterable<Init<K>>): Array<V | undefined>
   getMany(keys?: Iterable<Init<K>>): Array<[K, V]> | Array<V | undefined> {
     if (keys === undefined) {
+      const slots = this.#slotsOf()
+      if (slots !== undefined) return [...slots.entries()] as Array<[K, V]>
       const t = this.#keyed('map.getMany')
       const all: Array<[K, V]> = []
       for (const chunk of this.#chunks(t, false)) t.appendEntries(chunk.keys, chunk.values, chunk.count, all)
@@ -640,9 +644,14 @@ export class BpfMap<K = any, V = any> {
    * Sets many entries with one bpf_map_update_batch call where the map type has it (else one update
    * each). Every key and value is encoded (and checked) before anything is written.
    */
-  setMany(entries: Iterable<readonly [Init<K>, Init<V> | Init<ElementOf<V>>]>, flags: UpdateFlag = 'any'): void {
-    const t = this.#keyed('map.setMany')
+  setMany(entries: Iterable<readonly [Init<K>, Init<V> | Init<ElementOf<V>> | SlotValue]>, flags: UpdateFlag = 'any'): void {
     const f = flagsOf('map.setMany', flags)
+    const slots = this.#slotsOf()
+    if (slots !== undefined) {
+      slots.setMany(this.#list('map.setMany', entries), f)
+      return
+    }
+    const t = this.#keyed('map.setMany')
     const list = this.#list('map.setMany', entries)
     const [keys, values] = split(list.length * t.keySize, list.length * t.valueBytes)
     t.encodeEntries(list, keys, values)
@@ -659,6 +668,12 @@ export class BpfMap<K = any, V = any> {
    * are not there are skipped. Returns how many were deleted.
    */
   deleteMany(keys: Iterable<Init<K>>): number {
+    const slots = this.#slotsOf()
+    if (slots !== undefined) {
+      // Every key checked before any is deleted, as for other maps.
+      const encoded = this.#list('map.deleteMany', keys).map((key) => slots.encodeKey('map.deleteMany', key))
+      return encoded.filter((key) => this.#handle.delete(key)).length
+    }
     const t = this.#keyed('map.deleteMany')
     const list = this.#list('map.deleteMany', keys)
     const buffer = Buffer.alloc(list.length * t.keySize)
@@ -671,6 +686,12 @@ export class BpfMap<K = any, V = any> {
    * where possible); array maps, which cannot delete, set every element to zero.
    */
   clear(): void {
+    const slots = this.#slotsOf()
+    if (slots !== undefined) {
+      // Slots empty with delete, arrays of them too (a prog_array, an array of maps).
+      for (const key of [...slots.keys()]) this.#handle.delete(key)
+      return
+    }
     const t = this.#keyed('map.clear')
     if (ARRAYS.has(this.type)) {
       // In chunks, so that a big per-CPU array does not need all its zeros at once.

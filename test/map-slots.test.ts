@@ -101,6 +101,31 @@ describe('map-in-map', () => {
   })
 })
 
+describe('slot maps, many at a time', () => {
+  it('count, getMany, setMany, deleteMany and clear work on a map of maps and a prog_array as on other maps', async () => {
+    await using obj = await load()
+    const outer = obj.map('outer')
+    using a = inner(1n)
+    using b = inner(2n)
+    outer.setMany([[0, a], [1, b]])
+    expect(outer.count()).toBe(2)
+    expect(outer.getMany()).toEqual([[0, a.id], [1, b.id]])
+    expect(outer.getMany([1, 0])).toEqual([b.id, a.id])
+    // Every slot is checked before anything is written: a program among maps writes nothing.
+    expect(thrown(() => outer.setMany([[0, b], [1, obj.program('land')]])).code).toBe('EINVAL')
+    expect(outer.get(0)).toBe(a.id)
+    expect(outer.deleteMany([0])).toBe(1)
+    expect(outer.count()).toBe(1)
+    outer.clear()
+    expect(outer.count()).toBe(0)
+    const jumps = obj.map('jumps')
+    jumps.setMany([[0, obj.program('land')], [1, obj.program('land')]])
+    expect(jumps.getMany()).toEqual([[0, obj.program('land').id], [1, obj.program('land').id]])
+    jumps.clear()
+    expect(jumps.count()).toBe(0)
+  })
+})
+
 describe('prog_array', () => {
   it('takes BpfProgram values as tail call targets and reads back their ids', async () => {
     await using obj = await load()

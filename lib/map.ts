@@ -314,6 +314,16 @@ export class BpfMap<K = any, V = any> {
     }
     const key = side('key')
     const value = side('value')
+    // What the kernel refuses (a bare EINVAL), refused here with why: BTF types on a queue or stack
+    // (their map type cannot check them), and a key type without a value type or the reverse.
+    if (typed && (type === 'queue' || type === 'stack')) {
+      throw invalidArgument(op, `a ${type} cannot carry BTF types: the kernel takes none with it`,
+        'create it with valueSize and no types, and encode and decode its values with a codec: btf.codec(btf.find(name)!.id)')
+    }
+    if (typed && type !== 'bloom_filter' && (options.keyType === undefined || options.valueType === undefined)) {
+      throw invalidArgument(op, `keyType and valueType go together: the kernel keeps a map's BTF types as a pair`,
+        `give ${options.keyType === undefined ? 'keyType' : 'valueType'} too (a Btf's type name or id), or neither`)
+    }
     const spec: MapCreateSpec = {
       type,
       name,

@@ -134,7 +134,9 @@ describe('char[N] strings round-trip any bytes', () => {
   })
 
   it('encodes other strings as UTF-8 and refuses what does not fit', () => {
-    expect(codec.encode({ text: 'a\ud800b' }).subarray(4, 9)).toEqual(Buffer.from([0x61, 0xef, 0xbf, 0xbd, 0x62])) // unpaired: U+FFFD
+    expect(thrown(() => codec.encode({ text: 'a\ud800b' })).message).toContain('holds a lone surrogate, U+D800, which has no UTF-8 form')
+    expect(thrown(() => codec.encode({ text: '\udc41' })).message).toContain('U+DC41')
+    expect(codec.encode({ text: 'a\udce9' }).subarray(4, 7)).toEqual(Buffer.from([0x61, 0xe9, 0])) // a byte that is not UTF-8
     expect(thrown(() => codec.encode({ text: 'é'.repeat(9) })).message).toContain('is 18 bytes, more than char[16] holds (16)')
     expect(codec.encode({ text: 'x'.repeat(16) }).subarray(4)).toEqual(Buffer.alloc(16, 'x'))
   })

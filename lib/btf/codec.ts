@@ -266,7 +266,7 @@ function decodeUtf8(b: Buffer, o: number, end: number): string {
 function encodeUtf8(s: string): Uint8Array {
   const out: number[] = []
   for (let i = 0; i < s.length; i++) {
-    let c = s.charCodeAt(i)
+    const c = s.charCodeAt(i)
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
       const low = s.charCodeAt(i + 1)
       if (low >= 0xdc00 && low <= 0xdfff) {
@@ -280,8 +280,11 @@ function encodeUtf8(s: string): Uint8Array {
       out.push(c - 0xdc00)
       continue
     }
-    // Any other unpaired surrogate has no UTF-8 form: U+FFFD, as Buffer.from writes it.
-    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd
+    // Any other unpaired surrogate stands for no byte and has no UTF-8 form: refused, where Buffer.from
+    // would write U+FFFD in its place.
+    if (c >= 0xd800 && c <= 0xdfff) {
+      throw fault(`${show(s)} holds a lone surrogate, U+${c.toString(16).toUpperCase()}, which has no UTF-8 form (only U+DC80–U+DCFF stand for bytes)`)
+    }
     if (c < 0x80) out.push(c)
     else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 0x3f))
     else out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f))

@@ -165,16 +165,24 @@ export function reading<T>(op: string, what: string, read: () => T): T {
 /**
  * @internal A public call's options object, read once into a plain one (its enumerable properties,
  * own and inherited), which the call then reads instead: a revoked proxy or a throwing getter is a
- * BpfError here, and no getter runs twice. Undefined stays undefined.
+ * BpfError here, and no getter runs twice. Undefined stays undefined. With `known` (every option's
+ * name, as a record that the options' type keeps whole), a name that is none of them is refused too:
+ * a misspelt option would otherwise mean nothing.
  */
-export function optionsOf<T extends object>(op: string, options: T | undefined): T | undefined {
+export function optionsOf<T extends object>(op: string, options: T | undefined, known?: Readonly<Record<keyof T, true>>): T | undefined {
   if (options === undefined) return undefined
   if (options === null || typeof options !== 'object') throw invalidArgument(op, `options must be an object, got ${describe(options)}`)
-  return reading(op, 'options', () => {
+  const copy = reading(op, 'options', () => {
     const copy: Record<string, unknown> = {}
     for (const key in options) copy[key] = options[key]
     return copy as T
   })
+  if (known !== undefined) {
+    for (const key in copy) {
+      if (!Object.hasOwn(known, key)) throw invalidArgument(op, `unknown option '${key}' (options: ${Object.keys(known).join(', ')})`)
+    }
+  }
+  return copy
 }
 
 /**

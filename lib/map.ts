@@ -40,6 +40,12 @@ export interface MapInfo {
  */
 export type TypeRef = string | number | BtfType
 
+/** CreateMapOptions' names (the type keeps the record whole): create() refuses others. */
+const CREATE_OPTIONS: Readonly<Record<keyof CreateMapOptions, true>> = {
+  type: true, name: true, keySize: true, keyType: true, valueSize: true, valueType: true, maxEntries: true, flags: true,
+  numaNode: true, mapExtra: true, innerMap: true, btf: true, int64: true,
+}
+
 export interface CreateMapOptions {
   /** libbpf's name of the map type: `hash`, `array`, `percpu_hash`, `prog_array`, `array_of_maps`, `user_ringbuf`… */
   type: string
@@ -282,7 +288,7 @@ export class BpfMap<K = any, V = any> {
   static create<K = any, V = any>(given: CreateMapOptions): BpfMap<K, V> {
     const op = 'BpfMap.create'
     if (given === undefined) throw invalidArgument(op, 'options must be an object, got undefined')
-    const options = optionsOf(op, given) as CreateMapOptions
+    const options = optionsOf(op, given, CREATE_OPTIONS) as CreateMapOptions
     const { type, name, maxEntries, innerMap } = options
     if (typeof type !== 'string' || type === '') throw invalidArgument(op, "type must be a map type such as 'hash'")
     if (name !== undefined && (typeof name !== 'string' || name.length > 15 || !/^[A-Za-z0-9_.]*$/.test(name))) {

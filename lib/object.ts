@@ -112,8 +112,14 @@ function checkLimits(limits: unknown): Required<ObjectLimits> {
   return checked
 }
 
+/** OpenOptions' names (the type keeps the record whole): open() refuses others. */
+const OPEN_OPTIONS: Readonly<Record<keyof OpenOptions, true>> = {
+  objectName: true, btfCustomPath: true, extraBtf: true, kernelLogLevel: true, logger: true, logLevel: true, int64: true,
+  limits: true, pinRoot: true, maps: true,
+}
+
 function checkOptions(options: unknown): OpenOptions {
-  const o = optionsOf('BpfObject.open', options as OpenOptions | undefined) ?? {}
+  const o = optionsOf('BpfObject.open', options as OpenOptions | undefined, OPEN_OPTIONS) ?? {}
   for (const key of ['objectName', 'btfCustomPath'] as const) {
     if (o[key] !== undefined && typeof o[key] !== 'string') throw invalidArgument('BpfObject.open', `${key} must be a string`)
   }

@@ -98,6 +98,9 @@ describe('errors', () => {
     expect(thrown(() => BpfObject.open(42 as unknown as string)).code).toBe('EINVAL')
     expect(thrown(() => BpfObject.open('x', { kernelLogLevel: -1 })).code).toBe('EINVAL')
     expect(thrown(() => BpfObject.open('x', { logLevel: 'loud' as 'debug' })).code).toBe('EINVAL')
+    // A misspelt option is refused: a pinroot that meant pinRoot would have pinned nothing.
+    expect(thrown(() => BpfObject.open(fixture('sequence.bpf.o'), { pinroot: '/sys/fs/bpf' } as never)).message)
+      .toContain("BpfObject.open: unknown option 'pinroot' (options: objectName, btfCustomPath")
     using obj = BpfObject.open(fixture('sequence.bpf.o'))
     expect(thrown(() => (obj.map('events').maxEntries = 1.5)).code).toBe('EINVAL')
     expect(thrown(() => obj.program('emit').attachTracepoint('', 'x')).code).toBe('EINVAL')

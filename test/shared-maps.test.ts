@@ -141,6 +141,9 @@ describe('BpfMap.create', () => {
     const half = thrown(() => BpfMap.create({ type: 'hash', keyType: 'u32', valueSize: 4, maxEntries: 1 }))
     expect(half).toMatchObject({ code: 'EINVAL', origin: 'argument', hint: 'give valueType too (a Btf\'s type name or id), or neither' })
     BpfMap.create({ type: 'bloom_filter', valueType: 'u32', maxEntries: 4 }).close()
+    // A misspelt option is refused, not ignored.
+    expect(thrown(() => BpfMap.create({ type: 'hash', keySize: 4, valueSize: 4, maxEntries: 1, maxEntriez: 5 } as never)).message)
+      .toContain("unknown option 'maxEntriez' (options: type, name, keySize")
     const kernel = thrown(() => BpfMap.create({ type: 'hash', keySize: 0, valueSize: 4, maxEntries: 1 }))
     expect(kernel).toMatchObject({ code: 'EINVAL', errno: 22, origin: 'kernel', op: 'bpf_map_create' })
     expect(bpfFds()).toEqual(before)

@@ -252,9 +252,13 @@ function hintFor(code: BpfErrorCode, op: string): string | undefined {
   switch (code) {
     case 'EPERM':
     case 'EACCES':
-      if (op.includes('pin')) return 'pin paths must be on a bpffs mount (mount -t bpf bpf /sys/fs/bpf)'
       // Missing privileges are the likely cause only when they are missing.
-      return canUseBpf() ? undefined : PRIVILEGES
+      if (!canUseBpf()) return PRIVILEGES
+      if (op.includes('pin') || op === 'bpf_obj_get') return 'pin paths must be on a bpffs mount (mount -t bpf bpf /sys/fs/bpf)'
+      if (code === 'EPERM' && (op === 'bpf_map_update_elem' || op === 'bpf_map_delete_elem' || op.endsWith('_batch'))) {
+        return 'the map is read-only for user space: frozen (map.freeze(), as libbpf does to .rodata at load) or created with BPF_F_RDONLY'
+      }
+      return undefined
     case 'ENOENT':
       if (op.includes('tracepoint')) {
         return tracefsMounted()

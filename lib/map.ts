@@ -578,6 +578,10 @@ export class BpfMap<K = any, V = any> {
     const slots = this.#slotsOf()
     if (slots !== undefined) return this.#handle.delete(slots.encodeKey('map.delete', key))
     const t = this.#keyed('map.delete')
+    if (ARRAYS.has(t.type)) {
+      throw invalidArgument('map.delete', `the elements of ${t.type === 'array' ? 'an array' : `a ${t.type}`} map always exist: they cannot be deleted`,
+        'set the element to zero instead: map.set(key, {}) (or 0), or clear() for all of them')
+    }
     t.encodeKey(key)
     return t.scratch.delete()
   }

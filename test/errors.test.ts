@@ -110,6 +110,7 @@ describe('errors', () => {
     nul(() => BpfObject.open(fixture('sequence.bpf.o'), { btfCustomPath: '/sys/kernel/btf/vmlinux\0x' }))
     nul(() => Btf.parse('/sys/kernel/btf/vmlinux\0x'))
     nul(() => BpfMap.openPinned('/sys/fs/bpf/x\0y'))
+    expect(thrown(() => BpfMap.openPinned('/etc/hostname'))).toMatchObject({ code: 'EACCES', hint: expect.stringContaining('on a bpffs mount') })
     using map = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 4, maxEntries: 2 })
     nul(() => map.pin('/sys/fs/bpf/bpfkit-nul\0suffix'))
     expect(fs.existsSync('/sys/fs/bpf/bpfkit-nul')).toBe(false)

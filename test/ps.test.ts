@@ -41,5 +41,7 @@ describe('bpfkit ps', () => {
     expect(text).toMatch(/\nlinks: none\n$/)
     const bad = await run(process.execPath, [path.join(root, 'dist/cli/index.js'), 'ps', '--pid', 'x']).then(() => undefined, (e: { stderr: string }) => e)
     expect(bad!.stderr).toBe("bpfkit ps: --pid takes a process id, not 'x'\n")
+    const gone = await run(process.execPath, [path.join(root, 'dist/cli/index.js'), 'ps', '--pid', '999999999']).then(() => undefined, (e: { stderr: string }) => e)
+    expect(gone!.stderr).toBe('bpfkit ps: no process 999999999\n')
   })
 })

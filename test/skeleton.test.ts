@@ -278,6 +278,10 @@ describe('typed skeletons', () => {
       .toEqual([path.relative(root, spaced), '--name', 'odd name', ''])
     fs.rmSync(dir, { recursive: true, force: true })
     expect(thrown(() => generateSkeleton(fs.readFileSync(fixture('skel-v1.bpf.o')), { objectPath: 'x', types: ['nope'] })).code).toBe('ENOENT')
+    // A type as C names it, or by its name alone; the kind must be its own.
+    const skel = (type: string): string => generateSkeleton(fs.readFileSync(fixture('skel-v1.bpf.o')), { objectPath: 'x', types: [type] })
+    expect(skel('struct skel_sample')).toBe(skel('skel_sample'))
+    expect(thrown(() => skel('union skel_sample')).message).toContain("no type named 'union skel_sample'")
   })
 
   it('committed skeletons are up to date', () => {

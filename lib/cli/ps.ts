@@ -111,6 +111,7 @@ export function addPsCommand(program: Command): void {
     })
     .action((flags: { json?: boolean; pid?: number }) => {
       let listing: Listing
+      if (flags.pid !== undefined && !fs.existsSync(`/proc/${flags.pid}`)) fail('ps', `no process ${flags.pid}`)
       try {
         listing = listAll(flags.pid)
       } catch (error) {

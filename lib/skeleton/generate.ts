@@ -348,11 +348,14 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
       }
       mapLines.push(`  /** ${map.type} map '${map.name}' */\n  ${property(map.name)}: ${type}`)
     }
-    for (const extra of options.types ?? []) {
-      const found = btf.find(extra, 'struct') ?? btf.find(extra, 'union') ?? btf.find(extra, 'enum') ?? btf.find(extra, 'enum64') ??
-        btf.find(extra, 'typedef')
+    for (const given of options.types ?? []) {
+      // As C names it (`struct event`) or by its name alone (`event`).
+      const [, kind, extra = given] = /^(struct|union|enum) +(\S+)$/.exec(given.trim()) ?? []
+      const kinds = kind === undefined ? (['struct', 'union', 'enum', 'enum64', 'typedef'] as const)
+        : kind === 'enum' ? (['enum', 'enum64'] as const) : ([kind as 'struct' | 'union'] as const)
+      const found = kinds.map((k) => btf.find(extra, k)).find((t) => t !== undefined)
       if (found === undefined) {
-        throw new BpfError(`gen skeleton: no type named '${extra}' in ${options.objectPath}'s BTF`, { code: 'ENOENT', op: 'gen skeleton' })
+        throw new BpfError(`gen skeleton: no type named '${given}' in ${options.objectPath}'s BTF`, { code: 'ENOENT', op: 'gen skeleton' })
       }
       gen.tsType(found.id, pascal(extra))
     }

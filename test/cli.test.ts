@@ -147,6 +147,9 @@ describe('bpfkit CLI', () => {
     const missing = cli('btf', 'dump', '/nonexistent.btf')
     expect(missing.status).toBe(1)
     expect(missing.stderr.trim()).toBe('bpfkit btf dump: btf__parse: /nonexistent.btf: No such file or directory')
+    // Where libbpf says only 'Input/output error'.
+    expect(cli('btf', 'dump', '/tmp').stderr.trim()).toBe('bpfkit btf dump: btf__parse: /tmp: is a directory, not BTF')
+    expect(cli('btf', 'dump', '/dev/null').stderr.trim()).toBe('bpfkit btf dump: btf__parse: /dev/null: is not a regular file, not BTF')
     expect(cli('btf', 'dump', fixture('skel-v1.bpf.o'), '--format', 'yaml').stderr).toContain('--format must be c or json')
     expect(cli('gen', 'vmlinux', '--help').stdout).toContain('--btf <file>')
   })

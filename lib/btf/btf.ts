@@ -1,4 +1,5 @@
 // Btf: a BTF type table (an object's, the running kernel's or a file's), its lookups and its codecs.
+import * as fs from 'node:fs'
 import { addon, type BtfHandle } from '../native'
 import { BpfError, describe, invalidArgument, optionsOf, reading } from '../errors'
 import { compileCodec, type CharsMode, type Codec, type CodecOptions, type CompiledCodec, type Int64Mode } from './codec'
@@ -74,6 +75,17 @@ export class Btf {
   /** BTF from a file: raw BTF (`/sys/kernel/btf/*`, `pahole --btf_encode_detached`) or an ELF with a .BTF section. */
   static parse(path: string): Btf {
     if (typeof path !== 'string' || path === '') throw invalidArgument('Btf.parse', 'expected a file path')
+    // What libbpf would only call an I/O error: a directory, a device, an empty file.
+    let stat: fs.Stats | undefined
+    try {
+      stat = fs.statSync(path)
+    } catch {
+      // Missing or unreadable: libbpf's own error says which.
+    }
+    if (stat !== undefined && !stat.isFile()) {
+      throw new BpfError(`btf__parse: ${path}: ${stat.isDirectory() ? 'is a directory' : 'is not a regular file'}, not BTF`, { code: 'EINVAL', op: 'btf__parse', origin: 'argument' })
+    }
+    if (stat !== undefined && stat.size === 0) throw new BpfError(`btf__parse: ${path}: is empty, not BTF`, { code: 'EINVAL', op: 'btf__parse', origin: 'argument' })
     return new Btf(new addon.Btf({ path }), false)
   }
 

@@ -45,6 +45,33 @@ describe('codecs over hand-made BTF', () => {
     expect(btf.codec(2).encode({ on: true, off: true })).toEqual(Buffer.from([3]))
   })
 
+  it('writes back what a decode lost: padding, a bool byte other than 0 or 1, a NaN payload (where the value says the same)', () => {
+    // struct { bool on; [pad 3]; float f; double d; }
+    const btf = btfOf(int('_Bool', 1, { bool: true }), { kind: 'float', name: 'float', size: 4 }, { kind: 'float', name: 'double', size: 8 }, {
+      kind: 'struct', name: 'lossy', size: 16,
+      members: [{ name: 'on', type: 1, bitOffset: 0, bitSize: 0 }, { name: 'f', type: 2, bitOffset: 32, bitSize: 0 }, { name: 'd', type: 3, bitOffset: 64, bitSize: 0 }],
+    })
+    const codec = btf.codec(4)
+    const bytes = Buffer.alloc(16)
+    bytes.set([2, 0xaa, 0xbb, 0xcc], 0) // a bool of 2, then padding
+    bytes.writeUInt32LE(0x7fa00001, 4) // a signalling NaN, which V8 would quiet
+    bytes.writeBigUInt64LE(0xfff8000000000123n, 8) // a negative NaN with a payload
+    const value = codec.decode(bytes) as { on: boolean; f: number; d: number }
+    expect(value).toEqual({ on: true, f: NaN, d: NaN })
+    expect(JSON.stringify(Object.keys(value))).toBe('["on","f","d"]')
+    expect(codec.encode(value)).toEqual(bytes)
+    // What changed is written as given; what did not keeps its bytes.
+    expect([...codec.encode({ ...value, on: false }).subarray(0, 4)]).toEqual([0, 0, 0, 0]) // a copy keeps nothing
+    value.on = false
+    value.d = 1.5
+    const changed = codec.encode(value)
+    expect([...changed.subarray(0, 8)]).toEqual([0, 0xaa, 0xbb, 0xcc, 0x01, 0x00, 0xa0, 0x7f])
+    expect(changed.readDoubleLE(8)).toBe(1.5)
+    // A struct whose decode lost nothing keeps nothing.
+    bytes.fill(0)
+    expect(Object.getOwnPropertySymbols(codec.decode(bytes))).toEqual([])
+  })
+
   it('refuses a typedef cycle instead of hanging', () => {
     const btf = btfOf({ kind: 'typedef', name: 'a', type: 2 }, { kind: 'typedef', name: 'b', type: 1 })
     expect(thrown(() => btf.codec(1)).code).toBe('EFORMAT')

@@ -290,12 +290,12 @@ export class Btf {
   }
 
   /** @internal The codec with its unchecked decoder and view class. */
-  compiled<T = any>(id: number, int64: Int64Mode = 'bigint', chars: ReadonlyMap<string, CharsMode> = NO_CHARS, keepPadding = true): CompiledCodec<T> {
+  compiled<T = any>(id: number, int64: Int64Mode = 'bigint', chars: ReadonlyMap<string, CharsMode> = NO_CHARS, keepBytes = true): CompiledCodec<T> {
     this.type(id)
-    const key = `${int64} ${id}${[...chars].map(([path, mode]) => ` ${path}=${mode}`).join('')}${keepPadding ? '' : ' nopadding'}`
+    const key = `${int64} ${id}${[...chars].map(([path, mode]) => ` ${path}=${mode}`).join('')}${keepBytes ? '' : ' unkept'}`
     let codec = this.#codecs.get(key)
     if (codec === undefined) {
-      codec = compileCodec(this, id, int64, chars, keepPadding)
+      codec = compileCodec(this, id, int64, chars, keepBytes)
       this.#codecs.set(key, codec)
     }
     return codec as CompiledCodec<T>

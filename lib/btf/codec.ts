@@ -330,21 +330,28 @@ const show = describe
 const SMALL = Array.from({ length: 256 }, (_, i) => BigInt(i))
 
 /**
- * Where a decoded struct keeps its bytes when its padding is not zero (a program that built a key on
- * an uninitialised stack), non-enumerable: encoding it writes that padding back, so that a key read
- * from a map finds its entry again and a value read and written back is byte-identical. Events do
- * not keep it: a ring buffer's reserved records are not zeroed, so most would, for nothing.
+ * Where a decoded struct keeps its bytes when its decode lost some, non-enumerable: padding that is
+ * not zero (a program that built a key on an uninitialised stack), a bool's byte other than 0 or 1,
+ * a NaN's payload. Encoding it writes them back where the value still says the same, so that a key
+ * read from a map finds its entry again and a value read and written back is byte-identical. Events
+ * keep nothing: a ring buffer's reserved records are not zeroed, so most would, for nothing.
  */
-const PADDING = Symbol('bpfkit.padding')
+const KEPT = Symbol('bpfkit.kept')
 
 // Helpers the generated code calls (passed in as `h`).
 const helpers = {
-  PADDING,
+  KEPT,
 
-  /** `r`, keeping the `size` bytes at `o` when `any` (its padding bytes or'ed together) is not 0. */
-  kept<T extends object>(r: T, any: number, b: Buffer, o: number, size: number): T {
-    if (any !== 0) Object.defineProperty(r, PADDING, { value: Uint8Array.prototype.slice.call(b, o, o + size) })
+  /** `r`, keeping the `size` bytes at `o` when `lost` (what its decode lost, or'ed together) is not 0. */
+  kept<T extends object>(r: T, lost: number, b: Buffer, o: number, size: number): T {
+    if (lost !== 0) Object.defineProperty(r, KEPT, { value: Uint8Array.prototype.slice.call(b, o, o + size) })
     return r
+  },
+
+  /** Writes the `size` bytes of a NaN kept at `from` in `p` over the NaN just written at `o`, when they are a NaN too. */
+  nanBits(b: Buffer, o: number, p: Uint8Array, from: number, size: number): void {
+    const kept = new DataView(p.buffer, p.byteOffset + from, size)
+    if (Number.isNaN(size === 4 ? kept.getFloat32(0, LITTLE_ENDIAN) : kept.getFloat64(0, LITTLE_ENDIAN))) b.set(p.subarray(from, from + size), o)
   },
 
   /** A u64 as a bigint (see SMALL). */
@@ -700,17 +707,17 @@ class Compiler {
   readonly #views = new Map<string, string>()
   readonly #constants: unknown[] = []
   readonly #chars: ReadonlyMap<string, CharsMode>
-  /** Whether decoded structs keep non-zero padding (see PADDING). */
-  readonly #keepPadding: boolean
+  /** Whether decoded structs keep the bytes their decode lost (see KEPT). */
+  readonly #keepBytes: boolean
   /** The paths of the char[N] fields met, for the error about a path in `chars` that is none of them. */
   readonly #charPaths = new Set<string>()
   #next = 0
 
-  constructor(btf: Btf, int64: Int64Mode, chars: ReadonlyMap<string, CharsMode> = new Map(), keepPadding = true) {
+  constructor(btf: Btf, int64: Int64Mode, chars: ReadonlyMap<string, CharsMode> = new Map(), keepBytes = true) {
     this.#btf = btf
     this.#numbers = int64 === 'number'
     this.#chars = chars
-    this.#keepPadding = keepPadding
+    this.#keepBytes = keepBytes
   }
 
   compile(id: number): { read: (dv: DataView, b: Buffer, o: number) => unknown; write: (v: unknown, dv: DataView, b: Buffer, o: number) => void } {
@@ -863,10 +870,15 @@ class Compiler {
           return `${key(f.name)}: ${value}`
         })
         const literal = parts.length === 0 ? '{}' : `{\n    ${parts.join(',\n    ')}\n  }`
-        // A struct keeps the bytes of its padding when they are not zero (see PADDING).
-        const padding = this.#keepPadding ? this.#padding(type.id) : []
-        if (padding.length === 0) return literal
-        return `h.kept(${literal}, ${padding.map((at) => `b[${o} + ${at}]`).join(' | ')}, b, ${o}, ${type.size})`
+        // A struct keeps its bytes when its decode lost some (see KEPT).
+        const lossy = this.#keepBytes ? this.#lossy(type.id) : undefined
+        if (lossy === undefined) return literal
+        const lost = [
+          ...lossy.padding.map((at) => `b[${o} + ${at}]`),
+          ...lossy.bools.map((at) => `(b[${o} + ${at}] & 0xfe)`),
+          ...lossy.floats.map(([at, size]) => `(Number.isNaN(dv.getFloat${size * 8}(${o} + ${at}, ${le})) ? 1 : 0)`),
+        ]
+        return `h.kept(${literal}, ${lost.join(' | ')}, b, ${o}, ${type.size})`
       }
       case 'datasec': {
         const parts = type.vars.map((v) => {
@@ -1114,36 +1126,55 @@ class Compiler {
         names.length === 0
           ? `  h.unknown(v, ${this.#constant(known)}, ${label});`
           : `  for (const k in v) { switch (k) { ${cases}continue; } h.unknown(v, ${this.#constant(known)}, ${label}); }`,
-        ...this.#paddingStatements(type.id),
         this.#compositeBody(type.id, 'o', '  ', path),
+        ...this.#restoreStatements(type.id),
       ]
       return `function ${name}(x, dv, b, o) {\n${body.join('\n')}\n}`
     })
   }
 
   /**
-   * The offsets of the bytes of struct `id` that no member covers (none for a union, whose members
-   * overlap). Bytes that a bitfield shares with a gap count as covered.
+   * Where a decode of struct `id` can lose bytes, or undefined when it cannot (a union's members
+   * overlap: none is looked at): `padding`, the bytes no member covers (a byte a bitfield shares
+   * with a gap counts as covered); `bools`, members whose byte may be other than 0 or 1; `floats`,
+   * members whose NaN may carry a payload or a sign ([offset, size]).
    */
-  #padding(id: number): number[] {
+  #lossy(id: number): { padding: number[]; bools: number[]; floats: Array<[number, number]> } | undefined {
     const type = this.#btf.resolve(id)
-    if (type.kind !== 'struct') return []
+    if (type.kind !== 'struct') return undefined
     const covered = new Uint8Array(type.size)
+    const bools: number[] = []
+    const floats: Array<[number, number]> = []
     for (const f of this.#fields(type.id)) {
       const first = f.bitOffset >> 3
       const end = f.bitSize === 0 ? first + this.#btf.sizeOf(f.type) : (f.bitOffset + f.bitSize + 7) >> 3
       covered.fill(1, first, Math.min(end, type.size))
+      const member = this.#btf.resolve(f.type)
+      if (f.bitSize !== 0 || (f.bitOffset & 7) !== 0) continue
+      if (member.kind === 'int' && member.bool && member.size === 1 && member.bits === 8) bools.push(first)
+      if (member.kind === 'float' && (member.size === 4 || member.size === 8)) floats.push([first, member.size])
     }
     const padding: number[] = []
     covered.forEach((c, at) => c === 0 && padding.push(at))
-    return padding
+    return padding.length + bools.length + floats.length === 0 ? undefined : { padding, bools, floats }
   }
 
-  /** An encoder's statements that write back the padding a decoded struct kept (see PADDING). */
-  #paddingStatements(id: number): string[] {
-    const padding = this.#padding(id)
-    if (padding.length === 0) return []
-    return [`  const p = v[h.PADDING];`, `  if (p !== undefined) { ${padding.map((at) => `b[o + ${at}] = p[${at}];`).join(' ')} }`]
+  /**
+   * An encoder's last statements: what a decoded struct kept (see KEPT) back where the value says
+   * the same: its padding, a bool's byte that is as true or false, a NaN's bits for a NaN.
+   */
+  #restoreStatements(id: number): string[] {
+    const lossy = this.#lossy(id)
+    if (lossy === undefined) return []
+    const le = String(LITTLE_ENDIAN)
+    return [
+      `  const p = v[h.KEPT];`,
+      `  if (p !== undefined) {`,
+      ...lossy.padding.map((at) => `    b[o + ${at}] = p[${at}];`),
+      ...lossy.bools.map((at) => `    if ((b[o + ${at}] !== 0) === (p[${at}] !== 0)) b[o + ${at}] = p[${at}];`),
+      ...lossy.floats.map(([at, size]) => `    if (Number.isNaN(dv.getFloat${size * 8}(o + ${at}, ${le}))) h.nanBits(b, o + ${at}, p, ${at}, ${size});`),
+      `  }`,
+    ]
   }
 
   /** Statements writing the members of struct or union `id` (which read `v`) at offset `o`. */
@@ -1372,11 +1403,11 @@ export class CompiledCodec<T = any> implements Codec<T> {
 
 /** @internal Compiles the codec of BTF type `id` (Btf.codec caches it). */
 export function compileCodec(btf: Btf, id: number, int64: Int64Mode = 'bigint', chars: ReadonlyMap<string, CharsMode> = new Map(),
-  keepPadding = true): CompiledCodec {
+  keepBytes = true): CompiledCodec {
   if (!LITTLE_ENDIAN) {
     throw new BpfError('btf.codec: big-endian hosts are not supported yet', { code: 'EOPNOTSUPP', op: 'btf.codec' })
   }
-  const { read, write } = new Compiler(btf, int64, chars, keepPadding).compile(id)
+  const { read, write } = new Compiler(btf, int64, chars, keepBytes).compile(id)
   let view: ViewClass | undefined
   let compiled = false
   return new CompiledCodec(id, btf.sizeOf(id), read, write, () => {

@@ -40,7 +40,7 @@ export function customRecord<T>(decoder: Decoder<T>): RecordType<T> {
  * may output less than the whole struct) reads as if zero-padded.
  */
 export function typedRecord<T>(btf: Btf, id: number, int64: Int64Mode, chars?: ReadonlyMap<string, CharsMode>): RecordType<T> {
-  // Events are read, not written back: no struct keeps its padding (see the codecs' PADDING).
+  // Events are read, not written back: no struct keeps the bytes its decode lost (see the codecs' KEPT).
   const codec = btf.compiled<T>(id, int64, chars, false)
   const size = codec.size
   const read = codec.read

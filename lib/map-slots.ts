@@ -4,7 +4,7 @@
 import type * as dgram from 'node:dgram'
 import type * as net from 'node:net'
 import type { MapHandle } from './native'
-import { BpfError, describe, invalidArgument } from './errors'
+import { BpfError, describe, invalidArgument, reading } from './errors'
 import type { Codec } from './btf/codec'
 import type { BpfMap } from './map'
 import { BpfProgram } from './program'
@@ -81,8 +81,9 @@ export class Slots {
   /** Sets each [key, object]: every key and object checked before anything is written. */
   setMany(entries: ReadonlyArray<unknown>, flags: number, op = 'map.setMany'): void {
     const slots = entries.map((entry, i) => {
-      if (!Array.isArray(entry) || entry.length !== 2) throw invalidArgument(op, `entry ${i} must be a [key, value] pair`)
-      const [key, value] = entry as [unknown, unknown]
+      const pair = reading(op, `entry ${i}`, () => (Array.isArray(entry) && entry.length === 2 ? [entry[0], entry[1]] : undefined))
+      if (pair === undefined) throw invalidArgument(op, `entry ${i} must be a [key, value] pair`)
+      const [key, value] = pair as [unknown, unknown]
       const fd = this.#fdOf(op, value)
       const slot = Buffer.alloc(this.#map.valueSize)
       if (slot.length >= 8) slot.writeBigUInt64LE(BigInt(fd))
@@ -94,6 +95,20 @@ export class Slots {
         this.#handle.update(key, slot, flags)
       } catch (error) {
         throw this.#refused(error, value)
+      }
+    }
+  }
+
+  /** Empties every slot: deleted key by key, with no lookup (a sockmap of 4-byte values refuses those). */
+  clear(): void {
+    const keys: Buffer[] = []
+    for (let key = this.#handle.nextKey(null); key !== undefined; key = this.#handle.nextKey(key)) keys.push(key)
+    for (const key of keys) {
+      try {
+        this.#handle.delete(key)
+      } catch (error) {
+        // An empty slot of a sockmap is EINVAL to delete, where other maps say ENOENT.
+        if (!(this.#kind === 'socket' && error instanceof BpfError && error.code === 'EINVAL')) throw error
       }
     }
   }

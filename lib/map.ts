@@ -709,7 +709,7 @@ export class BpfMap<K = any, V = any> {
     const slots = this.#slotsOf()
     if (slots !== undefined) {
       // Slots empty with delete, arrays of them too (a prog_array, an array of maps).
-      for (const key of [...slots.keys()]) this.#handle.delete(key)
+      slots.clear()
       return
     }
     const t = this.#keyed('map.clear')

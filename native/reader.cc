@@ -128,7 +128,7 @@ void EventReader::CloseHandle(uv_handle_t* handle) {
 }
 
 void EventReader::Release() {
-  claims_.Drop();
+  // Never started (or released already): the claims go with the object, after the subclass's Free.
   if (!started_) return;
   Stop();
   for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(poll_), reinterpret_cast<uv_handle_t*>(timer_),
@@ -142,6 +142,8 @@ void EventReader::Release() {
   check_ = nullptr;
   idle_ = nullptr;
   Free();
+  // After Free: freeing a perf buffer empties the array's slots, which a new reader's may be by then.
+  claims_.Drop();
   started_ = false;
   addon_->Untrack(this);
 }
@@ -162,7 +164,14 @@ void EventReader::Drain() {
     Napi::Object self = Self();
     Napi::Value onbatch = self.Get("onbatch");
     if (onbatch.IsFunction()) {
-      onbatch.As<Napi::Function>().MakeCallback(self, {batch_->Buffer(), Napi::Number::New(env, count)}, *context_);
+      try {
+        onbatch.As<Napi::Function>().MakeCallback(self, {batch_->Buffer(), Napi::Number::New(env, count)}, *context_);
+      } catch (...) {
+        // A listener threw: its error goes on, and what is left is still drained (no wakeup will
+        // announce it).
+        if (more && started_ && polling_) DrainSoon();
+        throw;
+      }
     }
   }
   // The listener may have paused or closed the reader.

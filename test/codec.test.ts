@@ -72,6 +72,28 @@ describe('codecs over hand-made BTF', () => {
     expect(Object.getOwnPropertySymbols(codec.decode(bytes))).toEqual([])
   })
 
+  it('writes kept bytes back only into a struct of the same layout, and never over a member that shares them', () => {
+    // struct d { u8 tag; [pad 3]; u32 n; } and struct c { u32 n; u8 tag; [pad 3]; }: the same fields, another layout.
+    const btf = btfOf(int('u8', 1), int('u32', 4), {
+      kind: 'struct', name: 'd', size: 8, members: [{ name: 'tag', type: 1, bitOffset: 0, bitSize: 0 }, { name: 'n', type: 2, bitOffset: 32, bitSize: 0 }],
+    }, {
+      kind: 'struct', name: 'c', size: 8, members: [{ name: 'n', type: 2, bitOffset: 0, bitSize: 0 }, { name: 'tag', type: 1, bitOffset: 32, bitSize: 0 }],
+    }, int('_Bool', 1, { bool: true }), {
+      kind: 'union', name: '', size: 1, members: [{ name: 'flag', type: 5, bitOffset: 0, bitSize: 0 }, { name: 'raw', type: 1, bitOffset: 0, bitSize: 0 }],
+    }, {
+      kind: 'struct', name: 'u', size: 2, members: [{ name: '', type: 6, bitOffset: 0, bitSize: 0 }, { name: 'y', type: 1, bitOffset: 8, bitSize: 0 }],
+    })
+    const d = btf.codec(3).decode(Buffer.from([7, 0xaa, 0xbb, 0xcc, 0x44, 0x33, 0x22, 0x11]))
+    expect(btf.codec(3).encode(d)).toEqual(Buffer.from([7, 0xaa, 0xbb, 0xcc, 0x44, 0x33, 0x22, 0x11]))
+    expect(btf.codec(4).encode(d)).toEqual(Buffer.from([0x44, 0x33, 0x22, 0x11, 7, 0, 0, 0]))
+    // A bool in an anonymous union shares its byte with `raw`: what the value says of `raw` is written.
+    const u = btf.codec(7).decode(Buffer.from([2, 9])) as { flag?: boolean; raw: number; y: number }
+    expect(u).toEqual({ flag: true, raw: 2, y: 9 })
+    delete u.flag
+    u.raw = 3
+    expect(btf.codec(7).encode(u)).toEqual(Buffer.from([3, 9]))
+  })
+
   it('refuses a typedef cycle instead of hanging', () => {
     const btf = btfOf({ kind: 'typedef', name: 'a', type: 2 }, { kind: 'typedef', name: 'b', type: 1 })
     expect(thrown(() => btf.codec(1)).code).toBe('EFORMAT')

@@ -201,6 +201,31 @@ const until = (done) => new Promise((resolve) => { const t = setInterval(() => {
   const failed = new Promise((resolve) => stream.on('error', (error) => resolve(error.message)))
   process.getegid()
   result.stream = { error: await failed, seqs, closed: reader.closed }
+  // A listener that throws in a batch that left records in the ring, which no wakeup will announce:
+  // they are drained all the same.
+  reader = obj.ringBuffer('events', { batchEvents: 64 })
+  seqs = []
+  reader.on('data', (e) => { seqs.push(Number(e.seq)); if (seqs.length === 10) throw new Error('full batch') })
+  obj.map('settings').set(0, { pid: process.pid, burst: 1000, targets: 1 })
+  await new Promise((resolve) => setTimeout(resolve, 20)) // reading, and waiting for a wakeup
+  process.getegid()
+  await until(() => seqs.length >= 1000)
+  result.full = { count: seqs.length, first: seqs[0], last: seqs.at(-1), uncaught: uncaught.splice(0) }
+  reader.close()
+  // close() while the reader still queues, past what the paused stream buffers (256), a record its
+  // decoder throws on: the stream ends with the error, and close() finishes (its 'close' event).
+  const late = { decode: (view, offset) => { if (seq(view, offset) === 1705) throw new Error('bad record'); return seq(view, offset) } }
+  reader = obj.ringBuffer('events', { decoder: late })
+  const held = reader.stream()
+  held.pause()
+  const streamError = new Promise((resolve) => held.on('error', (error) => resolve(error.message)))
+  let closed = false
+  reader.on('close', () => (closed = true))
+  obj.map('settings').set(0, { pid: process.pid, burst: 400, targets: 1 })
+  held.once('readable', () => {})
+  process.getegid()
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  try { reader.close(); result.close = { threw: false, closed, error: await streamError } } catch (error) { result.close = { threw: error.message } }
   result.uncaught = uncaught
   console.log(JSON.stringify(result))
   obj.close()
@@ -216,6 +241,8 @@ const until = (done) => new Promise((resolve) => { const t = setInterval(() => {
     expect(result.decoder).toEqual({ seqs: range(100, 200).filter((s) => s !== 105), uncaught: ['bad record'] })
     expect(result.iterator).toEqual({ seqs: range(200, 205), error: 'bad record', closed: true })
     expect(result.stream).toEqual({ error: 'bad record', seqs: range(300, 305), closed: true })
+    expect(result.full).toEqual({ count: 1000, first: 400, last: 1399, uncaught: ['full batch'] })
+    expect(result.close).toEqual({ threw: false, closed: true, error: 'bad record' })
     expect(result.uncaught).toEqual([])
   })
 

@@ -342,10 +342,19 @@ const KEPT = Symbol('bpfkit.kept')
 const helpers = {
   KEPT,
 
-  /** `r`, keeping the `size` bytes at `o` when `lost` (what its decode lost, or'ed together) is not 0. */
-  kept<T extends object>(r: T, lost: number, b: Buffer, o: number, size: number): T {
-    if (lost !== 0) Object.defineProperty(r, KEPT, { value: Uint8Array.prototype.slice.call(b, o, o + size) })
+  /**
+   * `r`, keeping the `size` bytes at `o` when `lost` (what its decode lost, or'ed together) is not 0,
+   * with the struct's `layout` (Btf.layout): only an encoder of that layout writes them back.
+   */
+  kept<T extends object>(r: T, lost: number, b: Buffer, o: number, size: number, layout: string): T {
+    if (lost !== 0) Object.defineProperty(r, KEPT, { value: { layout, bytes: Uint8Array.prototype.slice.call(b, o, o + size) } })
     return r
+  },
+
+  /** The bytes a decoded struct kept (see KEPT), when it is of `layout`. */
+  keptOf(v: Record<PropertyKey, unknown>, layout: string): Uint8Array | undefined {
+    const kept = v[KEPT] as { layout: string; bytes: Uint8Array } | undefined
+    return kept !== undefined && kept.layout === layout ? kept.bytes : undefined
   },
 
   /** Writes the `size` bytes of a NaN kept at `from` in `p` over the NaN just written at `o`, when they are a NaN too. */
@@ -878,7 +887,7 @@ class Compiler {
           ...lossy.bools.map((at) => `(b[${o} + ${at}] & 0xfe)`),
           ...lossy.floats.map(([at, size]) => `(Number.isNaN(dv.getFloat${size * 8}(${o} + ${at}, ${le})) ? 1 : 0)`),
         ]
-        return `h.kept(${literal}, ${lost.join(' | ')}, b, ${o}, ${type.size})`
+        return `h.kept(${literal}, ${lost.join(' | ')}, b, ${o}, ${type.size}, ${this.#constant(btf.layout(type.id))})`
       }
       case 'datasec': {
         const parts = type.vars.map((v) => {
@@ -1142,15 +1151,20 @@ class Compiler {
   #lossy(id: number): { padding: number[]; bools: number[]; floats: Array<[number, number]> } | undefined {
     const type = this.#btf.resolve(id)
     if (type.kind !== 'struct') return undefined
+    // How many members cover each byte: a bool or float that shares its bytes with another member (of
+    // an anonymous union) is left alone, as the other may have changed them.
     const covered = new Uint8Array(type.size)
+    const fields = this.#fields(type.id).map((f) => {
+      const first = f.bitOffset >> 3
+      const end = Math.min(f.bitSize === 0 ? first + this.#btf.sizeOf(f.type) : (f.bitOffset + f.bitSize + 7) >> 3, type.size)
+      for (let at = first; at < end; at++) covered[at] = Math.min(255, (covered[at] as number) + 1)
+      return { f, first, end }
+    })
     const bools: number[] = []
     const floats: Array<[number, number]> = []
-    for (const f of this.#fields(type.id)) {
-      const first = f.bitOffset >> 3
-      const end = f.bitSize === 0 ? first + this.#btf.sizeOf(f.type) : (f.bitOffset + f.bitSize + 7) >> 3
-      covered.fill(1, first, Math.min(end, type.size))
+    for (const { f, first, end } of fields) {
       const member = this.#btf.resolve(f.type)
-      if (f.bitSize !== 0 || (f.bitOffset & 7) !== 0) continue
+      if (f.bitSize !== 0 || (f.bitOffset & 7) !== 0 || covered.subarray(first, end).some((c) => c !== 1)) continue
       if (member.kind === 'int' && member.bool && member.size === 1 && member.bits === 8) bools.push(first)
       if (member.kind === 'float' && (member.size === 4 || member.size === 8)) floats.push([first, member.size])
     }
@@ -1168,7 +1182,7 @@ class Compiler {
     if (lossy === undefined) return []
     const le = String(LITTLE_ENDIAN)
     return [
-      `  const p = v[h.KEPT];`,
+      `  const p = h.keptOf(v, ${this.#constant(this.#btf.layout(id))});`,
       `  if (p !== undefined) {`,
       ...lossy.padding.map((at) => `    b[o + ${at}] = p[${at}];`),
       ...lossy.bools.map((at) => `    if ((b[o + ${at}] !== 0) === (p[${at}] !== 0)) b[o + ${at}] = p[${at}];`),

@@ -556,8 +556,13 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
       if (this.#error !== undefined) {
         stream.destroy(this.#error as Error)
       } else {
-        while (this.#queue.length > 0) stream.push(this.#take())
-        stream.push(null)
+        try {
+          while (this.#queue.length > 0) stream.push(this.#take())
+          stream.push(null)
+        } catch (error) {
+          // A decoder or 'data' listener threw: the stream ends with its error, and close() goes on.
+          stream.destroy(error as Error)
+        }
       }
     }
     if (this.#queue.length > 0 && this.#error === undefined) return

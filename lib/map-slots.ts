@@ -113,16 +113,9 @@ export class Slots {
     }
   }
 
-  /** The keys of the slots that hold something, as bytes. */
-  *keys(): IterableIterator<Buffer> {
+  *entries(): IterableIterator<[unknown, number | bigint]> {
     for (let key = this.#handle.nextKey(null); key !== undefined; key = this.#handle.nextKey(key)) {
       // An array's empty slots have keys but no values.
-      if (this.#handle.lookup(key) !== undefined) yield key
-    }
-  }
-
-  *entries(): IterableIterator<[unknown, number | bigint]> {
-    for (const key of this.keys()) {
       const value = this.#handle.lookup(key)
       if (value !== undefined) yield [this.decodeKey(key), this.decodeValue(value)]
     }

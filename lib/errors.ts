@@ -158,8 +158,13 @@ export function reading<T>(op: string, what: string, read: () => T): T {
     return read()
   } catch (error) {
     if (error instanceof BpfError) throw error
-    throw invalidArgument(op, `${what} could not be read: ${error instanceof Error ? error.message : describe(error)}`)
+    throw invalidArgument(op, `${what} ${unreadable(error)}`)
   }
+}
+
+/** @internal What to say of a value that threw `error` while it was read (a revoked proxy, a getter). */
+export function unreadable(error: unknown): string {
+  return `could not be read: ${error instanceof Error ? error.message : describe(error)}`
 }
 
 /**

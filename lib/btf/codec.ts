@@ -10,7 +10,7 @@
 // "surrogateescape"), which encoding turns back into that byte, so every string read writes back the
 // same bytes.
 import * as os from 'node:os'
-import { BpfError, describe, invalidArgument } from '../errors'
+import { BpfError, describe, invalidArgument, unreadable } from '../errors'
 import type { Btf } from './btf'
 import type { BtfType } from './types'
 
@@ -309,14 +309,14 @@ function fieldError(path: string, message: string): BpfError {
 }
 
 /** The fault of a value that threw while it was read: a revoked proxy, a getter that throws. */
-function unreadable(error: unknown): Fault {
-  return fault(`could not be read: ${error instanceof Error ? error.message : show(error)}`)
+function unreadableFault(error: unknown): Fault {
+  return fault(unreadable(error))
 }
 
 /** What an encoder's error is to its caller: the field's EINVAL for a fault or a value that could not be read. */
 function encodeError(error: unknown, path: string): unknown {
   if (error instanceof BpfError) return error
-  const f = error instanceof Fault ? error : unreadable(error)
+  const f = error instanceof Fault ? error : unreadableFault(error)
   return fieldError(path + f.path, f.message)
 }
 
@@ -387,7 +387,7 @@ const helpers = {
    */
   at(error: unknown, segment: string): unknown {
     if (error instanceof BpfError) return error
-    const f = error instanceof Fault ? error : unreadable(error)
+    const f = error instanceof Fault ? error : unreadableFault(error)
     f.path = segment + f.path
     return f
   },

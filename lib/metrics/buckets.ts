@@ -1,5 +1,6 @@
 // Histogram buckets: the upper bound (`le`) of each slot, for the exp2, exp2zero, linear and fixed types.
 
+import { unreadable } from '../errors'
 import { MetricOptionError } from './options'
 
 export type BucketType = 'exp2' | 'exp2zero' | 'linear' | 'fixed'
@@ -34,7 +35,7 @@ export function makeBuckets(given: BucketSettings): Buckets {
     settings = { ...given }
   } catch (error) {
     // A revoked proxy, a getter that throws.
-    throw new MetricOptionError([], `makeBuckets' settings could not be read: ${error instanceof Error ? error.message : String(error)}`)
+    throw new MetricOptionError([], `makeBuckets' settings ${unreadable(error)}`)
   }
   const multiplier = settings.bucketMultiplier ?? 1
   if (settings.bucketType === 'fixed') {

@@ -2,7 +2,7 @@
 // `bpfkit serve` config.
 
 import { z } from 'zod'
-import { BpfError } from '../errors'
+import { BpfError, unreadable } from '../errors'
 import type { LabelDecoder } from './decoders'
 
 /** An object schema that refuses unknown fields, naming the ones it has. */
@@ -103,7 +103,7 @@ export function parseOptions<T>(schema: z.ZodType<T>, options: unknown, what: st
     result = schema.safeParse(options)
   } catch (error) {
     // A revoked proxy, a getter that throws.
-    throw new MetricOptionError([], `${what}'s options could not be read: ${error instanceof Error ? error.message : String(error)}`)
+    throw new MetricOptionError([], `${what}'s options ${unreadable(error)}`)
   }
   if (result.success) return result.data
   const issue = firstIssue(result.error)

@@ -438,7 +438,11 @@ const until = (done) => new Promise((resolve) => { const t = setInterval(() => {
     const reader = obj.ringBuffer<SeqEvent>('events', { wakeup: { bytes: 64 * 1024, maxLatencyMs: 60_000 } })
     let events = 0
     reader.on('data', () => events++)
+    // Reading, its first drain done, before the records come. That drain runs in the idle phase of a
+    // loop turn: under emulation a 20 ms timer could fire first, in the same turn's timers phase, and
+    // the drain then took the records. An immediate runs after the idle phase.
     await sleep(20)
+    await new Promise((resolve) => setImmediate(resolve))
     trigger() // 100 records, far below the threshold: no wakeup, and the timer is a minute away
     await sleep(50)
     expect(events).toBe(0)

@@ -4,7 +4,8 @@
 // root read-only over 9p (scripts/kernels/init). Kernel packages and initramfs are cached by version.
 //   npm run test:kernels [-- --kernel 6.1|6.12|all] [--full] [--jobs N] [--verbose] [test files…]
 // Without --full or files it runs the CI subset; --full runs the whole suite (nightly). One line per
-// kernel says what passed, failed and was skipped (with the reason) and how long it took. The guests
+// kernel says what passed, failed and was skipped (with the reason) and how long it took; a guest that
+// fails shows the end of its console, and one that ends before its tests begin boots again. The guests
 // run a copy of the tree taken at the start (sources, dist/ and the built addon), so building, packing
 // or testing here meanwhile changes nothing they see.
 import { execFileSync, spawn } from 'node:child_process'
@@ -35,6 +36,10 @@ const SUBSET = ['attach', 'tracing', 'iterators', 'link-update', 'maps', 'ring-b
 // Emulation (TCG) runs code some 10-30 times slower than this machine: the tests' one scale factor.
 const SCALE = Number(process.env.BPFKIT_TEST_SCALE) || 20
 const GUEST_MB = 4096
+// A guest that ends before its tests begin boots again, this many times; of a failing one, this many
+// console lines are printed.
+const BOOT_RETRIES = 2
+const TAIL_LINES = 40
 
 function usage(message) {
   if (message) process.stderr.write(`test:kernels: ${message}\n`)
@@ -179,6 +184,10 @@ async function roomForGuest() {
   }
 }
 
+function indent(lines) {
+  return lines.map((l) => `    ${l}\n`).join('')
+}
+
 function formatTime(ms) {
   const s = Math.round(ms / 1000)
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
@@ -206,6 +215,8 @@ async function boot(name, dir, initramfs, tree, files, options) {
   const job = fs.mkdtempSync(path.join(os.tmpdir(), `bpfkit-kernel-${name}-`))
   const logFile = path.join(job, 'console.log')
   fs.writeFileSync(path.join(job, 'run.sh'), [
+    // The guest booted and reached the tests: a VM that ends without this never ran any.
+    ': > /job/started',
     `cd ${JSON.stringify(tree)}`,
     // CI: vitest's plain reporter (the console is a terminal).
     `export BPFKIT_TEST_SCALE=${SCALE} CI=true HOME=/root PATH=${JSON.stringify(process.env.PATH)}`,
@@ -214,7 +225,7 @@ async function boot(name, dir, initramfs, tree, files, options) {
     '',
   ].join('\n'))
   await roomForGuest()
-  const started = Date.now()
+  const begun = Date.now()
   // Two vCPUs on one emulation thread (thread=single), not one host thread each (MTTCG): a 6.12 guest
   // with a thread per vCPU once died of an int3 left at a patched static-branch site in __schedule
   // (the kernel's live text patching racing the other vCPU's translated code), and two such guests
@@ -241,7 +252,7 @@ async function boot(name, dir, initramfs, tree, files, options) {
   const exit = await new Promise((resolve) => qemu.on('exit', (code, signal) => resolve(signal ?? code)))
   clearTimeout(timer)
   out.end()
-  const elapsed = Date.now() - started
+  const elapsed = Date.now() - begun
   const status = fs.existsSync(path.join(job, 'status')) ? Number(fs.readFileSync(path.join(job, 'status'), 'utf8')) : undefined
   const text = console.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '')
   const summaries = [...text.matchAll(/tests: (\d+) passed, (\d+) failed, (\d+) skipped/g)]
@@ -249,11 +260,13 @@ async function boot(name, dir, initramfs, tree, files, options) {
     : summaries.reduce((sum, m) => [m[0], ...[1, 2, 3].map((i) => String(Number(sum[i]) + Number(m[i])))], ['', '0', '0', '0'])
   const skips = [...text.matchAll(/^\s*skipped: (.*)$/gm)].map((m) => m[1].trim())
   const failures = [...new Set([...text.matchAll(/^ FAIL (.*)$/gm)].map((m) => m[1].trim()))]
+  const started = fs.existsSync(path.join(job, 'started'))
   const ok = status === 0 && counts !== null && counts[2] === '0'
   const what = counts === null
     ? `no test summary (${status === undefined ? `the VM ended: ${exit}` : `exit ${status}`})`
     : `${counts[1]} passed, ${counts[2]} failed, ${counts[3]} skipped${status === 0 ? '' : ` (exit ${status})`}`
-  return { name, release, ok, line: `kernel ${release}: ${what} in ${formatTime(elapsed)}`, skips, failures, logFile, job }
+  const tail = text.split('\n').filter((l) => l.trim() !== '').slice(-TAIL_LINES)
+  return { name, release, ok, started, line: `kernel ${release}: ${what} in ${formatTime(elapsed)}`, skips, failures, logFile, job, tail }
 }
 
 /** Prepares each kernel and boots them `options.jobs` at a time; resolves with their summaries. */
@@ -270,7 +283,16 @@ async function bootAll(options, tree, files) {
     // Staggered starts: two guests booting at once fight over the same two cores.
     await new Promise((resolve) => setTimeout(resolve, delay))
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-      const result = await boot(next.name, next.dir, next.initramfs, tree, files, options)
+      let result = await boot(next.name, next.dir, next.initramfs, tree, files, options)
+      // A guest that ended before its tests began ran nothing of bpfkit's: emulation failed to boot it
+      // (rarely: once in CI, a 6.12 guest ended after 6 s). Its console is shown, and it boots again.
+      for (let attempt = 1; !result.started && attempt <= BOOT_RETRIES; attempt++) {
+        process.stdout.write(`${result.line}: it never reached the tests; its console ended with:\n`)
+        process.stdout.write(indent(result.tail))
+        fs.rmSync(result.job, { recursive: true, force: true })
+        log(`booting ${next.name} again (${attempt} of ${BOOT_RETRIES})`)
+        result = await boot(next.name, next.dir, next.initramfs, tree, files, options)
+      }
       process.stdout.write(`${result.line}\n`)
       results.push(result)
     }
@@ -309,6 +331,8 @@ async function main() {
     for (const failure of result.failures) process.stdout.write(`  ${result.release} FAIL ${failure}\n`)
     if (!result.ok) {
       failed = true
+      // CI keeps only what is printed: the end of the console says how the guest ended.
+      if (result.failures.length === 0) process.stdout.write(`  ${result.release}: its console ended with:\n${indent(result.tail)}`)
       process.stdout.write(`  ${result.release}: console log in ${result.logFile}\n`)
     } else {
       fs.rmSync(result.job, { recursive: true, force: true })

@@ -162,6 +162,18 @@ export function reading<T>(op: string, what: string, read: () => T): T {
   }
 }
 
+/**
+ * @internal `value instanceof type`, and false where asking throws (a revoked proxy's prototype, a
+ * getPrototypeOf trap): the caller's check then refuses the value as not one.
+ */
+export function isInstance<T>(value: unknown, type: abstract new (...args: never[]) => T): value is T {
+  try {
+    return value instanceof type
+  } catch {
+    return false
+  }
+}
+
 /** @internal What to say of a value that threw `error` while it was read (a revoked proxy, a getter). */
 export function unreadable(error: unknown): string {
   return `could not be read: ${error instanceof Error ? error.message : describe(error)}`

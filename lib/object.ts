@@ -2,7 +2,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { addon, type LinkHandle, type ObjectHandle } from './native'
-import { BpfError, VerifierError, invalidArgument, optionsOf, reading } from './errors'
+import { BpfError, VerifierError, invalidArgument, isInstance, optionsOf, reading } from './errors'
 import { features, type AttachKind } from './probe'
 import { levelNumber, nativeLogger, type Logger, type LogLevel } from './log'
 import { BpfProgram } from './program'
@@ -138,7 +138,7 @@ function checkOptions(options: unknown): OpenOptions {
   if (o.pinRoot !== undefined) checkBpffs('BpfObject.open', 'pinRoot', o.pinRoot)
   if (o.maps !== undefined) {
     const maps = reading('BpfObject.open', 'maps', () => (o.maps !== null && typeof o.maps === 'object' ? Object.entries(o.maps) : undefined))
-    if (maps === undefined || maps.some(([, m]) => !(m instanceof BpfMap) && !(Number.isInteger(m) && (m as number) >= 0))) {
+    if (maps === undefined || maps.some(([, m]) => !isInstance(m, BpfMap) && !(Number.isInteger(m) && (m as number) >= 0))) {
       throw invalidArgument('BpfObject.open', 'maps must be an object of BpfMaps or map fds by map name')
     }
     o.maps = Object.fromEntries(maps)
@@ -153,7 +153,8 @@ const BPF_FS_MAGIC = 0xcafe4a11
  * Refuses a pin directory that is not on a bpffs mount (where pins cannot be made), before anything is
  * made: the directory, or the nearest one above it that exists (libbpf creates the rest).
  */
-function checkBpffs(op: string, what: string, dir: unknown): void {
+/** @internal Refuses `dir` (`what`, in the message) unless it is an absolute path on a bpffs mount, or would be once made. */
+export function checkBpffs(op: string, what: string, dir: unknown): void {
   if (typeof dir !== 'string' || !path.isAbsolute(dir)) throw invalidArgument(op, `${what} must be an absolute path on bpffs`)
   let existing = dir
   while (!fs.existsSync(existing) && existing !== path.dirname(existing)) existing = path.dirname(existing)
@@ -193,7 +194,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
    * load().
    */
   static open(pathOrBytes: string | Uint8Array, options?: OpenOptions): BpfObject {
-    if (typeof pathOrBytes !== 'string' && !(pathOrBytes instanceof Uint8Array)) {
+    if (typeof pathOrBytes !== 'string' && !isInstance(pathOrBytes, Uint8Array)) {
       throw invalidArgument('BpfObject.open', 'expected a file path or the object bytes (Uint8Array)')
     }
     if (pathOrBytes.length === 0) throw invalidArgument('BpfObject.open', 'the path or bytes are empty')

@@ -5,7 +5,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Registry } from 'prom-client'
-import { BpfObject } from 'bpfkit'
+import { BpfMap, BpfObject } from 'bpfkit'
 import {
   MapCounter, MapGauge, MapHistogram, MetricOptionError, makeBuckets, makeDecoder, registerDecoder,
   cgroup, errno, ifname, inet, ksym, majorminor, regexp, staticTable, string, syscall, uid,
@@ -111,6 +111,26 @@ describe('MapCounter and MapGauge', () => {
     for (const make of [() => makeDecoder(proxy as never), () => regexp(proxy as never), () => staticTable(proxy as never), () => staticTable({ table: proxy })]) {
       expect(() => make()).toThrow(expect.objectContaining({ code: 'EINVAL' }))
     }
+    // What is not a BpfMap, however it looks like one.
+    for (const fake of [proxy, new Proxy(map, {}), Object.create(BpfMap.prototype)]) {
+      expect(optionError(() => new MapCounter({ name: 'x', map: fake, value: 'bytes' })).message).toBe('map: map must be a BpfMap (obj.map(name) or BpfMap.openPinned)')
+    }
+    // Registries: each checked, and one that refuses leaves the metric on none.
+    for (const registers of [[42], [{}], [null], [proxy]]) {
+      expect(optionError(() => new MapCounter({ name: 'x', map, value: 'bytes', registers: registers as never })).path[0]).toBe('registers')
+    }
+    const [free, taken] = [new Registry(), new Registry()]
+    const first = new MapCounter({ name: 'dup_total', map, value: 'bytes', registers: [taken] })
+    const dup = optionError(() => new MapCounter({ name: 'dup_total', map, value: 'bytes', registers: [free, taken] }))
+    expect(dup.message).toBe("name: a metric named 'dup_total' is registered already")
+    expect(free.getSingleMetric('dup_total')).toBeUndefined()
+    const second = new MapCounter({ name: 'dup_total', map, value: 'bytes', registers: [free] })
+    first.unregister()
+    second.unregister()
+    // A decoder's settings are checked: a misspelt one, settings for one that takes none, a name that is not a string.
+    expect(() => regexp({ match: '^s', replce: 'S' })).toThrow(expect.objectContaining({ code: 'EINVAL', message: expect.stringContaining("unknown option 'replce'") }))
+    expect(() => makeDecoder({ name: 'errno', bogus: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL', message: 'decoder: the errno decoder takes no settings, got \'bogus\'' }))
+    expect(() => makeDecoder({ name: Symbol('s') } as never)).toThrow(expect.objectContaining({ code: 'EINVAL', message: "decoder: a decoder's name is a string, got Symbol(s)" }))
   })
 })
 
@@ -153,7 +173,7 @@ describe('MapHistogram', () => {
     expect(optionError(() => new MapHistogram({ name: 'h', map, bucketType: 'fixed', bucketKeys: [3, 1] })).message).toBe('bucketKeys[1]: bucketKeys must be ascending')
     expect(optionError(() => new MapHistogram({ name: 'h', map, bucketType: 'linear', bucketMin: 5, bucketMax: 2 })).message).toBe('bucketMax: bucketMax (2) is below bucketMin (5)')
     expect(optionError(() => new MapHistogram({ name: 'h', map, bucketType: 'exp2', bucketMax: 3, slot: 'sloth' })).message)
-      .toBe("slot: struct latency_key has no integer field 'sloth' (fields: op, slot)")
+      .toBe("slot: struct latency_key has no integer field 'sloth' (integer fields: op, slot)")
     expect(optionError(() => new MapHistogram({ name: 'h', map, bucketType: 'exp2', bucketMax: 3, labels: { slot: 'x' } })).message)
       .toBe("labels.slot: 'slot' is the histogram's slot, not a label")
   })
@@ -168,6 +188,17 @@ describe('buckets', () => {
     expect([5, 10, 11, 1000, 1001].map((s) => fixed.index(s))).toEqual([0, 0, 1, 2, 3])
     const exp2 = makeBuckets({ bucketType: 'exp2', bucketMin: 2, bucketMax: 4 })
     expect([0, 2, 4, 5].map((s) => exp2.index(s))).toEqual([0, 0, 2, 3])
+  })
+
+  it('refuse settings a histogram would refuse, and bounds a double cannot hold', () => {
+    const wrong = (settings: unknown): MetricOptionError => optionError(() => makeBuckets(settings as never))
+    expect(wrong({ bucketType: 'bogus', bucketMax: 3 }).path).toEqual(['bucketType'])
+    for (const bucketMax of [Number.NaN, 2 ** 32, Symbol('max'), -1]) expect(wrong({ bucketType: 'linear', bucketMax }).path).toEqual(['bucketMax'])
+    expect(wrong({ bucketType: 'fixed', bucketKeys: 5 }).path).toEqual(['bucketKeys'])
+    expect(wrong({ bucketType: 'fixed', bucketKeys: [Symbol('a'), Symbol('b')] }).path).toEqual(['bucketKeys', 0])
+    expect(wrong({ bucketType: 'exp2', bucketMax: 1024 }).message).toBe('bucketMax: bucket 1024\'s bound is Infinity after 8.98846567431158e+307: the bounds must be finite and ascending')
+    expect(wrong({ bucketType: 'linear', bucketMax: 3, bucketMultiplier: 1e308 }).path).toEqual(['bucketMultiplier'])
+    expect(makeBuckets({ bucketType: 'exp2', bucketMax: 1023 }).bounds.at(-1)).toBe(2 ** 1023)
   })
 })
 

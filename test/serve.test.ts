@@ -288,13 +288,71 @@ describe('bpfkit serve configs', () => {
     ['a wrong bucket setting', program('      histograms:\n        - name: h\n          map: execs\n          bucketType: exp3\n'),
       '8: programs[0].metrics.histograms[0].bucketType: Invalid option: expected one of "exp2"|"exp2zero"|"linear"|"fixed"'],
     ['a missing bucket setting', program('      histograms:\n        - name: h\n          map: execs\n          bucketType: exp2\n          slot: comm\n'),
-      "9: programs[0].metrics.histograms[0].slot: struct exec_key has no integer field 'comm' (fields: comm)"],
+      "9: programs[0].metrics.histograms[0].slot: struct exec_key has no integer field 'comm' (integer fields: none)"],
+    ['an include that cannot be read', 'include:\n  - nope.yaml\n', '2: include[0]: cannot read nope.yaml: ENOENT'],
     ['a YAML syntax error', 'programs:\n  - name: [execs\n', '3: YAML: '],
+    ["a metric named as one of the daemon's own", program('      counters:\n        - name: bpfkit_program_up\n          map: execs\n'),
+      "6: programs[0].metrics.counters[0].name: metric 'bpfkit_program_up' is already defined by bpfkit serve itself"],
+    ['a misspelt decoder setting', program('      counters:\n        - name: execs_total\n          map: execs\n          labels: { comm: { decoders: [{ name: regexp, match: ^s, replce: S }] } }\n'),
+      "8: programs[0].metrics.counters[0].labels.comm.decoders[0]: unknown option 'replce' (options: match, replace)"],
+    ['a wrong rodata value', `programs:\n  - name: tcp\n    object: ${examples}/tcpstates.bpf.o\n    rodata: { port: abc }\n`,
+      '4: programs[0].rodata.port: expected a number'],
   ])('refuses %s with one line naming file:line and field, and exits 1', (_what, text, expected) => {
     const result = serve(text)
     expect(result.status).toBe(1)
     expect(result.stderr.split('\n').filter(Boolean)).toHaveLength(1)
     expect(result.stderr).toContain(`bpfkit serve: ${bad}:${expected}`)
+  })
+
+  it('refuses a --pin-dir that is not on bpffs before loading anything', () => {
+    const result = spawnSync(process.execPath, [cli, 'serve', path.join(examples, 'execs.yaml'), '--listen', '127.0.0.1:0', '--pin-dir', tmp],
+      { encoding: 'utf8' })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toBe(`bpfkit serve: --pin-dir ${tmp} is not on a bpffs mount (pins live on bpffs: use a directory under /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf if it is not mounted))\n`)
+  })
+
+  it('answers a request whose path is not a URL with 400, and goes on serving; a sink makes its directory', async () => {
+    const file = path.join(tmp, 'sink.yaml')
+    fs.writeFileSync(file, `programs:\n  - name: execs\n    object: ${examples}/execs.bpf.o\n    events: [{ map: events, output: new-dir/execs.ndjson }]\n`)
+    const served = await startDaemon([file, '--listen', '127.0.0.1:0'])
+    expect(fs.existsSync(path.join(tmp, 'new-dir/execs.ndjson'))).toBe(true)
+    const port = served.logs.find((l) => l.msg === 'listening')!.port as number
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.end('GET http://[ HTTP/1.1\r\nHost: x\r\n\r\n'))
+      let text = ''
+      socket.on('data', (chunk) => { text += chunk.toString() })
+      socket.on('end', () => resolve(text))
+      socket.on('error', reject)
+    })
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /)
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200)
+    served.child.kill('SIGTERM')
+    expect(await served.exited).toBe(0)
+  })
+
+  it('a version that fails to start on reload leaves the pins of the running one', async () => {
+    const dir = `${pinDir}-failed`
+    const file = path.join(tmp, 'reload.yaml')
+    const write = (object: string, labels = ''): void => fs.writeFileSync(file,
+      `programs:\n  - name: execs\n    object: ${object}\n    metrics:\n      counters: [{ name: execs_total, map: execs${labels} }]\n`)
+    const pinned = (): { id: number; bytes_key: number } => JSON.parse(execFileSync('bpftool', ['--json', 'map', 'show', 'pinned', `${dir}/execs/execs`], { encoding: 'utf8' }))
+    write(path.join(examples, 'execs.bpf.o'))
+    try {
+      const served = await startDaemon([file, '--listen', '127.0.0.1:0', '--pin-dir', dir])
+      const running = pinned()
+      expect(running.bytes_key).toBe(16)
+      write(path.join(root, 'test/fixtures/serve-fail.bpf.o'), ', labels: { key: id }')
+      served.child.kill('SIGHUP')
+      await waitFor(() => served.logs.some((l) => l.msg === 'config reloaded'), 10_000, 'the reload')
+      expect(served.logs.find((l) => l.msg === 'config reloaded')).toMatchObject({ failed: ['execs'] })
+      expect(served.logs.find((l) => l.msg === 'pinned map no longer matches: recreating it')).toMatchObject({ differences: expect.arrayContaining(['key size 16, not 4']) })
+      expect(pinned()).toMatchObject({ id: running.id, bytes_key: 16 })
+      served.child.kill('SIGTERM')
+      expect(await served.exited).toBe(0)
+      expect(pinned()).toMatchObject({ id: running.id })
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('recreates a pinned map whose layout changed, and says so', async () => {

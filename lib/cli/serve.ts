@@ -2,8 +2,10 @@
 // metrics (lib/daemon/), until SIGTERM or SIGINT; SIGHUP reloads the config.
 
 import type { Server } from 'node:http'
+import * as path from 'node:path'
 import type { Command } from 'commander'
 import { dropCapabilities, type Capability } from '../index'
+import { checkBpffs } from '../object'
 import type { Daemon } from '../daemon/daemon'
 import type { DaemonLogLevel } from '../daemon/log'
 import { fail } from './fail'
@@ -25,6 +27,13 @@ async function serve(config: string, flags: ServeFlags): Promise<void> {
   const address = parseListen(flags.listen)
   if (address === undefined) fail('serve', `--listen takes HOST:PORT (e.g. 127.0.0.1:9437), got ${flags.listen}`)
   if (!(LOG_LEVELS as readonly string[]).includes(flags.logLevel)) fail('serve', `--log-level is one of ${LOG_LEVELS.join(', ')}`)
+  if (flags.pinDir !== undefined) {
+    try {
+      checkBpffs('serve', '--pin-dir', path.resolve(flags.pinDir))
+    } catch (error) {
+      fail('serve', error)
+    }
+  }
   const level = flags.logLevel as DaemonLogLevel
   const log = createLog(level)
   routeLibbpf(log, level)

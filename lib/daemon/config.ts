@@ -139,6 +139,8 @@ function loadConfig(file: string, seen: ReadonlySet<string> = new Set()): Progra
     if (seen.has(target) || target === absolute) {
       throw new ConfigError(file, source.line(['include', i]), `include[${i}]`, `${include} includes itself`)
     }
+    // A file that cannot be read is reported where it is included.
+    if (!fs.existsSync(target)) throw new ConfigError(file, source.line(['include', i]), `include[${i}]`, `cannot read ${include}: ENOENT`)
     entries.push(...loadConfig(path.relative(process.cwd(), target) || target, new Set([...seen, absolute])))
   }
   for (const [i, program] of (parsed.data.programs ?? []).entries()) {
@@ -147,12 +149,15 @@ function loadConfig(file: string, seen: ReadonlySet<string> = new Set()): Progra
   return entries
 }
 
+/** The daemon's own metrics (lib/daemon/daemon.ts), whose names no program's metric may take. */
+export const DAEMON_METRICS = { up: 'bpfkit_program_up', reloads: 'bpfkit_config_reloads_total' } as const
+
 /** Loads a config and checks what needs no object: at least one program, names and metric names unique. */
 export function readConfig(file: string): ProgramEntry[] {
   const entries = loadConfig(file)
   if (entries.length === 0) throw new ConfigError(file, 1, 'programs', 'the config lists no program')
   const names = new Map<string, ProgramEntry>()
-  const metrics = new Map<string, string>()
+  const metrics = new Map<string, string>(Object.values(DAEMON_METRICS).map((name) => [name, '']))
   for (const entry of entries) {
     const { config, source, at } = entry
     const other = names.get(config.name)
@@ -167,7 +172,8 @@ export function readConfig(file: string): ProgramEntry[] {
         const full = kind === 'histograms' && 'unit' in m && m.unit !== undefined && !m.name.endsWith(`_${m.unit}`) ? `${m.name}_${m.unit}` : m.name
         const first = metrics.get(full)
         if (first !== undefined) {
-          throw new ConfigError(source.file, source.line(where), formatPath(where), `metric '${full}' is already defined by program '${first}'`)
+          throw new ConfigError(source.file, source.line(where), formatPath(where),
+            `metric '${full}' is already defined by ${first === '' ? 'bpfkit serve itself' : `program '${first}'`}`)
         }
         metrics.set(full, config.name)
       }

@@ -2,7 +2,7 @@
 // attached, changed ones are swapped), scraped and stopped.
 
 import { Counter, Gauge, Registry } from 'prom-client'
-import { ConfigError, readConfig, type ProgramEntry } from './config'
+import { ConfigError, DAEMON_METRICS, readConfig, type ProgramEntry } from './config'
 import { DaemonProgram, fingerprintOf, type ProgramStatus } from './program'
 import type { Log } from './log'
 
@@ -36,7 +36,7 @@ export class Daemon {
     this.#options = options
     const programs = this.#programs
     new Gauge({
-      name: 'bpfkit_program_up',
+      name: DAEMON_METRICS.up,
       help: 'Whether the program of the config is loaded and attached (1) or failed (0)',
       labelNames: ['program'],
       registers: [this.registry],
@@ -46,7 +46,7 @@ export class Daemon {
       },
     })
     this.#reloads = new Counter({
-      name: 'bpfkit_config_reloads_total', help: 'Config reloads (SIGHUP), by result', labelNames: ['result'], registers: [this.registry],
+      name: DAEMON_METRICS.reloads, help: 'Config reloads (SIGHUP), by result', labelNames: ['result'], registers: [this.registry],
     })
   }
 

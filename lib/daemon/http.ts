@@ -17,13 +17,14 @@ export function parseListen(listen: string): { host: string; port: number } | un
 
 export async function listen(daemon: Daemon, host: string, port: number, log: Log): Promise<http.Server> {
   const startedAt = new Date()
-  const server = http.createServer((request, response) => {
-    const url = new URL(request.url ?? '/', 'http://localhost')
-    const reply = (status: number, type: string, body: string): void => {
-      response.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) })
-      response.end(request.method === 'HEAD' ? undefined : body)
-    }
+  const route = (request: http.IncomingMessage, reply: (status: number, type: string, body: string) => void): void => {
     if (request.method !== 'GET' && request.method !== 'HEAD') return reply(405, 'text/plain', 'GET only\n')
+    let url: URL
+    try {
+      url = new URL(request.url ?? '/', 'http://localhost')
+    } catch {
+      return reply(400, 'text/plain', 'bad request: the path is not a URL\n')
+    }
     switch (url.pathname) {
       case '/metrics':
         daemon.metrics().then(
@@ -42,6 +43,19 @@ export async function listen(daemon: Daemon, host: string, port: number, log: Lo
         return reply(200, 'text/html; charset=utf-8', statusPage(daemon.status(), startedAt))
       default:
         return reply(404, 'text/plain', 'not found: try /metrics, /healthz or /\n')
+    }
+  }
+  const server = http.createServer((request, response) => {
+    const reply = (status: number, type: string, body: string): void => {
+      response.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) })
+      response.end(request.method === 'HEAD' ? undefined : body)
+    }
+    try {
+      route(request, reply)
+    } catch (error) {
+      // Nothing a client sends may end the daemon.
+      log.error({ error: (error as Error).message, url: request.url }, 'request failed')
+      if (!response.headersSent) reply(500, 'text/plain', 'internal error\n')
     }
   })
   await new Promise<void>((resolve, reject) => {

@@ -96,7 +96,10 @@ export class DaemonProgram {
       try {
         object.rodata[name] = value
       } catch (error) {
-        throw entryError(this.entry, ['rodata', name], reasonOf(error).replace(/^\.rodata: /, ''))
+        // The path is the entry's already: `.rodata.port: expected…` says only `expected…`.
+        const reason = reasonOf(error)
+        const prefix = [`.rodata.${name}: `, '.rodata: '].find((p) => reason.startsWith(p))
+        throw entryError(this.entry, ['rodata', name], prefix === undefined ? reason : reason.slice(prefix.length))
       }
     }
     if (config.attach !== undefined) {
@@ -144,24 +147,23 @@ export class DaemonProgram {
    */
   async start(log: Log, pinDir: string | undefined, previous: DaemonProgram | undefined): Promise<void> {
     const fields = { program: this.name }
+    // Maps to pin once this version runs: a pin is what the next start carries on from, so one that
+    // fails (or one that will not attach) leaves the pins as they were, the running version's included.
+    const toPin: Array<[BpfMap, string]> = []
     try {
       for (const name of this.#metricMaps) {
         const map = this.object.map(name)
         if (pinDir !== undefined) {
           const pin = path.join(pinDir, this.name, name)
           fs.mkdirSync(path.dirname(pin), { recursive: true })
-          if (fs.existsSync(pin)) {
-            const pinned = BpfMap.openPinned(pin)
-            const differences = map.differences(pinned)
-            pinned.close()
-            if (differences.length > 0) {
-              log.warn({ ...fields, map: name, pin, differences }, 'pinned map no longer matches: recreating it')
-              fs.rmSync(pin)
-            } else {
-              log.info({ ...fields, map: name, pin }, 'reusing pinned map')
-            }
+          const differences = fs.existsSync(pin) ? differencesFrom(map, pin) : undefined
+          if (differences?.length === 0) {
+            log.info({ ...fields, map: name, pin }, 'reusing pinned map')
+            map.pinPath = pin
+            continue
           }
-          map.pinPath = pin
+          if (differences !== undefined) log.warn({ ...fields, map: name, pin, differences }, 'pinned map no longer matches: recreating it')
+          toPin.push([map, pin])
         } else if (previous?.object.state === 'loaded') {
           const old = previous.object.maps.find((m) => m.name === name)
           if (old !== undefined && map.differences(old).length === 0) map.reuse(old)
@@ -178,6 +180,10 @@ export class DaemonProgram {
       for (const sink of this.entry.config.events ?? []) {
         const output = sink.output === 'stdout' ? 'stdout' : path.resolve(path.dirname(this.entry.source.file), sink.output)
         this.#sinks.push(new EventSink(this.object, sink.map, { ...sink, output, fields: { program: this.name, map: sink.map } }))
+      }
+      for (const [map, pin] of toPin) {
+        fs.rmSync(pin, { force: true })
+        map.pin(pin)
       }
       this.state = 'running'
       this.#startedAt = new Date()
@@ -234,5 +240,15 @@ export class DaemonProgram {
           events: stats.events, ...(stats.dropped === undefined ? {} : { dropped: stats.dropped }) }
       }),
     }
+  }
+}
+
+/** How `map` differs from the map pinned at `pin` (see BpfMap.differences). */
+function differencesFrom(map: BpfMap, pin: string): string[] {
+  const pinned = BpfMap.openPinned(pin)
+  try {
+    return map.differences(pinned)
+  } finally {
+    pinned.close()
   }
 }

@@ -1,6 +1,7 @@
 // Event sinks: a ring buffer's typed events as NDJSON lines, to stdout or to a file rotated by size.
 
 import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { BpfError, type BpfObject, type RingBuffer } from '../index'
 
 export interface SinkOptions {
@@ -38,6 +39,8 @@ class RotatingFile {
   #size: number
 
   constructor(readonly file: string, readonly maxBytes: number, readonly keep: number) {
+    // As a log directory is made for a daemon's first start (/var/log/bpfkit).
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 })
     this.#fd = fs.openSync(file, 'a', 0o640)
     this.#size = fs.fstatSync(this.#fd).size
   }

@@ -1,7 +1,7 @@
 // Histogram buckets: the upper bound (`le`) of each slot, for the exp2, exp2zero, linear and fixed types.
 
-import { unreadable } from '../errors'
-import { MetricOptionError } from './options'
+import { z } from 'zod'
+import { MetricOptionError, histogramShape, parseOptions } from './options'
 
 export type BucketType = 'exp2' | 'exp2zero' | 'linear' | 'fixed'
 
@@ -28,15 +28,13 @@ function bound(type: Exclude<BucketType, 'fixed'>, k: number): number {
   return k
 }
 
+// The bucket settings, checked as a histogram's are (other settings are left out).
+const { bucketType, bucketMin, bucketMax, bucketKeys, bucketMultiplier } = histogramShape
+const schema = z.object({ bucketType, bucketMin, bucketMax, bucketKeys, bucketMultiplier })
+
+/** The buckets that histogram settings describe; a setting that does not fit is a BpfError naming it. */
 export function makeBuckets(given: BucketSettings): Buckets {
-  if (given === null || typeof given !== 'object') throw new MetricOptionError([], 'makeBuckets takes a settings object')
-  let settings: BucketSettings
-  try {
-    settings = { ...given }
-  } catch (error) {
-    // A revoked proxy, a getter that throws.
-    throw new MetricOptionError([], `makeBuckets' settings ${unreadable(error)}`)
-  }
+  const settings: BucketSettings = parseOptions(schema, given, 'makeBuckets')
   const multiplier = settings.bucketMultiplier ?? 1
   if (settings.bucketType === 'fixed') {
     const keys = settings.bucketKeys
@@ -48,7 +46,7 @@ export function makeBuckets(given: BucketSettings): Buckets {
       if (!(keys[i]! > keys[i - 1]!)) throw new MetricOptionError(['bucketKeys', i], 'bucketKeys must be ascending')
     }
     return {
-      bounds: keys.map((k) => k * multiplier),
+      bounds: checkBounds(keys.map((k) => k * multiplier), settings, 'bucketKeys'),
       index(slot) {
         let lo = 0
         let hi = keys.length
@@ -69,9 +67,21 @@ export function makeBuckets(given: BucketSettings): Buckets {
   if (max === undefined) throw new MetricOptionError(['bucketMax'], `bucketType '${settings.bucketType}' needs bucketMax: the last slot`)
   if (max < min) throw new MetricOptionError(['bucketMax'], `bucketMax (${max}) is below bucketMin (${min})`)
   const type = settings.bucketType
-  const bounds = Array.from({ length: max - min + 1 }, (_, i) => bound(type, min + i) * multiplier)
+  const bounds = checkBounds(Array.from({ length: max - min + 1 }, (_, i) => bound(type, min + i) * multiplier), settings, 'bucketMax')
   return {
     bounds,
     index: (slot) => (slot < min ? 0 : slot > max ? bounds.length : slot - min),
   }
+}
+
+/** `bounds` when each is a finite number above the one before: a multiplier or a slot too large or small for a double is refused. */
+function checkBounds(bounds: number[], settings: BucketSettings, range: 'bucketKeys' | 'bucketMax'): number[] {
+  for (let i = 0; i < bounds.length; i++) {
+    const ok = Number.isFinite(bounds[i]) && (i === 0 || bounds[i]! > bounds[i - 1]!)
+    if (!ok) {
+      const blame = settings.bucketMultiplier !== undefined ? 'bucketMultiplier' : range
+      throw new MetricOptionError([blame], `bucket ${i}'s bound is ${bounds[i]}${i > 0 ? ` after ${bounds[i - 1]}` : ''}: the bounds must be finite and ascending`)
+    }
+  }
+  return bounds
 }

@@ -1,13 +1,13 @@
 // MapCounter and MapGauge: one sample per label set of a map's keys, valued by its entries.
 
 import { keyFields, labelValues, planLabels, type Label } from './labels'
-import { MapMetric, checkMap, isNumber, numberOf, valueField, type MapMetricOptions, type Sample } from './map-metric'
+import { MapMetric, checkMap, isNumber, numberOf, registersOption, valueField, type MapMetricOptions, type Sample } from './map-metric'
 import { counterShape, parseOptions, strict, type CounterSettings } from './options'
 import { z } from 'zod'
 
 export type CounterOptions = CounterSettings & MapMetricOptions
 
-const schema = strict({ ...counterShape, map: z.unknown(), registers: z.array(z.unknown()).optional() })
+const schema = strict({ ...counterShape, map: z.unknown(), registers: registersOption })
 
 abstract class MapValueMetric extends MapMetric {
   readonly labelNames: readonly string[]

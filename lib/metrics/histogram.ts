@@ -5,12 +5,12 @@ import type { BpfMap } from '../map'
 import { makeBuckets, type Buckets } from './buckets'
 import type { Field } from './fields'
 import { keyFields, labelValues, planLabels, type Label } from './labels'
-import { MapMetric, checkMap, isNumber, numberOf, valueField, type MapMetricOptions, type Sample } from './map-metric'
+import { MapMetric, checkMap, isNumber, numberOf, registersOption, valueField, type MapMetricOptions, type Sample } from './map-metric'
 import { MetricOptionError, histogramShape, parseOptions, strict, type HistogramSettings } from './options'
 
 export type HistogramOptions = HistogramSettings & MapMetricOptions
 
-const schema = strict({ ...histogramShape, map: z.unknown(), registers: z.array(z.unknown()).optional() })
+const schema = strict({ ...histogramShape, map: z.unknown(), registers: registersOption })
 
 const DEFAULT_SLOTS = ['slot', 'bucket']
 
@@ -80,7 +80,7 @@ export class MapHistogram extends MapMetric {
       if (slot === undefined || slot.kind !== 'int') {
         throw new MetricOptionError(['slot'], slotPath === undefined
           ? `name the key field that holds the slot with slot: (fields: ${paths.join(', ')})`
-          : `${map.btf!.typeName(map.keyType!.id)} has no integer field '${slotPath}' (fields: ${paths.join(', ')})`)
+          : `${map.btf!.typeName(map.keyType!.id)} has no integer field '${slotPath}' (integer fields: ${fields.filter((f) => f.kind === 'int').map((f) => f.path).join(', ') || 'none'})`)
       }
       this.#layout = { kind: 'key', slot, count: numberOf(map, valueArray) }
       this.#labels = planLabels(map, fields, settings.labels, new Set([slot.path]), ['le'])

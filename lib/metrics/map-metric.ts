@@ -2,7 +2,9 @@
 // reads the map on every scrape.
 
 import { register as globalRegistry, type Registry } from 'prom-client'
+import { z } from 'zod'
 import { BpfMap } from '../map'
+import { BpfError, isInstance } from '../errors'
 import { leafFields, type Field } from './fields'
 import { MetricOptionError } from './options'
 
@@ -24,9 +26,31 @@ export interface Sample {
 // Map types whose entries are keys and values a scrape can read.
 const READABLE = new Set(['hash', 'array', 'percpu_hash', 'percpu_array', 'lru_hash', 'lru_percpu_hash', 'lpm_trie'])
 
+/**
+ * The registries option: prom-client registries (by what they do, so that another copy of prom-client's
+ * are accepted too).
+ */
+export const registersOption = z.array(z.custom<Registry>((r) => {
+  try {
+    return typeof r === 'object' && r !== null &&
+      ['registerMetric', 'getSingleMetric', 'removeSingleMetric'].every((f) => typeof (r as Record<string, unknown>)[f] === 'function')
+  } catch {
+    return false // a revoked proxy
+  }
+}, { error: 'a registry is a prom-client Registry (new Registry(), or register)' })).optional()
+
 export function checkMap(map: unknown): BpfMap {
-  if (!(map instanceof BpfMap)) throw new MetricOptionError(['map'], 'map must be a BpfMap (obj.map(name) or BpfMap.openPinned)')
-  if (!READABLE.has(map.type)) throw new MetricOptionError(['map'], `map '${map.name}' is a ${map.type} map: metrics read hash and array maps`)
+  const wrong = (): MetricOptionError => new MetricOptionError(['map'], 'map must be a BpfMap (obj.map(name) or BpfMap.openPinned)')
+  if (!isInstance(map, BpfMap)) throw wrong()
+  let type: string
+  try {
+    type = map.type
+  } catch (error) {
+    // A closed map says so; a proxy of one, or an object made from BpfMap.prototype, is not one.
+    if (error instanceof BpfError) throw new MetricOptionError(['map'], error.message)
+    throw wrong()
+  }
+  if (!READABLE.has(type)) throw new MetricOptionError(['map'], `map '${map.name}' is a ${map.type} map: metrics read hash and array maps`)
   if (!map.isTyped) {
     throw new MetricOptionError(['map'], `map '${map.name}' has no BTF key and value types: declare them with __type(key, …) and __type(value, …) and compile with -g`)
   }
@@ -84,9 +108,25 @@ export abstract class MapMetric {
     this.#registers = registers ?? [globalRegistry]
   }
 
-  /** Called by subclasses once they are complete: from then on the registries scrape them. */
+  /**
+   * Called by subclasses once they are complete: from then on the registries scrape them. Where one
+   * refuses (a metric of that name is there), the others let go of it too.
+   */
   protected register(): void {
-    for (const registry of this.#registers) registry.registerMetric(this as never)
+    const done: Registry[] = []
+    try {
+      for (const registry of this.#registers) {
+        if (registry.getSingleMetric(this.name) !== undefined) {
+          throw new MetricOptionError(['name'], `a metric named '${this.name}' is registered already`)
+        }
+        registry.registerMetric(this as never)
+        done.push(registry)
+      }
+    } catch (error) {
+      for (const registry of done) registry.removeSingleMetric(this.name)
+      if (error instanceof BpfError) throw error
+      throw new MetricOptionError(['registers'], `a registry refused the metric: ${(error as Error)?.message ?? String(error)}`)
+    }
   }
 
   /** The samples of one scrape, read from the map now. */

@@ -1,6 +1,6 @@
 // The label decoders by name, and registerDecoder() to add one.
 
-import { invalidArgument, reading } from '../../errors'
+import { describe, invalidArgument, reading } from '../../errors'
 import type { DecoderFactory, LabelDecoder } from './decoder'
 import { cgroup } from './cgroup'
 import { errno } from './errno'
@@ -30,6 +30,9 @@ const decoders = new Map<string, DecoderFactory>([
   ['regexp', regexp],
 ])
 
+/** The built-in decoders that take no settings: a setting given to one is a mistake (a misspelt name?). */
+const settingless = new Set<DecoderFactory>([string, errno, syscall, inet, ifname, cgroup, ksym, uid, majorminor])
+
 /** A decoder by name and settings, as a config names it: `'errno'`, `{ name: 'static', table }`. */
 export type DecoderSpec = string | ({ name: string } & Record<string, unknown>) | LabelDecoder
 
@@ -52,8 +55,13 @@ export function makeDecoder(spec: DecoderSpec): LabelDecoder {
     throw invalidArgument('decoder', 'a decoder is a name, { name, ...options } or a function')
   }
   const { name, ...options } = typeof spec === 'string' ? { name: spec } : reading('decoder', 'the decoder', () => ({ ...spec }))
+  if (typeof name !== 'string') throw invalidArgument('decoder', `a decoder's name is a string, got ${describe(name)}`)
   const factory = decoders.get(name)
   if (factory === undefined) throw invalidArgument('decoder', `unknown decoder '${name}' (known: ${decoderNames().join(', ')})`)
+  const settings = Object.keys(options)
+  if (settingless.has(factory) && settings.length > 0) {
+    throw invalidArgument('decoder', `the ${name} decoder takes no settings, got '${settings[0]}'`)
+  }
   return factory(options)
 }
 

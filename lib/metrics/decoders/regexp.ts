@@ -8,7 +8,7 @@ import type { LabelDecoder } from './decoder'
  * `{ match: '^kworker/.*', replace: 'kworker' }` also rewrites the matching labels ($1… allowed).
  */
 export function regexp(options: Record<string, unknown>): LabelDecoder {
-  const { match, replace } = optionsOf('regexp', options) ?? {}
+  const { match, replace } = optionsOf('regexp', options, { match: true, replace: true }) ?? {}
   if (typeof match !== 'string') throw invalidArgument('regexp', 'match must be a regular expression string')
   if (replace !== undefined && typeof replace !== 'string') throw invalidArgument('regexp', 'replace must be a string')
   let pattern: RegExp

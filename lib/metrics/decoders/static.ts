@@ -8,7 +8,7 @@ import type { LabelDecoder } from './decoder'
  * becomes its entry; others become `default`, or stay as they are without one.
  */
 export function staticTable(options: Record<string, unknown>): LabelDecoder {
-  const { table, default: fallback } = optionsOf('static', options) ?? {}
+  const { table, default: fallback } = optionsOf('static', options, { table: true, default: true }) ?? {}
   const entries = reading('static', 'table', () =>
     table === null || typeof table !== 'object' || Array.isArray(table) ? undefined : Object.entries(table))
   if (entries === undefined || entries.some(([, v]) => typeof v !== 'string')) {

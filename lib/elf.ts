@@ -14,6 +14,11 @@ export interface ElfSymbol {
   size: number
   /** Which table listed it. */
   table: 'symtab' | 'dynsym'
+  /**
+   * A GNU indirect function (STT_GNU_IFUNC, as glibc's `memcpy` or libm's `cos`): its address is the
+   * resolver that picks an implementation when the binary is loaded, not the code that runs.
+   */
+  ifunc: boolean
 }
 
 /** What a shared object needs from the dynamic linker: its DT_NEEDED libraries and the symbol versions it uses. */
@@ -54,7 +59,7 @@ export function resolveBinary(binary: string): string {
 export function findBinary(binary: string, op: string): string {
   if (binary.includes('/')) {
     if (!fs.existsSync(binary)) throw notFound(op, `no such binary: ${binary}`)
-    return path.resolve(binary)
+    return checkElf(op, path.resolve(binary))
   }
   const library = binary.endsWith('.so') || binary.includes('.so.')
   const dirs = library
@@ -63,9 +68,32 @@ export function findBinary(binary: string, op: string): string {
   for (const dir of dirs) {
     if (dir === '') continue
     const candidate = path.join(dir, binary)
-    if (fs.existsSync(candidate)) return fs.realpathSync(candidate)
+    if (fs.statSync(candidate, { throwIfNoEntry: false })?.isFile()) return checkElf(op, fs.realpathSync(candidate))
   }
   throw notFound(op, `${library ? 'library' : 'binary'} '${binary}' not found in ${library ? 'LD_LIBRARY_PATH or the system library directories' : 'PATH'}`)
+}
+
+/** `file` when it is an ELF file (what a uprobe can be in); a directory, a script or data is refused here. */
+function checkElf(op: string, file: string): string {
+  const magic = Buffer.alloc(4)
+  let directory = false
+  try {
+    const fd = fs.openSync(file, 'r')
+    try {
+      fs.readSync(fd, magic, 0, 4, 0)
+    } finally {
+      fs.closeSync(fd)
+    }
+  } catch (error) {
+    directory = (error as NodeJS.ErrnoException).code === 'EISDIR'
+    if (!directory) throw systemError(op, `cannot read ${file}`, error)
+  }
+  if (magic.readUInt32BE(0) !== 0x7f454c46) {
+    throw new BpfError(`${op}: ${file} is ${directory ? 'a directory' : 'not an ELF file'}`, {
+      code: directory ? 'EISDIR' : 'ENOEXEC', op, hint: 'give the executable or shared library the function is in (a path, or a name searched in PATH or the library directories)',
+    })
+  }
+  return file
 }
 
 /** The functions (and GNU ifuncs) in an ELF file's .symtab and .dynsym. */
@@ -150,6 +178,7 @@ function readFunctions(data: Buffer, sections: Section[]): ElfSymbol[] {
         fileOffset: Number(address - home.addr) + home.offset,
         size: Number(data.readBigUInt64LE(at + 16)),
         table: section.type === SHT_SYMTAB ? 'symtab' : 'dynsym',
+        ifunc: kind === STT_GNU_IFUNC,
       })
     }
   }

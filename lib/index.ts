@@ -11,6 +11,8 @@ export {
   type UsdtOptions,
   type KprobeOptions,
   type KprobeMultiOptions,
+  type KsyscallOptions,
+  type IterOptions,
   type XdpOptions,
   type XdpMode,
   type TcOptions,

@@ -97,9 +97,15 @@ export class IterReader extends Readable {
   }
 
   #consume(how: string): void {
+    const op = `iter.${how}`
+    if (this.destroyed && !this.#consumed && !this.readableDidRead) {
+      throw new BpfError(`${op}: this pass over the iterator was closed before it was read (by destroy(), or by closing its link)`, {
+        code: 'ECLOSED', op, origin: 'state', hint: 'call link.open() for a new pass while the link is open',
+      })
+    }
     if (this.#consumed || this.readableDidRead || this.destroyed) {
-      throw new BpfError(`iter.${how}: this pass over the iterator was read already; each link.open() is one pass`, {
-        code: 'EBADSTATE', op: `iter.${how}`, origin: 'state', hint: 'call link.open() again for a new pass',
+      throw new BpfError(`${op}: this pass over the iterator was read already; each link.open() is one pass`, {
+        code: 'EBADSTATE', op, origin: 'state', hint: 'call link.open() again for a new pass',
       })
     }
     this.#consumed = true

@@ -1,7 +1,7 @@
 // Link: keeps a program attached until closed; pinned to bpffs, it outlives the process. An iterator's
 // link also reads its output (open()), and most links can swap their program (update()).
 import { addon, type LinkHandle } from './native'
-import { BpfError, invalidArgument } from './errors'
+import { BpfError, invalidArgument, isInstance } from './errors'
 import { BpfProgram } from './program'
 import { IterReader } from './iterator'
 import type { Btf } from './btf/btf'
@@ -126,7 +126,14 @@ export class Link implements Disposable {
    * can be pinned: socket filters, netlink XDP, clsact filters and multi-CPU perf events throw EOPNOTSUPP.
    */
   pin(path: string): void {
-    if (typeof path !== 'string' || path === '') throw invalidArgument('link.pin', 'path must be a non-empty string')
+    const op = 'link.pin'
+    if (typeof path !== 'string' || path === '') throw invalidArgument(op, 'path must be a non-empty string')
+    const pinned = this.#handle.pinPath
+    if (pinned !== null) {
+      throw new BpfError(`${op}: this link is pinned at ${pinned} already`, {
+        code: 'EBUSY', op, origin: 'state', hint: 'a link has one pin: unpin() it first to pin it elsewhere',
+      })
+    }
     this.#handle.pin(path)
   }
 
@@ -150,7 +157,7 @@ export class Link implements Disposable {
    */
   update(program: BpfProgram): void {
     const op = 'link.update'
-    if (!(program instanceof BpfProgram)) throw invalidArgument(op, 'expected a BpfProgram (loaded)')
+    if (!isInstance(program, BpfProgram)) throw invalidArgument(op, 'expected a BpfProgram (loaded)')
     const info = this.info()
     if (info === null || !UPDATABLE_TYPES.has(info.type)) {
       throw new BpfError(`${op}: the kernel cannot swap the program of ${info === null ? `${this.target}, which is not one BPF link` : `a ${info.type} link`}`, {

@@ -1,6 +1,6 @@
 // BpfMap: one BPF map: its definition, typed access through its BTF, and raw byte access.
 import { addon, type MapCreateSpec, type MapHandle, type MapScratch } from './native'
-import { BpfError, describe, invalidArgument, optionsOf, reading } from './errors'
+import { BpfError, describe, invalidArgument, isInstance, optionsOf, reading } from './errors'
 import { Btf, charsOf, int64Of } from './btf/btf'
 import { isCharArray, viewsOfBuffer, type CharsMode, type CompiledCodec, type Init, type Int64Mode } from './btf/codec'
 import type { BtfType } from './btf/types'
@@ -136,7 +136,7 @@ function typeId(op: string, btf: Btf, ref: TypeRef, part: string): number {
 }
 
 function bytes(op: string, what: string, value: unknown): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw invalidArgument(op, `${what} must be a Buffer or Uint8Array`)
+  if (!isInstance(value, Uint8Array)) throw invalidArgument(op, `${what} must be a Buffer or Uint8Array`)
   return value
 }
 
@@ -300,7 +300,7 @@ export class BpfMap<K = any, V = any> {
       }
       return value
     }
-    if (innerMap !== undefined && !(innerMap instanceof BpfMap)) throw invalidArgument(op, 'innerMap must be a BpfMap')
+    if (innerMap !== undefined && !isInstance(innerMap, BpfMap)) throw invalidArgument(op, 'innerMap must be a BpfMap')
     if (options.mapExtra !== undefined && (typeof options.mapExtra !== 'bigint' || options.mapExtra < 0n || options.mapExtra >= 1n << 64n)) {
       throw invalidArgument(op, 'mapExtra must be a 64-bit unsigned bigint')
     }
@@ -468,7 +468,7 @@ export class BpfMap<K = any, V = any> {
   }
 
   set innerMap(map: BpfMap) {
-    if (!(map instanceof BpfMap)) throw invalidArgument('map.innerMap', 'expected a BpfMap (created or loaded) like the inner maps')
+    if (!isInstance(map, BpfMap)) throw invalidArgument('map.innerMap', 'expected a BpfMap (created or loaded) like the inner maps')
     this.#handle.setInnerMap(map.handle)
     this.#inner = map
   }
@@ -812,7 +812,7 @@ export class BpfMap<K = any, V = any> {
       }
       return
     }
-    if (!(existing instanceof BpfMap)) throw invalidArgument(op, 'expected a BpfMap or a map fd')
+    if (!isInstance(existing, BpfMap)) throw invalidArgument(op, 'expected a BpfMap or a map fd')
     const differences = this.differences(existing)
     if (differences.length > 0) {
       throw invalidArgument(op, `map '${existing.name}' cannot stand for '${this.name}': ${differences.join('; ')}`,
@@ -827,7 +827,7 @@ export class BpfMap<K = any, V = any> {
    * sizes). Empty when `other` can be reused as this map.
    */
   differences(other: BpfMap): string[] {
-    if (!(other instanceof BpfMap)) throw invalidArgument('map.differences', 'expected a BpfMap')
+    if (!isInstance(other, BpfMap)) throw invalidArgument('map.differences', 'expected a BpfMap')
     return compareDefinitions(this.definition(), this.btf, other.definition(), other.btf)
   }
 

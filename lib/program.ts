@@ -3,7 +3,7 @@ import type * as dgram from 'node:dgram'
 import * as fs from 'node:fs'
 import type * as net from 'node:net'
 import { addon, type LinkHandle, type ProgramHandle } from './native'
-import { BpfError, describe, invalidArgument, optionsOf, systemError } from './errors'
+import { BpfError, describe, invalidArgument, isInstance, optionsOf, reading, systemError } from './errors'
 import { Link, type LinkTarget } from './link'
 import { elfFunctions, findBinary, nearMatches } from './elf'
 import { features, type AttachKind } from './probe'
@@ -106,6 +106,11 @@ export interface TcOptions {
   priority?: number
   /** `tcx` links (Linux ≥ 6.6) or filters on the `clsact` qdisc; default tcx, falling back to clsact. */
   api?: 'tcx' | 'clsact'
+}
+
+export interface IterOptions {
+  /** The map a `SEC("iter/bpf_map_elem")` program walks. */
+  map?: { fd: number }
 }
 
 export interface CgroupOptions {
@@ -323,12 +328,12 @@ export class BpfProgram implements Disposable {
   setAttachTarget(target: BpfProgram | number, functionName: string): void
   setAttachTarget(first: string | BpfProgram | number, second?: string): void {
     const op = 'program.setAttachTarget'
-    if (first instanceof BpfProgram || typeof first === 'number') {
+    if (isInstance(first, BpfProgram) || typeof first === 'number') {
       if (typeof first === 'number' && !(Number.isInteger(first) && first > 0 && first <= 0x7fffffff)) {
         throw invalidArgument(op, `the target must be a BpfProgram or a program's fd, not ${describe(first)}`)
       }
       if (typeof second !== 'string' || second === '') throw invalidArgument(op, "expected the target program's function name")
-      this.#handle.setAttachTarget(second, first instanceof BpfProgram ? first.handle : first)
+      this.#handle.setAttachTarget(second, isInstance(first, BpfProgram) ? first.handle : first)
       return
     }
     if (typeof first !== 'string' || first === '') throw invalidArgument(op, 'expected a kernel function name, or a BpfProgram (or fd) and its function name')
@@ -401,6 +406,24 @@ export class BpfProgram implements Disposable {
     })
   }
 
+  /**
+   * Refuses a kprobe-type program whose SEC() is for another attach call than `op`'s (the kernel would
+   * say only EINVAL, or a USDT program would run on a plain uprobe without its arguments).
+   */
+  #expectProbe(op: string, want: ProbeKind): void {
+    const section = this.#handle.section
+    const attachType = this.#handle.expectedAttachType
+    const kind: ProbeKind = /^usdt(\.s)?(\/|$)/.test(section) ? 'usdt'
+      : attachType === 'trace_uprobe_multi' ? 'uprobe.multi'
+      : attachType === 'trace_kprobe_multi' ? 'kprobe.multi'
+      : attachType === 'trace_kprobe_session' ? 'kprobe.session'
+      : 'single'
+    if (kind === want) return
+    throw new BpfError(`${op}: program '${this.#handle.name}' is a ${kind === 'single' ? 'uprobe or kprobe' : kind} program (SEC("${section}")): attach it with ${PROBE_KINDS[kind].method}`, {
+      code: 'EINVAL', op, hint: `to attach it with ${op.replace('program.', '')}(), declare it ${PROBE_KINDS[want].declare}`,
+    })
+  }
+
   #link(handle: LinkHandle, target: string): Link {
     return this.#track(handle, { program: this.#handle.name, target })
   }
@@ -433,10 +456,12 @@ export class BpfProgram implements Disposable {
    * Attaches a uprobe (or uretprobe) to a function of a user-space binary or library. A symbol that is
    * not found is an ENOENT error listing the nearest names the binary has.
    */
-  attachUprobe(options: UprobeOptions): Link {
+  attachUprobe(given: UprobeOptions): Link {
     const op = 'program.attachUprobe'
     this.#expectType(op, ['kprobe'])
-    checkObject(op, options)
+    this.#expectProbe(op, 'single')
+    const options = attachOptions(op, given, UPROBE_OPTIONS)
+    const retprobe = checkFlag(op, 'retprobe', options.retprobe)
     const binary = checkBinary(op, options.binary)
     if (options.symbol !== undefined && (typeof options.symbol !== 'string' || options.symbol === '')) {
       throw invalidArgument(op, 'symbol must be a non-empty string')
@@ -449,8 +474,8 @@ export class BpfProgram implements Disposable {
     const hex = `0x${offset.toString(16)}`
     const where = `${path}:${options.symbol === undefined ? hex : offset === 0 ? options.symbol : `${options.symbol}+${hex}`}`
     try {
-      const handle = this.#handle.attachUprobe(path, options.symbol ?? null, offset, pid, options.retprobe === true, cookie)
-      return this.#link(handle, `${options.retprobe ? 'uretprobe' : 'uprobe'} ${where}${pid >= 0 ? ` (pid ${pid})` : ''}`)
+      const handle = this.#handle.attachUprobe(path, options.symbol ?? null, offset, pid, retprobe, cookie)
+      return this.#link(handle, `${retprobe ? 'uretprobe' : 'uprobe'} ${where}${pid >= 0 ? ` (pid ${pid})` : ''}`)
     } catch (error) {
       if (error instanceof BpfError && error.code === 'ENOENT' && options.symbol !== undefined) throw symbolNotFound(op, path, options.symbol, error)
       throw error
@@ -462,12 +487,16 @@ export class BpfProgram implements Disposable {
    * (Linux ≥ 6.6): `symbols`, a glob `pattern` over the binary's functions, or file `offsets`. A symbol
    * that is not found is ENOENT naming the nearest names the binary has.
    */
-  attachUprobeMulti(options: UprobeMultiOptions): Link {
+  attachUprobeMulti(given: UprobeMultiOptions): Link {
     const op = 'program.attachUprobeMulti'
     this.#expectType(op, ['kprobe'])
-    checkObject(op, options)
+    this.#expectProbe(op, 'uprobe.multi')
+    const options = attachOptions(op, given, UPROBE_MULTI_OPTIONS)
     const binary = checkBinary(op, options.binary)
-    const { symbols, pattern, offsets, cookies } = options
+    const { pattern } = options
+    const [symbols, offsets, cookies] = (['symbols', 'offsets', 'cookies'] as const).map((key) => listOf(op, key, options[key])) as
+      [string[] | undefined, number[] | undefined, bigint[] | undefined]
+    const retprobe = checkFlag(op, 'retprobe', options.retprobe)
     if ([symbols, pattern, offsets].filter((given) => given !== undefined).length !== 1) {
       throw invalidArgument(op, 'give one of symbols, pattern or offsets')
     }
@@ -492,30 +521,35 @@ export class BpfProgram implements Disposable {
     } else {
       const functions = elfFunctions(path)
       if (symbols !== undefined) {
-        const byName = new Map(functions.map((f) => [f.name, f.fileOffset]))
+        const byName = new Map(functions.map((f) => [f.name, f]))
         resolved = symbols.map((symbol) => {
-          const offset = byName.get(symbol)
-          if (offset === undefined) throw symbolNotFound(op, path, symbol)
-          return offset
+          const found = byName.get(symbol)
+          if (found === undefined) throw symbolNotFound(op, path, symbol)
+          if (found.ifunc) throw indirectFunction(op, path, symbol)
+          return found.fileOffset
         })
       } else {
+        // Indirect functions are left out: their symbols are resolvers, which run once, at load.
         const glob = new RegExp(`^${pattern!.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
-        resolved = [...new Set(functions.filter((f) => glob.test(f.name)).map((f) => f.fileOffset))]
+        const matches = functions.filter((f) => glob.test(f.name))
+        resolved = [...new Set(matches.filter((f) => !f.ifunc).map((f) => f.fileOffset))]
         if (resolved.length === 0) {
+          if (matches.length > 0) throw indirectFunction(op, path, matches[0]!.name)
           throw new BpfError(`${op}: no function of ${path} matches '${pattern}'`, { code: 'ENOENT', op, hint: 'elfFunctions(path) lists them' })
         }
       }
     }
-    const handle = this.#handle.attachUprobeMulti(path, resolved, pid, options.retprobe === true, cookies ? [...cookies] : null)
+    const handle = this.#handle.attachUprobeMulti(path, resolved, pid, retprobe, cookies ?? null)
     const what = symbols?.join(',') ?? pattern ?? `${resolved.length} offsets`
-    return this.#link(handle, `${options.retprobe ? 'uretprobe.multi' : 'uprobe.multi'} ${path}:${what}${pid >= 0 ? ` (pid ${pid})` : ''}`)
+    return this.#link(handle, `${retprobe ? 'uretprobe.multi' : 'uprobe.multi'} ${path}:${what}${pid >= 0 ? ` (pid ${pid})` : ''}`)
   }
 
   /** Attaches to a USDT probe (`provider:name`) of a binary; the program includes `<bpf/usdt.bpf.h>`. */
-  attachUsdt(options: UsdtOptions): Link {
+  attachUsdt(given: UsdtOptions): Link {
     const op = 'program.attachUsdt'
     this.#expectType(op, ['kprobe'])
-    checkObject(op, options)
+    this.#expectProbe(op, 'usdt')
+    const options = attachOptions(op, given, USDT_OPTIONS)
     const binary = checkBinary(op, options.binary)
     for (const key of ['provider', 'name'] as const) {
       if (typeof options[key] !== 'string' || options[key] === '') throw invalidArgument(op, `${key} must be a non-empty string`)
@@ -530,48 +564,56 @@ export class BpfProgram implements Disposable {
    * Attaches a kprobe (or kretprobe) to a kernel function. On a kernel without CONFIG_KPROBES this
    * throws a BpfError whose hint says so.
    */
-  attachKprobe(options: KprobeOptions): Link {
+  attachKprobe(given: KprobeOptions): Link {
     const op = 'program.attachKprobe'
     this.#expectType(op, ['kprobe'])
-    checkObject(op, options)
+    this.#expectProbe(op, 'single')
+    const options = attachOptions(op, given, KPROBE_OPTIONS)
     if (typeof options.symbol !== 'string' || options.symbol === '') throw invalidArgument(op, 'symbol must be a non-empty string')
     const offset = checkInteger(op, 'offset', options.offset, 0, 0x7fffffff) ?? 0
-    const handle = this.#handle.attachKprobe(options.symbol, offset, options.retprobe === true, checkCookie(op, options.cookie))
-    return this.#link(handle, `${options.retprobe ? 'kretprobe' : 'kprobe'} ${options.symbol}${offset ? `+0x${offset.toString(16)}` : ''}`)
+    const retprobe = checkFlag(op, 'retprobe', options.retprobe)
+    const handle = this.#handle.attachKprobe(options.symbol, offset, retprobe, checkCookie(op, options.cookie))
+    return this.#link(handle, `${retprobe ? 'kretprobe' : 'kprobe'} ${options.symbol}${offset ? `+0x${offset.toString(16)}` : ''}`)
   }
 
   /**
    * Attaches a kprobe (or kretprobe) to a syscall's handler by the syscall's name, on any architecture
    * (SEC("ksyscall/NAME") programs read the syscall's arguments with BPF_KSYSCALL).
    */
-  attachKsyscall(options: KsyscallOptions): Link {
+  attachKsyscall(given: KsyscallOptions): Link {
     const op = 'program.attachKsyscall'
     this.#expectType(op, ['kprobe'])
-    checkObject(op, options)
+    this.#expectProbe(op, 'single')
+    const options = attachOptions(op, given, KSYSCALL_OPTIONS)
     if (typeof options.syscall !== 'string' || options.syscall === '') throw invalidArgument(op, 'syscall must be a non-empty string')
+    const retprobe = checkFlag(op, 'retprobe', options.retprobe)
     // A ksyscall is a kprobe on the syscall's handler: without kprobes libbpf would only say ENOENT.
     this.#requireAttach(op, 'kprobe', 'ksyscall programs, which are kprobes on the syscall handlers',
       'this kernel lacks CONFIG_KPROBES: use a tracepoint (SEC("tracepoint/syscalls/sys_enter_NAME")) or a raw tracepoint on sys_enter instead')
-    const handle = this.#handle.attachKsyscall(options.syscall, options.retprobe === true, checkCookie(op, options.cookie))
-    return this.#link(handle, `${options.retprobe ? 'kretsyscall' : 'ksyscall'} ${options.syscall}`)
+    const handle = this.#handle.attachKsyscall(options.syscall, retprobe, checkCookie(op, options.cookie))
+    return this.#link(handle, `${retprobe ? 'kretsyscall' : 'ksyscall'} ${options.syscall}`)
   }
 
   /**
    * Attaches a `kprobe.multi` program to many kernel functions at once (a glob, or a list). Needs a
    * kernel with fprobes (CONFIG_FPROBE, Linux ≥ 5.18); elsewhere it throws EOPNOTSUPP saying so.
    */
-  attachKprobeMulti(options: KprobeMultiOptions): Link {
+  attachKprobeMulti(given: KprobeMultiOptions): Link {
     const op = 'program.attachKprobeMulti'
     this.#expectType(op, ['kprobe'])
-    checkObject(op, options)
-    const { pattern, symbols, cookies } = options
+    this.#expectProbe(op, 'kprobe.multi')
+    const options = attachOptions(op, given, KPROBE_MULTI_OPTIONS)
+    const { pattern } = options
+    const symbols = listOf(op, 'symbols', options.symbols) as string[] | undefined
+    const cookies = listOf(op, 'cookies', options.cookies) as bigint[] | undefined
+    const retprobe = checkFlag(op, 'retprobe', options.retprobe)
     if ((pattern === undefined) === (symbols === undefined)) throw invalidArgument(op, 'give a pattern or symbols, not both')
     if (pattern !== undefined && (typeof pattern !== 'string' || pattern === '')) throw invalidArgument(op, 'pattern must be a non-empty string')
     if (symbols !== undefined && (!Array.isArray(symbols) || symbols.length === 0 || symbols.some((s) => typeof s !== 'string' || s === ''))) {
       throw invalidArgument(op, 'symbols must be a non-empty array of function names')
     }
-    if (cookies !== undefined && (symbols === undefined || !Array.isArray(cookies) || cookies.length !== symbols.length || cookies.some((c) => typeof c !== 'bigint'))) {
-      throw invalidArgument(op, 'cookies must be one bigint per symbol')
+    if (cookies !== undefined && (symbols === undefined || !Array.isArray(cookies) || cookies.length !== symbols.length || cookies.some((c) => typeof c !== 'bigint' || c < 0n || c >= 1n << 64n))) {
+      throw invalidArgument(op, 'cookies must be one 64-bit unsigned bigint per symbol')
     }
     if (!features.attach('kprobe_multi')) {
       throw new BpfError(`${op}: this kernel has no kprobe.multi links: they need CONFIG_FPROBE (Linux ≥ 5.18)`, {
@@ -579,24 +621,41 @@ export class BpfProgram implements Disposable {
         hint: 'attach each function with attachKprobe({ symbol }) instead (see: bpfkit doctor)',
       })
     }
-    const handle = this.#handle.attachKprobeMulti(pattern ?? null, symbols ? [...symbols] : null, options.retprobe === true,
-      cookies ? [...cookies] : null)
-    return this.#link(handle, `${options.retprobe ? 'kretprobe.multi' : 'kprobe.multi'} ${pattern ?? symbols!.join(',')}`)
+    const handle = this.#handle.attachKprobeMulti(pattern ?? null, symbols ?? null, retprobe, cookies ?? null)
+    return this.#link(handle, `${retprobe ? 'kretprobe.multi' : 'kprobe.multi'} ${pattern ?? symbols!.join(',')}`)
   }
 
   /**
    * Attaches an XDP program to a network interface (by name or index): as a BPF link by default, or
    * through netlink with `replace: true`.
    */
-  attachXdp(iface: string | number, options: XdpOptions = {}): Link {
+  attachXdp(iface: string | number, given: XdpOptions = {}): Link {
     const op = 'program.attachXdp'
     this.#expectType(op, ['xdp'])
-    checkObject(op, options)
+    const options = attachOptions(op, given, XDP_OPTIONS)
     const { ifindex, name } = interfaceOf(op, iface)
-    if (options.mode !== undefined && !Object.hasOwn(XDP_FLAGS, options.mode)) throw invalidArgument(op, "mode must be 'skb', 'drv' or 'hw'")
+    if (options.mode !== undefined && (typeof options.mode !== 'string' || !Object.hasOwn(XDP_FLAGS, options.mode))) {
+      throw invalidArgument(op, "mode must be 'skb', 'drv' or 'hw'")
+    }
     const flags = options.mode === undefined ? 0 : XDP_FLAGS[options.mode]
     const target = `xdp ${name}${options.mode ? ` (${options.mode})` : ''}`
-    if (options.replace === true) return this.#link(this.#handle.attachXdpNetlink(ifindex, flags), target)
+    if (checkFlag(op, 'replace', options.replace)) {
+      try {
+        return this.#link(this.#handle.attachXdpNetlink(ifindex, flags), target)
+      } catch (error) {
+        // The kernel's words for what netlink cannot replace: another mode's program, or a link's.
+        if (!(error instanceof BpfError)) throw error
+        const hint = error.code === 'EEXIST'
+          ? `${name} has an XDP program in another mode (skb, drv or hw): pass its mode, or detach it first (ip link set dev ${name} xdp off)`
+          : error.code === 'EBUSY'
+            ? `${name}'s XDP program is held by a BPF link, which netlink cannot replace: close that link, or swap its program with link.update()`
+            : undefined
+        if (hint === undefined) throw error
+        throw new BpfError(`${op}: cannot replace the XDP program of ${name}: ${error.message}`, {
+          code: error.code, errno: error.errno, op: error.op, cause: error, hint,
+        })
+      }
+    }
     try {
       return this.#link(this.#handle.linkCreate(ifindex, 'xdp', flags), target)
     } catch (error) {
@@ -615,10 +674,10 @@ export class BpfProgram implements Disposable {
    * kernel has tcx (Linux ≥ 6.6), a direct-action filter on the clsact qdisc otherwise. A clsact qdisc
    * bpfkit had to create is removed when its last bpfkit filter is closed.
    */
-  attachTc(iface: string | number, options: TcOptions): Link {
+  attachTc(iface: string | number, given: TcOptions): Link {
     const op = 'program.attachTc'
     this.#expectType(op, ['sched_cls'])
-    checkObject(op, options)
+    const options = attachOptions(op, given, TC_OPTIONS)
     const { ifindex, name } = interfaceOf(op, iface)
     if (options.direction !== 'ingress' && options.direction !== 'egress') throw invalidArgument(op, "direction must be 'ingress' or 'egress'")
     const priority = checkInteger(op, 'priority', options.priority, 1, 0xffff)
@@ -653,10 +712,10 @@ export class BpfProgram implements Disposable {
   }
 
   /** Attaches a cgroup program (skb, sock, sock_addr, sockopt, sysctl, device) to a cgroup v2 directory or fd. */
-  attachCgroup(cgroup: string | number, options: CgroupOptions = {}): Link {
+  attachCgroup(cgroup: string | number, given: CgroupOptions = {}): Link {
     const op = 'program.attachCgroup'
     this.#expectType(op, CGROUP_PROGRAM_TYPES)
-    checkObject(op, options)
+    const options = attachOptions(op, given, CGROUP_OPTIONS)
     if (options.type !== undefined && typeof options.type !== 'string') throw invalidArgument(op, 'type must be a string')
     const type = options.type === undefined ? undefined : Object.hasOwn(CGROUP_TYPES, options.type) ? CGROUP_TYPES[options.type]! : options.type
     if (type !== undefined && !type.startsWith('cgroup_')) {
@@ -726,10 +785,10 @@ export class BpfProgram implements Disposable {
    * Opens perf events (one per online CPU unless `cpu` or `pid` narrows it) and attaches the program
    * to each; `samplePeriod` or `sampleFreq` says how often it runs.
    */
-  attachPerfEvent(options: PerfEventOptions): Link {
+  attachPerfEvent(given: PerfEventOptions): Link {
     const op = 'program.attachPerfEvent'
     this.#expectType(op, ['perf_event'])
-    checkObject(op, options)
+    const options = attachOptions(op, given, PERF_EVENT_OPTIONS)
     const table = options.type === 'software' ? SOFTWARE_EVENTS : options.type === 'hardware' ? HARDWARE_EVENTS : undefined
     if (table === undefined) throw invalidArgument(op, "type must be 'software' or 'hardware'")
     let config: bigint
@@ -737,12 +796,12 @@ export class BpfProgram implements Disposable {
       const value = Object.hasOwn(table, options.config) ? (table as Record<string, number>)[options.config] : undefined
       if (value === undefined) throw invalidArgument(op, `unknown ${options.type} event '${options.config}' (${Object.keys(table).join(', ')})`)
       config = BigInt(value)
-    } else if (typeof options.config === 'bigint' && options.config >= 0n) {
+    } else if (typeof options.config === 'bigint' && options.config >= 0n && options.config < 1n << 64n) {
       config = options.config
-    } else if (typeof options.config === 'number' && Number.isInteger(options.config) && options.config >= 0) {
+    } else if (typeof options.config === 'number' && Number.isSafeInteger(options.config) && options.config >= 0) {
       config = BigInt(options.config)
     } else {
-      throw invalidArgument(op, 'config must be an event name or a non-negative integer')
+      throw invalidArgument(op, 'config must be an event name or an integer from 0 to 2^64 - 1 (a bigint above 2^53)')
     }
     if ((options.samplePeriod === undefined) === (options.sampleFreq === undefined)) throw invalidArgument(op, 'give samplePeriod or sampleFreq')
     const frequency = options.sampleFreq !== undefined
@@ -762,6 +821,7 @@ export class BpfProgram implements Disposable {
    */
   attachFentry(): Link {
     const op = 'program.attachFentry'
+    this.#expectType(op, ['tracing'])
     const attach = this.#handle.expectedAttachType
     const kind: AttachKind = attach === 'trace_raw_tp' ? 'tp_btf' : attach === 'trace_fexit' ? 'fexit' : attach === 'modify_return' ? 'fmod_ret' : 'fentry'
     if (kind !== 'tp_btf') this.#requireAttach(op, kind, `${kind} programs`, TRAMPOLINES)
@@ -770,6 +830,7 @@ export class BpfProgram implements Disposable {
 
   /** Attaches an LSM program to the security hook its SEC() name gives. */
   attachLsm(): Link {
+    this.#expectType('program.attachLsm', ['lsm'])
     this.#requireAttach('program.attachLsm', 'lsm', 'LSM programs', "needs CONFIG_BPF_LSM and 'bpf' in the lsm= boot list, plus kernel BTF (see: bpfkit doctor)")
     return this.#link(this.#handle.attachLsm(), this.#handle.section)
   }
@@ -778,10 +839,10 @@ export class BpfProgram implements Disposable {
    * Attaches a BPF iterator (`SEC("iter/…")`), optionally over one map (`SEC("iter/bpf_map_elem")`).
    * `link.open()` then reads its output, one pass per call.
    */
-  attachIter(options: { map?: { fd: number } } = {}): Link {
+  attachIter(given: IterOptions = {}): Link {
     const op = 'program.attachIter'
-    checkObject(op, options)
-    const mapFd = options.map === undefined ? -1 : options.map?.fd
+    const options = attachOptions(op, given, ITER_OPTIONS)
+    const mapFd = reading(op, 'map', () => (options.map === undefined ? -1 : options.map?.fd))
     if (typeof mapFd !== 'number' || !Number.isInteger(mapFd) || mapFd < -1 || mapFd > MAX_FD) throw invalidArgument(op, 'map must be a BpfMap')
     this.#requireAttach(op, 'iter', 'BPF iterators', 'needs Linux ≥ 5.8 with kernel BTF (see: bpfkit doctor)')
     return this.#link(this.#handle.attachIter(mapFd), this.#handle.section)
@@ -798,7 +859,7 @@ export class BpfProgram implements Disposable {
     const op = 'program.testRun'
     const options = optionsOf(op, given) ?? {}
     for (const key of ['data', 'ctx'] as const) {
-      if (options[key] !== undefined && !(options[key] instanceof Uint8Array)) throw invalidArgument(op, `${key} must be a Uint8Array`)
+      if (options[key] !== undefined && !isInstance(options[key], Uint8Array)) throw invalidArgument(op, `${key} must be a Uint8Array`)
     }
     for (const key of ['repeat', 'dataOutSize', 'ctxOutSize'] as const) {
       const value = options[key]
@@ -853,8 +914,49 @@ function uint32(op: string, what: string, value: unknown): number {
   return value
 }
 
-function checkObject(op: string, options: unknown): void {
-  if (options === null || typeof options !== 'object') throw invalidArgument(op, 'options must be an object')
+/** The attach calls of kprobe-type programs, by what their SEC() makes them. */
+type ProbeKind = 'single' | 'usdt' | 'uprobe.multi' | 'kprobe.multi' | 'kprobe.session'
+
+const PROBE_KINDS: Record<ProbeKind, { method: string; declare: string }> = {
+  'single': { method: 'attachUprobe(), attachKprobe() or attachKsyscall()', declare: 'SEC("uprobe"), SEC("kprobe") or SEC("ksyscall") (or a ret form)' },
+  'usdt': { method: 'attachUsdt()', declare: 'SEC("usdt") and read its arguments with BPF_USDT (#include <bpf/usdt.bpf.h>)' },
+  'uprobe.multi': { method: 'attachUprobeMulti()', declare: 'SEC("uprobe.multi") or SEC("uretprobe.multi")' },
+  'kprobe.multi': { method: 'attachKprobeMulti()', declare: 'SEC("kprobe.multi") or SEC("kretprobe.multi")' },
+  'kprobe.session': { method: 'attach() (libbpf attaches SEC("kprobe.session/PATTERN") by its pattern)', declare: 'SEC("kprobe.session/PATTERN")' },
+}
+
+/** An attach call's options, read once and checked against the names its type has (see optionsOf). */
+function attachOptions<T extends object>(op: string, options: T | undefined, known: Readonly<Record<keyof T, true>>): T {
+  const copy = optionsOf(op, options, known)
+  if (copy === undefined) throw invalidArgument(op, 'options must be an object')
+  return copy
+}
+
+const UPROBE_OPTIONS: Record<keyof UprobeOptions, true> = { binary: true, symbol: true, offset: true, pid: true, retprobe: true, cookie: true }
+const UPROBE_MULTI_OPTIONS: Record<keyof UprobeMultiOptions, true> = {
+  binary: true, symbols: true, pattern: true, offsets: true, cookies: true, pid: true, retprobe: true,
+}
+const USDT_OPTIONS: Record<keyof UsdtOptions, true> = { binary: true, provider: true, name: true, pid: true, cookie: true }
+const KPROBE_OPTIONS: Record<keyof KprobeOptions, true> = { symbol: true, offset: true, retprobe: true, cookie: true }
+const KSYSCALL_OPTIONS: Record<keyof KsyscallOptions, true> = { syscall: true, retprobe: true, cookie: true }
+const KPROBE_MULTI_OPTIONS: Record<keyof KprobeMultiOptions, true> = { pattern: true, symbols: true, cookies: true, retprobe: true }
+const XDP_OPTIONS: Record<keyof XdpOptions, true> = { mode: true, replace: true }
+const TC_OPTIONS: Record<keyof TcOptions, true> = { direction: true, priority: true, api: true }
+const CGROUP_OPTIONS: Record<keyof CgroupOptions, true> = { type: true }
+const PERF_EVENT_OPTIONS: Record<keyof PerfEventOptions, true> = {
+  type: true, config: true, samplePeriod: true, sampleFreq: true, cpu: true, pid: true, cookie: true,
+}
+const ITER_OPTIONS: Record<keyof IterOptions, true> = { map: true }
+
+/** An array option, copied once (a proxy or a getter that throws is a BpfError); anything else as given, for its check to refuse. */
+function listOf(op: string, key: string, value: unknown): unknown {
+  return reading(op, key, () => (Array.isArray(value) ? [...(value as unknown[])] : value))
+}
+
+function checkFlag(op: string, key: string, value: unknown): boolean {
+  if (value === undefined) return false
+  if (typeof value !== 'boolean') throw invalidArgument(op, `${key} must be true or false, got ${describe(value)}`)
+  return value
 }
 
 function checkBinary(op: string, binary: unknown): string {
@@ -905,11 +1007,22 @@ function onlineCpus(): number[] {
 function symbolNotFound(op: string, binary: string, symbol: string, cause?: BpfError): BpfError {
   let near: string[] = []
   try {
-    near = nearMatches(symbol, elfFunctions(binary).map((s) => s.name))
+    const functions = elfFunctions(binary)
+    // libbpf looks only at STT_FUNC symbols.
+    if (functions.some((f) => f.name === symbol && f.ifunc)) return indirectFunction(op, binary, symbol)
+    near = nearMatches(symbol, functions.map((s) => s.name))
   } catch {}
   return new BpfError(`${op}: no function '${symbol}' in ${binary}`, {
     code: 'ENOENT', errno: cause?.errno, op: cause?.op ?? op, cause,
     hint: near.length > 0 ? `did you mean: ${near.join(', ')}?` : 'the binary has no such symbol; for a stripped binary give { offset }',
+  })
+}
+
+/** A uprobe on an indirect function's symbol would run its resolver, once, when the binary is loaded. */
+function indirectFunction(op: string, binary: string, symbol: string): BpfError {
+  return new BpfError(`${op}: '${symbol}' in ${binary} is a GNU indirect function (IFUNC): its symbol is the resolver that picks an implementation when the binary is loaded, not the code that runs`, {
+    code: 'EINVAL', op,
+    hint: 'attach to the implementation it picks: by its symbol where the binary has one (e.g. from debug symbols), or by { offset }',
   })
 }
 

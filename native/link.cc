@@ -389,6 +389,13 @@ LinkHandle::LinkHandle(const Napi::CallbackInfo& info)
     });
     addon_->Deliver(env, lines, Napi::FunctionReference());
     if (link == nullptr) throw BpfError(env, "bpf_link__open", err, path);
+    // libbpf opens any pin: a program's or a map's would read as nonsense link info, and unpin() would
+    // remove a pin that is not a link's. Destroying what bpf_link__open made only closes its fd.
+    std::string kind = FdKind(bpf_link__fd(link));
+    if (kind != "anon_inode:bpf-link") {
+      bpf_link__destroy(link);
+      throw BpfError(env, "bpf_link__open", "EINVAL", path + " is not a link (" + (kind.empty() ? "unknown" : kind) + ")");
+    }
     attachment_ = std::make_unique<LibbpfLinks>(std::vector<struct bpf_link*>{link});
   } else {
     throw BpfError(env, "Link", "EINVAL", "links come from a program's attach calls, Link.openPinned(path) or Link.fromId(id)");

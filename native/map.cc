@@ -198,6 +198,7 @@ int MapHandle::Create(Napi::Env env, Napi::Object spec, std::string* what) {
   Napi::Value extra = spec.Get("mapExtra");
   bool lossless = true;
   if (extra.IsBigInt()) opts.map_extra = extra.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw BpfError(env, op, "EINVAL", "mapExtra must be a 64-bit unsigned bigint");
   if (!spec.Get("innerMap").IsUndefined()) {
     MapHandle* inner = From(env, spec.Get("innerMap"));
     if (inner == nullptr) throw BpfError(env, op, "EINVAL", "innerMap must be a map");

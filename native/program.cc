@@ -447,7 +447,9 @@ uint64_t CookieArg(Napi::Env env, const Napi::Value& value, const char* op) {
   if (value.IsUndefined() || value.IsNull()) return 0;
   if (!value.IsBigInt()) throw BpfError(env, op, "EINVAL", "cookie must be a bigint");
   bool lossless = true;
-  return value.As<Napi::BigInt>().Uint64Value(&lossless);
+  uint64_t cookie = value.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw BpfError(env, op, "EINVAL", "cookie must be a 64-bit unsigned bigint");
+  return cookie;
 }
 
 }  // namespace
@@ -616,6 +618,7 @@ Napi::Value ProgramHandle::AttachPerfEvent(const Napi::CallbackInfo& info) {
   if (!info[1].IsBigInt()) throw BpfError(env, op, "EINVAL", "config must be a bigint");
   bool lossless = true;
   attr.config = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw BpfError(env, op, "EINVAL", "config must be from 0 to 2^64 - 1");
   double sample = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
   if (info[3].ToBoolean().Value()) {
     attr.freq = 1;

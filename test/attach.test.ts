@@ -7,7 +7,7 @@ import * as net from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { BpfObject, Link, elfFunctions, features } from 'bpfkit'
+import { BpfObject, Link, elfFunctions, features, resolveBinary, type BpfError } from 'bpfkit'
 import { bpfFds, cgroup2Mount, fixture, node, root, run, thrown, waitFor } from './helpers'
 
 const GETPPID = process.arch === 'arm64' ? 173 : 110
@@ -168,6 +168,83 @@ describe('uprobes and USDT', () => {
     for (const link of versions) link.close()
     expect(thrown(() => obj.program('on_uprobe').attachUprobe({ binary: 'libnope.so.1', symbol: 'x' }))).toMatchObject({ code: 'ENOENT' })
     expect(thrown(() => obj.program('on_uprobe').attachUprobe({ binary: target }))).toMatchObject({ code: 'EINVAL' })
+  })
+
+  it('attach options are read once and checked by name and type, before any syscall; a SEC() for another call is named', () => {
+    const uprobe = obj.program('on_uprobe')
+    // A getter runs once: the uprobe lands where the first read said.
+    let reads = 0
+    const link = uprobe.attachUprobe({ binary: target, get symbol() { return ++reads === 1 ? 'add' : 'main' } })
+    expect([reads, link.target]).toEqual([1, `uprobe ${target}:add`])
+    link.close()
+    const invalid = (fn: () => unknown, message: string | RegExp): BpfError => {
+      const error = thrown(fn)
+      expect(error).toMatchObject({ code: 'EINVAL' })
+      expect(error.message).toMatch(message)
+      return error
+    }
+    invalid(() => uprobe.attachUprobe({ binary: target, symbol: 'add', retProbe: true } as never), "unknown option 'retProbe'")
+    invalid(() => uprobe.attachUprobe({ binary: target, symbol: 'add', retprobe: 1 as never }), 'retprobe must be true or false, got 1')
+    invalid(() => obj.program('on_perf_event').attachPerfEvent({ type: 'software', config: 2n ** 64n, samplePeriod: 1000, cpu: 0 }), 'config must be')
+    invalid(() => obj.program('on_xdp').attachXdp('lo', { mode: Object.create(null) }), 'mode must be')
+    // A program whose SEC() is for another attach call: the kernel would say only EINVAL.
+    const usdt = invalid(() => uprobe.attachUsdt({ binary: target, provider: 'bpfkit', name: 'added' }), 'attach it with attachUprobe()')
+    expect(usdt.hint).toContain('SEC("usdt")')
+    invalid(() => obj.program('on_usdt').attachUprobe({ binary: target, symbol: 'add' }), "is a usdt program (SEC(\"usdt\")): attach it with attachUsdt()")
+    expect(invalid(() => uprobe.attachUprobeMulti({ binary: target, symbols: ['add'] }), 'attach it with attachUprobe()').hint).toContain('SEC("uprobe.multi")')
+    invalid(() => obj.program('on_kprobe').attachKprobeMulti({ symbols: ['vfs_read'] }), 'attach it with attachUprobe(), attachKprobe() or attachKsyscall()')
+    invalid(() => obj.program('on_tracepoint').attachFentry(), 'this method attaches tracing programs')
+    invalid(() => obj.program('on_kprobe').attachLsm(), 'this method attaches lsm programs')
+    // Objects that throw whatever is asked of them, in every attach call and what takes a program.
+    const revoked = (): never => {
+      const { proxy, revoke } = Proxy.revocable({}, {})
+      revoke()
+      return proxy as never
+    }
+    const hostile = (): never => new Proxy({}, {
+      get: () => { throw new Error('hostile') },
+      has: () => { throw new Error('hostile') },
+      ownKeys: () => { throw new Error('hostile') },
+      getPrototypeOf: () => { throw new Error('hostile') },
+      getOwnPropertyDescriptor: () => { throw new Error('hostile') },
+    }) as never
+    const tracepoint = obj.program('on_tracepoint').attachTracepoint('syscalls', 'sys_enter_getppid')
+    const calls: Array<[string, (value: never) => unknown]> = [
+      ['attachUprobe', (o) => uprobe.attachUprobe(o)],
+      ['attachUprobe (symbol)', (o) => uprobe.attachUprobe({ binary: target, symbol: o })],
+      ['attachUsdt', (o) => obj.program('on_usdt').attachUsdt(o)],
+      ['attachKprobe', (o) => obj.program('on_kprobe').attachKprobe(o)],
+      ['attachKsyscall', (o) => obj.program('on_kprobe').attachKsyscall(o)],
+      ['attachPerfEvent', (o) => obj.program('on_perf_event').attachPerfEvent(o)],
+      ['attachXdp', (o) => obj.program('on_xdp').attachXdp('lo', o)],
+      ['attachXdp (mode)', (o) => obj.program('on_xdp').attachXdp('lo', { mode: o })],
+      ['attachTc', (o) => obj.program('on_tc_ingress').attachTc('lo', o)],
+      ['attachCgroup', (o) => obj.program('on_connect4').attachCgroup('/sys/fs/cgroup', o)],
+      ['attachIter', (o) => obj.program('on_tracepoint').attachIter(o)],
+      ['link.update', (o) => tracepoint.update(o)],
+      ['setAttachTarget', (o) => obj.program('on_tracepoint').setAttachTarget(o, 'f')],
+      ['testRun (data)', (o) => obj.program('on_xdp').testRun({ data: o })],
+      ['BpfObject.open', (o) => BpfObject.open(o)],
+    ]
+    for (const [what, call] of calls) {
+      for (const value of [revoked(), hostile()]) expect(thrown(() => call(value)).code, what).toBe('EINVAL')
+    }
+    tracepoint.close()
+  })
+
+  it('a uprobe is refused on what is not an ELF file, and on a GNU indirect function, whose symbol is its resolver', () => {
+    const uprobe = obj.program('on_uprobe')
+    expect(thrown(() => uprobe.attachUprobe({ binary: fixture('attach.bpf.c'), symbol: 'add' }))).toMatchObject({ code: 'ENOEXEC' })
+    const directory = thrown(() => uprobe.attachUprobe({ binary: dir, symbol: 'add' }))
+    expect(directory).toMatchObject({ code: 'EISDIR' })
+    expect(directory.hint).not.toMatch(/clang/)
+    // glibc picks memcpy, strlen… for the CPU it runs on: their symbols are the pickers.
+    const libc = resolveBinary('libc.so.6')
+    const ifunc = elfFunctions(libc).find((f) => f.ifunc && !elfFunctions(libc).some((g) => g.name === f.name && !g.ifunc))!
+    expect(ifunc).toBeDefined()
+    const error = thrown(() => uprobe.attachUprobe({ binary: 'libc.so.6', symbol: ifunc.name }))
+    expect(error).toMatchObject({ code: 'EINVAL' })
+    expect(error.message).toContain(`'${ifunc.name}' in ${libc} is a GNU indirect function (IFUNC)`)
   })
 
   it('elfFunctions refuses what is not a sound ELF file with a BpfError', () => {
@@ -471,6 +548,21 @@ describe('networking', () => {
     expect(thrown(() => obj.program('on_xdp').attachXdp(2 ** 32 + 1, { mode: 'skb' }))).toMatchObject({ code: 'EINVAL' })
     expect(thrown(() => obj.program('on_xdp').attachXdp(host, { mode: 'toString' as 'skb' }))).toMatchObject({ code: 'EINVAL' })
   })
+
+  it('replace: true says why netlink could not replace: a program in another mode, or one a link holds', () => {
+    const xdp = obj.program('on_xdp')
+    const generic = xdp.attachXdp(host, { mode: 'skb', replace: true })
+    const mode = thrown(() => xdp.attachXdp(host, { mode: 'drv', replace: true }))
+    expect(mode.code).toBe('EEXIST')
+    expect(mode.hint).toContain('in another mode')
+    generic.close()
+    const link = xdp.attachXdp(host, { mode: 'skb' })
+    const held = thrown(() => xdp.attachXdp(host, { mode: 'skb', replace: true }))
+    expect(held.code).toBe('EBUSY')
+    expect(held.hint).toContain('held by a BPF link')
+    link.close()
+    expect(ip('link', 'show', host)).not.toContain('prog/xdp')
+  })
 })
 
 describe('sockets and cgroups', () => {
@@ -613,6 +705,31 @@ describe('links', () => {
     void process.ppid
     expect(bss().tracepoint_hits).toBe(hits + 1n)
     expect(thrown(() => Link.openPinned(pin))).toMatchObject({ code: 'ENOENT' })
+  })
+
+  it("Link.openPinned refuses a program's or a map's pin and leaves it; a pinned link says where its one pin is", () => {
+    const pins = ['prog', 'map', 'a', 'b'].map((name) => `/sys/fs/bpf/bpfkit-${name}-${process.pid}`)
+    const [programPin, mapPin, first, second] = pins as [string, string, string, string]
+    obj.program('on_xdp').pin(programPin)
+    obj.map('attach.bss').pin(mapPin)
+    try {
+      for (const [pin, kind] of [[programPin, 'bpf-prog'], [mapPin, 'bpf-map']]) {
+        const error = thrown(() => Link.openPinned(pin!))
+        expect(error).toMatchObject({ code: 'EINVAL', op: 'bpf_link__open' })
+        expect(error.message).toContain(`${pin} is not a link (anon_inode:${kind})`)
+        expect(fs.existsSync(pin!)).toBe(true)
+      }
+      const link = obj.program('on_tracepoint').attachTracepoint('syscalls', 'sys_enter_getppid')
+      link.pin(first)
+      const again = thrown(() => link.pin(second))
+      expect(again).toMatchObject({ code: 'EBUSY', op: 'link.pin' })
+      expect(again.message).toContain(`pinned at ${first} already`)
+      expect(fs.existsSync(second)).toBe(false)
+      link.unpin()
+      link.close()
+    } finally {
+      for (const pin of pins) fs.rmSync(pin, { force: true })
+    }
   })
 
   it('obj.attach() reports what each program attached to, and why the others were skipped', async () => {

@@ -46,5 +46,21 @@ describe.runIf(features.attach('uprobe_multi'))('attachUprobeMulti', () => {
     expect(thrown(() => program.attachUprobeMulti({ binary: 'libc.so.6', symbols: ['getppid'], pattern: 'x' })).origin).toBe('argument')
     expect(thrown(() => program.attachUprobeMulti({ binary: 'libc.so.6', symbols: ['getppid'], cookies: [1n, 2n] })).code).toBe('EINVAL')
     expect(thrown(() => program.attachUprobeMulti({ binary: 'libc.so.6', offsets: [-1] })).code).toBe('EINVAL')
+    // Options and their arrays that cannot be read.
+    const { proxy, revoke } = Proxy.revocable({}, {})
+    revoke()
+    expect(thrown(() => program.attachUprobeMulti(proxy as never)).code).toBe('EINVAL')
+    expect(thrown(() => program.attachUprobeMulti({ binary: 'libc.so.6', symbols: proxy as never })).message).toContain('symbols could not be read')
+    expect(thrown(() => program.attachUprobeMulti({ binary: 'libc.so.6', symbols: ['getppid'], cookies: proxy as never })).message)
+      .toContain('cookies could not be read')
+    // A GNU indirect function's symbol is its resolver, which runs once, at load: refused by name, left
+    // out of a pattern, and named when a pattern matches only such.
+    const libc = resolveBinary('libc.so.6')
+    const functions = elfFunctions(libc)
+    const ifunc = functions.find((f) => f.ifunc && !functions.some((g) => g.name === f.name && !g.ifunc))!
+    const error = thrown(() => program.attachUprobeMulti({ binary: 'libc.so.6', symbols: ['getppid', ifunc.name] }))
+    expect(error).toMatchObject({ code: 'EINVAL' })
+    expect(error.message).toContain(`'${ifunc.name}' in ${libc} is a GNU indirect function (IFUNC)`)
+    expect(thrown(() => program.attachUprobeMulti({ binary: 'libc.so.6', pattern: ifunc.name })).message).toContain('GNU indirect function')
   })
 })

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto'
 import * as path from 'node:path'
 import { BpfObject } from '../object'
-import { BpfError } from '../errors'
+import { BpfError, isInstance } from '../errors'
 import { MODIFIERS, type Btf } from '../btf/btf'
 import { isCharArray, typedArrayOf } from '../btf/codec'
 import type { BtfType } from '../btf/types'
@@ -261,7 +261,7 @@ function noBtf(objectPath: string): BpfError {
 
 /** Generates the skeleton module of the object at `options.objectPath` (its bytes are `bytes`). */
 export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): string {
-  if (!(bytes instanceof Uint8Array)) throw new BpfError('gen skeleton: expected the object bytes (Uint8Array)', { code: 'EINVAL', op: 'gen skeleton' })
+  if (!isInstance(bytes, Uint8Array)) throw new BpfError('gen skeleton: expected the object bytes (Uint8Array)', { code: 'EINVAL', op: 'gen skeleton' })
   if (options === null || typeof options !== 'object' || typeof options.objectPath !== 'string') {
     throw new BpfError('gen skeleton: options.objectPath must be the path the object is read from', { code: 'EINVAL', op: 'gen skeleton' })
   }

@@ -7,6 +7,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "btf.h"
 #include "capabilities.h"
@@ -158,15 +159,27 @@ Napi::Value Addon::DropCapabilities(const Napi::CallbackInfo& info) { return bpf
 // lib/exit.ts calls this from the 'exit' event and from SIGINT/SIGTERM/SIGHUP, so attachments the kernel
 // does not undo on its own (netlink XDP, clsact filters) go too. Everything else stays usable for the
 // user's own 'exit' handlers; the kernel closes the fds.
+// Each one's libbpf messages go to its object's logger, as close() would send them, once all are
+// released (a logger that throws cannot keep one attached).
 Napi::Value Addon::ReleaseUntied(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   std::vector<Resource*> resources(live_.begin(), live_.end());
-  std::vector<LogLine> lines = Captured(logLevel, [&] {
-    for (Resource* resource : resources) {
-      if (!resource->TiedToProcess()) resource->Release();
+  std::vector<std::pair<Napi::ObjectReference, std::vector<LogLine>>> said;
+  for (Resource* resource : resources) {
+    if (resource->TiedToProcess()) continue;
+    Napi::Object owner = resource->LogOwner();
+    ObjectHandle* object = owner.IsEmpty() ? nullptr : ObjectHandle::Unwrap(owner);
+    std::vector<LogLine> lines = Captured(object != nullptr ? object->LogLevel() : logLevel, [&] { resource->Release(); });
+    said.emplace_back(owner.IsEmpty() ? Napi::ObjectReference() : Napi::Persistent(owner), std::move(lines));
+  }
+  for (auto& [owner, lines] : said) {
+    if (owner.IsEmpty()) {
+      Deliver(env, lines, Napi::FunctionReference());
+    } else {
+      ObjectHandle::Unwrap(owner.Value())->Deliver(env, lines);
     }
-  });
-  Deliver(info.Env(), lines, Napi::FunctionReference());
-  return info.Env().Undefined();
+  }
+  return env.Undefined();
 }
 
 Napi::Value Addon::IfNameToIndex(const Napi::CallbackInfo& info) {

@@ -21,6 +21,9 @@ class Resource {
   // Whether the kernel undoes this resource when the process ends (fds close). Netlink XDP programs
   // and clsact filters it does not: those are released at process.exit() too.
   virtual bool TiedToProcess() const { return true; }
+  // The object whose logger hears libbpf while this resource is released (a link's object), or an
+  // empty one for the process-wide logger.
+  virtual Napi::Object LogOwner() const { return Napi::Object(); }
 };
 
 struct LogLine {

@@ -155,6 +155,7 @@ class LinkHandle : public Napi::ObjectWrap<LinkHandle>, public Resource {
   static Napi::Value List(const Napi::CallbackInfo& info);
   bool DependsOnObject() const override { return true; }
   bool TiedToProcess() const override { return attachment_ == nullptr || attachment_->TiedToProcess(); }
+  Napi::Object LogOwner() const override { return owner_.IsEmpty() ? Napi::Object() : owner_.Value(); }
 
  private:
   Napi::Value Fd(const Napi::CallbackInfo& info);

@@ -537,6 +537,21 @@ describe('networking', () => {
     expect(result.stderr).toBe('')
     const messages = JSON.parse(result.stdout) as Array<[string, string]>
     expect(messages.some(([level, message]) => level === 'warn' && message.includes('Kernel error message'))).toBe(true)
+    // The same where process.exit() releases them.
+    const atExit = await node(`
+      const { execFileSync } = require('node:child_process')
+      const { BpfObject } = require(${JSON.stringify(path.join(root, 'dist/index.js'))})
+      const messages = []
+      const obj = BpfObject.open(${JSON.stringify(fixture('attach.bpf.o'))}, { logger: (level, message) => messages.push([level, message]) })
+      process.on('exit', () => console.log(JSON.stringify(messages)))
+      obj.load().then(() => {
+        obj.program('on_xdp').attachXdp(${JSON.stringify(host)}, { mode: 'skb', replace: true })
+        messages.length = 0
+        execFileSync('ip', ['link', 'set', 'dev', ${JSON.stringify(host)}, 'xdpgeneric', 'off'])
+        process.exit(0)
+      })`)
+    expect(atExit.stderr).toBe('')
+    expect((JSON.parse(atExit.stdout) as Array<[string, string]>).some(([, message]) => message.includes('Kernel error message'))).toBe(true)
   })
 
   it('wrong program types and unknown interfaces are clear errors before any syscall', () => {

@@ -2,7 +2,7 @@
 // (native/capabilities.cc), as a tracing daemon does once its programs are attached.
 import * as fs from 'node:fs'
 import { addon } from './native'
-import { BpfError, invalidArgument } from './errors'
+import { BpfError, describe, invalidArgument, reading, systemError } from './errors'
 
 /** Linux's capabilities, by number (capability(7)). */
 export const CAPABILITIES = [
@@ -44,8 +44,19 @@ export function parseCapabilities(status: string): CapabilitySets {
 
 /** The capability sets of thread `tid` of process `pid` (default: this process's main thread). */
 export function capabilities(pid: number | 'self' = 'self', tid?: number): CapabilitySets {
+  const op = 'capabilities'
+  const id = (value: unknown): boolean => typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 0x3fffffff
+  if (pid !== 'self' && !id(pid)) throw invalidArgument(op, `pid must be a process id or 'self', got ${describe(pid)}`)
+  if (tid !== undefined && !id(tid)) throw invalidArgument(op, `tid must be a thread id, got ${describe(tid)}`)
   const file = tid === undefined ? `/proc/${pid}/status` : `/proc/${pid}/task/${tid}/status`
-  return parseCapabilities(fs.readFileSync(file, 'utf8'))
+  let status: string
+  try {
+    status = fs.readFileSync(file, 'utf8')
+  } catch (error) {
+    throw systemError(op, `cannot read ${file}`, error,
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${tid === undefined ? `process ${pid}` : `thread ${tid} in process ${pid}`}` : undefined)
+  }
+  return parseCapabilities(status)
 }
 
 /** What dropCapabilities() left: the main thread's sets, and the threads it could not reach. */
@@ -66,9 +77,10 @@ export interface DroppedCapabilities extends CapabilitySets {
  * Then reads every thread's status back and throws EPERM if any it reached still holds more.
  * Irreversible. A daemon calls it once its programs are attached: reading maps needs only CAP_BPF.
  */
-export function dropCapabilities(keep: readonly Capability[]): DroppedCapabilities {
+export function dropCapabilities(given: readonly Capability[]): DroppedCapabilities {
   const op = 'dropCapabilities'
-  if (!Array.isArray(keep)) throw invalidArgument(op, 'expected the capabilities to keep, e.g. ["CAP_BPF", "CAP_PERFMON"]')
+  const keep = reading(op, 'the capabilities', () => (Array.isArray(given) ? [...given] : undefined))
+  if (keep === undefined) throw invalidArgument(op, 'expected the capabilities to keep, e.g. ["CAP_BPF", "CAP_PERFMON"]')
   const numbers = keep.map((name) => {
     const bit = CAPABILITIES.indexOf(name)
     if (bit < 0) throw invalidArgument(op, `unknown capability ${String(name)} (known: ${CAPABILITIES.join(', ')})`)

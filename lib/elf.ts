@@ -57,6 +57,7 @@ export function resolveBinary(binary: string): string {
 
 /** @internal resolveBinary for a checked name, with errors in the caller's name. */
 export function findBinary(binary: string, op: string): string {
+  if (binary.includes('\0')) throw new BpfError(`${op}: the binary's name holds a NUL byte`, { code: 'EINVAL', op, origin: 'argument' })
   if (binary.includes('/')) {
     if (!fs.existsSync(binary)) throw notFound(op, `no such binary: ${binary}`)
     return checkElf(op, path.resolve(binary))
@@ -68,9 +69,18 @@ export function findBinary(binary: string, op: string): string {
   for (const dir of dirs) {
     if (dir === '') continue
     const candidate = path.join(dir, binary)
-    if (fs.statSync(candidate, { throwIfNoEntry: false })?.isFile()) return checkElf(op, fs.realpathSync(candidate))
+    if (isFile(candidate)) return checkElf(op, fs.realpathSync(candidate))
   }
   throw notFound(op, `${library ? 'library' : 'binary'} '${binary}' not found in ${library ? 'LD_LIBRARY_PATH or the system library directories' : 'PATH'}`)
+}
+
+/** Whether `candidate` is a file: a search skips anything else, and entries it cannot look into. */
+function isFile(candidate: string): boolean {
+  try {
+    return fs.statSync(candidate, { throwIfNoEntry: false })?.isFile() === true
+  } catch {
+    return false // ENOTDIR (a PATH entry that is a file), EACCES
+  }
 }
 
 /** `file` when it is an ELF file (what a uprobe can be in); a directory, a script or data is refused here. */
@@ -99,6 +109,41 @@ function checkElf(op: string, file: string): string {
 /** The functions (and GNU ifuncs) in an ELF file's .symtab and .dynsym. */
 export function elfFunctions(file: string): ElfSymbol[] {
   return readElf('elfFunctions', file, readFunctions)
+}
+
+// The attach calls' reads of elfFunctions, by path: a libc takes some 7 ms to read.
+const functionCache = new Map<string, { stamp: string; functions: readonly ElfSymbol[] }>()
+const FUNCTION_CACHE_FILES = 8
+
+/** @internal elfFunctions(file), read again only when the file changed (its inode, size or mtime). */
+export function functionsOf(file: string): readonly ElfSymbol[] {
+  let stat: fs.BigIntStats
+  try {
+    stat = fs.statSync(file, { bigint: true })
+  } catch (error) {
+    throw systemError('elfFunctions', `cannot read ${file}`, error)
+  }
+  const stamp = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}`
+  const cached = functionCache.get(file)
+  if (cached?.stamp === stamp) return cached.functions
+  const functions = elfFunctions(file)
+  functionCache.delete(file)
+  functionCache.set(file, { stamp, functions })
+  if (functionCache.size > FUNCTION_CACHE_FILES) functionCache.delete(functionCache.keys().next().value!)
+  return functions
+}
+
+/**
+ * @internal Whether `name` (without a version) is a GNU indirect function of `file`: then the symbol a
+ * program calls by that name is the IFUNC, even where an older version of the name is a plain function
+ * (glibc's memcpy@GLIBC_2.2.5, which libbpf would pick).
+ */
+export function isIndirect(file: string, name: string): boolean {
+  try {
+    return functionsOf(file).some((f) => f.ifunc && f.name === name)
+  } catch {
+    return false // libbpf says what is wrong with the file
+  }
 }
 
 /** The libraries and symbol versions a shared object or executable needs (what `objdump -p` lists). */

@@ -166,7 +166,7 @@ export function reading<T>(op: string, what: string, read: () => T): T {
  * @internal `value instanceof type`, and false where asking throws (a revoked proxy's prototype, a
  * getPrototypeOf trap): the caller's check then refuses the value as not one.
  */
-export function isInstance<T>(value: unknown, type: abstract new (...args: never[]) => T): value is T {
+export function isInstance<T>(value: unknown, type: Function & { prototype: T }): value is T {
   try {
     return value instanceof type
   } catch {

@@ -17,6 +17,7 @@ export class IterReader extends Readable {
   readonly #btf: () => Btf | undefined
   readonly #onClose: () => void
   #consumed = false
+  #started = false
 
   /** @internal Passes come from `link.open()`. */
   constructor(fd: number, btf: () => Btf | undefined, onClose: () => void) {
@@ -27,6 +28,7 @@ export class IterReader extends Readable {
   }
 
   override _read(size: number): void {
+    this.#started = true
     const buffer = Buffer.allocUnsafe(Math.max(size, CHUNK))
     fs.read(this.#fd, buffer, 0, buffer.length, null, (error, bytes) => {
       if (error) {
@@ -74,6 +76,7 @@ export class IterReader extends Readable {
       ? btf?.find(type, 'struct') ?? btf?.find(type, 'union') ?? btf?.find(type, 'typedef')
       : undefined
     if (found === undefined || btf === undefined) {
+      this.#consumed = true
       this.destroy()
       throw new BpfError(`${op}: the iterator's object has no struct, union or typedef named '${String(type)}'`, {
         code: 'ENOENT', op, origin: 'argument',
@@ -98,7 +101,7 @@ export class IterReader extends Readable {
 
   #consume(how: string): void {
     const op = `iter.${how}`
-    if (this.destroyed && !this.#consumed && !this.readableDidRead) {
+    if (this.destroyed && !this.#consumed && !this.#started && this.errored === null) {
       throw new BpfError(`${op}: this pass over the iterator was closed before it was read (by destroy(), or by closing its link)`, {
         code: 'ECLOSED', op, origin: 'state', hint: 'call link.open() for a new pass while the link is open',
       })

@@ -5,7 +5,7 @@ import type * as net from 'node:net'
 import { addon, type LinkHandle, type ProgramHandle } from './native'
 import { BpfError, describe, invalidArgument, isInstance, optionsOf, reading, systemError } from './errors'
 import { Link, type LinkTarget } from './link'
-import { elfFunctions, findBinary, nearMatches } from './elf'
+import { findBinary, functionsOf, isIndirect, nearMatches } from './elf'
 import { features, type AttachKind } from './probe'
 
 /** @internal How a program hands its new links to the object that will close them. */
@@ -402,7 +402,7 @@ export class BpfProgram implements Disposable {
     const type = this.#handle.type
     if (types.includes(type)) return
     throw new BpfError(`${op}: program '${this.#handle.name}' is a ${type} program (SEC("${this.#handle.section}")); this method attaches ${types.join(' or ')} programs`, {
-      code: 'EINVAL', op,
+      code: 'EINVAL', op, hint: OTHER_CALLS[type],
     })
   }
 
@@ -471,6 +471,9 @@ export class BpfProgram implements Disposable {
     const pid = checkPid(op, options.pid)
     const cookie = checkCookie(op, options.cookie)
     const path = findBinary(binary, op)
+    if (options.symbol !== undefined && !options.symbol.includes('@') && isIndirect(path, options.symbol)) {
+      throw indirectFunction(op, path, options.symbol)
+    }
     const hex = `0x${offset.toString(16)}`
     const where = `${path}:${options.symbol === undefined ? hex : offset === 0 ? options.symbol : `${options.symbol}+${hex}`}`
     try {
@@ -519,20 +522,22 @@ export class BpfProgram implements Disposable {
     if (offsets !== undefined) {
       resolved = [...offsets]
     } else {
-      const functions = elfFunctions(path)
+      const functions = functionsOf(path)
+      // A name that is an indirect function's is left out (or refused), even where an older version of
+      // it is a plain function: its symbol is a resolver, which runs once, at load.
+      const indirect = new Set(functions.filter((f) => f.ifunc).map((f) => f.name))
       if (symbols !== undefined) {
         const byName = new Map(functions.map((f) => [f.name, f]))
         resolved = symbols.map((symbol) => {
           const found = byName.get(symbol)
           if (found === undefined) throw symbolNotFound(op, path, symbol)
-          if (found.ifunc) throw indirectFunction(op, path, symbol)
+          if (indirect.has(symbol)) throw indirectFunction(op, path, symbol)
           return found.fileOffset
         })
       } else {
-        // Indirect functions are left out: their symbols are resolvers, which run once, at load.
         const glob = new RegExp(`^${pattern!.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
         const matches = functions.filter((f) => glob.test(f.name))
-        resolved = [...new Set(matches.filter((f) => !f.ifunc).map((f) => f.fileOffset))]
+        resolved = [...new Set(matches.filter((f) => !indirect.has(f.name)).map((f) => f.fileOffset))]
         if (resolved.length === 0) {
           if (matches.length > 0) throw indirectFunction(op, path, matches[0]!.name)
           throw new BpfError(`${op}: no function of ${path} matches '${pattern}'`, { code: 'ENOENT', op, hint: 'elfFunctions(path) lists them' })
@@ -914,6 +919,15 @@ function uint32(op: string, what: string, value: unknown): number {
   return value
 }
 
+/** Where a program type that another call attaches is told to go. */
+const OTHER_CALLS: Readonly<Record<string, string>> = {
+  ext: 'a freplace program attaches with attach() after setAttachTarget(program, function) before load',
+  lsm: 'attach it with attachLsm()',
+  tracing: 'attach it with attachFentry() (fentry, fexit, fmod_ret, tp_btf) or attach()',
+  kprobe: 'attach it with attachKprobe(), attachUprobe(), attachUsdt() or the .multi calls, as its SEC() says',
+  tracepoint: 'attach it with attachTracepoint(category, name), or attach() when its SEC() names one',
+}
+
 /** The attach calls of kprobe-type programs, by what their SEC() makes them. */
 type ProbeKind = 'single' | 'usdt' | 'uprobe.multi' | 'kprobe.multi' | 'kprobe.session'
 
@@ -1007,9 +1021,9 @@ function onlineCpus(): number[] {
 function symbolNotFound(op: string, binary: string, symbol: string, cause?: BpfError): BpfError {
   let near: string[] = []
   try {
-    const functions = elfFunctions(binary)
-    // libbpf looks only at STT_FUNC symbols.
-    if (functions.some((f) => f.name === symbol && f.ifunc)) return indirectFunction(op, binary, symbol)
+    const functions = functionsOf(binary)
+    // libbpf looks only at STT_FUNC symbols: memcpy@@GLIBC_2.14 is not found.
+    if (isIndirect(binary, symbol.split('@')[0]!)) return indirectFunction(op, binary, symbol)
     near = nearMatches(symbol, functions.map((s) => s.name))
   } catch {}
   return new BpfError(`${op}: no function '${symbol}' in ${binary}`, {

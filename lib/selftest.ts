@@ -1,7 +1,7 @@
 // The installation's self-test: load the tiny object shipped in the package, attach it, see one event
 // of this process through a ring buffer, detach, and say which addon did it.
 import * as path from 'node:path'
-import { BpfError } from './errors'
+import { BpfError, describe, invalidArgument, optionsOf } from './errors'
 import { addonPath } from './native'
 import { elfNeeds } from './elf'
 import { BpfObject } from './object'
@@ -29,8 +29,12 @@ const OBJECT = path.join(__dirname, '..', 'bpf', 'selftest.bpf.o')
  * Runs the self-test (as root): open → load → attach a tracepoint on getppid() → one ring buffer
  * event from this process → close. Rejects with the BpfError of the step that failed.
  */
-export async function selftest(options: { timeoutMs?: number } = {}): Promise<SelftestReport> {
+export async function selftest(given: { timeoutMs?: number } = {}): Promise<SelftestReport> {
+  const options = optionsOf('selftest', given, { timeoutMs: true }) ?? {}
   const timeoutMs = options.timeoutMs ?? 5000
+  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > 0x7fffffff) {
+    throw invalidArgument('selftest', `timeoutMs must be a positive integer of milliseconds, got ${describe(timeoutMs)}`)
+  }
   const steps: SelftestReport['steps'] = []
   const step = async <T>(name: string, run: () => T | Promise<T>): Promise<T> => {
     const start = performance.now()

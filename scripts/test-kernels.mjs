@@ -36,8 +36,8 @@ const SUBSET = ['attach', 'tracing', 'iterators', 'link-update', 'maps', 'ring-b
 // Emulation (TCG) runs code some 10-30 times slower than this machine: the tests' one scale factor.
 const SCALE = Number(process.env.BPFKIT_TEST_SCALE) || 20
 const GUEST_MB = 4096
-// A guest that ends before its tests begin boots again, this many times; of a failing one, this many
-// console lines are printed.
+// A guest that ends by itself before its tests begin boots again, this many times; of a failing one,
+// this many console lines are printed.
 const BOOT_RETRIES = 2
 const TAIL_LINES = 40
 
@@ -266,7 +266,9 @@ async function boot(name, dir, initramfs, tree, files, options) {
     ? `no test summary (${status === undefined ? `the VM ended: ${exit}` : `exit ${status}`})`
     : `${counts[1]} passed, ${counts[2]} failed, ${counts[3]} skipped${status === 0 ? '' : ` (exit ${status})`}`
   const tail = text.split('\n').filter((l) => l.trim() !== '').slice(-TAIL_LINES)
-  return { name, release, ok, started, line: `kernel ${release}: ${what} in ${formatTime(elapsed)}`, skips, failures, logFile, job, tail }
+  // A guest the time limit killed hung rather than failed to boot: booting it again would hang as long.
+  const bootFailed = !started && exit !== 'SIGKILL'
+  return { name, release, ok, bootFailed, line: `kernel ${release}: ${what} in ${formatTime(elapsed)}`, skips, failures, logFile, job, tail }
 }
 
 /** Prepares each kernel and boots them `options.jobs` at a time; resolves with their summaries. */
@@ -286,7 +288,7 @@ async function bootAll(options, tree, files) {
       let result = await boot(next.name, next.dir, next.initramfs, tree, files, options)
       // A guest that ended before its tests began ran nothing of bpfkit's: emulation failed to boot it
       // (rarely: once in CI, a 6.12 guest ended after 6 s). Its console is shown, and it boots again.
-      for (let attempt = 1; !result.started && attempt <= BOOT_RETRIES; attempt++) {
+      for (let attempt = 1; result.bootFailed && attempt <= BOOT_RETRIES; attempt++) {
         process.stdout.write(`${result.line}: it never reached the tests; its console ended with:\n`)
         process.stdout.write(indent(result.tail))
         fs.rmSync(result.job, { recursive: true, force: true })

@@ -4,7 +4,9 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BpfError, BpfMap, BpfObject, Btf, VerifierError, probeKernel, setLogger } from 'bpfkit'
+import {
+  BpfError, BpfMap, BpfObject, Btf, VerifierError, capabilities, dropCapabilities, openSkeleton, probeKernel, resolveBinary, selftest, setLogger,
+} from 'bpfkit'
 import { bpfFds, fixture, node, openSequence, rejected, root, thrown, type Ran } from './helpers'
 import { sections } from './fuzz/mutate'
 
@@ -186,6 +188,12 @@ describe('errors', () => {
       ['map.deleteMany', (o) => map.deleteMany(o)],
       ['btf.codec encode', (o) => obj.btf!.codec(map.handle.btfValueTypeId).encode(o)],
       ['setLogger', (o) => setLogger(o)],
+      ['capabilities (pid)', (o) => capabilities(o)],
+      ['capabilities (tid)', (o) => capabilities('self', o)],
+      ['dropCapabilities', (o) => dropCapabilities(o)],
+      ['Btf.merge', (o) => Btf.merge(o)],
+      ['Btf.copyOf', (o) => Btf.copyOf(o)],
+      ['openSkeleton', (o) => openSkeleton(o)],
     ]
     for (const [what, call] of calls) {
       for (const value of [revoked() as never, hostile()]) {
@@ -194,6 +202,9 @@ describe('errors', () => {
       }
     }
     expect(thrown(() => map.set(0, hostile())).message).toBe('value: could not be read: hostile')
+    for (const value of [revoked() as never, hostile(), { timeoutMs: Number.NaN }]) expect(await rejected(selftest(value))).toMatchObject({ code: 'EINVAL' })
+    expect(thrown(() => resolveBinary('libc.so.6\0x'))).toMatchObject({ code: 'EINVAL' })
+    expect(thrown(() => capabilities(2 ** 30 - 1))).toMatchObject({ code: 'ENOENT', hint: `no process ${2 ** 30 - 1}` })
   })
 
   it('maxEntries of a global-data map is refused before load (libbpf would unmap memory of the process at close)', async () => {

@@ -85,6 +85,7 @@ describe.runIf(features.attach('iter'))('iterators', () => {
 
     const unknown = link.open()
     await expect(unknown.records('no_such_struct').next()).rejects.toMatchObject({ code: 'ENOENT', hint: expect.stringContaining('bpf_seq_write') })
+    expect(thrown(() => unknown.lines()).code).toBe('EBADSTATE')
 
     const other = BpfObject.open(fixture('attach.bpf.o'))
     await other.load()

@@ -345,11 +345,29 @@ describe('bpfkit serve configs', () => {
       served.child.kill('SIGHUP')
       await waitFor(() => served.logs.some((l) => l.msg === 'config reloaded'), 10_000, 'the reload')
       expect(served.logs.find((l) => l.msg === 'config reloaded')).toMatchObject({ failed: ['execs'] })
-      expect(served.logs.find((l) => l.msg === 'pinned map no longer matches: recreating it')).toMatchObject({ differences: expect.arrayContaining(['key size 16, not 4']) })
+      expect(served.logs.find((l) => l.msg === 'pinned map no longer matches: a new one replaces it once this version runs')).toMatchObject({ differences: expect.arrayContaining(['key size 16, not 4']) })
       expect(pinned()).toMatchObject({ id: running.id, bytes_key: 16 })
       served.child.kill('SIGTERM')
       expect(await served.exited).toBe(0)
       expect(pinned()).toMatchObject({ id: running.id })
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("pins a map that its object declares with `pinning` under --pin-dir only, not also at libbpf's /sys/fs/bpf/NAME", async () => {
+    const dir = `${pinDir}-by-name`
+    const file = path.join(tmp, 'by-name.yaml')
+    fs.writeFileSync(file, `programs:\n  - name: tally\n    object: ${root}/test/fixtures/pinned-v1.bpf.o\n` +
+      '    metrics:\n      counters: [{ name: tallies_total, map: tallies, value: count, labels: { key: slot } }]\n')
+    const existed = fs.existsSync('/sys/fs/bpf/tallies')
+    try {
+      const served = await startDaemon([file, '--listen', '127.0.0.1:0', '--pin-dir', dir])
+      expect(fs.existsSync(`${dir}/tally/tallies`)).toBe(true)
+      expect(fs.readdirSync(`${dir}/tally`)).toEqual(['tallies'])
+      if (!existed) expect(fs.existsSync('/sys/fs/bpf/tallies')).toBe(false)
+      served.child.kill('SIGTERM')
+      expect(await served.exited).toBe(0)
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
@@ -365,7 +383,7 @@ describe('bpfkit serve configs', () => {
     expect(other.stderr).toBe('')
     try {
       const stale = await startDaemon([path.join(examples, 'execs.yaml'), '--listen', '127.0.0.1:0', '--pin-dir', dir])
-      expect(stale.logs.find((l) => l.msg === 'pinned map no longer matches: recreating it')).toMatchObject({
+      expect(stale.logs.find((l) => l.msg === 'pinned map no longer matches: a new one replaces it once this version runs')).toMatchObject({
         program: 'execs', map: 'execs', differences: expect.arrayContaining(['key size 8, not 16']),
       })
       stale.child.kill('SIGTERM')

@@ -35,7 +35,7 @@ describe.runIf(features.attach('uprobe_multi'))('attachUprobeMulti', () => {
     byOffset.close()
   })
 
-  it('a missing symbol names the nearest ones; a pattern that matches nothing and bad options are BpfErrors', async () => {
+  it('a missing symbol names the nearest ones; a pattern that matches nothing and bad options are BpfErrors', async (ctx) => {
     await using obj = BpfObject.open(fixture('uprobe-multi.bpf.o'))
     await obj.load()
     const program = obj.program('count_calls')
@@ -57,10 +57,15 @@ describe.runIf(features.attach('uprobe_multi'))('attachUprobeMulti', () => {
     // out of a pattern, and named when a pattern matches only such.
     const libc = resolveBinary('libc.so.6')
     const functions = elfFunctions(libc)
-    const ifunc = functions.find((f) => f.ifunc && !functions.some((g) => g.name === f.name && !g.ifunc))!
-    const error = thrown(() => program.attachUprobeMulti({ binary: 'libc.so.6', symbols: ['getppid', ifunc.name] }))
-    expect(error).toMatchObject({ code: 'EINVAL' })
-    expect(error.message).toContain(`'${ifunc.name}' in ${libc} is a GNU indirect function (IFUNC)`)
-    expect(thrown(() => program.attachUprobeMulti({ binary: 'libc.so.6', pattern: ifunc.name })).message).toContain('GNU indirect function')
+    const ifuncs = functions.filter((f) => f.ifunc)
+    if (ifuncs.length === 0) ctx.skip(`${libc} has no GNU indirect functions`)
+    // memcpy@GLIBC_2.2.5 is a plain function too, but what a program calls by that name is the IFUNC.
+    const shadowed = ifuncs.find((f) => functions.some((g) => g.name === f.name && !g.ifunc))
+    for (const ifunc of [ifuncs[0]!, ...(shadowed ? [shadowed] : [])]) {
+      const error = thrown(() => program.attachUprobeMulti({ binary: 'libc.so.6', symbols: ['getppid', ifunc.name] }))
+      expect(error).toMatchObject({ code: 'EINVAL' })
+      expect(error.message).toContain(`'${ifunc.name}' in ${libc} is a GNU indirect function (IFUNC)`)
+      expect(thrown(() => program.attachUprobeMulti({ binary: 'libc.so.6', pattern: ifunc.name })).message).toContain('GNU indirect function')
+    }
   })
 })

@@ -1,7 +1,7 @@
 // Btf: a BTF type table (an object's, the running kernel's or a file's), its lookups and its codecs.
 import * as fs from 'node:fs'
 import { addon, type BtfHandle } from '../native'
-import { BpfError, describe, invalidArgument, optionsOf, reading } from '../errors'
+import { BpfError, describe, invalidArgument, isInstance, optionsOf, reading } from '../errors'
 import { compileCodec, type CharsMode, type Codec, type CodecOptions, type CompiledCodec, type Int64Mode } from './codec'
 import { KIND_NUMBER, type BtfComposite, type BtfKind, type BtfType } from './types'
 
@@ -101,7 +101,7 @@ export class Btf {
    * relocate uprobes against a user-space program's structs (user-space CO-RE).
    */
   static merge(...btfs: Btf[]): Btf {
-    if (btfs.length === 0 || btfs.some((b) => !(b instanceof Btf))) throw invalidArgument('Btf.merge', 'expected one or more Btf')
+    if (btfs.length === 0 || btfs.some((b) => !isInstance(b, Btf))) throw invalidArgument('Btf.merge', 'expected one or more Btf')
     const merged = new addon.Btf({ empty: true })
     for (const btf of btfs) merged.add(btf.#native('Btf.merge'))
     return new Btf(merged, false)
@@ -134,6 +134,7 @@ export class Btf {
 
   /** @internal A copy of an object's BTF, which stays usable after the object is closed. */
   static copyOf(handle: BtfHandle): Btf {
+    if (!isInstance(handle, addon.Btf)) throw invalidArgument('Btf.copyOf', "expected an object's native BTF (read it as obj.btf)")
     return new Btf(handle, true)
   }
 

@@ -51,6 +51,8 @@ export class DaemonProgram {
   #startedAt: Date | undefined
   readonly #metrics: MapMetric[] = []
   readonly #metricMaps = new Set<string>()
+  /** Where each metric map is pinned, by name, once running (with --pin-dir). */
+  readonly #pins = new Map<string, string>()
 
   private constructor(readonly entry: ProgramEntry, object: BpfObject, fingerprint: string) {
     this.name = entry.config.name
@@ -160,9 +162,12 @@ export class DaemonProgram {
           if (differences?.length === 0) {
             log.info({ ...fields, map: name, pin }, 'reusing pinned map')
             map.pinPath = pin
+            this.#pins.set(name, pin)
             continue
           }
-          if (differences !== undefined) log.warn({ ...fields, map: name, pin, differences }, 'pinned map no longer matches: recreating it')
+          if (differences !== undefined) log.warn({ ...fields, map: name, pin, differences }, 'pinned map no longer matches: a new one replaces it once this version runs')
+          // Not where libbpf would pin a map declared with `pinning` (/sys/fs/bpf/NAME): only at `pin`.
+          map.pinPath = null
           toPin.push([map, pin])
         } else if (previous?.object.state === 'loaded') {
           const old = previous.object.maps.find((m) => m.name === name)
@@ -181,10 +186,8 @@ export class DaemonProgram {
         const output = sink.output === 'stdout' ? 'stdout' : path.resolve(path.dirname(this.entry.source.file), sink.output)
         this.#sinks.push(new EventSink(this.object, sink.map, { ...sink, output, fields: { program: this.name, map: sink.map } }))
       }
-      for (const [map, pin] of toPin) {
-        fs.rmSync(pin, { force: true })
-        map.pin(pin)
-      }
+      pinAll(toPin)
+      for (const [map, pin] of toPin) this.#pins.set(map.name, pin)
       this.state = 'running'
       this.#startedAt = new Date()
       log.info({ ...fields, attached: attached.report() }, 'program attached')
@@ -230,9 +233,10 @@ export class DaemonProgram {
         })
         : [],
       maps: running
-        ? this.object.maps.filter((m) => !m.isInternal && m.type !== 'ringbuf').map((m) => ({
-          name: m.name, type: m.type, entries: m.count(), maxEntries: m.maxEntries, ...(m.pinPath ? { pinned: m.pinPath } : {}),
-        }))
+        ? this.object.maps.filter((m) => !m.isInternal && m.type !== 'ringbuf').map((m) => {
+          const pinned = this.#pins.get(m.name) ?? m.pinPath
+          return { name: m.name, type: m.type, entries: m.count(), maxEntries: m.maxEntries, ...(pinned ? { pinned } : {}) }
+        })
         : [],
       events: this.#sinks.map((sink) => {
         const stats = sink.reader.stats()
@@ -251,4 +255,24 @@ function differencesFrom(map: BpfMap, pin: string): string[] {
   } finally {
     pinned.close()
   }
+}
+
+/**
+ * Pins each map at its path, replacing what is there, all or none: each is pinned beside its path
+ * first, then renamed over it (bpffs renames atomically), so a pin that fails leaves every old one.
+ */
+function pinAll(pins: ReadonlyArray<[BpfMap, string]>): void {
+  const staged: string[] = []
+  try {
+    for (const [map, pin] of pins) {
+      const next = `${pin}-next-${process.pid}` // bpffs refuses names with a dot
+      fs.rmSync(next, { force: true })
+      map.pin(next)
+      staged.push(next)
+    }
+  } catch (error) {
+    for (const next of staged) fs.rmSync(next, { force: true })
+    throw error
+  }
+  pins.forEach(([, pin], i) => fs.renameSync(staged[i]!, pin))
 }

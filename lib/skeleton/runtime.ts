@@ -7,7 +7,7 @@ import type { Attachments } from '../link'
 import type { Btf } from '../btf/btf'
 import type { BtfType } from '../btf/types'
 import { isBpfkitVariable, type Globals } from '../globals'
-import { BpfError, invalidArgument, optionsOf } from '../errors'
+import { BpfError, invalidArgument, optionsOf, reading } from '../errors'
 import type { RingBuffer, RingBufferOptions } from '../events/ring-buffer'
 import type { PerfBuffer, PerfBufferOptions } from '../events/perf-buffer'
 import type { UserRingBuffer, UserRingBufferOptions } from '../events/user-ring-buffer'
@@ -210,12 +210,12 @@ function checkLayout(spec: SkeletonSpec, object: BpfObject): void {
 
 /** @internal Opens the object of a generated skeleton. */
 export function openSkeleton<M, P, G extends SkeletonGlobals>(spec: SkeletonSpec, options?: OpenOptions): OpenedSkeleton<M, P, G> {
-  const given = (spec as Partial<SkeletonSpec> | null)?.object
-  if (spec === null || typeof spec !== 'object' || given === null || typeof given !== 'object' ||
-    !(typeof (given as { base64?: unknown }).base64 === 'string' || typeof (given as { path?: unknown }).path === 'string')) {
-    throw invalidArgument('openSkeleton', 'expected the spec of a generated skeleton')
-  }
-  const source = 'base64' in spec.object ? Buffer.from(spec.object.base64, 'base64') : spec.object.path
+  const source = reading('openSkeleton', 'the spec', () => {
+    const given = (spec as Partial<SkeletonSpec> | null)?.object as { base64?: unknown; path?: unknown } | null | undefined
+    if (spec === null || typeof spec !== 'object' || given === null || typeof given !== 'object') return undefined
+    return typeof given.base64 === 'string' ? Buffer.from(given.base64, 'base64') : typeof given.path === 'string' ? given.path : undefined
+  })
+  if (source === undefined) throw invalidArgument('openSkeleton', 'expected the spec of a generated skeleton')
   const object = BpfObject.open(source, { objectName: spec.name, ...optionsOf('open', options) })
   // Null-prototype records: a map or program may be named `__proto__` or `constructor`.
   const maps: Record<string, unknown> = Object.create(null)

@@ -134,7 +134,8 @@ export class Btf {
 
   /** @internal A copy of an object's BTF, which stays usable after the object is closed. */
   static copyOf(handle: BtfHandle): Btf {
-    if (!isInstance(handle, addon.Btf)) throw invalidArgument('Btf.copyOf', "expected an object's native BTF (read it as obj.btf)")
+    const typeTable = reading('Btf.copyOf', 'the BTF', () => typeof handle?.types === 'function' && typeof handle.count === 'number')
+    if (!typeTable) throw invalidArgument('Btf.copyOf', "expected an object's native BTF (read it as obj.btf)")
     return new Btf(handle, true)
   }
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { Command } from 'commander'
 import { Btf } from '../btf/btf'
-import { fail } from './fail'
+import { endOnClosedOutput, fail } from './fail'
 
 function load(file: string | undefined): Btf {
   return file === undefined ? Btf.vmlinux() : Btf.parse(file)
@@ -23,6 +23,7 @@ export function addVmlinuxCommand(gen: Command): void {
         fail('gen vmlinux', error)
       }
       if (flags.output === '-') {
+        endOnClosedOutput('gen vmlinux')
         process.stdout.write(header)
         return
       }
@@ -56,6 +57,7 @@ export function addBtfCommand(program: Command): void {
     .option('--format <format>', 'c or json', 'c')
     .action((file: string, flags: { format: string }) => {
       if (flags.format !== 'c' && flags.format !== 'json') fail('btf dump', `--format must be c or json, not '${flags.format}'`)
+      endOnClosedOutput('btf dump')
       try {
         const types = load(file)
         if (flags.format === 'c') {

@@ -10,7 +10,7 @@ import type { Command } from 'commander'
 import { Btf } from '../btf/btf'
 import { GNU_TRIPLET } from '../elf'
 import { fail } from './fail'
-import { generateSkeleton } from '../skeleton/generate'
+import { skeletonOf } from './gen'
 import { addHeaderTypes } from './header-types'
 
 const ARCHES: Record<string, string> = { x64: 'x86', arm64: 'arm64', arm: 'arm', s390x: 's390', ppc64: 'powerpc', riscv64: 'riscv', loong64: 'loongarch' }
@@ -90,8 +90,9 @@ export function addBuildCommand(program: Command): void {
         })
         process.stdout.write(`built ${output}${added.length > 0 ? ` (BTF of ${added.join(', ')} added)` : ''}\n`)
         if (flags.skeleton) {
-          const module = output.replace(/(\.bpf)?\.o$/, '') + '.skel.ts'
-          fs.writeFileSync(module, generateSkeleton(fs.readFileSync(output), { objectPath: output, modulePath: module }))
+          // As `bpfkit gen skeleton OBJECT` writes it, so that its --check finds it up to date.
+          const { output: module, source } = skeletonOf(output, {})
+          fs.writeFileSync(module, source)
           process.stdout.write(`wrote ${module}\n`)
         }
       }

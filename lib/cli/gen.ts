@@ -32,34 +32,7 @@ export function addGenCommand(program: Command): void {
     .option('--check', 'exit 1 when the existing output is not what would be generated (stale)')
     .action((object: string, flags: SkeletonFlags) => {
       if (flags.embed && flags.path) fail('gen skeleton', '--embed and --path exclude each other')
-      // Paths as the command records them (header, regenerate hint): relative, with `/`, so that one
-      // skeleton reads the same however the command was spelled and wherever the repository lives.
-      const normal = (file: string): string => path.relative(process.cwd(), path.resolve(file)).split(path.sep).join('/')
-      const defaultOutput = object.replace(/(\.bpf)?\.o$/, '') + '.skel.ts'
-      const output = flags.output ?? defaultOutput
-      let bytes: Buffer
-      try {
-        bytes = fs.readFileSync(object)
-      } catch (error) {
-        fail('gen skeleton', `cannot read ${object}: ${(error as Error).message}`)
-      }
-      const explicit = flags.output !== undefined && normal(flags.output) !== normal(defaultOutput)
-      const args = [normal(object), ...(explicit ? ['-o', normal(output)] : []), ...(flags.name ? ['--name', flags.name] : []),
-        ...(flags.path ? ['--path'] : []), ...flags.type.flatMap((t) => ['--type', t])].map(shellWord)
-      let source: string
-      try {
-        source = generateSkeleton(bytes, {
-          objectPath: normal(object),
-          modulePath: output,
-          name: flags.name,
-          embed: !flags.path,
-          types: flags.type,
-          command: `bpfkit gen skeleton ${args.join(' ')}`,
-        })
-      } catch (error) {
-        if (error instanceof BpfError) fail('gen skeleton', error)
-        throw error
-      }
+      const { output, source, args } = skeletonOf(object, flags)
       if (flags.check) {
         const existing = fs.existsSync(output) ? fs.readFileSync(output, 'utf8') : undefined
         if (existing === undefined) fail('gen skeleton', `${output} does not exist: generate it with bpfkit gen skeleton ${args.join(' ')}`)
@@ -75,6 +48,42 @@ export function addGenCommand(program: Command): void {
       }
       process.stdout.write(`wrote ${output}\n`)
     })
+}
+
+/**
+ * The skeleton of `object` as `bpfkit gen skeleton` writes it (and `bpfkit build --skeleton`): where,
+ * what, and the arguments its header's regenerate command records. Fails the command on an error.
+ */
+export function skeletonOf(object: string, flags: { output?: string; name?: string; path?: boolean; type?: string[] }): { output: string; source: string; args: string[] } {
+  // Paths as the command records them (header, regenerate hint): relative, with `/`, so that one
+  // skeleton reads the same however the command was spelled and wherever the repository lives.
+  const normal = (file: string): string => path.relative(process.cwd(), path.resolve(file)).split(path.sep).join('/')
+  const types = flags.type ?? []
+  const defaultOutput = object.replace(/(\.bpf)?\.o$/, '') + '.skel.ts'
+  const output = flags.output ?? defaultOutput
+  let bytes: Buffer
+  try {
+    bytes = fs.readFileSync(object)
+  } catch (error) {
+    fail('gen skeleton', `cannot read ${object}: ${(error as Error).message}`)
+  }
+  const explicit = flags.output !== undefined && normal(flags.output) !== normal(defaultOutput)
+  const args = [normal(object), ...(explicit ? ['-o', normal(output)] : []), ...(flags.name ? ['--name', flags.name] : []),
+    ...(flags.path ? ['--path'] : []), ...types.flatMap((t) => ['--type', t])].map(shellWord)
+  try {
+    const source = generateSkeleton(bytes, {
+      objectPath: normal(object),
+      modulePath: output,
+      name: flags.name,
+      embed: !flags.path,
+      types,
+      command: `bpfkit gen skeleton ${args.join(' ')}`,
+    })
+    return { output, source, args }
+  } catch (error) {
+    if (error instanceof BpfError) fail('gen skeleton', error)
+    throw error
+  }
 }
 
 /** `word` as a POSIX shell reads it back: as is when it is plain, else single-quoted. */

@@ -6,7 +6,7 @@ import { BpfError } from '../errors'
 import { BpfProgram, type ProgramInfo } from '../program'
 import { BpfMap, type MapInfo } from '../map'
 import { Link, type LinkInfo } from '../link'
-import { fail } from './fail'
+import { endOnClosedOutput, fail } from './fail'
 
 /** A process holding a BPF object through one of its file descriptors. */
 export interface Holder {
@@ -110,6 +110,7 @@ export function addPsCommand(program: Command): void {
       return Number(value)
     })
     .action((flags: { json?: boolean; pid?: number }) => {
+      endOnClosedOutput('ps')
       let listing: Listing
       if (flags.pid !== undefined && !fs.existsSync(`/proc/${flags.pid}`)) fail('ps', `no process ${flags.pid}`)
       try {

@@ -16,6 +16,7 @@ import { customRecord, eventType, rawRecord, typedRecord, type RecordType } from
 import { Btf, charsOf, int64Of } from './btf/btf'
 import type { CharFields, Int64Mode } from './btf/codec'
 import { globalsOf, type Globals } from './globals'
+import { nearMatches } from './elf'
 
 export interface OpenOptions {
   /** Overrides the object's name (by default the file name without `.bpf.o`/`.o`). */
@@ -350,6 +351,7 @@ export class BpfObject implements Disposable, AsyncDisposable {
     try {
       if (this.state === 'opened') {
         checkMapBytes(this.#allMaps(), this.#limits.mapBytes)
+        checkSections(this.programs)
         this.#checkPinnedMaps()
         // What a failed load is explained with: the object takes no calls once it failed.
         loading = {
@@ -656,6 +658,26 @@ function mapHint(map: Loading['maps'][number], code: string): string | undefined
  * A failed load says whose fault it is: the map libbpf could not create or the program the kernel refused
  * (from libbpf's messages), with the verifier's log for a rejected program.
  */
+// The first part of the SEC() names libbpf knows (its section_defs), for a misspelt one's hint.
+const SECTION_KINDS = ['socket', 'sk_reuseport', 'kprobe', 'uprobe', 'kretprobe', 'uretprobe', 'kprobe.multi', 'kretprobe.multi',
+  'kprobe.session', 'uprobe.multi', 'uretprobe.multi', 'ksyscall', 'kretsyscall', 'usdt', 'tc', 'tcx', 'netkit', 'classifier', 'action',
+  'tracepoint', 'tp', 'raw_tracepoint', 'raw_tp', 'raw_tracepoint.w', 'raw_tp.w', 'tp_btf', 'fentry', 'fmod_ret', 'fexit', 'freplace',
+  'lsm', 'lsm_cgroup', 'iter', 'syscall', 'xdp', 'perf_event', 'lwt_in', 'lwt_out', 'lwt_xmit', 'lwt_seg6local', 'sockops', 'sk_skb',
+  'sk_msg', 'lirc_mode2', 'flow_dissector', 'cgroup_skb', 'cgroup', 'struct_ops', 'sk_lookup', 'netfilter']
+
+/** Refuses, before load, a program whose SEC() gives libbpf no program type (libbpf would say only EINVAL). */
+function checkSections(programs: readonly BpfProgram[]): void {
+  const unknown = programs.find((p) => p.autoload && p.type === 'unspec')
+  if (unknown === undefined) return
+  const kind = unknown.section.split('/')[0]!
+  const near = nearMatches(kind, SECTION_KINDS, 3)
+  throw new BpfError(`bpf_object__load: program '${unknown.name}' has SEC("${unknown.section}"), which names no program type libbpf knows`, {
+    code: 'EINVAL', op: 'bpf_object__load', origin: 'argument',
+    hint: `${near.length > 0 ? `did you mean SEC("${near[0]}${unknown.section.slice(kind.length)}")? ` : ''}` +
+      `the section names are libbpf's (docs.kernel.org/bpf/libbpf/program_types.html); or set program.type before load, or autoload = false`,
+  })
+}
+
 function explainLoadError(error: unknown, object: Loading): unknown {
   // Only what the kernel or libbpf refused: not bpfkit's own refusals (a close() during the load, the checks).
   if (!(error instanceof BpfError) || error.errno === undefined) return error

@@ -39,6 +39,18 @@ describe('errors', () => {
     }
   })
 
+  it('a SEC() that names no program type is refused before load, with the name it nearly is', async () => {
+    // The fixture with its section name misspelt everywhere the ELF holds it.
+    const bytes = Buffer.from(fs.readFileSync(fixture('sequence.bpf.o')).toString('latin1').split('tracepoint/').join('tracepoinx/'), 'latin1')
+    const obj = BpfObject.open(bytes)
+    expect(obj.program('emit').type).toBe('unspec')
+    const error = await rejected(obj.load())
+    expect(error).toMatchObject({ code: 'EINVAL', origin: 'argument', op: 'bpf_object__load' })
+    expect(error.message).toContain(`program 'emit' has SEC("tracepoinx/syscalls/sys_enter_getegid"), which names no program type libbpf knows`)
+    expect(error.hint).toContain('did you mean SEC("tracepoint/syscalls/sys_enter_getegid")?')
+    obj.close()
+  })
+
   it('a truncated object is refused', () => {
     const bytes = fs.readFileSync(fixture('sequence.bpf.o'))
     const error = thrown(() => BpfObject.open(bytes.subarray(0, bytes.length >> 1)))

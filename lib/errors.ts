@@ -57,18 +57,18 @@ export type ErrorOrigin = 'argument' | 'state' | 'kernel' | 'libbpf' | 'bpfkit'
 
 export interface BpfErrorOptions {
   /** The code; by default the name of `errno`. */
-  code?: BpfErrorCode
+  code?: BpfErrorCode | undefined
   /** Positive errno (or libbpf's LIBBPF_ERRNO__* value) when the kernel or libbpf reported one. */
-  errno?: number
+  errno?: number | undefined
   /** The libbpf call (or bpfkit method) that failed, e.g. `bpf_object__load`. */
   op: string
-  hint?: string
+  hint?: string | undefined
   /**
    * By default `kernel` (or `libbpf`) when there is an errno; else `argument` for EINVAL, E2BIG, ERANGE
    * and EOVERFLOW, `state` for ECLOSED, EBADSTATE, EBUSY and EROFS, and `bpfkit` for the rest.
    */
-  origin?: ErrorOrigin
-  cause?: unknown
+  origin?: ErrorOrigin | undefined
+  cause?: unknown | undefined
 }
 
 /**

@@ -50,25 +50,25 @@ export interface CreateMapOptions {
   /** libbpf's name of the map type: `hash`, `array`, `percpu_hash`, `prog_array`, `array_of_maps`, `user_ringbuf`… */
   type: string
   /** The kernel's name for it (at most 15 characters, as `bpftool map` shows it). */
-  name?: string
+  name?: string | undefined
   /** The key: its size in bytes, or its type in `btf` (then the map is typed). */
-  keySize?: number
-  keyType?: TypeRef
+  keySize?: number | undefined
+  keyType?: TypeRef | undefined
   /** The value: its size in bytes, or its type in `btf`. */
-  valueSize?: number
-  valueType?: TypeRef
+  valueSize?: number | undefined
+  valueType?: TypeRef | undefined
   maxEntries: number
   /** BPF_F_* flags (BPF_F_NO_PREALLOC = 1, BPF_F_RDONLY_PROG = 128, BPF_F_INNER_MAP = 4096…). */
-  flags?: number
-  numaNode?: number
+  flags?: number | undefined
+  numaNode?: number | undefined
   /** The bloom filter's hash count, an arena's address… (map_extra). */
-  mapExtra?: bigint
+  mapExtra?: bigint | undefined
   /** Map-in-map: a map like those it will hold. */
-  innerMap?: BpfMap
+  innerMap?: BpfMap | undefined
   /** Where `keyType` and `valueType` are (default: the running kernel's BTF). */
-  btf?: Btf
+  btf?: Btf | undefined
   /** How the map decodes 64-bit integers (default `'bigint'`). */
-  int64?: Int64Mode
+  int64?: Int64Mode | undefined
 }
 
 const PER_CPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage'])

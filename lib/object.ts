@@ -20,41 +20,41 @@ import { nearMatches } from './elf'
 
 export interface OpenOptions {
   /** Overrides the object's name (by default the file name without `.bpf.o`/`.o`). */
-  objectName?: string
+  objectName?: string | undefined
   /** BTF to relocate against instead of the running kernel's /sys/kernel/btf/vmlinux. */
-  btfCustomPath?: string
+  btfCustomPath?: string | undefined
   /**
    * BTF files to merge with the kernel's (or `btfCustomPath`'s) for relocation: a user-space
    * program's types (`pahole --btf_encode_detached`), so that uprobes read its structs by CO-RE.
    */
-  extraBtf?: readonly string[]
+  extraBtf?: readonly string[] | undefined
   /** Verifier log level for every program (1 = basic, 2 = verbose, 4 = stats); 0 logs only on failure. */
-  kernelLogLevel?: number
+  kernelLogLevel?: number | undefined
   /** Receives libbpf's messages for this object instead of the process-wide logger. */
-  logger?: Logger
+  logger?: Logger | undefined
   /** The most detailed level passed to the logger (default: the process-wide level, 'warn'). */
-  logLevel?: LogLevel
+  logLevel?: LogLevel | undefined
   /**
    * How the object's maps, globals and readers decode 64-bit integers: `'bigint'` (default, exact) or
    * `'number'` (exact below 2^53). `map(name, { int64 })` and each reader's option override it.
    */
-  int64?: Int64Mode
+  int64?: Int64Mode | undefined
   /**
    * Refusals that keep an object from an untrusted source from taking the process down, checked
    * before libbpf or the kernel does the work. Raise them for objects you trust that need more.
    */
-  limits?: ObjectLimits
+  limits?: ObjectLimits | undefined
   /**
    * A directory on bpffs for the maps declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)`: load() pins
    * each there by its name, or reuses the map pinned there already (so objects, and restarts of one,
    * share it). A pinned map whose layout differs makes load() fail, naming both layouts.
    */
-  pinRoot?: string
+  pinRoot?: string | undefined
   /**
    * Maps to use instead of creating the object's own, by the object's map name: a loaded object's map,
    * one opened from a pin or by id, a created one, or a map fd (see map.reuse()).
    */
-  maps?: Record<string, BpfMap | number>
+  maps?: Record<string, BpfMap | number> | undefined
 }
 
 /** Options of obj.attach(). */
@@ -64,26 +64,26 @@ export interface AttachOptions {
    * its error) instead of throwing. Default false: any failure detaches the rest and throws, listing
    * every program that failed.
    */
-  partial?: boolean
+  partial?: boolean | undefined
 }
 
 export interface ObjectLimits {
   /** The largest object file or byte array open() reads (default 256 MiB). */
-  objectBytes?: number
+  objectBytes?: number | undefined
   /**
    * The most kernel memory load() lets the object's maps take together, as estimated from their types,
    * sizes and maxEntries (default 1 GiB). A crafted object can declare maps that take gigabytes, or
    * minutes inside BPF_MAP_CREATE.
    */
-  mapBytes?: number
+  mapBytes?: number | undefined
 }
 
 /** Options of `obj.map(name, options)`. */
 export interface MapOptions {
   /** How this map decodes 64-bit integers (default: the object's `int64`). */
-  int64?: Int64Mode
+  int64?: Int64Mode | undefined
   /** `char[N]` fields of its values to decode as bytes or as a list of strings, by path (see CodecOptions.chars). */
-  chars?: CharFields
+  chars?: CharFields | undefined
 }
 
 const DEFAULT_LIMITS: Required<ObjectLimits> = { objectBytes: 256 * 2 ** 20, mapBytes: 2 ** 30 }

@@ -15,32 +15,32 @@ export interface UprobeOptions {
   /** A path, a program in PATH, or a library name resolved like libbpf does (`libc.so.6`). */
   binary: string
   /** A function in the binary's symbol tables (`malloc`, `malloc@GLIBC_2.2.5`); `offset` is then added to it. */
-  symbol?: string
+  symbol?: string | undefined
   /** Without `symbol`: the file offset of the instruction to probe (for stripped binaries). */
-  offset?: number
+  offset?: number | undefined
   /** Only this process (default: every process running the binary). */
-  pid?: number
+  pid?: number | undefined
   /** Fire on return instead of entry (a uretprobe). */
-  retprobe?: boolean
+  retprobe?: boolean | undefined
   /** A value the program reads with bpf_get_attach_cookie(). */
-  cookie?: bigint
+  cookie?: bigint | undefined
 }
 
 export interface UprobeMultiOptions {
   /** A path, a program in PATH, or a library name resolved like libbpf does (`libc.so.6`). */
   binary: string
   /** Functions of the binary (its symbol tables)… */
-  symbols?: readonly string[]
+  symbols?: readonly string[] | undefined
   /** …or a glob over them (`pthread_mutex_*`)… */
-  pattern?: string
+  pattern?: string | undefined
   /** …or file offsets of the instructions to probe. */
-  offsets?: readonly number[]
+  offsets?: readonly number[] | undefined
   /** One cookie per symbol or offset, for bpf_get_attach_cookie(). */
-  cookies?: readonly bigint[]
+  cookies?: readonly bigint[] | undefined
   /** Only this process (default: every process running the binary). */
-  pid?: number
+  pid?: number | undefined
   /** Fire on return (uretprobes). */
-  retprobe?: boolean
+  retprobe?: boolean | undefined
 }
 
 export interface UsdtOptions {
@@ -50,51 +50,51 @@ export interface UsdtOptions {
   provider: string
   name: string
   /** Only this process (default: every process running the binary). */
-  pid?: number
+  pid?: number | undefined
   /** A value the program reads with bpf_usdt_cookie(). */
-  cookie?: bigint
+  cookie?: bigint | undefined
 }
 
 export interface KprobeOptions {
   /** The kernel function (as in /proc/kallsyms). */
   symbol: string
   /** Offset into the function. */
-  offset?: number
+  offset?: number | undefined
   /** Fire on return (a kretprobe). */
-  retprobe?: boolean
+  retprobe?: boolean | undefined
   /** A value the program reads with bpf_get_attach_cookie(). */
-  cookie?: bigint
+  cookie?: bigint | undefined
 }
 
 export interface KsyscallOptions {
   /** The syscall's name (`getppid`, `openat`): libbpf finds its handler, `__x64_sys_getppid` or the like. */
   syscall: string
   /** Fire on return (a kretprobe). */
-  retprobe?: boolean
+  retprobe?: boolean | undefined
   /** A value the program reads with bpf_get_attach_cookie(). */
-  cookie?: bigint
+  cookie?: bigint | undefined
 }
 
 export interface KprobeMultiOptions {
   /** A glob over the kernel's traceable functions (`tcp_*`)… */
-  pattern?: string
+  pattern?: string | undefined
   /** …or the functions themselves. */
-  symbols?: readonly string[]
+  symbols?: readonly string[] | undefined
   /** One cookie per symbol. */
-  cookies?: readonly bigint[]
-  retprobe?: boolean
+  cookies?: readonly bigint[] | undefined
+  retprobe?: boolean | undefined
 }
 
 export type XdpMode = 'skb' | 'drv' | 'hw'
 
 export interface XdpOptions {
   /** skb (generic, any interface), drv (native, in the driver) or hw (offloaded); default: the kernel's choice. */
-  mode?: XdpMode
+  mode?: XdpMode | undefined
   /**
    * Attach through netlink, replacing a program attached that way (e.g. by `ip link set … xdp`).
    * Default false: a BPF link, which fails with EBUSY when the interface already has an XDP program.
    */
-  replace?: boolean
+  replace?: boolean | undefined
 }
 
 export interface TcOptions {
@@ -103,14 +103,14 @@ export interface TcOptions {
    * The clsact filter's priority (1 runs first). tcx links have no priorities, so passing one selects
    * the clsact API.
    */
-  priority?: number
+  priority?: number | undefined
   /** `tcx` links (Linux ≥ 6.6) or filters on the `clsact` qdisc; default tcx, falling back to clsact. */
-  api?: 'tcx' | 'clsact'
+  api?: 'tcx' | 'clsact' | undefined
 }
 
 export interface IterOptions {
   /** The map a `SEC("iter/bpf_map_elem")` program walks. */
-  map?: { fd: number }
+  map?: { fd: number } | undefined
 }
 
 export interface CgroupOptions {
@@ -118,7 +118,7 @@ export interface CgroupOptions {
    * The attach type: libbpf's name (`cgroup_inet4_connect`) or the SEC() suffix (`connect4`, `ingress`,
    * `egress`, `sock_create`, `sysctl`, `getsockopt`, `dev`…). Default: the one the SEC() name implies.
    */
-  type?: string
+  type?: string | undefined
 }
 
 export interface PerfEventOptions {
@@ -126,14 +126,14 @@ export interface PerfEventOptions {
   /** The event: a name (`cpu-clock`, `cpu-cycles`…) or the perf_event_attr config number. */
   config: PerfEventName | number | bigint
   /** Run the program every N events… */
-  samplePeriod?: number
+  samplePeriod?: number | undefined
   /** …or N times a second. */
-  sampleFreq?: number
+  sampleFreq?: number | undefined
   /** One CPU (default: every online CPU, or any CPU when `pid` is given). */
-  cpu?: number
+  cpu?: number | undefined
   /** Only this process (default: every process). */
-  pid?: number
-  cookie?: bigint
+  pid?: number | undefined
+  cookie?: bigint | undefined
 }
 
 export type PerfEventName = keyof typeof SOFTWARE_EVENTS | keyof typeof HARDWARE_EVENTS
@@ -886,15 +886,15 @@ export class BpfProgram implements Disposable {
 
 export interface TestRunOptions {
   /** Packet data for XDP, TC and socket filter programs. */
-  data?: Uint8Array
+  data?: Uint8Array | undefined
   /** The context: raw tracepoint arguments, a `syscall` program's argument struct, an xdp_md… */
-  ctx?: Uint8Array
+  ctx?: Uint8Array | undefined
   /** Runs this many times (the duration is then the average); default once. */
-  repeat?: number
+  repeat?: number | undefined
   /** Room for the output packet (default: the input's size + 256). */
-  dataOutSize?: number
+  dataOutSize?: number | undefined
   /** Room for the output context (XDP, TC…; default none). */
-  ctxOutSize?: number
+  ctxOutSize?: number | undefined
 }
 
 export interface TestRunResult {

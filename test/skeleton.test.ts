@@ -226,7 +226,7 @@ describe('typed skeletons', () => {
     fs.copyFileSync(path.join(root, 'examples', 'execsnoop.skel.ts'), path.join(dir, 'execsnoop.skel.ts'))
     fs.copyFileSync(fixture('globals.skel.ts'), path.join(dir, 'globals.skel.ts'))
     fs.writeFileSync(path.join(dir, 'index.ts'), [
-      "import { BpfError } from 'bpfkit'",
+      "import { BpfError, BpfObject } from 'bpfkit'",
       "import { open } from './execsnoop.skel.js'",
       "import { open as openGlobals } from './globals.skel.js'",
       'const skel = await open({ int64: \'number\' }).load()',
@@ -234,13 +234,20 @@ describe('typed skeletons', () => {
       'const globals = openGlobals()',
       'globals.rodata.threshold = 1',
       'console.log(skel.bss, globals.bss, BpfError)',
+      // Options that may be undefined, as a value read from the environment is.
+      'const maybe = process.env.BPFKIT_BTF',
+      "const obj = BpfObject.open('x.bpf.o', { btfCustomPath: maybe, pinRoot: undefined, logger: undefined })",
+      "obj.program('p').attachUprobe({ binary: 'libc.so.6', symbol: maybe, pid: undefined, retprobe: undefined })",
+      "obj.ringBuffer('events', { int64: undefined, signal: undefined })",
       '',
     ].join('\n'))
     const options = fs.readFileSync(path.join(dir, 'tsconfig.json'), 'utf8')
     expect(options).toContain('"strict": true')
-    const tsc = spawnSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', '.'], { cwd: dir, encoding: 'utf8' })
-    expect(tsc.stdout + tsc.stderr).toBe('')
-    expect(tsc.status).toBe(0)
+    for (const strictest of [[], ['--noUnusedLocals', '--noUnusedParameters']]) {
+      const tsc = spawnSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', '.', ...strictest], { cwd: dir, encoding: 'utf8' })
+      expect(tsc.stdout + tsc.stderr).toBe('')
+      expect(tsc.status).toBe(0)
+    }
     fs.rmSync(dir, { recursive: true, force: true })
   })
 

@@ -53,12 +53,12 @@ export interface CodecOptions {
    * pointers, 128-bit integers) as a number: faster and easier to use, exact below 2^53 (timestamps,
    * counters), rounded above. Encoding takes numbers either way and refuses an unsafe one.
    */
-  int64?: Int64Mode
+  int64?: Int64Mode | undefined
   /**
    * `char[N]` fields that decode as bytes or as a list of strings instead of one string, by path
    * through struct and union members (`'args'`, `'hdr.argv'`; not through arrays).
    */
-  chars?: CharFields
+  chars?: CharFields | undefined
 }
 
 /**

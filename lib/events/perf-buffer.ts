@@ -8,9 +8,9 @@ import type { RecordType } from './decode'
 
 export interface PerfBufferOptions<T> extends ReaderOptions<T> {
   /** Size of each CPU's ring in pages, a power of 2 (default 64). */
-  pages?: number
+  pages?: number | undefined
   /** Each event as `{ cpu, event }`: the CPU whose ring it came from (batch.cpu(i) has it too). */
-  withCpu?: boolean
+  withCpu?: boolean | undefined
 }
 
 export interface PerfBufferStats {

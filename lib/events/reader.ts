@@ -20,27 +20,27 @@ export interface ReaderOptions<T> {
    * The BTF struct the events are (its name without `struct`, e.g. `'event'`), when the map does not
    * declare it (BPFKIT_RINGBUF and BPFKIT_PERFBUF do).
    */
-  type?: string
+  type?: string | undefined
   /** Decodes each event yourself; without `type`, `decoder` or a declared type, events are Buffers. */
-  decoder?: Decoder<T>
+  decoder?: Decoder<T> | undefined
   /** Most events handed over per drain, so a fast producer cannot starve the event loop (default 16384, at most 2^20). */
-  batchEvents?: number
+  batchEvents?: number | undefined
   /** Most bytes per drain (default 1 MiB, at most 256 MiB); larger records still arrive whole. */
-  batchBytes?: number
+  batchBytes?: number | undefined
   /**
    * Bytes of records that iterators and streams may hold undelivered before reading pauses (default
    * 16 MiB, at most 2^31 - 1): the kernel keeps (or drops, counted) the rest.
    */
-  highWaterMark?: number
+  highWaterMark?: number | undefined
   /** `'number'`: 64-bit fields decode as numbers, exact below 2^53 (default: the object's, else bigint). */
-  int64?: Int64Mode
+  int64?: Int64Mode | undefined
   /**
    * `char[N]` fields of the events to decode as bytes or as a list of strings (an argv buffer), by
    * path: `{ args: 'strings' }` (see CodecOptions.chars). `T` should say so.
    */
-  chars?: CharFields
+  chars?: CharFields | undefined
   /** Closes the reader when aborted; iterators and streams then fail with the signal's reason. */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
 }
 
 /** An event of a reader over several maps: which map it came from, and the event. */

@@ -18,7 +18,7 @@ export interface WakeupPolicy {
 
 export interface RingBufferOptions<T> extends ReaderOptions<T> {
   /** The wakeup policy (default: the kernel's, a wakeup whenever the reader has caught up). */
-  wakeup?: WakeupPolicy
+  wakeup?: WakeupPolicy | undefined
 }
 
 export interface RingBufferStats {

@@ -6,7 +6,7 @@ import { BpfError, invalidArgument } from '../errors'
 
 export interface UserRingBufferOptions {
   /** The BTF struct the records are, when the map does not declare it (BPFKIT_USER_RINGBUF does). */
-  type?: string
+  type?: string | undefined
 }
 
 /**

@@ -7,10 +7,10 @@ export type BucketType = 'exp2' | 'exp2zero' | 'linear' | 'fixed'
 
 export interface BucketSettings {
   bucketType: BucketType
-  bucketMin?: number
-  bucketMax?: number
-  bucketKeys?: readonly number[]
-  bucketMultiplier?: number
+  bucketMin?: number | undefined
+  bucketMax?: number | undefined
+  bucketKeys?: readonly number[] | undefined
+  bucketMultiplier?: number | undefined
 }
 
 /** The buckets of a histogram: their bounds, ascending, and which bucket counts each slot. */

@@ -13,7 +13,7 @@ export interface MapMetricOptions {
   /** The map to read: typed by BTF (`__type(key, …)`, `__type(value, …)`), of a loaded object or a pin. */
   map: BpfMap
   /** The registries to register on (default: prom-client's default `register`). */
-  registers?: Registry[]
+  registers?: Registry[] | undefined
 }
 
 /** One sample as prom-client's registry renders it. */

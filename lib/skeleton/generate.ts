@@ -23,15 +23,15 @@ export interface GenerateOptions {
   /** Where the object is (for the header and `embed: false`). */
   objectPath: string
   /** Where the module will be written (for `embed: false`: the object is found relative to it). */
-  modulePath?: string
+  modulePath?: string | undefined
   /** The skeleton's name (default: the object's file name without `.bpf.o`). */
-  name?: string
+  name?: string | undefined
   /** Embed the object's bytes (default) or load it from its path next to the module. */
-  embed?: boolean
+  embed?: boolean | undefined
   /** More types to describe (their C names), e.g. events of maps that do not declare them. */
-  types?: readonly string[]
+  types?: readonly string[] | undefined
   /** How it was invoked, for the header and the regenerate hint. */
-  command?: string
+  command?: string | undefined
 }
 
 const RESERVED = new Set([
@@ -313,7 +313,7 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
           return `  /** ${cDeclaration(btf, v.type, v.name)}; offset ${sv.offset} */\n` +
             `  get ${property(v.name)}(): ${gen.tsType64(v.type, `${iface}__anon_${v.name}`)}\n  set ${property(v.name)}(value: Init<${type}>)`
         })
-        globalsLines.push(`/** The globals of ${datasec.name}. */\nexport interface ${iface}<I extends Int64Mode = 'bigint'> {${members.length === 0 ? '' : `\n${members.join('\n')}\n`}}`)
+        globalsLines.push(`/** The globals of ${datasec.name}. */\nexport interface ${iface}<${int64Param(members.join('\n'))}> {${members.length === 0 ? '' : `\n${members.join('\n')}\n`}}`)
         if (key !== null) sections[key] = datasec.name
         else custom.push(`    ${JSON.stringify(datasec.name)}: ${iface}<I>`)
         continue
@@ -384,19 +384,19 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
       `// from ${objectName} (sha256 ${hash}). Do not edit: regenerate instead.`,
       '/* eslint-disable */',
       ...(embed ? [] : ["import * as path from 'node:path'"]),
-      `import { openSkeleton, type BpfMap, type BpfProgram, type LoadedSkeleton, type OpenedSkeleton, type OpenOptions, type PerfBufferMap, type RingBufferMap, type SkeletonSpec, type Init, type Int64, type Int64Mode${specMaps.some(([, kind]) => kind === 'userringbuf') ? ', type UserRingBufferMap' : ''} } from 'bpfkit'`,
+      IMPORTS,
       '',
       ...gen.declarations.flatMap((d) => [d, '']),
       ...globalsLines.flatMap((d) => [d, '']),
       `/** The maps of ${objectName} (\`I\`: how 64-bit integers decode, see open()). */`,
-      mapLines.length === 0 ? "export interface Maps<I extends Int64Mode = 'bigint'> {}"
-        : `export interface Maps<I extends Int64Mode = 'bigint'> {\n${mapLines.join('\n')}\n}`,
+      mapLines.length === 0 ? `export interface Maps<${int64Param('')}> {}`
+        : `export interface Maps<${int64Param(mapLines.join('\n'))}> {\n${mapLines.join('\n')}\n}`,
       '',
       `/** The programs of ${objectName}. */`,
       progs.length === 0 ? 'export interface Progs {}' : `export interface Progs {\n${progs.map((p) => `  ${property(p)}: BpfProgram`).join('\n')}\n}`,
       '',
       `/** The global sections of ${objectName} (undefined: the object has none). */`,
-      `export interface Globals<I extends Int64Mode = 'bigint'> {\n${globals.join('\n')}\n}`,
+      `export interface Globals<${int64Param(globals.join('\n'))}> {\n${globals.join('\n')}\n}`,
       '',
       `export type Skeleton<I extends Int64Mode = 'bigint'> = OpenedSkeleton<Maps<I>, Progs, Globals<I>>`,
       `export type Loaded<I extends Int64Mode = 'bigint'> = LoadedSkeleton<Maps<I>, Progs, Globals<I>>`,
@@ -416,8 +416,23 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateOptions): s
       '}',
       '',
     ]
-    return out.join('\n')
+    // What the module uses of bpfkit's, only (noUnusedLocals).
+    const body = out.join('\n')
+    // The code alone: not its comments, nor the embedded object's base64 (where `/Init+` could be).
+    const code = body.replace(IMPORTS, '').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '').replace(/'[A-Za-z0-9+/=]*'/g, "''")
+    const used = SKELETON_IMPORTS.filter((name) => new RegExp(`\\b${name}\\b`).test(code))
+    return body.replace(IMPORTS, `import { ${used.map((name) => (name === 'openSkeleton' ? name : `type ${name}`)).join(', ')} } from 'bpfkit'`)
   } finally {
     object.close()
   }
+}
+
+// What a skeleton may import from bpfkit; the module imports those it uses.
+const SKELETON_IMPORTS = ['openSkeleton', 'BpfMap', 'BpfProgram', 'LoadedSkeleton', 'OpenedSkeleton', 'OpenOptions', 'PerfBufferMap',
+  'RingBufferMap', 'SkeletonSpec', 'Init', 'Int64', 'Int64Mode', 'UserRingBufferMap']
+const IMPORTS = '__BPFKIT_IMPORTS__'
+
+/** A generated interface's 64-bit mode parameter: `_I` where its `body` does not use it (noUnusedParameters). */
+function int64Param(body: string): string {
+  return `${/\bI\b/.test(body) ? 'I' : '_I'} extends Int64Mode = 'bigint'`
 }

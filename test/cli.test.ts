@@ -43,6 +43,20 @@ describe('bpfkit CLI', () => {
     expect(report.programTypes.tracing).toBe(report.attach.tp_btf || report.attach.iter || report.attach.fentry)
   })
 
+  it('doctor without the privileges to load programs says the kernel was not probed, rather than that it lacks everything', () => {
+    const unprivileged = fs.readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'utf8').trim()
+    const nobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath,
+      path.join(root, 'dist/cli/index.js'), 'doctor', '--json'], { cwd: '/', encoding: 'utf8', env: { ...process.env, HOME: '/nonexistent' } })
+    expect(nobody.stderr).toBe('')
+    const report = JSON.parse(nobody.stdout) as { probed: boolean; checks: Array<{ name: string; ok: boolean | null; detail: string }> }
+    expect(report.probed).toBe(unprivileged === '0')
+    if (!report.probed) {
+      expect(report.checks.find((c) => c.name === 'kernel features')).toMatchObject({ ok: null, detail: 'not probed: this process may not load BPF programs' })
+      expect(report.checks.find((c) => c.name === 'tcx')).toMatchObject({ ok: null, detail: 'not probed' })
+      expect(report.checks.find((c) => c.name === 'BTF')?.ok).toBe(true)
+    }
+  })
+
   it('gen vmlinux writes a vmlinux.h that compiles the examples, which then load on this kernel', async () => {
     const dir = path.join(root, 'cmake-build', 'gen-vmlinux')
     fs.rmSync(dir, { recursive: true, force: true })

@@ -11,7 +11,8 @@ import { capabilities } from '../capabilities'
 /** One finding: what was checked, whether it is fine, and what to do when it is not. */
 export interface Check {
   name: string
-  ok: boolean
+  /** null: not probed (this process may not load BPF programs, so the kernel could not be asked). */
+  ok: boolean | null
   detail: string
   fix?: string
 }
@@ -24,6 +25,11 @@ export interface DoctorReport {
   mapTypes: Record<string, boolean>
   helpers: Record<string, boolean>
   attach: Record<string, boolean>
+  /**
+   * Whether the kernel's features were probed: a process without CAP_BPF or CAP_SYS_ADMIN (where
+   * unprivileged BPF is off) cannot load the probes, and every feature would read as missing.
+   */
+  probed: boolean
 }
 
 function read(file: string): string | undefined {
@@ -65,6 +71,8 @@ export function examine(): DoctorReport {
   // Since Linux 5.11 BPF memory is charged to the cgroup, not to RLIMIT_MEMLOCK.
   checks.push({ name: 'memlock', ok: true, detail: memlock === 'unlimited' ? 'unlimited' : `${memlock} bytes (cgroup-accounted since Linux 5.11)` })
   const unprivileged = read('/proc/sys/kernel/unprivileged_bpf_disabled')?.trim() ?? 'unknown'
+  const probed = effective.includes('CAP_BPF') || effective.includes('CAP_SYS_ADMIN') || unprivileged === '0'
+  const unprobed = 'not probed: this process may not load BPF programs'
   checks.push({ name: 'unprivileged_bpf_disabled', ok: true, detail: unprivileged === '0' ? '0: anyone may load some programs' : `${unprivileged}: BPF needs privileges` })
   const attach: Record<string, boolean> = {
     tracepoint: probes.programTypes.tracepoint === true && tracefs !== undefined,
@@ -87,14 +95,16 @@ export function examine(): DoctorReport {
     tcx: 'Linux 6.6+ (TC programs attach to the clsact qdisc without it)',
     struct_ops: 'a kernel with BTF and struct_ops maps, 5.6+',
   }
+  if (!probed) checks.push({ name: 'kernel features', ok: null, detail: unprobed, fix: 'run bpfkit doctor as root (or with CAP_BPF and CAP_PERFMON)' })
   for (const [kind, fix] of Object.entries(fixes)) {
     const ok = attach[kind] === true
-    checks.push({ name: kind, ok, detail: ok ? 'available' : 'not available', fix: ok ? undefined : fix })
+    if (!probed) checks.push({ name: kind, ok: null, detail: 'not probed' })
+    else checks.push({ name: kind, ok, detail: ok ? 'available' : 'not available', fix: ok ? undefined : fix })
   }
   for (const [name, ok] of Object.entries(probes.helpers)) {
-    if (!ok) checks.push({ name: `helper ${name}`, ok, detail: 'not available to tracepoint programs', fix: 'a newer kernel' })
+    if (!ok && probed) checks.push({ name: `helper ${name}`, ok, detail: 'not available to tracepoint programs', fix: 'a newer kernel' })
   }
-  return { kernel: os.release(), libbpf: libbpfVersion, checks, ...probes, attach }
+  return { kernel: os.release(), libbpf: libbpfVersion, checks, ...probes, attach, probed }
 }
 
 export function addDoctorCommand(program: Command): void {
@@ -119,9 +129,13 @@ export function addDoctorCommand(program: Command): void {
       }
       const lines = [`kernel ${report.kernel}, libbpf ${report.libbpf}`]
       for (const check of report.checks) {
-        lines.push(`${check.ok ? '✓' : '✗'} ${check.name.padEnd(26)} ${check.detail}${check.fix ? `\n    fix: ${check.fix}` : ''}`)
+        lines.push(`${check.ok === null ? '?' : check.ok ? '✓' : '✗'} ${check.name.padEnd(26)} ${check.detail}${check.fix ? `\n    fix: ${check.fix}` : ''}`)
       }
       const list = (title: string, entries: Record<string, boolean>): void => {
+        if (!report.probed) {
+          lines.push(`? ${title.padEnd(26)} not probed: this process may not load BPF programs`)
+          return
+        }
         const missing = Object.entries(entries).filter(([, ok]) => !ok).map(([name]) => name)
         lines.push(`${missing.length === 0 ? '✓' : '•'} ${title.padEnd(26)} ${Object.keys(entries).length - missing.length} supported` +
           `${missing.length > 0 ? `; not: ${missing.join(', ')}` : ''}`)

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   BpfError, BpfMap, BpfObject, Btf, VerifierError, capabilities, dropCapabilities, openSkeleton, probeKernel, resolveBinary, selftest, setLogger,
 } from 'bpfkit'
-import { bpfFds, fixture, node, openSequence, rejected, root, thrown, type Ran } from './helpers'
+import { bpfFds, fixture, hostile, node, openSequence, rejected, revoked, root, thrown, type Ran } from './helpers'
 import { sections } from './fuzz/mutate'
 
 /** Runs a script with bpfkit in a child process, so that a crash or a hang fails the test, not the run. */
@@ -132,11 +132,6 @@ describe('errors', () => {
   })
 
   it('options that cannot be read (a revoked proxy, a throwing getter), listeners that are not functions and a ring named twice are EINVAL', async () => {
-    const revoked = (): object => {
-      const { proxy, revoke } = Proxy.revocable({}, {})
-      revoke()
-      return proxy
-    }
     const throwing = (key: string): object => Object.defineProperty({}, key, { enumerable: true, get: () => { throw new Error(`no ${key}`) } })
     const invalid = (fn: () => unknown, message: string): void => {
       const error = thrown(fn)
@@ -177,13 +172,6 @@ describe('errors', () => {
     perf.close()
 
     // Every other call that takes an object, with one that throws whatever is asked of it.
-    const hostile = (): never => new Proxy({}, {
-      get: () => { throw new Error('hostile') },
-      has: () => { throw new Error('hostile') },
-      ownKeys: () => { throw new Error('hostile') },
-      getPrototypeOf: () => { throw new Error('hostile') },
-      getOwnPropertyDescriptor: () => { throw new Error('hostile') },
-    }) as never
     const map = obj.map('counters')
     const calls: Array<[string, (value: never) => unknown]> = [
       ['BpfObject.attach', (o) => obj.attach(o)],

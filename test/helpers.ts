@@ -4,7 +4,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { expect } from 'vitest'
-import { BpfError, BpfObject } from 'bpfkit'
+import { BpfError, BpfObject, elfFunctions, resolveBinary, type ElfSymbol } from 'bpfkit'
 
 export const root = path.resolve(__dirname, '..')
 
@@ -180,4 +180,32 @@ export async function rejected(promise: Promise<unknown>): Promise<BpfError> {
     return error as BpfError
   }
   throw new Error('expected a BpfError')
+}
+
+/** A revoked proxy: any question asked of it throws. */
+export function revoked(): never {
+  const { proxy, revoke } = Proxy.revocable({}, {})
+  revoke()
+  return proxy as never
+}
+
+/** An object that throws whatever is asked of it: its properties, keys, prototype. */
+export function hostile(): never {
+  const fail = (): never => {
+    throw new Error('hostile')
+  }
+  return new Proxy({}, { get: fail, has: fail, ownKeys: fail, getPrototypeOf: fail, getOwnPropertyDescriptor: fail }) as never
+}
+
+/**
+ * libc's GNU indirect functions to try (glibc picks memcpy, strlen… for the CPU it runs on): the first,
+ * and one whose name also has an older version that is a plain function (memcpy@GLIBC_2.2.5, which
+ * libbpf would pick) where there is one. Empty on a libc without them.
+ */
+export function libcIndirectFunctions(): { libc: string; ifuncs: ElfSymbol[] } {
+  const libc = resolveBinary('libc.so.6')
+  const functions = elfFunctions(libc)
+  const ifuncs = functions.filter((f) => f.ifunc)
+  const shadowed = ifuncs.find((f) => functions.some((g) => g.name === f.name && !g.ifunc))
+  return { libc, ifuncs: ifuncs.length === 0 ? [] : [ifuncs[0]!, ...(shadowed ? [shadowed] : [])] }
 }

@@ -46,7 +46,7 @@ describe('bpfkit CLI', () => {
   it('doctor without the privileges to load programs says the kernel was not probed, rather than that it lacks everything', () => {
     const unprivileged = fs.readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'utf8').trim()
     const nobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath,
-      path.join(root, 'dist/cli/index.js'), 'doctor', '--json'], { cwd: '/', encoding: 'utf8', env: { ...process.env, HOME: '/nonexistent' } })
+      path.join(root, 'dist/cli/index.js'), 'doctor', '--json'], { cwd: root, encoding: 'utf8', env: { ...process.env, HOME: '/nonexistent' } })
     expect(nobody.stderr).toBe('')
     const report = JSON.parse(nobody.stdout) as { probed: boolean; checks: Array<{ name: string; ok: boolean | null; detail: string }> }
     expect(report.probed).toBe(unprivileged === '0')

@@ -243,11 +243,11 @@ describe('typed skeletons', () => {
     ].join('\n'))
     const options = fs.readFileSync(path.join(dir, 'tsconfig.json'), 'utf8')
     expect(options).toContain('"strict": true')
-    for (const strictest of [[], ['--noUnusedLocals', '--noUnusedParameters']]) {
-      const tsc = spawnSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', '.', ...strictest], { cwd: dir, encoding: 'utf8' })
-      expect(tsc.stdout + tsc.stderr).toBe('')
-      expect(tsc.status).toBe(0)
-    }
+    // And stricter still: what compiles so compiles under tsc --init's settings alone.
+    const tsc = spawnSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', '.', '--noUnusedLocals', '--noUnusedParameters'],
+      { cwd: dir, encoding: 'utf8' })
+    expect(tsc.stdout + tsc.stderr).toBe('')
+    expect(tsc.status).toBe(0)
     fs.rmSync(dir, { recursive: true, force: true })
   })
 

@@ -33,9 +33,17 @@ async function freePort(): Promise<number> {
   return port
 }
 
+// Daemons still running when the file ends (a test failed before stopping its own) are killed then.
+const running = new Set<ChildProcess>()
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
 /** Starts `bpfkit serve` and waits for its 'serving' log line. */
 async function startDaemon(args: string[]): Promise<Daemon> {
   const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  running.add(child)
+  child.once('exit', () => running.delete(child))
   const logs: Array<Record<string, any>> = []
   let rest = ''
   child.stderr!.on('data', (chunk: Buffer) => {

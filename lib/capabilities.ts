@@ -2,7 +2,7 @@
 // (native/capabilities.cc), as a tracing daemon does once its programs are attached.
 import * as fs from 'node:fs'
 import { addon } from './native'
-import { BpfError, describe, invalidArgument, reading, systemError } from './errors'
+import { BpfError, MAX_PID, describe, invalidArgument, reading, systemError } from './errors'
 
 /** Linux's capabilities, by number (capability(7)). */
 export const CAPABILITIES = [
@@ -45,7 +45,7 @@ export function parseCapabilities(status: string): CapabilitySets {
 /** The capability sets of thread `tid` of process `pid` (default: this process's main thread). */
 export function capabilities(pid: number | 'self' = 'self', tid?: number): CapabilitySets {
   const op = 'capabilities'
-  const id = (value: unknown): boolean => typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 0x3fffffff
+  const id = (value: unknown): boolean => typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= MAX_PID
   if (pid !== 'self' && !id(pid)) throw invalidArgument(op, `pid must be a process id or 'self', got ${describe(pid)}`)
   if (tid !== undefined && !id(tid)) throw invalidArgument(op, `tid must be a thread id, got ${describe(tid)}`)
   const file = tid === undefined ? `/proc/${pid}/status` : `/proc/${pid}/task/${tid}/status`

@@ -162,6 +162,14 @@ export function reading<T>(op: string, what: string, read: () => T): T {
   }
 }
 
+/** @internal Whether `value` fits a __u64: a cookie, a perf event config, a map's map_extra. */
+export function isU64(value: unknown): value is bigint {
+  return typeof value === 'bigint' && value >= 0n && value < 1n << 64n
+}
+
+/** @internal The largest process (or thread) id a call takes: the kernel's FUTEX_TID_MASK. */
+export const MAX_PID = 0x3fffffff
+
 /**
  * @internal `value instanceof type`, and false where asking throws (a revoked proxy's prototype, a
  * getPrototypeOf trap): the caller's check then refuses the value as not one.

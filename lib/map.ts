@@ -1,6 +1,6 @@
 // BpfMap: one BPF map: its definition, typed access through its BTF, and raw byte access.
 import { addon, type MapCreateSpec, type MapHandle, type MapScratch } from './native'
-import { BpfError, describe, invalidArgument, isInstance, optionsOf, reading } from './errors'
+import { BpfError, describe, invalidArgument, isInstance, isU64, optionsOf, reading } from './errors'
 import { Btf, charsOf, int64Of } from './btf/btf'
 import { isCharArray, viewsOfBuffer, type CharsMode, type CompiledCodec, type Init, type Int64Mode } from './btf/codec'
 import type { BtfType } from './btf/types'
@@ -301,7 +301,7 @@ export class BpfMap<K = any, V = any> {
       return value
     }
     if (innerMap !== undefined && !isInstance(innerMap, BpfMap)) throw invalidArgument(op, 'innerMap must be a BpfMap')
-    if (options.mapExtra !== undefined && (typeof options.mapExtra !== 'bigint' || options.mapExtra < 0n || options.mapExtra >= 1n << 64n)) {
+    if (options.mapExtra !== undefined && !isU64(options.mapExtra)) {
       throw invalidArgument(op, 'mapExtra must be a 64-bit unsigned bigint')
     }
     const typed = options.keyType !== undefined || options.valueType !== undefined
@@ -444,7 +444,7 @@ export class BpfMap<K = any, V = any> {
   }
 
   set mapExtra(value: bigint) {
-    if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) throw invalidArgument('map.mapExtra', 'mapExtra must be a 64-bit unsigned bigint')
+    if (!isU64(value)) throw invalidArgument('map.mapExtra', 'mapExtra must be a 64-bit unsigned bigint')
     this.#handle.mapExtra = value
   }
 

@@ -3,7 +3,7 @@ import type * as dgram from 'node:dgram'
 import * as fs from 'node:fs'
 import type * as net from 'node:net'
 import { addon, type LinkHandle, type ProgramHandle } from './native'
-import { BpfError, describe, invalidArgument, isInstance, optionsOf, reading, systemError } from './errors'
+import { BpfError, MAX_PID, describe, invalidArgument, isInstance, isU64, optionsOf, reading, systemError } from './errors'
 import { Link, type LinkTarget } from './link'
 import { findBinary, functionsOf, isIndirect, nearMatches } from './elf'
 import { features, type AttachKind } from './probe'
@@ -512,7 +512,7 @@ export class BpfProgram implements Disposable {
       throw invalidArgument(op, 'offsets must be a non-empty array of file offsets')
     }
     if (cookies !== undefined && (pattern !== undefined || !Array.isArray(cookies) ||
-      cookies.length !== (symbols ?? offsets)!.length || cookies.some((c) => typeof c !== 'bigint' || c < 0n || c >= 1n << 64n))) {
+      cookies.length !== (symbols ?? offsets)!.length || cookies.some((c) => !isU64(c)))) {
       throw invalidArgument(op, 'cookies must be one 64-bit bigint per symbol or offset (not with a pattern)')
     }
     const pid = checkPid(op, options.pid)
@@ -617,7 +617,7 @@ export class BpfProgram implements Disposable {
     if (symbols !== undefined && (!Array.isArray(symbols) || symbols.length === 0 || symbols.some((s) => typeof s !== 'string' || s === ''))) {
       throw invalidArgument(op, 'symbols must be a non-empty array of function names')
     }
-    if (cookies !== undefined && (symbols === undefined || !Array.isArray(cookies) || cookies.length !== symbols.length || cookies.some((c) => typeof c !== 'bigint' || c < 0n || c >= 1n << 64n))) {
+    if (cookies !== undefined && (symbols === undefined || !Array.isArray(cookies) || cookies.length !== symbols.length || cookies.some((c) => !isU64(c)))) {
       throw invalidArgument(op, 'cookies must be one 64-bit unsigned bigint per symbol')
     }
     if (!features.attach('kprobe_multi')) {
@@ -801,7 +801,7 @@ export class BpfProgram implements Disposable {
       const value = Object.hasOwn(table, options.config) ? (table as Record<string, number>)[options.config] : undefined
       if (value === undefined) throw invalidArgument(op, `unknown ${options.type} event '${options.config}' (${Object.keys(table).join(', ')})`)
       config = BigInt(value)
-    } else if (typeof options.config === 'bigint' && options.config >= 0n && options.config < 1n << 64n) {
+    } else if (isU64(options.config)) {
       config = options.config
     } else if (typeof options.config === 'number' && Number.isSafeInteger(options.config) && options.config >= 0) {
       config = BigInt(options.config)
@@ -987,12 +987,12 @@ function checkInteger(op: string, key: string, value: unknown, min: number, max:
 }
 
 function checkPid(op: string, pid: unknown): number {
-  return checkInteger(op, 'pid', pid, 1, 0x3fffffff) ?? -1
+  return checkInteger(op, 'pid', pid, 1, MAX_PID) ?? -1
 }
 
 function checkCookie(op: string, cookie: unknown): bigint {
   if (cookie === undefined) return 0n
-  if (typeof cookie !== 'bigint' || cookie < 0n || cookie >= 1n << 64n) throw invalidArgument(op, 'cookie must be a 64-bit unsigned bigint')
+  if (!isU64(cookie)) throw invalidArgument(op, 'cookie must be a 64-bit unsigned bigint')
   return cookie
 }
 

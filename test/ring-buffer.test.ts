@@ -546,6 +546,27 @@ const until = (done) => new Promise((resolve) => { const t = setInterval(() => {
     expect(seqs).toEqual(sequence(1000))
   })
 
+  it("a listener added or removed by a listener takes effect at the batch's next event, as EventEmitter's", async () => {
+    obj = await openSequence()
+    configureSequence(obj, 1000)
+    const reader = obj.ringBuffer<SeqEvent>('events', { batchEvents: 1000 })
+    const first: bigint[] = []
+    const second: bigint[] = []
+    const onSecond = (event: SeqEvent): void => {
+      second.push(event.seq)
+      if (second.length === 100) reader.off('data', onSecond)
+    }
+    reader.on('data', function (this: unknown, event: SeqEvent) {
+      expect(this).toBe(reader)
+      first.push(event.seq)
+      if (first.length === 300) reader.on('data', onSecond)
+    })
+    trigger()
+    await waitFor(() => first.length === 1000)
+    expect(reader.stats().events).toBe(1000)
+    expect(first).toEqual(sequence(1000))
+    expect(second).toEqual(sequence(100, 300))
+  })
   it('an iterator that falls behind holds at most highWaterMark bytes: the rest waits in the kernel', async () => {
     obj = await openSequence()
     configureSequence(obj, 2000) // 48 kB with headers, in a 256 kB ring: nothing is dropped

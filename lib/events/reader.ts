@@ -436,29 +436,50 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
    * change (pause, close, a new iterator or stream) stops it; false then.
    */
   #flow(p: Pending): boolean {
-    let listeners = this.#dataListeners()
-    const { dv, b, offsets, lengths, count } = p
-    const plain = this.#plain
-    let i = p.next
-    this.#dirty = false
     this.#delivering = true
     try {
-      while (i < count) {
-        // Counted before decoding: a record its decoder throws on is not decoded again.
-        const at = i++
-        const event = plain !== undefined ? plain(dv, b, offsets[at] as number, lengths[at] as number) : eventAt(this.#records, p, at)
-        if (listeners.length === 1) (listeners[0] as Listener)(event)
-        else for (const listener of listeners) listener(event)
-        if (this.#dirty) {
-          this.#dirty = false
-          if (this.#closed || this.#paused || this.#pulling()) return false
-          listeners = this.#dataListeners()
-          if (listeners.length === 0) return false
-        }
+      for (;;) {
+        this.#dirty = false
+        const listeners = this.#dataListeners()
+        const plain = this.#plain
+        const whole = plain !== undefined && listeners.length === 1
+          ? this.#deliverTo(p, plain, listeners[0] as Listener)
+          : this.#deliver(p, listeners)
+        if (whole) return true
+        // A listener changed what delivery relies on: stop, or go on with the listeners as they are now.
+        if (this.#closed || this.#paused || this.#pulling() || this.listenerCount('data') === 0) return false
       }
     } finally {
-      p.next = i
       this.#delivering = false
+    }
+  }
+
+  /**
+   * #flow's common case, one listener and records of one type, as a loop of its own that V8 compiles
+   * with the decoder and the listener inlined; false once a change stops it. `p.next` counts each
+   * record before it is decoded: a record its decoder throws on is not decoded again.
+   */
+  #deliverTo(p: Pending, plain: RecordType['decode'], listener: Listener): boolean {
+    const { dv, b, offsets, lengths, count } = p
+    for (let i = p.next; i < count; ) {
+      p.next = i + 1
+      listener(plain(dv, b, offsets[i] as number, lengths[i] as number))
+      if (this.#dirty) return false
+      i++
+    }
+    return true
+  }
+
+  /** #flow for several listeners or records of several types; false once a change stops it. */
+  #deliver(p: Pending, listeners: Listener[]): boolean {
+    const { dv, b, offsets, lengths, count } = p
+    const plain = this.#plain
+    for (let i = p.next; i < count; ) {
+      p.next = i + 1
+      const event = plain !== undefined ? plain(dv, b, offsets[i] as number, lengths[i] as number) : eventAt<T>(this.#records, p, i)
+      for (const listener of listeners) listener(event)
+      if (this.#dirty) return false
+      i++
     }
     return true
   }

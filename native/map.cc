@@ -696,11 +696,18 @@ Napi::Value MapHandle::DeleteBatch(const Napi::CallbackInfo& info) {
 Napi::Value MapHandle::Scratch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireOpen(env, "bpf_map__key_size");
+  size_t keyBytes = (KeySizeOf() + 7) & ~static_cast<size_t>(7);
+  // Sizes set before load (keySize, valueSize) make a new space: the old one, and the functions over
+  // it, refuse from then on rather than let the kernel write the new sizes into the old bytes.
+  if (scratch_ && (scratch_->keyBytes != keyBytes || scratch_->bytes.size() != keyBytes + ValueBytes())) {
+    scratch_->map = nullptr;
+    scratch_.reset();
+  }
   if (!scratch_) {
     scratch_ = std::make_shared<ScratchSpace>();
     scratch_->map = this;
-    scratch_->keyBytes = (KeySizeOf() + 7) & ~static_cast<size_t>(7);
-    scratch_->bytes.resize(scratch_->keyBytes + ValueBytes());
+    scratch_->keyBytes = keyBytes;
+    scratch_->bytes.resize(keyBytes + ValueBytes());
   }
   auto release = [](Napi::Env, ScratchRef* held) { delete held; };
   auto function = [&](Napi::Function fn) {

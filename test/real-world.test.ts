@@ -26,6 +26,20 @@ describe('pre-load setters', () => {
     expect(frames.readBigUInt64LE(0)).toBeGreaterThan(0n)
   })
 
+  it('a typed map used before a size change reads and writes with the sizes it is loaded with', async () => {
+    await using obj = BpfObject.open(fixture('maps.bpf.o'))
+    const flows = obj.map('flows')
+    const size = flows.valueSize
+    // A size that its BTF type does not have: typed calls are refused, having made their scratch space.
+    flows.valueSize = 8
+    expect(thrown(() => flows.get({ saddr: 1, port: 2, proto: 3 })).message).toMatch(/struct stats is 24 bytes, the map's values 8/)
+    flows.valueSize = size
+    await obj.load()
+    const value = { packets: 5n, bytes: 500n, label: 'web' }
+    flows.set({ saddr: 1, port: 80, proto: 6 }, value)
+    expect(flows.get({ saddr: 1, port: 80, proto: 6 })).toEqual(value)
+  })
+
   it('every map and program property libbpf lets change before load changes, and only before', async () => {
     const obj = BpfObject.open(fixture('realworld.bpf.o'))
     const table = obj.map('lookup_table')

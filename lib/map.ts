@@ -228,6 +228,11 @@ export class RawMap {
  * values); generated skeletons fill them in.
  */
 export class BpfMap<K = any, V = any> {
+  /**
+   * The BpfMaps over each handle (an object's map and its int64/chars variants): a key or value size
+   * set through one resets the typed views of all, which were made for the old sizes.
+   */
+  static readonly #sharing = new WeakMap<MapHandle, Set<BpfMap>>()
   readonly #handle: MapHandle
   readonly #btf: () => Btf | undefined
   readonly #onClose: (() => void) | undefined
@@ -252,6 +257,8 @@ export class BpfMap<K = any, V = any> {
     this.#int64 = int64
     this.#chars = chars
     this.raw = new RawMap(handle)
+    const sharing = BpfMap.#sharing.get(handle) ?? new Set<BpfMap>()
+    BpfMap.#sharing.set(handle, sharing.add(this))
     // libbpf frees a map-in-map's template at load: its definition is kept from open.
     if (slotKind(handle.type) === 'map') this.#template = handle.innerMap() ?? undefined
   }
@@ -385,8 +392,7 @@ export class BpfMap<K = any, V = any> {
 
   set keySize(value: number) {
     this.#handle.keySize = u32('map.keySize', value)
-    this.#typed = undefined
-    this.#slots = undefined
+    this.#sizesChanged()
   }
 
   /**
@@ -399,8 +405,14 @@ export class BpfMap<K = any, V = any> {
 
   set valueSize(value: number) {
     this.#handle.valueSize = u32('map.valueSize', value)
-    this.#typed = undefined
-    this.#slots = undefined
+    this.#sizesChanged()
+  }
+
+  #sizesChanged(): void {
+    for (const map of BpfMap.#sharing.get(this.#handle) ?? []) {
+      map.#typed = undefined
+      map.#slots = undefined
+    }
   }
 
   /** Bytes of one value as lookups return it: valueSize, or one aligned slot per CPU for per-CPU maps. */

@@ -24,10 +24,26 @@ T* Persist(Napi::Reference<Array>* ref, Array array) {
 
 EventBatch::EventBatch(Napi::Env env, uint32_t maxEvents, uint32_t hardEvents, size_t maxBytes)
     : maxEvents_(maxEvents), hardEvents_(hardEvents), maxBytes_(maxBytes) {
-  Grow(env, 2 * maxBytes);
-  offsetsData_ = Persist<Napi::Uint32Array, uint32_t>(&offsets_, Napi::Uint32Array::New(env, hardEvents));
-  lengthsData_ = Persist<Napi::Uint32Array, uint32_t>(&lengths_, Napi::Uint32Array::New(env, hardEvents));
-  sourcesData_ = Persist<Napi::Uint16Array, uint16_t>(&sources_, Napi::Uint16Array::New(env, hardEvents));
+  Allocate(env);
+}
+
+void EventBatch::Allocate(Napi::Env env) {
+  capacity_ = 0;
+  Grow(env, 2 * maxBytes_);
+  offsetsData_ = Persist<Napi::Uint32Array, uint32_t>(&offsets_, Napi::Uint32Array::New(env, hardEvents_));
+  lengthsData_ = Persist<Napi::Uint32Array, uint32_t>(&lengths_, Napi::Uint32Array::New(env, hardEvents_));
+  sourcesData_ = Persist<Napi::Uint16Array, uint16_t>(&sources_, Napi::Uint16Array::New(env, hardEvents_));
+}
+
+bool EventBatch::Revive(Napi::Env env) {
+  if (!buffer_.Value().IsDetached() && !offsets_.Value().ArrayBuffer().IsDetached() &&
+      !lengths_.Value().ArrayBuffer().IsDetached() && !sources_.Value().ArrayBuffer().IsDetached()) {
+    return false;
+  }
+  // All of them anew (whatever the batch held went with the buffer): JS sees a new buffer and reads Views.
+  Clear();
+  Allocate(env);
+  return true;
 }
 
 void EventBatch::Reserve(Napi::Env env, size_t bytes) {

@@ -67,6 +67,10 @@ class EventBatch {
   // After libbpf returns: grows the buffer for a record that did not fit and stores it.
   void Settle(Napi::Env env);
   void Clear();
+  // JS can transfer a batch's buffers away (structuredClone, postMessage), and V8 then frees the
+  // memory this batch writes into: replaces any that is detached, before a drain writes. True when it
+  // did (JS then reads Views again).
+  bool Revive(Napi::Env env);
   // Makes room for `bytes` more: before a drain that cannot stop to grow the buffer, or for a record
   // that does not fit (then Open again: the buffer moved).
   void Reserve(Napi::Env env, size_t bytes);
@@ -81,6 +85,8 @@ class EventBatch {
 
  private:
   void Grow(Napi::Env env, size_t needed);
+  // A new buffer (2 × maxBytes) and per-event arrays.
+  void Allocate(Napi::Env env);
 
   Napi::Reference<Napi::ArrayBuffer> buffer_;
   uint8_t* data_ = nullptr;

@@ -278,10 +278,13 @@ int MapHandle::LoadedFd(Napi::Env env, const char* op) const {
     return fd_;
   }
   owner_->Require(env, op, Need::Loaded);
-  int fd = bpf_map__fd(map_);
-  // A map left out (autocreate off) keeps libbpf's placeholder fd, which is no map.
-  if (fd < 0 || !bpf_map__autocreate(map_)) {
-    throw BpfError(env, op, "EBADSTATE", "map '" + NameOf() + "' was not created (autocreate is off)");
+  return CreatedFd(env, op, map_);
+}
+
+int MapHandle::CreatedFd(Napi::Env env, const char* op, const struct bpf_map* map) {
+  int fd = bpf_map__fd(map);
+  if (fd < 0 || !bpf_map__autocreate(map)) {
+    throw BpfError(env, op, "EBADSTATE", std::string("map '") + bpf_map__name(map) + "' was not created (autocreate is off)");
   }
   return fd;
 }
@@ -696,18 +699,16 @@ Napi::Value MapHandle::DeleteBatch(const Napi::CallbackInfo& info) {
 Napi::Value MapHandle::Scratch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireOpen(env, "bpf_map__key_size");
-  size_t keyBytes = (KeySizeOf() + 7) & ~static_cast<size_t>(7);
-  // Sizes set before load (keySize, valueSize) make a new space: the old one, and the functions over
-  // it, refuse from then on rather than let the kernel write the new sizes into the old bytes.
-  if (scratch_ && (scratch_->keyBytes != keyBytes || scratch_->bytes.size() != keyBytes + ValueBytes())) {
+  // Sizes set before load (keySize, valueSize) make a new space; the old one's functions refuse (SpaceOf).
+  if (scratch_ && !scratch_->Fits()) {
     scratch_->map = nullptr;
     scratch_.reset();
   }
   if (!scratch_) {
     scratch_ = std::make_shared<ScratchSpace>();
     scratch_->map = this;
-    scratch_->keyBytes = keyBytes;
-    scratch_->bytes.resize(keyBytes + ValueBytes());
+    scratch_->keyBytes = (KeySizeOf() + 7) & ~static_cast<size_t>(7);
+    scratch_->bytes.resize(scratch_->keyBytes + ValueBytes());
   }
   auto release = [](Napi::Env, ScratchRef* held) { delete held; };
   auto function = [&](Napi::Function fn) {
@@ -728,6 +729,10 @@ Napi::Value MapHandle::Scratch(const Napi::CallbackInfo& info) {
 MapHandle::ScratchSpace& MapHandle::SpaceOf(const Napi::CallbackInfo& info, const char* op) {
   auto* space = static_cast<ScratchSpace*>(info.Data());
   if (space->map == nullptr) throw BpfError(info.Env(), op, "ECLOSED", "the map is gone");
+  // The kernel writes the map's sizes now, whatever they were when the space was made.
+  if (!space->Fits()) {
+    throw BpfError(info.Env(), op, "EBADSTATE", "map '" + space->map->NameOf() + "' has other key or value sizes than when its typed view was made");
+  }
   return *space;
 }
 
@@ -850,6 +855,7 @@ Napi::Value MapHandle::Reuse(const Napi::CallbackInfo& info) {
 Napi::Value MapHandle::Unpin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bpf_map__unpin";
+  if (owner_ != nullptr) owner_->Require(env, op, Need::Open);  // before map_ is touched: close() frees it
   if (pinPath_.empty() && map_ != nullptr && bpf_map__fd(map_) >= 0 && bpf_map__is_pinned(map_)) {
     // Pinned by load(), at the path pinPath or the object's pinRoot gave.
     int err = -bpf_map__unpin(map_, nullptr);
@@ -881,7 +887,7 @@ Napi::Value MapHandle::ReadGlobal(const Napi::CallbackInfo& info) {
   } else {
     std::vector<uint8_t> value(region.size);
     uint32_t zero = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(map_), &zero, value.data()) != 0) throw BpfError(env, "bpf_map_lookup_elem", errno);
+    if (bpf_map_lookup_elem(region.fd, &zero, value.data()) != 0) throw BpfError(env, "bpf_map_lookup_elem", errno);
     memcpy(target, value.data() + offset, length);
   }
   return env.Undefined();
@@ -910,7 +916,7 @@ Napi::Value MapHandle::WriteGlobal(const Napi::CallbackInfo& info) {
   }
   std::vector<uint8_t> value(region.size);
   uint32_t zero = 0;
-  int fd = bpf_map__fd(map_);
+  int fd = region.fd;
   if (bpf_map_lookup_elem(fd, &zero, value.data()) != 0) throw BpfError(env, "bpf_map_lookup_elem", errno);
   memcpy(value.data() + offset, source, length);
   if (bpf_map_update_elem(fd, &zero, value.data(), 0) != 0) throw BpfError(env, "bpf_map_update_elem", errno);

@@ -32,6 +32,9 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
 
   // The map's fd once it exists in the kernel; throws otherwise. Ring buffers are built from these.
   int LoadedFd(Napi::Env env, const char* op) const;
+  // The fd of a loaded object's `map`, or a BpfError when load() did not create it (autocreate off:
+  // libbpf's placeholder fd is no map, and an mmap() of it faults on first touch).
+  static int CreatedFd(Napi::Env env, const char* op, const struct bpf_map* map);
   std::string NameOf() const;
 
   // listMaps() → the kernel's view of every map, system-wide.
@@ -109,6 +112,10 @@ class MapHandle : public Napi::ObjectWrap<MapHandle>, public Resource {
     size_t keyBytes = 0;
     uint8_t* Key() { return map->KeySizeOf() == 0 ? nullptr : bytes.data(); }
     uint8_t* Value() { return bytes.data() + keyBytes; }
+    // Whether the space still has room for the map's key and value, as they are now.
+    bool Fits() const {
+      return keyBytes == ((map->KeySizeOf() + 7) & ~static_cast<size_t>(7)) && bytes.size() == keyBytes + map->ValueBytes();
+    }
   };
   using ScratchRef = std::shared_ptr<ScratchSpace>;
   // The ScratchSpace of a function made by scratch(), or a BpfError once its map is gone.

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "errors.h"
+#include "map.h"
 
 namespace bpfkit {
 
@@ -279,11 +280,11 @@ ObjectHandle::Region ObjectHandle::GlobalRegion(Napi::Env env, struct bpf_map* m
   for (auto& [mapped, region] : mapped_) {
     if (mapped == map) return region;
   }
+  int fd = MapHandle::CreatedFd(env, op, map);
   bool writable = (bpf_map__map_flags(map) & BPF_F_RDONLY_PROG) == 0;
-  Region region = {nullptr, size, writable};
+  Region region = {nullptr, size, writable, fd};
   if ((bpf_map__map_flags(map) & BPF_F_MMAPABLE) != 0) {
-    void* data = mmap(nullptr, MappedSize(size), writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
-                      bpf_map__fd(map), 0);
+    void* data = mmap(nullptr, MappedSize(size), writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
     if (data == MAP_FAILED) throw BpfError(env, "mmap", errno, bpf_map__name(map));
     region.data = static_cast<uint8_t*>(data);
   }

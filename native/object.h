@@ -48,6 +48,7 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
     uint8_t* data;
     size_t size;
     bool writable;
+    int fd = -1;  // the map's, once loaded
   };
   Region GlobalRegion(Napi::Env env, struct bpf_map* map, const char* op);
 

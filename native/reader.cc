@@ -151,6 +151,7 @@ void EventReader::Release() {
 void EventReader::Drain() {
   Napi::Env env = env_;
   batch_->Clear();
+  batch_->Revive(env);
   int result = Consume();
   batch_->Settle(env);
   if (result < 0) Report(BpfError(env, (std::string(name_) + " consume").c_str(), -result));

@@ -40,6 +40,30 @@ describe('pre-load setters', () => {
     expect(flows.get({ saddr: 1, port: 80, proto: 6 })).toEqual(value)
   })
 
+  it("a size set through one BpfMap resets the typed views of the others over the same map (an int64 variant's)", async () => {
+    // libbpf retries the map without BTF when its value size no longer matches: quiet here.
+    await using obj = BpfObject.open(fixture('maps.bpf.o'), { logger: () => {} })
+    const numbers = obj.map('slots', { int64: 'number' })
+    expect(thrown(() => numbers.get(0)).code).toBe('EBADSTATE') // not loaded: its typed view is made
+    obj.map('slots').valueSize = 65536
+    await obj.load()
+    obj.map('slots').raw.update(Buffer.alloc(4), Buffer.alloc(65536, 0xaa))
+    // Made anew for 65536-byte values, which the BTF type is not, rather than kept for 24.
+    expect(thrown(() => numbers.get(0)).message).toMatch(/struct stats is 24 bytes, the map's values 65536/)
+  })
+
+  it('a global section left out of load (autocreate off) and a map of a closed object refuse, not crash', async () => {
+    const obj = BpfObject.open(fixture('globals.bpf.o'))
+    obj.program('bump').autoload = false
+    obj.maps.find((m) => m.name.endsWith('.bss'))!.autocreate = false
+    await obj.load()
+    expect(thrown(() => obj.bss.hits)).toMatchObject({ code: 'EBADSTATE', message: expect.stringMatching(/was not created \(autocreate is off\)/) })
+    expect(thrown(() => (obj.bss.hits = 1n)).code).toBe('EBADSTATE')
+    const map = obj.maps[0]!
+    obj.close()
+    expect(thrown(() => map.unpin()).code).toBe('ECLOSED')
+  })
+
   it('every map and program property libbpf lets change before load changes, and only before', async () => {
     const obj = BpfObject.open(fixture('realworld.bpf.o'))
     const table = obj.map('lookup_table')

@@ -75,6 +75,33 @@ describe('RingBuffer', () => {
     expect(batches).toBeGreaterThanOrEqual(50)
   })
 
+  it("a batch's buffers transferred away by a listener: the next drains fill new ones", async () => {
+    obj = await openSequence()
+    configureSequence(obj, 100)
+    const reader = obj.ringBuffer<SeqEvent>('events', { batchEvents: 100 })
+    const seqs: bigint[] = []
+    let first = true
+    reader.on('batch', (batch: EventBatch<SeqEvent>) => {
+      if (first) {
+        // Detaches them all: V8 frees their memory once the copies are collected.
+        const buffers = [batch.bytes.buffer, batch.offsets.buffer, batch.lengths.buffer] as ArrayBuffer[]
+        structuredClone(buffers, { transfer: buffers })
+        first = false
+        return
+      }
+      for (let i = 0; i < batch.count; i++) seqs.push(batch.decode(i).seq)
+      expect(batch.at(batch.count - 1).seq).toBe(seqs[seqs.length - 1])
+    })
+    trigger()
+    await waitFor(() => !first)
+    ;(globalThis as { gc?: () => void }).gc?.()
+    for (let i = 1; i <= 3; i++) {
+      trigger()
+      await waitFor(() => seqs.length === i * 100)
+    }
+    expect(seqs).toEqual(sequence(300, 100))
+  })
+
   it('gives raw Buffers with { decoder: none } semantics when the type is unknown, and decodes by options.type', async () => {
     obj = await openSequence()
     configureSequence(obj, 3)

@@ -60,10 +60,6 @@ export class EventBatch<T> {
   count = 0
   /** The drained records; record i is `bytes.subarray(offsets[i], offsets[i] + lengths[i])`. */
   bytes: Uint8Array = new Uint8Array(0)
-  /** Where each record starts in `bytes` (the first `count` entries are this batch's); 8-byte aligned. */
-  readonly offsets: Uint32Array
-  /** Each record's length. */
-  readonly lengths: Uint32Array
   readonly #live: Pending
   readonly #records: Records
   // at(i)'s fast path, when every record has one type with a view: its instance, its class's
@@ -74,14 +70,22 @@ export class EventBatch<T> {
 
   /** @internal */
   constructor(live: Pending, records: Records) {
-    this.offsets = live.offsets
-    this.lengths = live.lengths
     this.#live = live
     this.#records = records
     const view = records.types.length === 1 ? (records.types[0] as RecordType).view : undefined
     this.#instance = view?.instance
     this.#place = view?.View.place
     this.#size = view?.size ?? Infinity
+  }
+
+  /** Where each record starts in `bytes` (the first `count` entries are this batch's); 8-byte aligned. */
+  get offsets(): Uint32Array {
+    return this.#live.offsets
+  }
+
+  /** Each record's length. */
+  get lengths(): Uint32Array {
+    return this.#live.lengths
   }
 
   /** Event `index`, decoded into a new object as the reader decodes events (yours to keep). */
@@ -98,8 +102,9 @@ export class EventBatch<T> {
    * come decoded, as from decode(i) but without the `{ map }`/`{ cpu }` tag.
    */
   at(index: number): EventView<EventOf<T>> {
-    if (typeof index === 'number' && index < this.count && index >>> 0 === index && (this.lengths[index] as number) >= this.#size) {
-      return this.#place!(this.#instance as object, this.offsets[index] as number) as EventView<EventOf<T>>
+    const live = this.#live
+    if (typeof index === 'number' && index < this.count && index >>> 0 === index && (live.lengths[index] as number) >= this.#size) {
+      return this.#place!(this.#instance as object, live.offsets[index] as number) as EventView<EventOf<T>>
     }
     return this.#at(index) as EventView<EventOf<T>>
   }

@@ -372,11 +372,16 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
   #onBatch(buffer: ArrayBuffer, count: number): void {
     const live = this.#live
     if (buffer !== this.#buffer) {
-      // The native batch grew: new views over its new buffer.
+      // The native batch grew, or made its buffers anew because one was transferred away (Revive in
+      // native/batch.cc): new views over them.
       const { view, buffer: b } = viewsOfBuffer(buffer)
+      const { offsets, lengths, sources } = this.#handle.views
       this.#buffer = buffer
       live.dv = view
       live.b = b
+      live.offsets = offsets
+      live.lengths = lengths
+      live.sources = sources
       this.#batch.bytes = new Uint8Array(buffer)
       for (const type of this.#records.types) type.view?.bind(view, b)
     }

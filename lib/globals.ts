@@ -1,7 +1,7 @@
 // Globals: the variables of a global data section (.rodata, .data, .bss, .data.*, .rodata.*), typed by BTF.
 import { BpfError } from './errors'
 import type { Btf } from './btf/btf'
-import { isCharArray, type Codec, type Int64Mode } from './btf/codec'
+import { isCharArray, typedArrayViews, type Codec, type Int64Mode } from './btf/codec'
 import type { MapHandle } from './native'
 
 /** A section's variables by name: `obj.rodata.min_uid = 1000`, `obj.bss.counter`. */
@@ -122,6 +122,11 @@ function fieldsOf(btf: Btf, id: number): Map<string, Field> {
   return fields
 }
 
+/** Array methods that change the elements in place: on a global, they write the whole array. */
+const REORDERING = new Set(['fill', 'set', 'sort', 'reverse', 'copyWithin'])
+/** Array methods that change the length, which a C array does not have to change. */
+const RESIZING = new Set(['push', 'pop', 'shift', 'unshift', 'splice'])
+
 /**
  * Write-through values of the structs, unions and arrays of a section: a write encodes one place and
  * writes its bytes only, so what the program writes elsewhere meanwhile stays.
@@ -150,7 +155,8 @@ function nestedViews(map: MapHandle, btf: Btf, section: string, int64: Int64Mode
       const decoded = codec.decode(bytesOf(parent.offset, codec.size), 0) as Record<string, unknown>
       decoded[name] = value
       const encoded = Buffer.alloc(codec.size)
-      codec.encodeInto(decoded, encoded, 0, path)
+      // The parent's path: the codec names the field.
+      codec.encodeInto(decoded, encoded, 0, path.endsWith(`.${name}`) ? path.slice(0, -name.length - 1) : path)
       const first = Math.floor(bitOffset / 8)
       map.writeGlobal(parent.offset + first, encoded.subarray(first, Math.ceil((bitOffset + bitSize) / 8)))
       return
@@ -207,13 +213,32 @@ function nestedViews(map: MapHandle, btf: Btf, section: string, int64: Int64Mode
         const at = typeof key === 'string' && Object.hasOwn(t, key) ? childOf(place, key, path) : undefined
         if (at !== undefined) return child(key as string, at)
         const member = Reflect.get(t, key, t)
-        if (typeof member !== 'function' || !(Array.isArray(t) || ArrayBuffer.isView(t))) return member
-        // An array method that may change it (fill, sort, set…) writes the whole array back.
+        const typed = ArrayBuffer.isView(t)
+        if (typeof member !== 'function' || !(Array.isArray(t) || typed)) return member
+        const method = member as (...a: unknown[]) => unknown
+        if (typeof key === 'string' && RESIZING.has(key)) {
+          throw new BpfError(`${path}.${key}(): ${path} is a C array of ${t.length} elements, whose length is fixed`, {
+            code: 'EINVAL', op: 'globals.set', origin: 'argument', hint: `assign elements, or fill()`,
+          })
+        }
+        // Reading methods only read: a typed array's run on the copy (they need a real typed array),
+        // an array's on the proxy (whose elements are views that write through).
+        if (typeof key !== 'string' || !REORDERING.has(key)) return typed ? method.bind(t) : method
+        // One that changes the elements (fill, sort, set…) changes a copy, writes it, and only then the
+        // value as read: a refused write changes neither.
         return (...args: unknown[]) => {
-          const result = (member as (...a: unknown[]) => unknown).apply(t, args)
-          write(place, t, path)
+          const copy = typed ? (t as unknown as Uint8Array).slice() : [...(t as unknown as unknown[])]
+          let result: unknown
+          try {
+            result = method.apply(copy, args)
+          } catch (error) {
+            throw new BpfError(`${path}.${key}(): ${(error as Error).message}`, { code: 'EINVAL', op: 'globals.set', origin: 'argument' })
+          }
+          write(place, copy, path)
+          if (typed) (t as unknown as Uint8Array).set(copy as Uint8Array)
+          else (t as unknown as unknown[]).splice(0, (t as unknown as unknown[]).length, ...(copy as unknown[]))
           children.clear()
-          return result === t ? proxy : result
+          return result === copy ? proxy : result
         }
       },
       set(t, key, value) {
@@ -235,6 +260,7 @@ function nestedViews(map: MapHandle, btf: Btf, section: string, int64: Int64Mode
         throw new BpfError(`${path}: its fields are fixed by the object`, { code: 'EINVAL', op: 'globals.set', origin: 'argument' })
       },
     })
+    if (ArrayBuffer.isView(target)) typedArrayViews.set(proxy, target)
     return proxy
   }
   return { view: (place, path) => view(place, `${section}.${path}`), write }

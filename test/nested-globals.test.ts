@@ -53,5 +53,44 @@ describe('nested globals', () => {
     expect(thrown(() => (obj.bss.s.origin.x = 'a'))).toMatchObject({ code: 'EINVAL' })
     expect(thrown(() => (obj.rodata.preset.sides = 1))).toMatchObject({ code: 'EROFS', origin: 'state' })
     expect(obj.bss.s.origin).toEqual({ x: 0, y: 0 })
+    // A bitfield's error names the field once.
+    expect(thrown(() => (obj.bss.s.color = 8)).message).toMatch(/^\.bss\.s\.color: 8 does not fit __u8:3/)
+  })
+
+  it('array methods: reading ones write nothing, changing ones write all or nothing, resizing ones refuse', async () => {
+    await using obj = BpfObject.open(fixture('nested-globals.bpf.o'))
+    await obj.load()
+    // Reading a read-only section's array after load writes nothing (it was refused with EROFS).
+    expect([...obj.rodata.preset.corners]).toEqual([{ x: 0, y: 0 }, { x: 0, y: 0 }])
+    expect(obj.rodata.preset.weights.join()).toBe('0,0,0')
+    expect(obj.rodata.preset.corners.map((p: { x: number }) => p.x)).toEqual([0, 0])
+    // A read of a stale copy leaves what the program wrote since.
+    const weights = obj.bss.s.weights
+    obj.bss.s.weights[1] = 4
+    expect(weights.indexOf(4)).toBe(-1)
+    expect([...obj.bss.s.weights]).toEqual([0, 4, 0])
+    // Elements reached through a reading method are views that write through.
+    obj.bss.s.corners.forEach((p: { y: number }, i: number) => (p.y = i + 10))
+    expect(obj.bss.s.corners).toEqual([{ x: 0, y: 10 }, { x: 0, y: 11 }])
+    // Changing methods write the whole array; a refused one changes neither the section nor the copy.
+    const s = obj.bss.s
+    expect(s.weights.fill(2, 1)).toBe(s.weights)
+    expect(s.weights.reverse()).toBe(s.weights)
+    expect([...obj.bss.s.weights]).toEqual([2, 2, 0])
+    expect([...s.weights]).toEqual([2, 2, 0])
+    expect(thrown(() => s.weights.set([1, 2, 3, 4]))).toMatchObject({ code: 'EINVAL', message: expect.stringContaining('.bss.s.weights.set()') })
+    expect(thrown(() => s.corners.sort(() => { throw new Error('no') }))).toMatchObject({ code: 'EINVAL' })
+    for (const resize of [() => s.corners.push({ x: 1, y: 1 }), () => s.corners.pop(), () => s.corners.splice(0, 1)]) {
+      expect(thrown(resize)).toMatchObject({ code: 'EINVAL', message: expect.stringMatching(/a C array of 2 elements, whose length is fixed/) })
+    }
+    expect(s.corners).toHaveLength(2)
+    expect([...s.weights]).toEqual([2, 2, 0])
+    // A typed array read from a global writes back as read.
+    obj.bss.s.weights = obj.bss.s.weights
+    obj.bss.s.id_bytes = obj.bss.s.id_bytes
+    expect([...obj.bss.s.weights]).toEqual([2, 2, 0])
+    obj.close()
+    expect(thrown(() => s.weights.fill(9)).code).toBe('ECLOSED')
+    expect([...s.weights]).toEqual([2, 2, 0])
   })
 })

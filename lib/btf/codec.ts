@@ -214,6 +214,12 @@ class StringCache {
   }
 }
 
+/**
+ * @internal Write-through proxies of typed arrays (a global's `__u32 arr[4]`, lib/globals.ts), with the
+ * typed array each stands for: ArrayBuffer.isView() is false for a proxy, yet it encodes as its array.
+ */
+export const typedArrayViews = new WeakMap<object, ArrayBufferView>()
+
 /** Buffer's latin1 and UTF-8 readers without toString's argument handling (Node has them on every Buffer). */
 interface Slices {
   latin1Slice(start: number, end: number): string
@@ -534,6 +540,7 @@ const helpers = {
   },
 
   list(x: unknown, n: number, t: string): ArrayLike<unknown> {
+    if (typeof x === 'object' && x !== null && !ArrayBuffer.isView(x)) x = typedArrayViews.get(x) ?? x
     if (!Array.isArray(x) && !(ArrayBuffer.isView(x) && !(x instanceof DataView))) {
       throw fault(`expected an array (${t}), got ${show(x)}`)
     }

@@ -157,6 +157,8 @@ describe('typed skeletons', () => {
     expect([...edge.matchAll(/^export interface (\w+)/gm)].map((m) => m[1]).slice(0, 4)).toEqual(['Init_', 'Loaded_', 'AnonT', 'Edge'])
     expect(edge).toContain('  wide: bigint[]')
     expect(edge).toContain('  queue: BpfMap<never, AnonT>')
+    // An 8-byte ENUM is a bigint, as the codecs decode it.
+    expect(edge).toContain('  WIDE_TWO: 2n,')
 
     // Through the skeleton on the kernel: empty structs, opaque and function pointers round-trip.
     const script = `
@@ -167,9 +169,10 @@ describe('typed skeletons', () => {
         console.log(JSON.stringify(skel.maps.odd.get(0), (_, v) => (typeof v === 'bigint' ? String(v) : v)))
         const edge = require(${JSON.stringify(path.join(dir, 'skel-edge.skel.ts'))})
         const e = await edge.open().load()
-        e.maps.constructor.set(0, { wide: [1n, 2n], odd: 7, anon: { q: 3 } })
+        e.maps.constructor.set(0, { wide: [1n, 2n], odd: 7, anon: { q: 3 }, flags: edge.WideFlags.WIDE_TWO })
         const v = e.maps.constructor.get(0)
         if (v.wide[1] !== 2n || v.odd !== edge.OddNames.__proto__ || v.anon.q !== 3) throw new Error('edge value')
+        if (v.flags !== edge.WideFlags.WIDE_TWO) throw new Error('an 8-byte enum reads as ' + typeof v.flags + ', its skeleton says ' + typeof edge.WideFlags.WIDE_TWO)
         if (!Object.keys(edge.OddNames).includes('__proto__')) throw new Error('enum __proto__ lost')
         e.progs.valueOf.testRun()
         if (e.bss['valueOf.state.0'].hits !== 1) throw new Error('static local')

@@ -26,6 +26,23 @@ function which(names: string[]): string | undefined {
   return undefined
 }
 
+/**
+ * The newest of the installed `names`, by what `--version` says: clang 15 is the first to write a
+ * 64-bit enum as BTF's ENUM64 (clang 14 cuts its values to 32 bits), and Debian's `clang` may be older
+ * than a `clang-16` beside it.
+ */
+function newest(names: string[]): { file: string; major: number } | undefined {
+  let best: { file: string; major: number } | undefined
+  for (const name of names) {
+    const file = which([name])
+    if (file === undefined) continue
+    const version = spawnSync(file, ['--version'], { encoding: 'utf8' }).stdout ?? ''
+    const major = Number(/version (\d+)/.exec(version)?.[1] ?? 0)
+    if (best === undefined || major > best.major) best = { file, major }
+  }
+  return best
+}
+
 /** What the generated vmlinux.h holds: a new format (kfunc prototypes) makes a new cache entry. */
 const VMLINUX_FORMAT = 'kfuncs'
 
@@ -57,8 +74,12 @@ export function addBuildCommand(program: Command): void {
       const extra = dash >= 0 ? process.argv.slice(dash + 1) : []
       const inputs = dash >= 0 ? sources.filter((s) => !extra.includes(s)) : sources
       if (flags.output !== undefined && inputs.length !== 1) fail('build', '-o takes one source')
-      const clang = which(['clang', 'clang-18', 'clang-17', 'clang-16', 'clang-15', 'clang-14'])
-      if (clang === undefined) fail('build', 'clang is not installed: apt-get install clang llvm (Debian/Ubuntu)')
+      const compiler = newest(['clang', 'clang-19', 'clang-18', 'clang-17', 'clang-16', 'clang-15', 'clang-14'])
+      if (compiler === undefined) fail('build', 'clang is not installed: apt-get install clang llvm (Debian/Ubuntu)')
+      const clang = compiler.file
+      if (compiler.major > 0 && compiler.major < 15) {
+        console.error(`bpfkit build: ${path.basename(clang)} is clang ${compiler.major}, which writes 64-bit enum values cut to 32 bits: clang 15 or newer writes them whole`)
+      }
       const strip = which(['llvm-strip', 'llvm-strip-18', 'llvm-strip-17', 'llvm-strip-16', 'llvm-strip-15', 'llvm-strip-14'])
       if (strip === undefined) fail('build', 'llvm-strip is not installed: apt-get install llvm')
       const objcopy = which(['llvm-objcopy', 'llvm-objcopy-18', 'llvm-objcopy-17', 'llvm-objcopy-16', 'llvm-objcopy-15', 'llvm-objcopy-14'])

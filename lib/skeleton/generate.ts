@@ -154,6 +154,8 @@ class Generator {
     switch (type.kind) {
       case 'int':
         return !type.bool && type.size > 4
+      case 'enum':
+        return type.size > 4
       case 'enum64':
       case 'ptr':
         return true
@@ -211,7 +213,8 @@ class Generator {
 
   #enum(type: Extract<BtfType, { kind: 'enum' | 'enum64' }>, name: string): string {
     // A literal's key `"__proto__"` would set the prototype: a computed key makes it a member.
-    const values = type.values.map((v) => `  ${v.name === '__proto__' ? '["__proto__"]' : property(v.name)}: ${typeof v.value === 'bigint' ? `${v.value}n` : v.value},`)
+    // By size, as the codecs decode it: an 8-byte ENUM (clang before 15 writes 64-bit enums so) is a bigint too.
+    const values = type.values.map((v) => `  ${v.name === '__proto__' ? '["__proto__"]' : property(v.name)}: ${type.size > 4 ? `${BigInt(v.value)}n` : v.value},`)
     const c = `enum ${type.name || '(anonymous)'}`
     return [
       `/** ${c} (${bytesOf(type.size)}): its names and values. */`,

@@ -18,6 +18,9 @@ export class IterReader extends Readable {
   readonly #onClose: () => void
   #consumed = false
   #started = false
+  /** The close that destroy() left for the read in flight to do (as fs.ReadStream does). */
+  #closeAfterRead: (() => void) | undefined
+  #reading = false
 
   /** @internal Passes come from `link.open()`. */
   constructor(fd: number, btf: () => Btf | undefined, onClose: () => void) {
@@ -30,7 +33,17 @@ export class IterReader extends Readable {
   override _read(size: number): void {
     this.#started = true
     const buffer = Buffer.allocUnsafe(Math.max(size, CHUNK))
+    this.#reading = true
     fs.read(this.#fd, buffer, 0, buffer.length, null, (error, bytes) => {
+      this.#reading = false
+      const close = this.#closeAfterRead
+      if (close !== undefined) {
+        // Destroyed meanwhile: what was read goes, and the fd closes only now, so that no other file
+        // opened in between gets its number while the read still uses it.
+        this.#closeAfterRead = undefined
+        close()
+        return
+      }
       if (error) {
         this.destroy(systemError('read(bpf_iter)', 'the iterator failed', error,
           error.code === 'E2BIG' ? 'one element printed more than the seq_file buffer holds: print less per element' : undefined))
@@ -48,7 +61,9 @@ export class IterReader extends Readable {
       callback(error)
       return
     }
-    fs.close(fd, () => callback(error))
+    const close = (): void => fs.close(fd, () => callback(error))
+    if (this.#reading) this.#closeAfterRead = close
+    else close()
   }
 
   /** The output as text lines (without their newlines). */

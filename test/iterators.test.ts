@@ -1,5 +1,6 @@
 // BPF iterators read through link.open(): a task iterator's text lines, a map iterator's typed records.
 import * as fs from 'node:fs'
+import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
 import { BpfError, BpfObject, features } from 'bpfkit'
 import { bpfFds, fixture, openFds, thrown } from './helpers'
@@ -107,5 +108,38 @@ describe.runIf(features.attach('iter'))('iterators', () => {
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(bpfFds()).toEqual(before.bpf)
     expect(openFds()).toBe(before.fds)
+  })
+
+  it('a pass destroyed while a read is in flight closes its fd after the read, not under it', async () => {
+    await using obj = await loadOnly('dump_task')
+    using link = obj.program('dump_task').attachIter()
+    // The real read and close, the read's completion held back: what destroy() does in between shows.
+    const nodeFs = createRequire(import.meta.url)('node:fs') as typeof fs
+    const { read, close } = nodeFs
+    const order: string[] = []
+    nodeFs.read = ((...args: unknown[]) => {
+      const done = args.pop() as (...result: unknown[]) => void
+      return (read as (...a: unknown[]) => void)(...args, (...result: unknown[]) => setTimeout(() => {
+        order.push('read')
+        done(...result)
+      }, 50))
+    }) as typeof fs.read
+    nodeFs.close = ((fd: number, done: () => void) => {
+      order.push('close')
+      close(fd, done)
+    }) as typeof fs.close
+    try {
+      const pass = link.open()
+      const errors: Error[] = []
+      pass.on('error', (error) => errors.push(error))
+      pass.read()
+      pass.destroy()
+      await new Promise((resolve) => pass.once('close', resolve))
+      expect(order).toEqual(['read', 'close'])
+      expect(errors).toEqual([])
+    } finally {
+      nodeFs.read = read
+      nodeFs.close = close
+    }
   })
 })

@@ -23,6 +23,8 @@ export interface NativeObjectOptions {
 export interface ObjectHandle {
   readonly name: string
   readonly state: 'opened' | 'loading' | 'loaded' | 'failed' | 'closed'
+  /** Whether libbpf's messages are being handed to a logger (in the middle of a call on the object). */
+  readonly delivering: boolean
   programs(): ProgramHandle[]
   maps(): MapHandle[]
   btf(): BtfHandle | null

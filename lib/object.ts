@@ -555,11 +555,31 @@ export class BpfObject implements Disposable, AsyncDisposable {
     return reader
   }
 
-  /** Destroys the object's links and readers, then the object. Idempotent. */
+  /**
+   * Destroys the object's links and readers, then the object. Idempotent. Called from a logger (while
+   * libbpf is in the middle of a call on this object), it takes effect once that call has returned.
+   */
   close(): void {
-    for (const child of [...this.#children]) child.close()
+    // From a logger, while bpfkit is in the middle of a call on this object that libbpf logged from:
+    // the call goes on using the object, so the close waits until it has returned.
+    if (this.#handle.delivering) {
+      queueMicrotask(() => this.close())
+      return
+    }
+    // Every child, then the object, even when one of them throws (the first error goes on).
+    let failed = false
+    let failure: unknown
+    for (const child of [...this.#children]) {
+      try {
+        child.close()
+      } catch (error) {
+        if (!failed) failure = error
+        failed = true
+      }
+    }
     this.#children.clear()
     this.#handle.close()
+    if (failed) throw failure
   }
 
   [Symbol.dispose](): void {

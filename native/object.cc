@@ -153,6 +153,7 @@ Napi::Function ObjectHandle::Init(Napi::Env env) {
   return DefineClass(env, "BpfObjectHandle", {
       InstanceAccessor<&ObjectHandle::Name>("name"),
       InstanceAccessor<&ObjectHandle::GetState>("state"),
+      InstanceAccessor<&ObjectHandle::Delivering>("delivering"),
       InstanceMethod<&ObjectHandle::Programs>("programs"),
       InstanceMethod<&ObjectHandle::Maps>("maps"),
       InstanceMethod<&ObjectHandle::Btf>("btf"),
@@ -418,9 +419,14 @@ void ObjectHandle::FinishLoad(Napi::Env env, int err, const std::vector<LogLine>
   }
   state_ = err == 0 ? State::Loaded : State::Failed;
   try {
-    addon_->Deliver(env, lines, logger_);
+    Deliver(env, lines);
   } catch (const Napi::Error& e) {
     deferred.Reject(e.Value());
+    return;
+  }
+  if (state_ == State::Closed) {
+    // Closed by the logger through the handle itself (BpfObject.close() waits for the delivery to end).
+    deferred.Reject(BpfError(env, "bpf_object__load", "ECLOSED", "the object was closed while load() reported").Value());
     return;
   }
   if (err == 0) {
@@ -444,6 +450,19 @@ void ObjectHandle::FinishLoad(Napi::Env env, int err, const std::vector<LogLine>
   error.DefineProperty(Napi::PropertyDescriptor::Value("verifierLogs", logs, napi_default));
   deferred.Reject(error);
 }
+
+void ObjectHandle::Deliver(Napi::Env env, const std::vector<LogLine>& lines) {
+  delivering_++;
+  try {
+    addon_->Deliver(env, lines, logger_);
+  } catch (...) {
+    delivering_--;
+    throw;
+  }
+  delivering_--;
+}
+
+Napi::Value ObjectHandle::Delivering(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), delivering_ > 0); }
 
 Napi::Value ObjectHandle::Close(const Napi::CallbackInfo& info) {
   std::vector<LogLine> lines = Captured(logLevel_, [&] { Destroy(); });

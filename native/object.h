@@ -38,8 +38,10 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
 
   struct bpf_object* Get() const { return object_; }
   int LogLevel() const { return logLevel_; }
-  // Hands what libbpf printed during a call to this object's logger (or the global one).
-  void Deliver(Napi::Env env, const std::vector<LogLine>& lines) { addon_->Deliver(env, lines, logger_); }
+  // Hands what libbpf printed during a call to this object's logger (or the global one). The logger is
+  // the user's code, run while the call still uses the object: `delivering` tells lib/object.ts to
+  // keep a close() it makes for when the call has returned.
+  void Deliver(Napi::Env env, const std::vector<LogLine>& lines);
 
   // The memory of a global-data map (.data, .bss, .rodata…): before load, libbpf's initial image; after
   // load, the kernel's map mmap()ed here (read-only for .rodata) until close(). `data` is null when
@@ -63,6 +65,7 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
  private:
   Napi::Value Name(const Napi::CallbackInfo& info);
   Napi::Value GetState(const Napi::CallbackInfo& info);
+  Napi::Value Delivering(const Napi::CallbackInfo& info);
   Napi::Value Programs(const Napi::CallbackInfo& info);
   Napi::Value Maps(const Napi::CallbackInfo& info);
   Napi::Value Btf(const Napi::CallbackInfo& info);
@@ -74,6 +77,7 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle>, public Resource {
   Addon* addon_;
   struct bpf_object* object_ = nullptr;
   State state_ = State::Opened;
+  int delivering_ = 0;
   // close() during load(): the worker thread may be inside bpf_object__load. close() cancels a load
   // that has not started; one that has keeps the object (and the bytes and BTF it reads) until it
   // returns, then closes it on its thread. Teardown (a worker thread exiting mid-load) waits for it.

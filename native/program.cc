@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "errors.h"
@@ -30,6 +31,10 @@ namespace bpfkit {
 using Need = ObjectHandle::Need;
 
 namespace {
+
+// Room for testRun's output packet or context: more than the kernel writes back (a context is under a
+// page; an XDP packet with all its fragments is at most MAX_SKB_FRAGS + 1 pages, 184 KiB at the most).
+constexpr uint32_t kMaxTestRunOut = 1u << 20;
 
 constexpr napi_type_tag kProgramTag = {0x6270666b69747072ULL, 0x6f6748616e646c65ULL};
 
@@ -809,6 +814,12 @@ Napi::Value ProgramHandle::TestRun(const Napi::CallbackInfo& info) {
   uint32_t repeat = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
   uint32_t dataOutSize = info[3].IsNumber() ? info[3].As<Napi::Number>().Uint32Value() : 0;
   uint32_t ctxOutSize = info[4].IsNumber() ? info[4].As<Napi::Number>().Uint32Value() : 0;
+  for (auto [size, what] : {std::pair{dataOutSize, "dataOutSize"}, std::pair{ctxOutSize, "ctxOutSize"}}) {
+    if (size > kMaxTestRunOut) {
+      throw BpfError(env, op, "EINVAL", std::string(what) + " is " + std::to_string(size) + " bytes, more than " +
+                     std::to_string(kMaxTestRunOut) + ": more than any packet or context the kernel writes back");
+    }
+  }
   std::vector<uint8_t> dataOut(dataOutSize);
   std::vector<uint8_t> ctxOut(ctxOutSize);
   LIBBPF_OPTS(bpf_test_run_opts, opts);

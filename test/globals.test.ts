@@ -66,6 +66,10 @@ describe('globals', () => {
     expect(obj.program('add').testRun({ ctx: args }).retval).toBe(-42)
     expect(args.readUInt32LE(8)).toBe(42)
     expect(thrown(() => obj!.program('add').testRun({ ctx: args, repeat: 2 })).code).toBe('EINVAL')
+    // Output room is refused past what the kernel writes back, before anything is allocated for it.
+    for (const size of [{ dataOutSize: 0xffffffff }, { ctxOutSize: 2 ** 20 + 1 }]) {
+      expect(thrown(() => obj!.program('add').testRun({ ctx: args, ...size })).message).toMatch(/OutSize is \d+ bytes, more than 1048576/)
+    }
   })
 
   it('refuses rodata writes after load, unknown names and bad values, with nothing written', async () => {

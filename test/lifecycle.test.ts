@@ -234,6 +234,42 @@ describe('links', () => {
   })
 })
 
+describe('close from a logger', () => {
+  // libbpf logs in the middle of a call on the object; a close() from the logger waits for the call.
+  it('a logger that closes the object during a load or an attach leaves nothing and crashes nothing', async () => {
+    const before = { fds: openFds(), bpf: bpfFds() }
+    let rejected: BpfObject | undefined
+    rejected = BpfObject.open(fixture('rejected.bpf.o'), { logger: () => rejected?.close() })
+    await expect(rejected.load()).rejects.toMatchObject({ code: 'EACCES', op: 'bpf_object__load' })
+    expect(rejected.state).toBe('closed')
+
+    let armed = false
+    const obj: BpfObject = BpfObject.open(fixture('attach.bpf.o'), {
+      logLevel: 'debug',
+      logger: () => {
+        if (armed) obj.close()
+        armed = false
+      },
+    })
+    for (const program of obj.programs) program.autoload = program.name === 'on_tracepoint'
+    await obj.load()
+    armed = true
+    expect(() => obj.program('on_tracepoint').attachTracepoint('no_such_category', 'nope')).toThrow(expect.objectContaining({ code: 'ENOENT' }))
+    await Promise.resolve()
+    expect(obj.state).toBe('closed')
+
+    // A load that succeeds (libbpf logs it at debug): load() resolves, then the close comes.
+    let closing = false
+    const loaded: BpfObject = BpfObject.open(fixture('attach.bpf.o'), { logLevel: 'debug', logger: () => closing && ((closing = false), loaded.close()) })
+    for (const program of loaded.programs) program.autoload = program.name === 'on_tracepoint'
+    closing = true
+    await loaded.load()
+    expect(loaded.state).toBe('closed')
+    expect(bpfFds()).toEqual(before.bpf)
+    expect(openFds()).toBe(before.fds)
+  })
+})
+
 describe('close during load', () => {
   it('close() while load() runs rejects the load with ECLOSED and leaves nothing in the kernel', async () => {
     const before = bpfFds()

@@ -891,9 +891,9 @@ export interface TestRunOptions {
   ctx?: Uint8Array | undefined
   /** Runs this many times (the duration is then the average); default once. */
   repeat?: number | undefined
-  /** Room for the output packet (default: the input's size + 256). */
+  /** Room for the output packet (default: the input's size + 256; at most 1 MiB). */
   dataOutSize?: number | undefined
-  /** Room for the output context (XDP, TC…; default none). */
+  /** Room for the output context (XDP, TC…; default none; at most 1 MiB). */
   ctxOutSize?: number | undefined
 }
 

@@ -589,11 +589,7 @@ export class BpfMap<K = any, V = any> {
   delete(key: Init<K>): boolean {
     const slots = this.#slotsOf()
     if (slots !== undefined) return this.#handle.delete(slots.encodeKey('map.delete', key))
-    const t = this.#keyed('map.delete')
-    if (ARRAYS.has(t.type)) {
-      throw invalidArgument('map.delete', `the elements of ${t.type === 'array' ? 'an array' : `a ${t.type}`} map always exist: they cannot be deleted`,
-        'set the element to zero instead: map.set(key, {}) (or 0), or clear() for all of them')
-    }
+    const t = this.#deletable('map.delete')
     t.encodeKey(key)
     return t.scratch.delete()
   }
@@ -674,7 +670,9 @@ export class BpfMap<K = any, V = any> {
 
   /**
    * Sets many entries with one bpf_map_update_batch call where the map type has it (else one update
-   * each). Every key and value is encoded (and checked) before anything is written.
+   * each). Every key and value is encoded (and checked) before anything is written. With 'noexist' or
+   * 'exist', which the kernel's batch update does not take, entries are set one by one: one that fails
+   * (EEXIST, ENOENT) leaves those before it set.
    */
   setMany(entries: Iterable<readonly [Init<K>, Init<V> | Init<ElementOf<V>> | SlotValue]>, flags: UpdateFlag = 'any'): void {
     const f = flagsOf('map.setMany', flags)
@@ -688,7 +686,9 @@ export class BpfMap<K = any, V = any> {
     const [keys, values] = split(list.length * t.keySize, list.length * t.valueBytes)
     t.encodeEntries(list, keys, values)
     if (list.length === 0) return
-    if (this.#handle.updateBatch(keys, values, list.length, f) !== null) return
+    // The batch update takes BPF_F_LOCK only, as elem_flags.
+    const batchable = (f & (FLAG_NAMES.noexist | FLAG_NAMES.exist)) === 0
+    if (batchable && this.#handle.updateBatch(keys, values, list.length, f) !== null) return
     for (let i = 0; i < list.length; i++) {
       this.#handle.update(keys.subarray(i * t.keySize, (i + 1) * t.keySize),
         values.subarray(i * t.valueBytes, (i + 1) * t.valueBytes), f)
@@ -706,7 +706,7 @@ export class BpfMap<K = any, V = any> {
       const encoded = this.#list('map.deleteMany', keys).map((key) => slots.encodeKey('map.deleteMany', key))
       return encoded.filter((key) => this.#handle.delete(key)).length
     }
-    const t = this.#keyed('map.deleteMany')
+    const t = this.#deletable('map.deleteMany')
     const list = this.#list('map.deleteMany', keys)
     const buffer = Buffer.alloc(list.length * t.keySize)
     t.keyCodec.encodeMany(list, buffer, 0, t.keySize, (i) => `keys[${i}]`)
@@ -881,6 +881,16 @@ export class BpfMap<K = any, V = any> {
       throw invalidArgument(op, `a ${t.type} map has no keys: use ${instead}`)
     }
     return t as Typed & { keyCodec: CompiledCodec }
+  }
+
+  /** The typed view, for deleting by key: array maps cannot delete. */
+  #deletable(op: string): Typed & { keyCodec: CompiledCodec } {
+    const t = this.#keyed(op)
+    if (ARRAYS.has(t.type)) {
+      throw invalidArgument(op, `the elements of ${t.type === 'array' ? 'an array' : `a ${t.type}`} map always exist: they cannot be deleted`,
+        'set the element to zero instead: map.set(key, {}) (or 0), or clear() for all of them')
+    }
+    return t
   }
 
   #types(op: string): Typed {
@@ -1114,7 +1124,7 @@ class Typed {
     const k = viewsOfBuffer(keys.buffer)
     ;(this.keyCodec as CompiledCodec).writeColumn(rows, 0, k.view, k.buffer, keys.byteOffset, this.keySize, keyName)
     if (this.#cpus !== 0) {
-      for (let i = 0; i < rows.length; i++) this.encodeValue((rows[i] as readonly unknown[])[1], values, i * this.valueBytes, valueName(i))
+      for (let i = 0; i < rows.length; i++) this.encodeValue((rows[i] as readonly unknown[])[1], values, i * this.valueBytes, valueName(i), 'map.setMany')
       return
     }
     const v = values.buffer === keys.buffer ? k : viewsOfBuffer(values.buffer)
@@ -1131,21 +1141,23 @@ class Typed {
     return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView))
   }
 
-  encodeValue(value: unknown, target: Uint8Array, offset: number, path = 'value'): void {
+  encodeValue(value: unknown, target: Uint8Array, offset: number, path = 'value', op = 'map.set'): void {
     if (this.#cpus === 0) {
       this.#valueCodec.encodeInto(value, target, offset, path)
       return
     }
     target.fill(0, offset, offset + this.valueBytes)
-    if (this.#perCpuList(value)) {
-      if (value.length !== this.#cpus) {
-        throw new BpfError(`${path}: a per-CPU value takes one value or exactly ${this.#cpus} (one per possible CPU), got ${value.length}`, {
+    // Read once, and through reading(): a proxy or a getter that throws is the caller's BpfError.
+    const values = reading(op, path, () => (this.#perCpuList(value) ? Array.from(value) : undefined))
+    if (values !== undefined) {
+      if (values.length !== this.#cpus) {
+        throw new BpfError(`${path}: a per-CPU value takes one value or exactly ${this.#cpus} (one per possible CPU), got ${values.length}`, {
           code: 'EINVAL',
-          op: 'map.set',
+          op,
         })
       }
       for (let cpu = 0; cpu < this.#cpus; cpu++) {
-        this.#valueCodec.encodeInto(value[cpu], target, offset + cpu * this.#stride, `${path}[${cpu}]`)
+        this.#valueCodec.encodeInto(values[cpu], target, offset + cpu * this.#stride, `${path}[${cpu}]`)
       }
       return
     }

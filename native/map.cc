@@ -667,7 +667,8 @@ Napi::Value MapHandle::UpdateBatch(const Napi::CallbackInfo& info) {
   if (bpf_map_update_batch(fd, keys, values, &done, &opts) != 0) {
     int err = errno;
     if (err == kENOTSUPP || err == EOPNOTSUPP) return env.Null();
-    throw BpfError(env, op, err, NameOf() + " (entry " + std::to_string(done) + ")");
+    // The kernel says how far it got only when it got somewhere.
+    throw BpfError(env, op, err, NameOf() + (done < count ? " (entry " + std::to_string(done) + ")" : ""));
   }
   return Napi::Boolean::New(env, true);
 }

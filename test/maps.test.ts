@@ -102,6 +102,7 @@ describe('typed maps', () => {
     expect(thrown(() => slots.set(8, {})).code).toBe('E2BIG')
     // Refused before the syscall, with what to do instead.
     expect(thrown(() => slots.delete(3))).toMatchObject({ code: 'EINVAL', origin: 'argument', hint: expect.stringContaining('set the element to zero instead') })
+    expect(thrown(() => slots.deleteMany([3]))).toMatchObject({ code: 'EINVAL', op: 'map.deleteMany', origin: 'argument' })
     expect(slots.count()).toBe(8)
     slots.clear()
     expect(slots.get(3)).toEqual(stats(0n, 0n))
@@ -133,6 +134,13 @@ describe('typed maps', () => {
     const lru = obj.map('recent_percpu')
     lru.set(4, 9)
     expect(lru.get(4)).toEqual(new Array(cpus()).fill(9))
+    // A value that cannot be read (a revoked proxy, a length getter that throws) is the call's BpfError.
+    const revoked = Proxy.revocable([], {})
+    revoked.revoke()
+    const throwing = new Proxy([1n, 2n], { get: (t, k) => (k === 'length' ? (() => { throw new Error('length') })() : Reflect.get(t, k)) })
+    expect(thrown(() => counts.set(5, revoked.proxy))).toMatchObject({ code: 'EINVAL', op: 'map.set' })
+    expect(thrown(() => counts.setMany([[5, throwing]]))).toMatchObject({ code: 'EINVAL', op: 'map.setMany' })
+    expect(counts.has(5)).toBe(false)
   })
 
   it('LRU hash: evicts instead of failing when full', () => {
@@ -193,6 +201,14 @@ describe('typed maps', () => {
     expect(big.deleteMany(Array.from({ length: 50_000 }, (_, i) => i * 2))).toBe(50_000)
     expect(big.deleteMany([0, 1, 2])).toBe(1)
     expect(big.count()).toBe(49_999)
+    // 'noexist' and 'exist', which the kernel's batch update does not take: one by one.
+    big.setMany([[0, 1n], [2, 2n]], 'noexist')
+    expect(big.getMany([0, 2])).toEqual([1n, 2n])
+    big.setMany([[0, 7n]], 'exist')
+    expect(big.get(0)).toBe(7n)
+    expect(thrown(() => big.setMany([[4, 4n], [0, 0n]], 'noexist')).code).toBe('EEXIST')
+    expect(big.get(4)).toBe(4n)
+    expect(thrown(() => big.setMany([[1_000_001, 1n]], 'exist')).code).toBe('ENOENT')
     big.clear()
     expect(big.count()).toBe(0)
   })

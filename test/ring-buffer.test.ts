@@ -351,6 +351,13 @@ const until = (done) => new Promise((resolve) => { const t = setInterval(() => {
     trigger()
     await waitFor(() => BigInt(seqs.length) + dropped === 502_000n)
     expect(sequenceCounters(obj).dropped).toBe(dropped)
+    // A reader opened later counts its own drops, not those of the one before it.
+    reader.close()
+    const next = obj.ringBuffer<SeqEvent>('events')
+    expect(next.stats().dropped).toBe(0)
+    trigger(500)
+    expect(next.stats().dropped).toBe(Number(sequenceCounters(obj).dropped - dropped))
+    expect(next.stats().dropped).toBeGreaterThan(400_000)
   })
 
   it('several maps in one reader: every event tagged with its map, in order per map', async () => {
@@ -520,6 +527,20 @@ const until = (done) => new Promise((resolve) => { const t = setInterval(() => {
       for await (const _ of reader) { /* nothing comes */ }
     })()).rejects.toMatchObject({ name: 'AbortError' })
     expect(reader.closed).toBe(true)
+
+    // Aborted in the loop's body: the loop stops at once, as the stream does, with what was queued.
+    configureSequence(obj, 100)
+    const stopping = new AbortController()
+    const seen: bigint[] = []
+    const aborted = obj.ringBuffer<SeqEvent>('events', { signal: stopping.signal })
+    trigger()
+    await expect((async () => {
+      for await (const event of aborted) {
+        seen.push(event.seq)
+        if (seen.length === 10) stopping.abort()
+      }
+    })()).rejects.toMatchObject({ name: 'AbortError' })
+    expect(seen).toHaveLength(10)
   })
 
   it('ends iterators when closed mid-stream and leaks no descriptors', async () => {

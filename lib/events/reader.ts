@@ -564,6 +564,9 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
   #abort(reason: unknown): void {
     if (this.#closed) return
     this.#error = reason ?? new DOMException('The operation was aborted', 'AbortError')
+    // Aborting stops every surface now, as the stream stops: what waits undelivered goes.
+    this.#queue.length = 0
+    this.#queued = 0
     this.close()
   }
 

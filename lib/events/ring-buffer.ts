@@ -29,8 +29,9 @@ export interface RingBufferStats {
   /** Drains that handed events to JS (one JS call each). */
   batches: number
   /**
-   * Events the BPF side could not reserve or output because the ring was full, counted exactly by
-   * bpfkit.bpf.h; undefined when the program does not use it (the kernel itself does not count).
+   * Events the BPF side could not reserve or output because the ring was full since this reader
+   * opened, counted exactly by bpfkit.bpf.h; undefined when the program does not use it (the kernel
+   * itself does not count).
    */
   dropped: number | undefined
 }
@@ -51,6 +52,8 @@ export class RingBuffer<T = any> extends EventReader<T> {
   readonly #companions: RingCompanions
   #wakeup: WakeupPolicy | undefined
   #dropped: number | undefined
+  /** What the companion map had counted when this reader opened. */
+  #droppedBefore = 0
 
   /** @internal Ring buffers come from `BpfObject.ringBuffer()`. */
   constructor(handle: RingBufferHandle, rings: readonly BpfMap[], types: readonly RecordType[],
@@ -59,7 +62,11 @@ export class RingBuffer<T = any> extends EventReader<T> {
     this.#handle = handle
     this.#rings = rings
     this.#companions = companions
-    if (companions.dropped !== undefined) this.#dropped = 0
+    // The companion map counts for the object's whole life: this reader's drops are those after now.
+    if (companions.dropped !== undefined) {
+      this.#droppedBefore = this.#droppedTotal() ?? 0
+      this.#dropped = 0
+    }
     if (options.wakeup !== undefined) this.wakeup = options.wakeup
   }
 
@@ -123,20 +130,26 @@ export class RingBuffer<T = any> extends EventReader<T> {
 
   stats(): RingBufferStats {
     const { events, bytes, batches } = this.#handle.stats()
-    const counts = this.#companions.dropped
-    if (counts !== undefined) {
-      try {
-        let dropped = 0
-        for (const ring of this.#rings) {
-          for (const perCpu of counts.get(ring.id) ?? []) dropped += Number(perCpu)
-        }
-        this.#dropped = dropped
-      } catch (error) {
-        // The object is closed: the last count read stands.
-        if (!(error instanceof BpfError && error.code === 'ECLOSED')) throw error
-      }
-    }
+    const total = this.#droppedTotal()
+    // Undefined once the object is closed: the last count read stands.
+    if (total !== undefined) this.#dropped = total - this.#droppedBefore
     return { events, bytes, batches, dropped: this.#dropped }
+  }
+
+  /** What BPFKIT_RINGBUF's companion map counts as dropped in this reader's rings since load. */
+  #droppedTotal(): number | undefined {
+    const counts = this.#companions.dropped
+    if (counts === undefined) return undefined
+    try {
+      let dropped = 0
+      for (const ring of this.#rings) {
+        for (const perCpu of counts.get(ring.id) ?? []) dropped += Number(perCpu)
+      }
+      return dropped
+    } catch (error) {
+      if (!(error instanceof BpfError && error.code === 'ECLOSED')) throw error
+      return undefined
+    }
   }
 }
 

@@ -25,26 +25,30 @@ std::set<uint32_t> claimed;
 
 }  // namespace
 
-void EventReader::Claim(Napi::Env env, const char* op, int fd, const std::string& name) {
+void MapClaims::Claim(Napi::Env env, const char* op, int fd, const std::string& name, const char* what, const char* hint) {
   struct bpf_map_info info = {};
   uint32_t length = sizeof(info);
   if (bpf_map_get_info_by_fd(fd, &info, &length) != 0) throw BpfError(env, "bpf_map_get_info_by_fd", errno, name);
   {
     std::lock_guard<std::mutex> lock(claimedMutex);
     if (claimed.insert(info.id).second) {
-      claims_.ids.push_back(info.id);
+      ids_.push_back(info.id);
       return;
     }
   }
-  throw BpfError(env, op, "EBUSY", "map '" + name + "' already has a reader in this process",
-                 "one reader per map: its 'data' and 'batch' listeners, iterators and stream() share its events; "
-                 "close the other reader first");
+  throw BpfError(env, op, "EBUSY", "map '" + name + "' already has " + what + " in this process", hint);
 }
 
-void EventReader::Claims::Drop() {
+void MapClaims::Drop() {
   std::lock_guard<std::mutex> lock(claimedMutex);
-  for (uint32_t id : ids) claimed.erase(id);
-  ids.clear();
+  for (uint32_t id : ids_) claimed.erase(id);
+  ids_.clear();
+}
+
+void EventReader::Claim(Napi::Env env, const char* op, int fd, const std::string& name) {
+  claims_.Claim(env, op, fd, name, "a reader",
+                "one reader per map: its 'data' and 'batch' listeners, iterators and stream() share its events; "
+                "close the other reader first");
 }
 
 EventReader::BatchSizes EventReader::ReadBatchSizes(Napi::Env env, const char* op, Napi::Object options) {

@@ -29,6 +29,21 @@
 
 namespace bpfkit {
 
+// The maps that one reader (or one user ring buffer writer) of this process owns: a map has one
+// consumer position (or one producer position), so a second would take the first one's records or
+// corrupt them. Kernel map ids, shared by every thread's addon instance as the maps are; each goes
+// back when its owner drops it or is destroyed.
+class MapClaims {
+ public:
+  // Claims map `fd` (named `name`), or a BpfError EBUSY that says `what` ("a reader") already has it.
+  void Claim(Napi::Env env, const char* op, int fd, const std::string& name, const char* what, const char* hint);
+  void Drop();
+  ~MapClaims() { Drop(); }
+
+ private:
+  std::vector<uint32_t> ids_;
+};
+
 class EventReader : public Resource {
  public:
   ~EventReader() override = default;
@@ -115,14 +130,7 @@ class EventReader : public Resource {
   template <typename F>
   void FromLoop(F work);
 
-  // The ids of the maps this reader claimed (see Claim); they go back when it is destroyed.
-  struct Claims {
-    std::vector<uint32_t> ids;
-    void Drop();
-    ~Claims() { Drop(); }
-  };
-
-  Claims claims_;
+  MapClaims claims_;
   Napi::Env env_;
   const char* name_;
   bool started_ = false;

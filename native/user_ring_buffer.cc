@@ -26,6 +26,8 @@ UserRingBufferHandle::UserRingBufferHandle(const Napi::CallbackInfo& info)
   MapHandle* map = MapHandle::From(env, info[0]);
   if (map == nullptr) throw BpfError(env, op, "EINVAL", "expected a BpfMap handle");
   int fd = map->LoadedFd(env, op);
+  claims_.Claim(env, op, fd, map->NameOf(), "a writer",
+                "one writer per map (a user ring buffer has one producer position): write through the other, or close it first");
   int err = 0;
   std::vector<LogLine> lines = Captured(addon_->logLevel, [&] {
     ring_ = user_ring_buffer__new(fd, nullptr);
@@ -43,6 +45,7 @@ void UserRingBufferHandle::Release() {
   if (ring_ == nullptr) return;
   user_ring_buffer__free(ring_);
   ring_ = nullptr;
+  claims_.Drop();
   addon_->Untrack(this);
 }
 

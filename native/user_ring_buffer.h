@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include "addon.h"
+#include "reader.h"
 
 struct user_ring_buffer;
 
@@ -25,6 +26,8 @@ class UserRingBufferHandle : public Napi::ObjectWrap<UserRingBufferHandle>, publ
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   Addon* addon_;
+  // One writer per map in the process: libbpf's user ring buffer is a single producer.
+  MapClaims claims_;
   struct user_ring_buffer* ring_ = nullptr;
   Napi::ObjectReference map_;
 };

@@ -56,6 +56,9 @@ describe.runIf(features.mapType('user_ringbuf'))('user ring buffers', () => {
     expect(thrown(() => obj.userRingBuffer('target_pid' as string)).code).toBe('ENOENT')
     const wrong = thrown(() => obj.userRingBuffer('commands', { type: 'no_such_struct' }))
     expect(wrong.code).toBe('ENOENT')
+    // One writer per map in the process: the ring has one producer position.
+    const second = thrown(() => obj.userRingBuffer('commands'))
+    expect(second).toMatchObject({ code: 'EBUSY', message: expect.stringContaining("map 'commands' already has a writer in this process") })
     commands.close()
     expect(thrown(() => commands.write({ op: 1 })).code).toBe('ECLOSED')
     const again = obj.userRingBuffer('commands')

@@ -72,6 +72,22 @@ describe('codecs over hand-made BTF', () => {
     expect(Object.getOwnPropertySymbols(codec.decode(bytes))).toEqual([])
   })
 
+  it("keeps the bits a byte's bitfields leave unused: a value read and written back is byte-identical", () => {
+    // struct { u8 a : 3; u8 b : 2; [3 bits]; u8 c : 4; [4 bits]; [pad 2] } (kflag bitfields)
+    const btf = btfOf(int('u8', 1), {
+      kind: 'struct', name: 'bits', size: 4,
+      members: [{ name: 'a', type: 1, bitOffset: 0, bitSize: 3 }, { name: 'b', type: 1, bitOffset: 3, bitSize: 2 }, { name: 'c', type: 1, bitOffset: 8, bitSize: 4 }],
+    })
+    const codec = btf.codec(2)
+    const bytes = Buffer.from([0xe0 | 0x0a, 0xa0 | 0x05, 0x55, 0xaa]) // unused bits set, a = 2, b = 1, c = 5
+    const value = codec.decode(bytes) as { a: number; b: number; c: number }
+    expect(value).toEqual({ a: 2, b: 1, c: 5 })
+    expect(codec.encode(value)).toEqual(bytes)
+    value.c = 15
+    expect([...codec.encode(value)]).toEqual([0xea, 0xaf, 0x55, 0xaa])
+    expect([...codec.encode({ a: 2, b: 1, c: 5 })]).toEqual([0x0a, 0x05, 0, 0]) // a copy keeps nothing
+  })
+
   it('writes kept bytes back only into a struct of the same layout, and never over a member that shares them', () => {
     // struct d { u8 tag; [pad 3]; u32 n; } and struct c { u32 n; u8 tag; [pad 3]; }: the same fields, another layout.
     const btf = btfOf(int('u8', 1), int('u32', 4), {

@@ -891,6 +891,7 @@ class Compiler {
         if (lossy === undefined) return literal
         const lost = [
           ...lossy.padding.map((at) => `b[${o} + ${at}]`),
+          ...lossy.partial.map(([at, mask]) => `(b[${o} + ${at}] & ${~mask & 0xff})`),
           ...lossy.bools.map((at) => `(b[${o} + ${at}] & 0xfe)`),
           ...lossy.floats.map(([at, size]) => `(Number.isNaN(dv.getFloat${size * 8}(${o} + ${at}, ${le})) ? 1 : 0)`),
         ]
@@ -1151,20 +1152,26 @@ class Compiler {
 
   /**
    * Where a decode of struct `id` can lose bytes, or undefined when it cannot (a union's members
-   * overlap: none is looked at): `padding`, the bytes no member covers (a byte a bitfield shares
-   * with a gap counts as covered); `bools`, members whose byte may be other than 0 or 1; `floats`,
-   * members whose NaN may carry a payload or a sign ([offset, size]).
+   * overlap: none is looked at): `padding`, the bytes no member covers; `partial`, bytes that
+   * bitfields cover only in part ([offset, the bits they cover]); `bools`, members whose byte may be
+   * other than 0 or 1; `floats`, members whose NaN may carry a payload or a sign ([offset, size]).
    */
-  #lossy(id: number): { padding: number[]; bools: number[]; floats: Array<[number, number]> } | undefined {
+  #lossy(id: number): { padding: number[]; partial: Array<[number, number]>; bools: number[]; floats: Array<[number, number]> } | undefined {
     const type = this.#btf.resolve(id)
     if (type.kind !== 'struct') return undefined
     // How many members cover each byte: a bool or float that shares its bytes with another member (of
-    // an anonymous union) is left alone, as the other may have changed them.
+    // an anonymous union) is left alone, as the other may have changed them. And which bits of it.
     const covered = new Uint8Array(type.size)
+    const bits = new Uint8Array(type.size)
     const fields = this.#fields(type.id).map((f) => {
       const first = f.bitOffset >> 3
       const end = Math.min(f.bitSize === 0 ? first + this.#btf.sizeOf(f.type) : (f.bitOffset + f.bitSize + 7) >> 3, type.size)
       for (let at = first; at < end; at++) covered[at] = Math.min(255, (covered[at] as number) + 1)
+      if (f.bitSize === 0) bits.fill(0xff, first, end)
+      for (let k = f.bitOffset; f.bitSize !== 0 && k < f.bitOffset + f.bitSize && k >> 3 < type.size; k++) {
+        // BTF numbers a bitfield's bits from the first byte's lowest bit (highest, big-endian).
+        bits[k >> 3] = (bits[k >> 3] as number) | (1 << (LITTLE_ENDIAN ? k & 7 : 7 - (k & 7)))
+      }
       return { f, first, end }
     })
     const bools: number[] = []
@@ -1176,8 +1183,9 @@ class Compiler {
       if (member.kind === 'float' && (member.size === 4 || member.size === 8)) floats.push([first, member.size])
     }
     const padding: number[] = []
-    covered.forEach((c, at) => c === 0 && padding.push(at))
-    return padding.length + bools.length + floats.length === 0 ? undefined : { padding, bools, floats }
+    const partial: Array<[number, number]> = []
+    bits.forEach((mask, at) => (mask === 0 ? padding.push(at) : mask !== 0xff && partial.push([at, mask])))
+    return padding.length + partial.length + bools.length + floats.length === 0 ? undefined : { padding, partial, bools, floats }
   }
 
   /**
@@ -1192,6 +1200,7 @@ class Compiler {
       `  const p = h.keptOf(v, ${this.#constant(this.#btf.layout(id))});`,
       `  if (p !== undefined) {`,
       ...lossy.padding.map((at) => `    b[o + ${at}] = p[${at}];`),
+      ...lossy.partial.map(([at, mask]) => `    b[o + ${at}] = (b[o + ${at}] & ${mask}) | (p[${at}] & ${~mask & 0xff});`),
       ...lossy.bools.map((at) => `    if ((b[o + ${at}] !== 0) === (p[${at}] !== 0)) b[o + ${at}] = p[${at}];`),
       ...lossy.floats.map(([at, size]) => `    if (Number.isNaN(dv.getFloat${size * 8}(o + ${at}, ${le}))) h.nanBits(b, o + ${at}, p, ${at}, ${size});`),
       `  }`,

@@ -35,15 +35,14 @@ void EventBatch::Allocate(Napi::Env env) {
   sourcesData_ = Persist<Napi::Uint16Array, uint16_t>(&sources_, Napi::Uint16Array::New(env, hardEvents_));
 }
 
-bool EventBatch::Revive(Napi::Env env) {
+void EventBatch::Revive(Napi::Env env) {
   if (!buffer_.Value().IsDetached() && !offsets_.Value().ArrayBuffer().IsDetached() &&
       !lengths_.Value().ArrayBuffer().IsDetached() && !sources_.Value().ArrayBuffer().IsDetached()) {
-    return false;
+    return;
   }
-  // All of them anew (whatever the batch held went with the buffer): JS sees a new buffer and reads Views.
+  // Emptied first: Grow would copy what the batch held out of the freed buffer.
   Clear();
   Allocate(env);
-  return true;
 }
 
 void EventBatch::Reserve(Napi::Env env, size_t bytes) {

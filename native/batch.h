@@ -68,9 +68,9 @@ class EventBatch {
   void Settle(Napi::Env env);
   void Clear();
   // JS can transfer a batch's buffers away (structuredClone, postMessage), and V8 then frees the
-  // memory this batch writes into: replaces any that is detached, before a drain writes. True when it
-  // did (JS then reads Views again).
-  bool Revive(Napi::Env env);
+  // memory this batch writes into: before a drain writes, makes them all anew when one is detached
+  // (JS sees the new buffer with the next batch and reads Views again).
+  void Revive(Napi::Env env);
   // Makes room for `bytes` more: before a drain that cannot stop to grow the buffer, or for a record
   // that does not fit (then Open again: the buffer moved).
   void Reserve(Napi::Env env, size_t bytes);

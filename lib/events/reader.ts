@@ -466,11 +466,10 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
    */
   #deliverTo(p: Pending, plain: RecordType['decode'], listener: Listener): boolean {
     const { dv, b, offsets, lengths, count } = p
-    for (let i = p.next; i < count; ) {
+    for (let i = p.next; i < count; i++) {
       p.next = i + 1
       listener(plain(dv, b, offsets[i] as number, lengths[i] as number))
       if (this.#dirty) return false
-      i++
     }
     return true
   }
@@ -479,12 +478,11 @@ export abstract class EventReader<T> extends EventEmitter<ReaderEvents<T>> imple
   #deliver(p: Pending, listeners: Listener[]): boolean {
     const { dv, b, offsets, lengths, count } = p
     const plain = this.#plain
-    for (let i = p.next; i < count; ) {
+    for (let i = p.next; i < count; i++) {
       p.next = i + 1
       const event = plain !== undefined ? plain(dv, b, offsets[i] as number, lengths[i] as number) : eventAt<T>(this.#records, p, i)
       for (const listener of listeners) listener(event)
       if (this.#dirty) return false
-      i++
     }
     return true
   }
